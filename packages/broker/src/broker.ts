@@ -1,0 +1,630 @@
+/**
+ * The broker: accepts transports, owns namespaces (topic spaces), sessions and the router, and
+ * offers the in-process API that the platform's services use to publish and subscribe.
+ */
+import { EventEmitter } from 'node:events';
+import type { ProtocolVersion, QoS, SubscriptionRequest, WillPacket } from './codec/packets.js';
+import { RC } from './codec/reason-codes.js';
+import { Connection } from './connection.js';
+import type { BrokerHooks, DisconnectReason } from './hooks.js';
+import { forwardedProperties, Message, type MessageProperties } from './message.js';
+import { Namespace } from './namespace.js';
+import { MQTT_DEFAULTS, type BrokerConfig } from './options.js';
+import { seedMessageId, Session, type Delivery, type DropReason, type Subscription } from './session.js';
+import { BrokerStats } from './stats.js';
+import { MemoryStore } from './store/memory.js';
+import type { BrokerStore, StoredMessage } from './store/types.js';
+import { TopicTree, type SharedGroup } from './topic-tree.js';
+import { hasWildcard, parseFilter, type ParsedFilter } from './topics.js';
+import { WriteBatcher, type Transport } from './transport/transport.js';
+
+export interface BrokerLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const silent: BrokerLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+const allowAll: BrokerHooks = { authenticate: () => ({ reasonCode: 0 }) };
+
+export interface BrokerOptions extends Partial<BrokerConfig> {
+  store?: BrokerStore;
+  hooks?: BrokerHooks;
+  logger?: BrokerLogger;
+}
+
+/** A message as in-process services publish it. */
+export interface PublishInput {
+  mount?: string;
+  topic: string;
+  payload: Buffer | string;
+  qos?: QoS;
+  retain?: boolean;
+  properties?: MessageProperties;
+}
+
+export type ServiceHandler = (message: Message, mount: string) => void;
+
+interface ServiceSubscription {
+  handler: ServiceHandler;
+  /** undefined: every namespace. */
+  mount: string | undefined;
+}
+
+export class Broker extends EventEmitter {
+  readonly config: BrokerConfig;
+  readonly stats = new BrokerStats();
+  readonly store: BrokerStore;
+  readonly hooks: BrokerHooks;
+  readonly log: BrokerLogger;
+  readonly batcher = new WriteBatcher();
+  private readonly namespaces = new Map<string, Namespace>();
+  private readonly connections = new Set<Connection>();
+  private readonly services: TopicTree<ServiceSubscription>;
+  private stamp = 0;
+  private attached = 0;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private closed = false;
+  private readonly onDrop = (reason: DropReason): void => {
+    this.stats.dropped[reason]++;
+  };
+
+  constructor(options: BrokerOptions = {}) {
+    super();
+    const { store, hooks, logger, ...config } = options;
+    this.config = { ...MQTT_DEFAULTS, ...stripUndefined(config) };
+    this.store = store ?? new MemoryStore();
+    this.hooks = hooks ?? allowAll;
+    this.log = logger ?? silent;
+    this.services = new TopicTree(this.config.hashMatchesParent);
+    this.restore();
+    this.sweepTimer = setInterval(() => this.sweep(), 1000);
+    this.sweepTimer.unref();
+  }
+
+  /** Connections that completed CONNECT. */
+  get openConnections(): number {
+    return this.attached;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Retained messages in all namespaces. */
+  get retainedCount(): number {
+    let n = 0;
+    for (const ns of this.namespaces.values()) n += ns.retained.size;
+    return n;
+  }
+
+  /** QoS 1/2 messages waiting in sessions (queued, not in flight). */
+  get queuedCount(): number {
+    let n = 0;
+    for (const ns of this.namespaces.values()) for (const s of ns.sessions.values()) n += s.queued;
+    return n;
+  }
+
+  get sessionCount(): number {
+    let n = 0;
+    for (const ns of this.namespaces.values()) n += ns.sessions.size;
+    return n;
+  }
+
+  /** Takes a new client transport. */
+  handle(transport: Transport): Connection {
+    const conn = new Connection(this, transport);
+    if (this.closed) {
+      transport.destroy();
+      return conn;
+    }
+    this.connections.add(conn);
+    return conn;
+  }
+
+  namespace(mount: string): Namespace {
+    let ns = this.namespaces.get(mount);
+    if (!ns) {
+      ns = new Namespace(mount, this.config.hashMatchesParent);
+      this.namespaces.set(mount, ns);
+    }
+    return ns;
+  }
+
+  // ---- sessions ------------------------------------------------------------------------------
+
+  /** Binds a connection that passed CONNECT to its session; returns Session Present. */
+  attach(conn: Connection, clean: boolean, expiry: number, version: ProtocolVersion): boolean {
+    const client = conn.client!;
+    const ns = this.namespace(client.mount);
+    const current = ns.sessions.get(client.clientId);
+    if (current?.link) {
+      (current.link as Connection).terminate('DUPLICATE_CLIENTID', RC.SESSION_TAKEN_OVER, 'another connection took over the session');
+    }
+    let session = ns.sessions.get(client.clientId);
+    let present = false;
+    if (session && !clean) {
+      present = true;
+      if (session.expiryTimer) clearTimeout(session.expiryTimer);
+      if (session.pendingWill) {
+        clearTimeout(session.pendingWill.timer);
+        session.pendingWill = undefined;
+      }
+    } else {
+      if (session) this.endSession(session);
+      session = new Session(ns, client.clientId, this.store, this.config.maxQueued, this.config.queueDropPolicy, this.onDrop);
+      ns.sessions.set(client.clientId, session);
+    }
+    const wasStored = session.stored;
+    session.protocolVersion = version;
+    session.expiryInterval = expiry;
+    session.disconnectedAt = null;
+    session.link = conn;
+    session.client = client;
+    conn.session = session;
+    if (session.persistent) {
+      if (wasStored) session.saveMeta();
+      else session.persistAll();
+    } else if (wasStored) {
+      session.forgetStored();
+    }
+    this.attached++;
+    return present;
+  }
+
+  /** Called once when a connection closes, whatever the cause. */
+  detach(conn: Connection, reason: DisconnectReason): void {
+    if (!this.connections.delete(conn)) return;
+    const session = conn.session;
+    conn.session = null;
+    if (!session || session.link !== conn) return;
+    this.attached--;
+    session.link = null;
+    if (conn.will) this.dispatchWill(session, conn.will);
+    if (session.expiryInterval === 0) {
+      this.endSession(session);
+    } else {
+      session.disconnectedAt = Date.now();
+      session.saveMeta();
+      this.scheduleExpiry(session);
+    }
+    this.log.debug({ clientId: session.clientId, reason }, 'client disconnected');
+    this.emit('client:disconnected', conn.client, reason);
+  }
+
+  /** MQTT 5 DISCONNECT may change the session expiry (§3.14.2.2.2). */
+  setSessionExpiry(session: Session, seconds: number): void {
+    if (seconds === session.expiryInterval) return;
+    session.expiryInterval = seconds;
+    if (seconds === 0) session.forgetStored();
+    else session.saveMeta();
+  }
+
+  private scheduleExpiry(session: Session): void {
+    const left = session.expiryInterval * 1000 - (Date.now() - (session.disconnectedAt ?? Date.now()));
+    if (session.expiryTimer) clearTimeout(session.expiryTimer);
+    session.expiryTimer = setTimeout(
+      () => {
+        if (!session.link) this.endSession(session);
+      },
+      Math.max(0, Math.min(left, 2 ** 31 - 1)),
+    );
+    session.expiryTimer.unref();
+  }
+
+  /** Ends a session: its will (if delayed) goes out now, its subscriptions and queue are dropped. */
+  private endSession(session: Session): void {
+    const ns = session.namespace;
+    if (session.pendingWill) {
+      clearTimeout(session.pendingWill.timer);
+      const will = session.pendingWill.will;
+      session.pendingWill = undefined;
+      this.route(ns, this.willMessage(session, will));
+    }
+    for (const sub of session.subscriptions.values()) ns.tree.remove(sub.filter, sub, sub.group);
+    session.destroy();
+    if (session.stored) session.forgetStored();
+    if (ns.sessions.get(session.clientId) === session) ns.sessions.delete(session.clientId);
+  }
+
+  private willMessage(session: Session, will: WillPacket): Message {
+    const msg = new Message(will.topic, will.payload, will.qos, will.retain, forwardedProperties(will.properties));
+    msg.origin = session.clientId;
+    return msg;
+  }
+
+  private dispatchWill(session: Session, will: WillPacket): void {
+    const delay = will.properties.willDelayInterval ?? 0;
+    if (delay > 0 && session.expiryInterval > 0) {
+      const timer = setTimeout(
+        () => {
+          if (session.pendingWill?.timer !== timer) return;
+          session.pendingWill = undefined;
+          this.route(session.namespace, this.willMessage(session, will));
+        },
+        Math.min(delay, session.expiryInterval) * 1000,
+      );
+      timer.unref();
+      session.pendingWill = { will, timer };
+      return;
+    }
+    this.route(session.namespace, this.willMessage(session, will));
+  }
+
+  // ---- subscriptions -------------------------------------------------------------------------
+
+  /** Adds or replaces a subscription; returns whether it is new. */
+  subscribe(session: Session, req: SubscriptionRequest, parsed: ParsedFilter, qos: QoS, subscriptionId: number | undefined): boolean {
+    const existing = session.subscriptions.get(req.filter);
+    if (existing) {
+      existing.qos = qos;
+      existing.noLocal = req.noLocal;
+      existing.retainAsPublished = req.retainAsPublished;
+      existing.retainHandling = req.retainHandling;
+      existing.subscriptionId = subscriptionId;
+      session.addSubscription(existing);
+      return false;
+    }
+    const sub: Subscription = {
+      session,
+      key: req.filter,
+      filter: parsed.filter,
+      group: parsed.group,
+      qos,
+      noLocal: req.noLocal,
+      retainAsPublished: req.retainAsPublished,
+      retainHandling: req.retainHandling,
+      subscriptionId,
+    };
+    session.addSubscription(sub);
+    session.namespace.tree.add(sub.filter, sub, sub.group);
+    return true;
+  }
+
+  unsubscribe(session: Session, key: string): boolean {
+    const sub = session.removeSubscription(key);
+    if (!sub) return false;
+    session.namespace.tree.remove(sub.filter, sub, sub.group);
+    return true;
+  }
+
+  /** Retained messages for a new subscription, per its Retain Handling option (§3.3.1.3). */
+  sendRetained(session: Session, key: string, isNew: boolean): void {
+    const sub = session.subscriptions.get(key);
+    if (!sub || sub.group !== undefined) return;
+    if (sub.retainHandling === 2 || (sub.retainHandling === 1 && !isNew)) return;
+    const wildcard = hasWildcard(sub.filter);
+    if (wildcard && !this.config.retainedOnWildcardSubscribe) return;
+    const ns = session.namespace;
+    let found: Message[];
+    if (wildcard) found = ns.retained.match(sub.filter);
+    else {
+      const m = ns.retained.get(sub.filter);
+      found = m ? [m] : [];
+    }
+    const now = Date.now();
+    const ids = sub.subscriptionId !== undefined ? [sub.subscriptionId] : undefined;
+    const receive = this.hooks.authorizeReceive;
+    for (const m of found) {
+      if (m.expired(now)) {
+        this.setRetained(ns, m.topic, null);
+        continue;
+      }
+      if (receive && session.client && !receive(session.client, m.topic)) continue;
+      session.deliver(m, Math.min(m.qos, sub.qos) as QoS, true, ids);
+    }
+  }
+
+  // ---- routing -------------------------------------------------------------------------------
+
+  /**
+   * Delivers a message to every matching subscription in its namespace and to in-process services.
+   * Returns true when the store now holds writes that must commit before the publish is acknowledged.
+   */
+  route(ns: Namespace, msg: Message): boolean {
+    const stamp = ++this.stamp;
+    const matched: Session[] = [];
+    const shared: Array<SharedGroup<Subscription>> = [];
+    const origin = msg.origin;
+    ns.tree.match(msg.topic, {
+      onSubscription(sub) {
+        const s = sub.session;
+        if (sub.noLocal && origin === s.clientId) return;
+        const qos = (sub.qos < msg.qos ? sub.qos : msg.qos) as QoS;
+        const retain = sub.retainAsPublished && msg.retain;
+        if (s.matchStamp !== stamp) {
+          s.matchStamp = stamp;
+          s.matchQos = qos;
+          s.matchRetain = retain;
+          s.matchIds = sub.subscriptionId !== undefined ? [sub.subscriptionId] : undefined;
+          matched.push(s);
+        } else {
+          // Overlapping subscriptions of one session: one copy, highest QoS, every identifier (§3.3.4).
+          if (qos > s.matchQos) s.matchQos = qos;
+          s.matchRetain ||= retain;
+          if (sub.subscriptionId !== undefined) (s.matchIds ??= []).push(sub.subscriptionId);
+        }
+      },
+      onSharedGroup(group) {
+        shared.push(group);
+      },
+    });
+    const receive = this.hooks.authorizeReceive;
+    for (let i = 0; i < matched.length; i++) {
+      const s = matched[i]!;
+      if (receive && s.client && !receive(s.client, msg.topic)) {
+        this.stats.dropped.not_authorized++;
+        continue;
+      }
+      s.deliver(msg, s.matchQos, s.matchRetain, s.matchIds);
+    }
+    for (const g of shared) this.deliverShared(g, msg);
+    let mustCommit = msg.refs > 0;
+    if (msg.retain && this.setRetained(ns, msg.topic, msg) && msg.qos > 0) mustCommit = true;
+    if (this.services.size > 0) this.dispatchServices(ns.mount, msg);
+    return mustCommit;
+  }
+
+  /** One member of a shared group gets the message: the next online one, else a persistent offline one. */
+  private deliverShared(g: SharedGroup<Subscription>, msg: Message): void {
+    const n = g.members.length;
+    const receive = this.hooks.authorizeReceive;
+    let chosen: Subscription | undefined;
+    for (let pass = 0; pass < 2 && !chosen; pass++) {
+      for (let k = 0; k < n; k++) {
+        const idx = (g.next + k) % n;
+        const sub = g.members[idx]!;
+        const s = sub.session;
+        if (pass === 0 ? !s.link : !s.persistent) continue;
+        if (receive && s.client && !receive(s.client, msg.topic)) continue;
+        chosen = sub;
+        g.next = (idx + 1) % n;
+        break;
+      }
+    }
+    if (!chosen) return;
+    const qos = (chosen.qos < msg.qos ? chosen.qos : msg.qos) as QoS;
+    chosen.session.deliver(msg, qos, chosen.retainAsPublished && msg.retain, chosen.subscriptionId !== undefined ? [chosen.subscriptionId] : undefined);
+  }
+
+  /** Stores or clears a retained message; returns whether a message was stored. */
+  private setRetained(ns: Namespace, topic: string, msg: Message | null): boolean {
+    if (msg === null || msg.payload.length === 0) {
+      if (ns.retained.get(topic)) {
+        ns.retained.set(topic, null);
+        this.store.deleteRetained(ns.mount, topic);
+      }
+      return false;
+    }
+    ns.retained.set(topic, msg);
+    this.store.putRetained(ns.mount, toStored(msg, 0));
+    return true;
+  }
+
+  private dispatchServices(mount: string, msg: Message): void {
+    const handlers: ServiceSubscription[] = [];
+    this.services.match(msg.topic, {
+      onSubscription(s) {
+        if (s.mount === undefined || s.mount === mount) handlers.push(s);
+      },
+      onSharedGroup() {},
+    });
+    for (const h of handlers) {
+      try {
+        h.handler(msg, mount);
+      } catch (err) {
+        this.log.error({ err, topic: msg.topic }, 'in-process subscriber failed');
+      }
+    }
+  }
+
+  /** Whether the reserved-topic rule (AWS profile: only `$aws/...`) lets a client use this topic or filter. */
+  reservedTopicAllowed(topic: string): boolean {
+    const prefixes = this.config.reservedTopicPrefixes;
+    if (!prefixes || topic.charCodeAt(0) !== 36) return true;
+    return prefixes.some((p) => topic.startsWith(p));
+  }
+
+  // ---- in-process API ------------------------------------------------------------------------
+
+  /** Publishes from inside the server (services, HTTP publish). Returns whether a store commit is pending for it. */
+  publish(input: PublishInput): boolean {
+    const payload = typeof input.payload === 'string' ? Buffer.from(input.payload) : input.payload;
+    const msg = new Message(input.topic, payload, input.qos ?? 0, input.retain ?? false, input.properties ?? {});
+    return this.route(this.namespace(input.mount ?? ''), msg);
+  }
+
+  /** Resolves once everything routed so far is durable. */
+  whenDurable(): Promise<void> {
+    return new Promise((resolve) => this.store.afterCommit(resolve));
+  }
+
+  /**
+   * Subscribes an in-process handler. Without `mount` it sees every namespace. Handlers run
+   * synchronously in the router, after the message went to client sessions: keep them short.
+   */
+  subscribeService(filter: string, handler: ServiceHandler, mount?: string): () => void {
+    const entry: ServiceSubscription = { handler, mount };
+    this.services.add(filter, entry);
+    return () => {
+      this.services.remove(filter, entry);
+    };
+  }
+
+  retained(mount: string, topic: string): Message | null {
+    return this.namespaces.get(mount)?.retained.get(topic) ?? null;
+  }
+
+  /** Closes a client's connection from the server side (API-initiated). Returns whether it was connected. */
+  disconnectClient(mount: string, clientId: string, opts: { cleanSession?: boolean; preventWill?: boolean } = {}): boolean {
+    const session = this.namespaces.get(mount)?.sessions.get(clientId);
+    if (!session) return false;
+    const conn = session.link as Connection | null;
+    if (opts.cleanSession) session.expiryInterval = session.expiryInterval > 0 ? session.expiryInterval : 0;
+    if (conn) {
+      if (opts.preventWill) conn.will = undefined;
+      if (opts.cleanSession) this.setSessionExpiry(session, 0);
+      conn.terminate('API_INITIATED_DISCONNECT', RC.ADMINISTRATIVE_ACTION, 'disconnected by the administrator');
+      return true;
+    }
+    if (opts.cleanSession) this.endSession(session);
+    return false;
+  }
+
+  /** Closes connections whose mount or client match, e.g. when credentials are revoked. */
+  disconnectWhere(predicate: (c: Connection) => boolean, reason: DisconnectReason, code: number, text: string): number {
+    let n = 0;
+    for (const conn of [...this.connections]) {
+      if (conn.client && predicate(conn)) {
+        conn.terminate(reason, code, text);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Drops every session, subscription and retained message and closes all connections (test-mode reset). */
+  reset(): void {
+    for (const conn of [...this.connections]) conn.terminate('SERVER_INITIATED_DISCONNECT', RC.ADMINISTRATIVE_ACTION, 'server state reset');
+    for (const ns of this.namespaces.values()) {
+      for (const s of [...ns.sessions.values()]) {
+        s.pendingWill = undefined;
+        this.endSession(s);
+      }
+    }
+    this.namespaces.clear();
+    this.store.clear();
+  }
+
+  /** Stops the broker: MQTT 5 clients get DISCONNECT 0x8B, state is flushed to the store. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    for (const conn of [...this.connections]) {
+      conn.terminate('SERVER_INITIATED_DISCONNECT', RC.SERVER_SHUTTING_DOWN, 'server shutting down');
+    }
+    this.batcher.flush();
+    for (const ns of this.namespaces.values()) {
+      for (const s of ns.sessions.values()) {
+        if (s.expiryTimer) clearTimeout(s.expiryTimer);
+        if (s.pendingWill) clearTimeout(s.pendingWill.timer);
+      }
+    }
+    this.store.flush();
+    this.store.close();
+  }
+
+  // ---- housekeeping --------------------------------------------------------------------------
+
+  /** Keep-alive (1.5 × the negotiated value) and CONNECT timeouts. */
+  private sweep(): void {
+    const now = Date.now();
+    const connectDeadline = this.config.connectTimeout * 1000;
+    for (const conn of this.connections) {
+      if (conn.state === 'connecting' || conn.state === 'authenticating') {
+        if (now - conn.openedAt > connectDeadline) conn.terminate('CLIENT_ERROR');
+      } else if (conn.state === 'open' && conn.keepAliveMs > 0 && now - conn.lastActivity > conn.keepAliveMs * 1.5) {
+        conn.terminate('MQTT_KEEP_ALIVE_TIMEOUT', RC.KEEP_ALIVE_TIMEOUT, 'keep alive timeout');
+      }
+    }
+  }
+
+  /** Rebuilds sessions, queues and retained messages from the store. */
+  private restore(): void {
+    const state = this.store.load();
+    const messages = new Map<number, Message>();
+    let maxId = 0;
+    for (const m of state.messages) {
+      const msg = fromStored(m);
+      msg.id = m.id;
+      messages.set(m.id, msg);
+      if (m.id > maxId) maxId = m.id;
+    }
+    seedMessageId(maxId);
+    const now = Date.now();
+    for (const s of state.sessions) {
+      const ns = this.namespace(s.mount);
+      const session = new Session(ns, s.clientId, this.store, this.config.maxQueued, this.config.queueDropPolicy, this.onDrop);
+      session.protocolVersion = s.protocolVersion;
+      session.expiryInterval = s.expiryInterval;
+      // A crash leaves connected sessions without a disconnect time; the restart stands in for it.
+      session.disconnectedAt = s.disconnectedAt ?? now;
+      session.stored = true;
+      for (const st of s.subscriptions) {
+        const parsed = parseFilter(st.key, this.config);
+        if (typeof parsed === 'string') continue;
+        const sub: Subscription = {
+          session,
+          key: st.key,
+          filter: parsed.filter,
+          group: parsed.group,
+          qos: st.qos,
+          noLocal: st.noLocal,
+          retainAsPublished: st.retainAsPublished,
+          retainHandling: st.retainHandling,
+          subscriptionId: st.subscriptionId,
+        };
+        session.subscriptions.set(st.key, sub);
+        ns.tree.add(sub.filter, sub, sub.group);
+      }
+      ns.sessions.set(s.clientId, session);
+    }
+    const queue = [...state.queue].sort((a, b) => a.seq - b.seq);
+    for (const q of queue) {
+      const session = this.namespaces.get(q.mount)?.sessions.get(q.clientId);
+      const msg = messages.get(q.messageId);
+      if (!session || !msg) continue;
+      msg.refs++;
+      const d: Delivery = {
+        msg,
+        qos: q.qos,
+        retain: q.retain,
+        subscriptionIds: q.subscriptionIds ?? undefined,
+        seq: q.seq,
+        packetId: q.packetId,
+        state: q.state,
+      };
+      session.restore(d);
+    }
+    for (const r of state.retained) {
+      const msg = fromStored(r.message);
+      if (msg.expired(now)) continue;
+      this.namespace(r.mount).retained.set(msg.topic, msg);
+    }
+    for (const ns of this.namespaces.values()) {
+      for (const session of [...ns.sessions.values()]) {
+        const age = now - (session.disconnectedAt ?? now);
+        if (age >= session.expiryInterval * 1000) this.endSession(session);
+        else this.scheduleExpiry(session);
+      }
+    }
+    // Messages no queue entry points at any more (their session ended before the crash).
+    for (const msg of messages.values()) if (msg.refs === 0) this.store.deleteMessage(msg.id);
+  }
+}
+
+function toStored(msg: Message, id: number): StoredMessage {
+  return {
+    id,
+    topic: msg.topic,
+    payload: msg.payload,
+    qos: msg.qos,
+    retain: msg.retain,
+    properties: msg.properties,
+    createdAt: msg.createdAt,
+    expiresAt: msg.expiresAt,
+  };
+}
+
+function fromStored(m: StoredMessage): Message {
+  return new Message(m.topic, m.payload, m.qos, m.retain, m.properties, m.createdAt, m.expiresAt);
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

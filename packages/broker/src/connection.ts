@@ -1,0 +1,629 @@
+/**
+ * One client connection: decodes its packets, runs the MQTT state machine (CONNECT, publish flows,
+ * subscribe, keep-alive, flow control, topic aliases) and writes to it. Session state lives in
+ * Session; routing in Broker.
+ */
+import { randomUUID } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import { PacketDecoder } from './codec/decoder.js';
+import {
+  encodeAck,
+  encodeConnack,
+  encodeDisconnect,
+  encodeSuback,
+  encodeUnsuback,
+  PINGRESP,
+} from './codec/encoder.js';
+import type {
+  AckPacket,
+  ClientPacket,
+  ConnectPacket,
+  DisconnectPacket,
+  Properties,
+  ProtocolVersion,
+  PublishPacket,
+  QoS,
+  SubscribePacket,
+  UnsubscribePacket,
+  WillPacket,
+} from './codec/packets.js';
+import { PacketType } from './codec/packets.js';
+import { connackCodeV3, MqttProtocolError, RC } from './codec/reason-codes.js';
+import type { Broker } from './broker.js';
+import type { ClientInfo, DisconnectReason } from './hooks.js';
+import { parseUsername } from './hooks.js';
+import { forwardedProperties, Message } from './message.js';
+import type { Delivery, Session, SessionLink } from './session.js';
+import { hasWildcard, parseFilter, topicNameError } from './topics.js';
+import type { Transport } from './transport/transport.js';
+
+type State = 'connecting' | 'authenticating' | 'open' | 'closed';
+
+const KIND_OF_ERROR: Record<number, string> = {
+  [RC.MALFORMED_PACKET]: 'malformed',
+  [RC.PROTOCOL_ERROR]: 'protocol_error',
+  [RC.PACKET_TOO_LARGE]: 'packet_too_large',
+  [RC.UNSUPPORTED_PROTOCOL_VERSION]: 'unsupported_protocol',
+  [RC.TOPIC_ALIAS_INVALID]: 'topic_alias_invalid',
+  [RC.RECEIVE_MAXIMUM_EXCEEDED]: 'receive_maximum_exceeded',
+  [RC.TOPIC_NAME_INVALID]: 'topic_name_invalid',
+  [RC.QOS_NOT_SUPPORTED]: 'qos_not_supported',
+  [RC.RETAIN_NOT_SUPPORTED]: 'retain_not_supported',
+  [RC.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED]: 'subscription_identifiers_not_supported',
+};
+
+export class Connection implements SessionLink {
+  readonly id = randomUUID();
+  state: State = 'connecting';
+  version: ProtocolVersion | 0 = 0;
+  v5 = false;
+  client: ClientInfo | undefined;
+  session: Session | null = null;
+  readonly openedAt = Date.now();
+  lastActivity = Date.now();
+  /** Effective keep-alive in ms; 0 = none. */
+  keepAliveMs = 0;
+  will: WillPacket | undefined;
+  /** Set when the session was taken over, so closing does not end the new owner's session. */
+  detachedReason: DisconnectReason | undefined;
+
+  private readonly decoder: PacketDecoder;
+  private pending: ClientPacket[] | null = null;
+  private disconnectReceived = false;
+  private inboundAliases: Map<number, string> | null = null;
+  /** Inbound QoS 1 publishes whose PUBACK waits for the store. */
+  private awaitingCommit = 0;
+  private clientReceiveMaximum = 65_535;
+  private clientMaxPacketSize = Number.MAX_SAFE_INTEGER;
+  private outboundAliasMax = 0;
+  private outboundAliases: Map<string, number> | null = null;
+  private problemInformation = true;
+  private rateWindowStart = 0;
+  private rateCount = 0;
+  private lifetimeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly broker: Broker,
+    readonly transport: Transport,
+  ) {
+    this.decoder = new PacketDecoder({ maxPacketSize: broker.config.maxPacketSize }, (p, size) => this.onPacket(p, size));
+    transport.bind({
+      onData: (chunk) => this.onData(chunk),
+      onClose: () => this.onTransportClose(),
+      onDrain: () => this.session?.drain(),
+    });
+  }
+
+  get clientId(): string | undefined {
+    return this.client?.clientId;
+  }
+
+  // ---- input ---------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.lastActivity = Date.now();
+    try {
+      this.decoder.feed(chunk);
+    } catch (err) {
+      if (err instanceof MqttProtocolError) this.protocolViolation(err);
+      else this.fail(err);
+    }
+  }
+
+  private onPacket(p: ClientPacket, size: number): void {
+    if (this.state === 'closed') return;
+    this.broker.stats.packetsIn++;
+    if (this.state === 'authenticating') {
+      this.pending!.push(p);
+      return;
+    }
+    switch (p.type) {
+      case 'connect':
+        void this.onConnect(p);
+        return;
+      case 'publish':
+        this.onPublish(p, size);
+        return;
+      case 'puback':
+      case 'pubcomp':
+        this.onDeliveryAck(p);
+        return;
+      case 'pubrec':
+        this.onPubrec(p);
+        return;
+      case 'pubrel':
+        this.onPubrel(p);
+        return;
+      case 'subscribe':
+        this.onSubscribe(p);
+        return;
+      case 'unsubscribe':
+        this.onUnsubscribe(p);
+        return;
+      case 'pingreq':
+        this.transport.write(PINGRESP);
+        return;
+      case 'disconnect':
+        this.onDisconnect(p);
+        return;
+      case 'auth':
+        // Enhanced authentication is not offered, so an AUTH packet is unexpected (MQTT 5 §4.12).
+        this.protocolViolation(new MqttProtocolError(RC.PROTOCOL_ERROR, 'AUTH without an authentication method'));
+        return;
+    }
+  }
+
+  /** Bad input: the reason code for MQTT 5 clients, a closed connection for older ones. */
+  protocolViolation(err: MqttProtocolError): void {
+    const kind = KIND_OF_ERROR[err.code] ?? 'protocol_error';
+    this.broker.stats.countProtocolError(kind);
+    this.broker.log.debug({ clientId: this.clientId, remote: this.transport.info.remoteAddress, err: err.message }, 'protocol violation');
+    if (this.state === 'connecting' || this.state === 'authenticating') {
+      // Before CONNACK an MQTT 5 client gets a CONNACK with the reason (§4.13.1); others just a close.
+      if (this.decoder.version === 5 || (err.code === RC.UNSUPPORTED_PROTOCOL_VERSION && this.decoder.version === 0)) {
+        this.refuse(err.code, err.message, this.decoder.version === 5);
+      } else if (err.code === RC.UNSUPPORTED_PROTOCOL_VERSION) {
+        this.refuse(err.code, err.message, false);
+      } else {
+        this.terminate('CLIENT_ERROR');
+      }
+      return;
+    }
+    this.terminate('CLIENT_ERROR', err.code, err.message);
+  }
+
+  private fail(err: unknown): void {
+    this.broker.log.error({ clientId: this.clientId, err }, 'internal error while handling a packet');
+    this.terminate('SERVER_ERROR', RC.UNSPECIFIED_ERROR, 'internal error');
+  }
+
+  // ---- CONNECT -------------------------------------------------------------------------------
+
+  private async onConnect(p: ConnectPacket): Promise<void> {
+    const broker = this.broker;
+    const cfg = broker.config;
+    this.version = p.protocolVersion;
+    this.v5 = p.protocolVersion === 5;
+    const props = p.properties;
+
+    let clientId = p.clientId;
+    let assigned = false;
+    if (clientId.length === 0) {
+      if (!this.v5 && !p.clean) return this.refuse(RC.CLIENT_IDENTIFIER_NOT_VALID, 'an empty client id needs a clean session');
+      clientId = `thicket-${randomUUID()}`;
+      assigned = true;
+    }
+    if (Buffer.byteLength(clientId) > cfg.maxClientIdLength) {
+      return this.refuse(RC.CLIENT_IDENTIFIER_NOT_VALID, `client id longer than ${cfg.maxClientIdLength} bytes`);
+    }
+    if (props.authenticationMethod !== undefined) {
+      return this.refuse(RC.BAD_AUTHENTICATION_METHOD, `authentication method "${props.authenticationMethod}" is not supported`);
+    }
+    if (p.will) {
+      const err = topicNameError(p.will.topic, cfg);
+      if (err) return this.refuse(RC.TOPIC_NAME_INVALID, `will ${err}`);
+      if (p.will.qos > cfg.maximumQoS) return this.refuse(RC.QOS_NOT_SUPPORTED, `will QoS ${p.will.qos} is above the maximum QoS ${cfg.maximumQoS}`);
+      if (p.will.retain && !cfg.retainAvailable) return this.refuse(RC.RETAIN_NOT_SUPPORTED, 'retained messages are not available');
+    }
+    if (cfg.maxConnections > 0 && broker.openConnections >= cfg.maxConnections) {
+      return this.refuse(RC.QUOTA_EXCEEDED, `the server accepts at most ${cfg.maxConnections} connections`);
+    }
+
+    let keepAlive = p.keepAlive;
+    if (cfg.maxKeepAlive > 0 && (keepAlive === 0 || keepAlive > cfg.maxKeepAlive)) keepAlive = cfg.maxKeepAlive;
+    if (cfg.minKeepAlive > 0 && keepAlive > 0 && keepAlive < cfg.minKeepAlive) keepAlive = cfg.minKeepAlive;
+    this.keepAliveMs = keepAlive * 1000;
+
+    const requestedExpiry = this.v5 ? (props.sessionExpiryInterval ?? 0) : p.clean ? 0 : cfg.maxSessionExpiry;
+    const expiry = Math.min(requestedExpiry, cfg.maxSessionExpiry);
+
+    if (this.v5) {
+      if (props.receiveMaximum !== undefined) this.clientReceiveMaximum = props.receiveMaximum;
+      if (props.maximumPacketSize !== undefined) this.clientMaxPacketSize = props.maximumPacketSize;
+      if (props.topicAliasMaximum) this.outboundAliasMax = props.topicAliasMaximum;
+      if (props.requestProblemInformation === 0) this.problemInformation = false;
+    }
+
+    const { username, query } = parseUsername(p.username);
+    this.state = 'authenticating';
+    this.pending = [];
+    let auth;
+    try {
+      auth = await broker.hooks.authenticate({
+        clientId,
+        clientIdAssigned: assigned,
+        username,
+        usernameQuery: query,
+        password: p.password,
+        protocolVersion: p.protocolVersion,
+        clean: p.clean,
+        keepAlive: p.keepAlive,
+        will: p.will ? { topic: p.will.topic, qos: p.will.qos, retain: p.will.retain } : undefined,
+        properties: props,
+        transport: this.transport.info,
+      });
+    } catch (err) {
+      broker.log.warn({ clientId, err: err instanceof Error ? err.message : String(err) }, 'authentication failed with an error');
+      auth = { reasonCode: RC.NOT_AUTHORIZED, reasonString: 'authentication failed' };
+    }
+    if ((this.state as State) === 'closed') return;
+    if (auth.reasonCode !== RC.SUCCESS) {
+      broker.emit('client:connectFailed', { clientId, reasonCode: auth.reasonCode, transport: this.transport.info, principal: auth.principal });
+      return this.refuse(auth.reasonCode, auth.reasonString ?? 'not authorized');
+    }
+
+    this.client = {
+      clientId,
+      mount: auth.mount ?? '',
+      username,
+      usernameQuery: query,
+      principal: auth.principal,
+      protocolVersion: p.protocolVersion,
+      transport: this.transport.info,
+      connectionId: this.id,
+      connectedAt: Date.now(),
+      cleanStart: p.clean,
+      context: auth.context,
+    };
+    this.will = p.will;
+
+    const sessionPresent = broker.attach(this, p.clean, expiry, p.protocolVersion);
+    const ack: Properties = {};
+    if (this.v5) {
+      if (expiry !== requestedExpiry) ack.sessionExpiryInterval = expiry;
+      if (cfg.maxInflight < 65_535) ack.receiveMaximum = cfg.maxInflight;
+      if (cfg.maximumQoS < 2) ack.maximumQoS = cfg.maximumQoS;
+      if (!cfg.retainAvailable) ack.retainAvailable = 0;
+      ack.maximumPacketSize = cfg.maxPacketSize;
+      if (assigned) ack.assignedClientIdentifier = clientId;
+      if (cfg.topicAliasMaximum > 0) ack.topicAliasMaximum = cfg.topicAliasMaximum;
+      if (!cfg.wildcardSubscriptionAvailable) ack.wildcardSubscriptionAvailable = 0;
+      if (!cfg.subscriptionIdentifiersAvailable) ack.subscriptionIdentifierAvailable = 0;
+      if (!cfg.sharedSubscriptionAvailable) ack.sharedSubscriptionAvailable = 0;
+      if (keepAlive !== p.keepAlive) ack.serverKeepAlive = keepAlive;
+    }
+    this.transport.write(encodeConnack(this.v5, sessionPresent, 0, ack));
+    this.state = 'open';
+    broker.stats.connectionsAccepted++;
+    if (auth.disconnectAfterSeconds && auth.disconnectAfterSeconds > 0) {
+      this.lifetimeTimer = setTimeout(
+        () => this.terminate('CUSTOMAUTH_TTL_EXPIRATION', RC.MAXIMUM_CONNECT_TIME, 'credentials expired'),
+        auth.disconnectAfterSeconds * 1000,
+      );
+      this.lifetimeTimer.unref();
+    }
+    broker.emit('client:connected', this.client, sessionPresent);
+    this.session?.resume();
+    const queued = this.pending;
+    this.pending = null;
+    for (const q of queued) {
+      if ((this.state as State) !== 'open') break;
+      this.onPacket(q, 0);
+    }
+  }
+
+  /** Refuses a CONNECT with a CONNACK carrying `code` and closes. */
+  private refuse(code: number, reason: string, v5 = this.v5): void {
+    this.broker.stats.connectionsRefused++;
+    this.broker.log.debug({ remote: this.transport.info.remoteAddress, code, reason }, 'connection refused');
+    const props: Properties | undefined = v5 && this.problemInformation ? { reasonString: reason } : undefined;
+    this.transport.write(encodeConnack(v5, false, v5 ? code : connackCodeV3(code), props));
+    this.state = 'closed';
+    this.transport.end();
+    this.broker.detach(this, 'AUTH_ERROR');
+  }
+
+  // ---- PUBLISH from the client ----------------------------------------------------------------
+
+  private onPublish(p: PublishPacket, size: number): void {
+    const broker = this.broker;
+    const cfg = broker.config;
+    const client = this.client!;
+    let topic = p.topic;
+    const alias = this.v5 ? p.properties.topicAlias : undefined;
+    if (alias !== undefined) {
+      if (alias > cfg.topicAliasMaximum) return this.violation(RC.TOPIC_ALIAS_INVALID, `topic alias ${alias} exceeds ${cfg.topicAliasMaximum}`);
+      this.inboundAliases ??= new Map();
+      if (topic.length > 0) this.inboundAliases.set(alias, topic);
+      else {
+        const known = this.inboundAliases.get(alias);
+        if (known === undefined) return this.violation(RC.PROTOCOL_ERROR, `topic alias ${alias} was never set`);
+        topic = known;
+      }
+    } else if (topic.length === 0) {
+      return this.violation(RC.PROTOCOL_ERROR, 'PUBLISH without a topic name');
+    }
+    if (p.qos > cfg.maximumQoS) return this.violation(RC.QOS_NOT_SUPPORTED, `QoS ${p.qos} is above the maximum QoS ${cfg.maximumQoS}`);
+    if (p.retain && !cfg.retainAvailable) return this.violation(RC.RETAIN_NOT_SUPPORTED, 'retained messages are not available');
+    const session = this.session!;
+    if (p.qos === 2 && session.inboundQos2.has(p.packetId)) {
+      // A retransmission of a message already received: acknowledge again, route nothing (§4.3.3).
+      this.transport.write(encodeAck(PacketType.PUBREC, p.packetId, this.v5));
+      return;
+    }
+    if (p.qos > 0 && this.awaitingCommit + session.inboundQos2.size >= cfg.maxInflight) {
+      return this.violation(RC.RECEIVE_MAXIMUM_EXCEEDED, `more than ${cfg.maxInflight} unacknowledged QoS 1/2 publishes`);
+    }
+    broker.stats.messagesIn[p.qos]!++;
+    broker.stats.bytesIn[p.qos]! += size;
+
+    if (cfg.maxPublishRate > 0 && !this.withinRate(cfg.maxPublishRate)) {
+      if (!this.v5) return this.terminate('THROTTLED');
+      if (p.qos > 0) this.ackPublish(p, RC.QUOTA_EXCEEDED, `more than ${cfg.maxPublishRate} publishes per second`);
+      return;
+    }
+
+    let rc: number = RC.SUCCESS;
+    let why = '';
+    const topicErr = topicNameError(topic, cfg);
+    if (topicErr) {
+      rc = RC.TOPIC_NAME_INVALID;
+      why = topicErr;
+    } else if (!broker.reservedTopicAllowed(topic)) {
+      rc = RC.NOT_AUTHORIZED;
+      why = `publishing to the reserved topic "${topic}" is not allowed`;
+    } else if (p.retain && topic.charCodeAt(0) === 36 && cfg.reservedTopicPrefixes) {
+      rc = RC.NOT_AUTHORIZED;
+      why = 'retained messages cannot be published to reserved topics';
+    } else {
+      const hook = broker.hooks.authorizePublish;
+      if (hook) {
+        rc = hook(client, topic, p.qos, p.retain);
+        if (rc !== RC.SUCCESS) why = `not authorized to publish to "${topic}"`;
+      }
+      if (rc === RC.SUCCESS && p.properties.payloadFormatIndicator === 1 && !isUtf8(p.payload)) {
+        rc = RC.PAYLOAD_FORMAT_INVALID;
+        why = 'the payload is marked as UTF-8 but is not';
+      }
+    }
+    if (rc !== RC.SUCCESS) {
+      broker.log.debug({ clientId: client.clientId, topic, rc }, why);
+      if (!this.v5) {
+        // MQTT 3.1.1 has no negative PUBACK; like AWS IoT, close (§4.13: "the Server MUST close").
+        return this.terminate(rc === RC.NOT_AUTHORIZED ? 'AUTH_ERROR' : 'CLIENT_ERROR');
+      }
+      if (rc === RC.TOPIC_NAME_INVALID && p.qos === 0) return this.violation(rc, why);
+      if (p.qos > 0) this.ackPublish(p, rc, why);
+      return;
+    }
+
+    const msg = new Message(topic, p.payload, p.qos, p.retain, this.v5 ? forwardedProperties(p.properties) : undefined);
+    msg.origin = client.clientId;
+    const mustCommit = broker.route(session.namespace, msg);
+    if (p.qos === 0) return;
+    if (p.qos === 2) session.inboundQos2.add(p.packetId);
+    // Acks keep publish order, so once one waits for the store, the ones after it wait too.
+    if (mustCommit || this.awaitingCommit > 0) {
+      this.awaitingCommit++;
+      broker.store.afterCommit(() => {
+        this.awaitingCommit--;
+        if (this.state === 'open') this.ackPublish(p, RC.SUCCESS);
+      });
+    } else {
+      this.ackPublish(p, RC.SUCCESS);
+    }
+  }
+
+  private ackPublish(p: PublishPacket, rc: number, reason?: string): void {
+    const props = rc !== 0 && reason && this.problemInformation ? { reasonString: reason } : undefined;
+    this.transport.write(encodeAck(p.qos === 1 ? PacketType.PUBACK : PacketType.PUBREC, p.packetId, this.v5, rc, props));
+  }
+
+  private withinRate(limit: number): boolean {
+    const now = Date.now();
+    if (now - this.rateWindowStart >= 1000) {
+      this.rateWindowStart = now;
+      this.rateCount = 0;
+    }
+    return ++this.rateCount <= limit;
+  }
+
+  private onPubrel(p: AckPacket): void {
+    const known = this.session!.inboundQos2.delete(p.packetId);
+    const rc = known || !this.v5 ? RC.SUCCESS : RC.PACKET_IDENTIFIER_NOT_FOUND;
+    this.transport.write(encodeAck(PacketType.PUBCOMP, p.packetId, this.v5, rc));
+  }
+
+  // ---- acknowledgements of deliveries ---------------------------------------------------------
+
+  private onDeliveryAck(p: AckPacket): void {
+    this.session!.complete(p.packetId);
+  }
+
+  private onPubrec(p: AckPacket): void {
+    const session = this.session!;
+    if (p.reasonCode >= 0x80) {
+      session.complete(p.packetId);
+      return;
+    }
+    const ok = session.released(p.packetId);
+    this.transport.write(encodeAck(PacketType.PUBREL, p.packetId, this.v5, ok || !this.v5 ? 0 : RC.PACKET_IDENTIFIER_NOT_FOUND));
+  }
+
+  // ---- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------------------------
+
+  private onSubscribe(p: SubscribePacket): void {
+    const broker = this.broker;
+    const cfg = broker.config;
+    const client = this.client!;
+    const session = this.session!;
+    const subId = p.properties.subscriptionIdentifiers?.[0];
+    if (subId !== undefined && !cfg.subscriptionIdentifiersAvailable) {
+      return this.violation(RC.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED, 'subscription identifiers are not supported');
+    }
+    if (cfg.maxFiltersPerSubscribe > 0 && p.subscriptions.length > cfg.maxFiltersPerSubscribe) {
+      const codes = p.subscriptions.map(() => (this.v5 ? RC.QUOTA_EXCEEDED : 0x80));
+      this.transport.write(encodeSuback(p.packetId, codes, this.v5, this.reason(`at most ${cfg.maxFiltersPerSubscribe} topic filters per SUBSCRIBE`)));
+      return;
+    }
+    const codes: number[] = [];
+    const granted: Array<{ key: string; isNew: boolean }> = [];
+    const reasons: string[] = [];
+    for (const req of p.subscriptions) {
+      const parsed = parseFilter(req.filter, cfg);
+      let code: number;
+      if (typeof parsed === 'string') {
+        code = RC.TOPIC_FILTER_INVALID;
+        reasons.push(parsed);
+      } else if (parsed.group !== undefined && !cfg.sharedSubscriptionAvailable) {
+        code = RC.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
+      } else if (parsed.group !== undefined && req.noLocal && this.v5) {
+        return this.violation(RC.PROTOCOL_ERROR, 'No Local must not be set on a shared subscription');
+      } else if (!cfg.wildcardSubscriptionAvailable && hasWildcard(parsed.filter)) {
+        code = RC.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED;
+      } else if (!broker.reservedTopicAllowed(parsed.filter)) {
+        code = RC.NOT_AUTHORIZED;
+        reasons.push(`subscribing to "${parsed.filter}" is not allowed`);
+      } else if (
+        cfg.maxSubscriptionsPerClient > 0 &&
+        !session.subscriptions.has(req.filter) &&
+        session.subscriptions.size >= cfg.maxSubscriptionsPerClient
+      ) {
+        code = RC.QUOTA_EXCEEDED;
+        reasons.push(`at most ${cfg.maxSubscriptionsPerClient} subscriptions per client`);
+      } else {
+        const qos = Math.min(req.qos, cfg.maximumQoS) as QoS;
+        code = broker.hooks.authorizeSubscribe ? broker.hooks.authorizeSubscribe(client, req.filter, qos) : RC.SUCCESS;
+        if (code === RC.SUCCESS) {
+          const isNew = broker.subscribe(session, req, parsed, qos, subId);
+          granted.push({ key: req.filter, isNew });
+          code = qos;
+        } else {
+          reasons.push(`not authorized to subscribe to "${req.filter}"`);
+        }
+      }
+      // MQTT 3.1.1 knows only one failure code.
+      codes.push(this.v5 || code < 0x80 ? code : 0x80);
+    }
+    this.transport.write(encodeSuback(p.packetId, codes, this.v5, reasons.length ? this.reason(reasons.join('; ')) : undefined));
+    for (const g of granted) broker.sendRetained(session, g.key, g.isNew);
+    if (granted.length) broker.emit('client:subscribed', client, granted.map((g) => g.key));
+  }
+
+  private onUnsubscribe(p: UnsubscribePacket): void {
+    const broker = this.broker;
+    const session = this.session!;
+    const codes: number[] = [];
+    const removed: string[] = [];
+    for (const filter of p.filters) {
+      const parsed = parseFilter(filter, broker.config);
+      if (typeof parsed === 'string') {
+        codes.push(RC.TOPIC_FILTER_INVALID);
+        continue;
+      }
+      if (broker.unsubscribe(session, filter)) {
+        codes.push(RC.SUCCESS);
+        removed.push(filter);
+      } else {
+        codes.push(RC.NO_SUBSCRIPTION_EXISTED);
+      }
+    }
+    this.transport.write(encodeUnsuback(p.packetId, codes, this.v5));
+    if (removed.length) broker.emit('client:unsubscribed', this.client!, removed);
+  }
+
+  // ---- DISCONNECT and closing -----------------------------------------------------------------
+
+  private onDisconnect(p: DisconnectPacket): void {
+    const session = this.session!;
+    const sei = p.properties.sessionExpiryInterval;
+    if (sei !== undefined) {
+      if (session.expiryInterval === 0 && sei > 0) {
+        return this.violation(RC.PROTOCOL_ERROR, 'the session expiry interval cannot be raised from 0 at DISCONNECT');
+      }
+      this.broker.setSessionExpiry(session, Math.min(sei, this.broker.config.maxSessionExpiry));
+    }
+    this.disconnectReceived = true;
+    // Reason 0x04 asks for the will to be published anyway (§3.14.2.1).
+    if (p.reasonCode !== RC.DISCONNECT_WITH_WILL) this.will = undefined;
+    this.terminate('CLIENT_INITIATED_DISCONNECT');
+  }
+
+  /** A protocol violation found while handling a packet. */
+  private violation(code: number, message: string): void {
+    this.protocolViolation(new MqttProtocolError(code, message));
+  }
+
+  private reason(text: string): Properties | undefined {
+    return this.v5 && this.problemInformation ? { reasonString: text } : undefined;
+  }
+
+  /**
+   * Closes the connection. `code` is sent in a DISCONNECT to MQTT 5 clients that completed CONNECT.
+   */
+  terminate(reason: DisconnectReason, code?: number, text?: string): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'open' && this.v5 && code !== undefined) {
+      this.transport.write(encodeDisconnect(code, this.reason(text ?? reason)));
+    }
+    this.state = 'closed';
+    if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
+    this.transport.end();
+    this.broker.detach(this, reason);
+  }
+
+  private onTransportClose(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
+    this.broker.detach(this, this.disconnectReceived ? 'CLIENT_INITIATED_DISCONNECT' : 'CONNECTION_LOST');
+  }
+
+  // ---- output (SessionLink) -------------------------------------------------------------------
+
+  canSendMore(inflight: number): boolean {
+    return (
+      this.state === 'open' &&
+      inflight < this.clientReceiveMaximum &&
+      inflight < this.broker.config.maxInflight &&
+      this.transport.bufferedBytes < this.broker.config.slowConsumerBytes
+    );
+  }
+
+  sendQos0(msg: Message, retain: boolean, subscriptionIds: number[] | undefined): boolean {
+    if (this.state !== 'open' || this.transport.bufferedBytes >= this.broker.config.slowConsumerBytes) {
+      this.broker.stats.dropped.slow_consumer++;
+      return false;
+    }
+    return this.write(msg, 0, retain, false, 0, subscriptionIds);
+  }
+
+  sendPublish(d: Delivery, dup: boolean): boolean {
+    return this.write(d.msg, d.qos, d.retain, dup, d.packetId, d.subscriptionIds);
+  }
+
+  sendPubrel(packetId: number): void {
+    this.transport.write(encodeAck(PacketType.PUBREL, packetId, this.v5));
+  }
+
+  private write(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number, subIds: number[] | undefined): boolean {
+    const now = Date.now();
+    let perReceiver: { topicAlias?: number; omitTopic?: boolean; subscriptionIdentifiers?: number[] } | undefined;
+    if (this.v5) {
+      if (subIds) perReceiver = { subscriptionIdentifiers: subIds };
+      if (this.outboundAliasMax > 0 && !dup) {
+        this.outboundAliases ??= new Map();
+        const known = this.outboundAliases.get(msg.topic);
+        if (known !== undefined) perReceiver = { ...perReceiver, topicAlias: known, omitTopic: true };
+        else if (this.outboundAliases.size < this.outboundAliasMax) {
+          const alias = this.outboundAliases.size + 1;
+          this.outboundAliases.set(msg.topic, alias);
+          perReceiver = { ...perReceiver, topicAlias: alias };
+        }
+      }
+    }
+    const bytes = msg.encode(this.v5, qos, retain, dup, packetId, now, perReceiver);
+    if (bytes.length > this.clientMaxPacketSize) {
+      // MQTT 5 §3.1.2.11.4: a packet too large for the client is discarded as if delivered.
+      this.broker.stats.dropped.packet_too_large++;
+      return false;
+    }
+    this.transport.write(bytes);
+    const stats = this.broker.stats;
+    stats.messagesOut[qos]!++;
+    stats.bytesOut[qos]! += bytes.length;
+    stats.packetsOut++;
+    return true;
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * SQLite store (WAL). Writes are queued in memory and applied in one transaction per turn of the
+ * event loop (group commit), then the afterCommit callbacks run: a QoS 1 publish for a persistent
+ * session costs a share of one commit instead of a commit of its own.
+ *
+ * Durability: with `synchronous=NORMAL` (the default here) a commit is in the WAL file when the
+ * callbacks run, so it survives the process being killed; surviving power loss needs `fsync: true`
+ * (`synchronous=FULL`).
+ */
+import Database from 'better-sqlite3';
+import type { MessageProperties } from '../message.js';
+import type {
+  BrokerStore,
+  StoredMessage,
+  StoredQueueEntry,
+  StoredSession,
+  StoredState,
+  StoredSubscription,
+} from './types.js';
+import type { QoS } from '../codec/packets.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS mqtt_sessions (
+  mount TEXT NOT NULL, client_id TEXT NOT NULL, protocol_version INTEGER NOT NULL,
+  expiry_interval INTEGER NOT NULL, disconnected_at INTEGER,
+  PRIMARY KEY (mount, client_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mqtt_subscriptions (
+  mount TEXT NOT NULL, client_id TEXT NOT NULL, filter TEXT NOT NULL, qos INTEGER NOT NULL,
+  no_local INTEGER NOT NULL, retain_as_published INTEGER NOT NULL, retain_handling INTEGER NOT NULL,
+  subscription_id INTEGER,
+  PRIMARY KEY (mount, client_id, filter)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mqtt_messages (
+  id INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL,
+  retain INTEGER NOT NULL, properties TEXT, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS mqtt_queue (
+  mount TEXT NOT NULL, client_id TEXT NOT NULL, seq INTEGER NOT NULL, message_id INTEGER NOT NULL,
+  qos INTEGER NOT NULL, retain INTEGER NOT NULL, subscription_ids TEXT, packet_id INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  PRIMARY KEY (mount, client_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mqtt_retained (
+  mount TEXT NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL,
+  properties TEXT, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  PRIMARY KEY (mount, topic)) WITHOUT ROWID;
+`;
+
+type Op = () => void;
+
+/** Properties as JSON: binary correlation data travels as base64. */
+function encodeProps(p: MessageProperties): string | null {
+  if (Object.keys(p).length === 0) return null;
+  return JSON.stringify({ ...p, correlationData: p.correlationData?.toString('base64') });
+}
+
+function decodeProps(s: string | null): MessageProperties {
+  if (!s) return {};
+  const o = JSON.parse(s) as MessageProperties & { correlationData?: string };
+  const out: MessageProperties = { ...o, correlationData: undefined };
+  if (o.correlationData) out.correlationData = Buffer.from(o.correlationData, 'base64');
+  else delete out.correlationData;
+  return out;
+}
+
+export interface SqliteStoreOptions {
+  /** Wait for fsync on every commit (survives power loss, not only a killed process). */
+  fsync?: boolean;
+}
+
+export class SqliteStore implements BrokerStore {
+  readonly db: Database.Database;
+  private ops: Op[] = [];
+  private callbacks: Array<() => void> = [];
+  private scheduled = false;
+  private readonly stmt;
+  private readonly commit: (ops: Op[]) => void;
+
+  /** @param db a path, or an open database the caller shares with other stores */
+  constructor(db: string | Database.Database, options: SqliteStoreOptions = {}) {
+    this.db = typeof db === 'string' ? new Database(db) : db;
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.fsync ? 'FULL' : 'NORMAL'}`);
+    this.db.exec(SCHEMA);
+    const d = this.db;
+    this.stmt = {
+      putSession: d.prepare(
+        'INSERT OR REPLACE INTO mqtt_sessions (mount, client_id, protocol_version, expiry_interval, disconnected_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      delSession: d.prepare('DELETE FROM mqtt_sessions WHERE mount = ? AND client_id = ?'),
+      delSessionSubs: d.prepare('DELETE FROM mqtt_subscriptions WHERE mount = ? AND client_id = ?'),
+      delSessionQueue: d.prepare('DELETE FROM mqtt_queue WHERE mount = ? AND client_id = ?'),
+      putSub: d.prepare(
+        'INSERT OR REPLACE INTO mqtt_subscriptions (mount, client_id, filter, qos, no_local, retain_as_published, retain_handling, subscription_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      delSub: d.prepare('DELETE FROM mqtt_subscriptions WHERE mount = ? AND client_id = ? AND filter = ?'),
+      putMsg: d.prepare(
+        'INSERT OR REPLACE INTO mqtt_messages (id, topic, payload, qos, retain, properties, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      delMsg: d.prepare('DELETE FROM mqtt_messages WHERE id = ?'),
+      putQueue: d.prepare(
+        'INSERT OR REPLACE INTO mqtt_queue (mount, client_id, seq, message_id, qos, retain, subscription_ids, packet_id, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      updQueue: d.prepare('UPDATE mqtt_queue SET packet_id = ?, state = ? WHERE mount = ? AND client_id = ? AND seq = ?'),
+      delQueue: d.prepare('DELETE FROM mqtt_queue WHERE mount = ? AND client_id = ? AND seq = ?'),
+      putRetained: d.prepare(
+        'INSERT OR REPLACE INTO mqtt_retained (mount, topic, payload, qos, properties, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      delRetained: d.prepare('DELETE FROM mqtt_retained WHERE mount = ? AND topic = ?'),
+    };
+    this.commit = this.db.transaction((ops: Op[]) => {
+      for (let i = 0; i < ops.length; i++) ops[i]!();
+    });
+  }
+
+  get pending(): boolean {
+    return this.ops.length > 0;
+  }
+
+  load(): StoredState {
+    type Row = Record<string, unknown>;
+    const subs = new Map<string, StoredSubscription[]>();
+    for (const r of this.db.prepare('SELECT * FROM mqtt_subscriptions').all() as Row[]) {
+      const k = `${r.mount as string}\u0000${r.client_id as string}`;
+      const list = subs.get(k) ?? [];
+      list.push({
+        key: r.filter as string,
+        qos: r.qos as QoS,
+        noLocal: r.no_local === 1,
+        retainAsPublished: r.retain_as_published === 1,
+        retainHandling: r.retain_handling as 0 | 1 | 2,
+        subscriptionId: (r.subscription_id as number | null) ?? undefined,
+      });
+      subs.set(k, list);
+    }
+    const sessions: StoredSession[] = (this.db.prepare('SELECT * FROM mqtt_sessions').all() as Row[]).map((r) => ({
+      mount: r.mount as string,
+      clientId: r.client_id as string,
+      protocolVersion: r.protocol_version as number,
+      expiryInterval: r.expiry_interval as number,
+      disconnectedAt: r.disconnected_at as number | null,
+      subscriptions: subs.get(`${r.mount as string}\u0000${r.client_id as string}`) ?? [],
+    }));
+    const messages: StoredMessage[] = (this.db.prepare('SELECT * FROM mqtt_messages').all() as Row[]).map((r) => ({
+      id: r.id as number,
+      topic: r.topic as string,
+      payload: r.payload as Buffer,
+      qos: r.qos as QoS,
+      retain: r.retain === 1,
+      properties: decodeProps(r.properties as string | null),
+      createdAt: r.created_at as number,
+      expiresAt: r.expires_at as number,
+    }));
+    const queue: StoredQueueEntry[] = (this.db.prepare('SELECT * FROM mqtt_queue ORDER BY seq').all() as Row[]).map((r) => ({
+      mount: r.mount as string,
+      clientId: r.client_id as string,
+      seq: r.seq as number,
+      messageId: r.message_id as number,
+      qos: r.qos as QoS,
+      retain: r.retain === 1,
+      subscriptionIds: r.subscription_ids ? (JSON.parse(r.subscription_ids as string) as number[]) : null,
+      packetId: r.packet_id as number,
+      state: r.state as 0 | 1 | 2,
+    }));
+    const retained = (this.db.prepare('SELECT * FROM mqtt_retained').all() as Row[]).map((r) => ({
+      mount: r.mount as string,
+      message: {
+        id: 0,
+        topic: r.topic as string,
+        payload: r.payload as Buffer,
+        qos: r.qos as QoS,
+        retain: true,
+        properties: decodeProps(r.properties as string | null),
+        createdAt: r.created_at as number,
+        expiresAt: r.expires_at as number,
+      },
+    }));
+    return { sessions, messages, queue, retained };
+  }
+
+  private push(op: Op): void {
+    this.ops.push(op);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  putSession(s: Omit<StoredSession, 'subscriptions'>): void {
+    this.push(() => this.stmt.putSession.run(s.mount, s.clientId, s.protocolVersion, s.expiryInterval, s.disconnectedAt));
+  }
+
+  deleteSession(mount: string, clientId: string): void {
+    this.push(() => {
+      this.stmt.delSession.run(mount, clientId);
+      this.stmt.delSessionSubs.run(mount, clientId);
+      this.stmt.delSessionQueue.run(mount, clientId);
+    });
+  }
+
+  putSubscription(mount: string, clientId: string, sub: StoredSubscription): void {
+    this.push(() =>
+      this.stmt.putSub.run(
+        mount,
+        clientId,
+        sub.key,
+        sub.qos,
+        sub.noLocal ? 1 : 0,
+        sub.retainAsPublished ? 1 : 0,
+        sub.retainHandling,
+        sub.subscriptionId ?? null,
+      ),
+    );
+  }
+
+  deleteSubscription(mount: string, clientId: string, key: string): void {
+    this.push(() => this.stmt.delSub.run(mount, clientId, key));
+  }
+
+  putMessage(m: StoredMessage): void {
+    this.push(() =>
+      this.stmt.putMsg.run(m.id, m.topic, m.payload, m.qos, m.retain ? 1 : 0, encodeProps(m.properties), m.createdAt, m.expiresAt),
+    );
+  }
+
+  deleteMessage(id: number): void {
+    this.push(() => this.stmt.delMsg.run(id));
+  }
+
+  putQueueEntry(e: StoredQueueEntry): void {
+    this.push(() =>
+      this.stmt.putQueue.run(
+        e.mount,
+        e.clientId,
+        e.seq,
+        e.messageId,
+        e.qos,
+        e.retain ? 1 : 0,
+        e.subscriptionIds ? JSON.stringify(e.subscriptionIds) : null,
+        e.packetId,
+        e.state,
+      ),
+    );
+  }
+
+  updateQueueEntry(mount: string, clientId: string, seq: number, packetId: number, state: 0 | 1 | 2): void {
+    this.push(() => this.stmt.updQueue.run(packetId, state, mount, clientId, seq));
+  }
+
+  deleteQueueEntry(mount: string, clientId: string, seq: number): void {
+    this.push(() => this.stmt.delQueue.run(mount, clientId, seq));
+  }
+
+  putRetained(mount: string, m: StoredMessage): void {
+    this.push(() => this.stmt.putRetained.run(mount, m.topic, m.payload, m.qos, encodeProps(m.properties), m.createdAt, m.expiresAt));
+  }
+
+  deleteRetained(mount: string, topic: string): void {
+    this.push(() => this.stmt.delRetained.run(mount, topic));
+  }
+
+  clear(): void {
+    this.ops = [];
+    this.db.exec('DELETE FROM mqtt_sessions; DELETE FROM mqtt_subscriptions; DELETE FROM mqtt_messages; DELETE FROM mqtt_queue; DELETE FROM mqtt_retained;');
+  }
+
+  afterCommit(callback: () => void): void {
+    if (this.ops.length === 0 && !this.scheduled) {
+      queueMicrotask(callback);
+      return;
+    }
+    this.callbacks.push(callback);
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    const ops = this.ops;
+    const callbacks = this.callbacks;
+    this.ops = [];
+    this.callbacks = [];
+    if (ops.length > 0) this.commit(ops);
+    for (const cb of callbacks) cb();
+  }
+
+  close(): void {
+    this.flush();
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * What the broker keeps across restarts: persistent sessions with their subscriptions, the QoS 1/2
+ * messages queued or in flight for them, and retained messages.
+ *
+ * Writes are issued synchronously and applied in batches; `afterCommit` runs a callback once every
+ * write issued before it is durable. The broker acknowledges a publish only from such a callback
+ * when the publish was stored, which is what "nothing acknowledged is lost" rests on.
+ */
+import type { QoS } from '../codec/packets.js';
+import type { MessageProperties } from '../message.js';
+
+export interface StoredSubscription {
+  /** The filter as the client sent it, `$share/{group}/` included. */
+  key: string;
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: 0 | 1 | 2;
+  subscriptionId: number | undefined;
+}
+
+export interface StoredSession {
+  mount: string;
+  clientId: string;
+  protocolVersion: number;
+  /** Seconds; 0xFFFFFFFF never expires. */
+  expiryInterval: number;
+  /** Epoch ms of the last disconnect, or null while connected. */
+  disconnectedAt: number | null;
+  subscriptions: StoredSubscription[];
+}
+
+export interface StoredMessage {
+  id: number;
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  properties: MessageProperties;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface StoredQueueEntry {
+  mount: string;
+  clientId: string;
+  seq: number;
+  messageId: number;
+  qos: QoS;
+  retain: boolean;
+  subscriptionIds: number[] | null;
+  /** Packet id while in flight, else 0. */
+  packetId: number;
+  /** 0 queued, 1 PUBLISH sent, 2 PUBREC received and PUBREL sent. */
+  state: 0 | 1 | 2;
+}
+
+export interface StoredRetained {
+  mount: string;
+  message: StoredMessage;
+}
+
+export interface StoredState {
+  sessions: StoredSession[];
+  messages: StoredMessage[];
+  queue: StoredQueueEntry[];
+  retained: StoredRetained[];
+}
+
+export interface BrokerStore {
+  /** Reads everything back; called once at start. */
+  load(): StoredState;
+  putSession(session: Omit<StoredSession, 'subscriptions'>): void;
+  /** Removes a session with its subscriptions and queue. */
+  deleteSession(mount: string, clientId: string): void;
+  putSubscription(mount: string, clientId: string, sub: StoredSubscription): void;
+  deleteSubscription(mount: string, clientId: string, key: string): void;
+  putMessage(message: StoredMessage): void;
+  deleteMessage(id: number): void;
+  putQueueEntry(entry: StoredQueueEntry): void;
+  updateQueueEntry(mount: string, clientId: string, seq: number, packetId: number, state: 0 | 1 | 2): void;
+  deleteQueueEntry(mount: string, clientId: string, seq: number): void;
+  putRetained(mount: string, message: StoredMessage): void;
+  deleteRetained(mount: string, topic: string): void;
+  /** Drops everything (test-mode reset). */
+  clear(): void;
+  /** Runs `callback` once every write issued so far is durable. */
+  afterCommit(callback: () => void): void;
+  /** Whether writes are waiting for their commit. */
+  readonly pending: boolean;
+  /** Commits what is pending now. */
+  flush(): void;
+  close(): void;
+}
