@@ -1,0 +1,150 @@
+/**
+ * Server configuration: defaults, then a config file (JSON or YAML), then THICKET_* environment
+ * variables, then command-line flags; later sources win.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { BrokerConfig } from '@thicket/broker';
+
+export type Profile = 'mqtt' | 'aws';
+
+export interface ServerConfig {
+  /** Address the listeners bind to. */
+  host: string;
+  /** A port of null turns that listener off; 0 picks a free port. */
+  mqttPort: number | null;
+  mqttsPort: number | null;
+  httpPort: number | null;
+  httpsPort: number | null;
+  dataDir: string;
+  /** Development mode: anonymous clients are allowed. */
+  dev: boolean;
+  /** Keep all state in memory; nothing is written under dataDir. */
+  ephemeral: boolean;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** Names clients use to reach this server: server certificate SANs and advertised endpoints. */
+  hostnames: string[];
+  /** MQTT behaviour: the standard (`mqtt`) or AWS IoT Core's limits and deviations (`aws`). */
+  profile: Profile;
+  /** fsync every store commit (survives power loss, not only a killed process). */
+  fsync: boolean;
+  /** Broker limits overriding the profile's. */
+  mqtt: Partial<BrokerConfig>;
+}
+
+export const DEFAULTS: ServerConfig = {
+  host: '0.0.0.0',
+  mqttPort: 1883,
+  mqttsPort: 8883,
+  httpPort: 8080,
+  httpsPort: 8443,
+  dataDir: './data',
+  dev: false,
+  ephemeral: false,
+  logLevel: 'info',
+  hostnames: [],
+  profile: 'mqtt',
+  fsync: false,
+  mqtt: {},
+};
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** Reads `off` / `none` / `false` as a disabled listener, otherwise a port number. */
+export function parsePort(value: unknown, name: string): number | null {
+  if (value === null || value === false) return null;
+  const s = String(value).trim().toLowerCase();
+  if (s === 'off' || s === 'none' || s === 'false' || s === 'disabled') return null;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`${name}: "${String(value)}" is not a port number (0-65535) or "off"`);
+  return n;
+}
+
+function parseBool(value: unknown, name: string): boolean {
+  if (typeof value === 'boolean') return value;
+  const s = String(value).trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
+  throw new Error(`${name}: "${String(value)}" is not a boolean`);
+}
+
+/** Partial configuration from one source, before validation. */
+export type ConfigInput = { [K in keyof ServerConfig]?: unknown };
+
+const ENV: Record<string, keyof ServerConfig> = {
+  THICKET_HOST: 'host',
+  THICKET_MQTT_PORT: 'mqttPort',
+  THICKET_MQTTS_PORT: 'mqttsPort',
+  THICKET_HTTP_PORT: 'httpPort',
+  THICKET_HTTPS_PORT: 'httpsPort',
+  THICKET_DATA_DIR: 'dataDir',
+  THICKET_DEV: 'dev',
+  THICKET_EPHEMERAL: 'ephemeral',
+  THICKET_LOG_LEVEL: 'logLevel',
+  THICKET_HOSTNAMES: 'hostnames',
+  THICKET_PROFILE: 'profile',
+  THICKET_FSYNC: 'fsync',
+};
+
+export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
+  const out: ConfigInput = {};
+  for (const [name, key] of Object.entries(ENV)) {
+    const v = env[name];
+    if (v !== undefined)
+      out[key] =
+        key === 'hostnames'
+          ? v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : v;
+  }
+  return out;
+}
+
+export function configFromFile(path: string): ConfigInput {
+  const text = readFileSync(path, 'utf8');
+  let data: unknown;
+  try {
+    data = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new Error(`config file ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data))
+    throw new Error(`config file ${path}: expected a mapping of settings`);
+  const known = new Set(Object.keys(DEFAULTS));
+  for (const k of Object.keys(data)) if (!known.has(k)) throw new Error(`config file ${path}: unknown setting "${k}"`);
+  return data as ConfigInput;
+}
+
+/** Merges sources (later wins) over the defaults and validates every value. */
+export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
+  const merged: ConfigInput = { ...DEFAULTS };
+  for (const s of sources) for (const [k, v] of Object.entries(s)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
+  const profile = String(merged.profile);
+  if (profile !== 'mqtt' && profile !== 'aws') throw new Error(`profile: "${profile}" is not one of mqtt, aws`);
+  const logLevel = String(merged.logLevel);
+  if (!LOG_LEVELS.includes(logLevel)) throw new Error(`log level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  const hostnames = Array.isArray(merged.hostnames)
+    ? merged.hostnames.map(String)
+    : String(merged.hostnames ?? '')
+        .split(',')
+        .filter(Boolean);
+  const mqtt = merged.mqtt ?? {};
+  if (typeof mqtt !== 'object' || Array.isArray(mqtt)) throw new Error('mqtt: expected a mapping of broker limits');
+  return {
+    host: String(merged.host),
+    mqttPort: parsePort(merged.mqttPort, 'MQTT port'),
+    mqttsPort: parsePort(merged.mqttsPort, 'MQTTS port'),
+    httpPort: parsePort(merged.httpPort, 'HTTP port'),
+    httpsPort: parsePort(merged.httpsPort, 'HTTPS port'),
+    dataDir: String(merged.dataDir),
+    dev: parseBool(merged.dev, 'dev'),
+    ephemeral: parseBool(merged.ephemeral, 'ephemeral'),
+    logLevel: logLevel as ServerConfig['logLevel'],
+    hostnames,
+    profile,
+    fsync: parseBool(merged.fsync, 'fsync'),
+    mqtt: mqtt as Partial<BrokerConfig>,
+  };
+}

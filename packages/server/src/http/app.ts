@@ -1,0 +1,56 @@
+/** The HTTP(S) application: health, metrics, the CA certificate, and MQTT over WebSocket on /mqtt. */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { attachWebSocket, type Broker } from '@thicket/broker';
+
+export interface HttpContext {
+  broker: Broker;
+  metrics: Registry;
+  caCertPem: string;
+  log: Logger;
+}
+
+export interface HttpsOptions {
+  key: string;
+  cert: string;
+  /** CAs that client certificates (optional mutual TLS) are checked against. */
+  ca: string[];
+}
+
+/** Per-request lines at debug level: a metrics scraper or a busy device fleet would drown an info log. */
+class RequestLogAtDebug extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ method: request.method, url: request.url }, 'incoming request');
+  }
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) reply.log.error({ err: error, url: request.url, statusCode: reply.statusCode }, 'request errored');
+    else reply.log.debug({ url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+  }
+}
+
+export function createHttpApp(ctx: HttpContext, https?: HttpsOptions): FastifyInstance {
+  const common = { loggerInstance: ctx.log as FastifyBaseLogger, logController: new RequestLogAtDebug() };
+  // The HTTPS instance differs only in its raw server type; routes see the same request and reply.
+  const app: FastifyInstance = https
+    ? (Fastify({
+        ...common,
+        https: { key: https.key, cert: https.cert, ca: https.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+      }) as unknown as FastifyInstance)
+    : Fastify(common);
+
+  app.get('/healthz', async () => ({ status: 'ok', connections: ctx.broker.openConnections }));
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', ctx.metrics.contentType);
+    return ctx.metrics.metrics();
+  });
+
+  app.get('/ca.pem', async (_req, reply) => {
+    reply.header('content-type', 'application/x-pem-file');
+    return ctx.caCertPem;
+  });
+
+  attachWebSocket(ctx.broker, app.server, '/mqtt', Boolean(https));
+  return app;
+}

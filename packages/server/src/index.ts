@@ -1,0 +1,13 @@
+export { startServer, createLogger, type ThicketServer, type ServerPorts } from './server.js';
+export {
+  resolveConfig,
+  configFromEnv,
+  configFromFile,
+  parsePort,
+  DEFAULTS,
+  type ServerConfig,
+  type ConfigInput,
+  type Profile,
+} from './config.js';
+export { ensureAdminCredentials, parseCredentialsFile, formatCredentialsFile, type AccessKey } from './credentials.js';
+export * from './pki/index.js';

@@ -1,0 +1,9 @@
+export type { Pki } from './ca.js';
+export { ensurePki, type EnsurePkiOptions } from './ensure-pki.js';
+export {
+  issueClientCertificate,
+  issueCertificateFromCsr,
+  type IssueClientCertificateOptions,
+  type IssuedCertificate,
+} from './client-certificate.js';
+export { certificateId, pemToDer, derToPem } from './pem.js';

@@ -1,0 +1,131 @@
+/**
+ * `thicket serve`: one process with the broker, its listeners, and the HTTP(S) API.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import type net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { Broker, listenTcp, listenTls, MemoryStore, SqliteStore, type BrokerStore } from '@thicket/broker';
+import type { FastifyInstance } from 'fastify';
+import type { ServerConfig } from './config.js';
+import { ensureAdminCredentials, type AccessKey } from './credentials.js';
+import { deviceAuthHooks } from './auth/device-auth.js';
+import { publishLifecycleEvents } from './events/presence.js';
+import { createHttpApp } from './http/app.js';
+import { createMetrics } from './metrics.js';
+import { ensurePki, type Pki } from './pki/index.js';
+import { brokerSettings } from './profile.js';
+
+export interface ServerPorts {
+  mqtt: number | null;
+  mqtts: number | null;
+  http: number | null;
+  https: number | null;
+}
+
+export interface ThicketServer {
+  readonly config: ServerConfig;
+  readonly broker: Broker;
+  readonly ports: ServerPorts;
+  readonly dataDir: string;
+  readonly pki: Pki;
+  readonly adminKey: AccessKey;
+  readonly credentialsPath: string;
+  readonly caPath: string;
+  readonly log: Logger;
+  stop(): Promise<void>;
+}
+
+export function createLogger(config: Pick<ServerConfig, 'logLevel'>): Logger {
+  return pino({ level: config.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+}
+
+export async function startServer(config: ServerConfig, log: Logger = createLogger(config)): Promise<ThicketServer> {
+  const dataDir = config.ephemeral ? mkdtempSync(join(tmpdir(), 'thicket-')) : resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const hostnames = [...new Set(['localhost', ...config.hostnames])];
+  const pki = await ensurePki(dataDir, { hostnames });
+  const credentials = ensureAdminCredentials(dataDir);
+
+  const store: BrokerStore = config.ephemeral ? new MemoryStore() : new SqliteStore(join(dataDir, 'thicket.db'), { fsync: config.fsync });
+  const broker = new Broker({
+    ...brokerSettings(config.profile, config.mqtt),
+    store,
+    hooks: deviceAuthHooks({ dev: config.dev }),
+    logger: log.child({ component: 'broker' }),
+  });
+  const stopEvents = publishLifecycleEvents(broker);
+  const metrics = createMetrics(broker);
+
+  const servers: net.Server[] = [];
+  const apps: FastifyInstance[] = [];
+  const ports: ServerPorts = { mqtt: null, mqtts: null, http: null, https: null };
+  const host = config.host;
+  try {
+    if (config.mqttPort !== null) {
+      const l = await listenTcp(broker, { host, port: config.mqttPort });
+      servers.push(l.server);
+      ports.mqtt = l.port;
+    }
+    if (config.mqttsPort !== null) {
+      const l = await listenTls(broker, {
+        host,
+        port: config.mqttsPort,
+        secureContext: { key: pki.serverKeyPem, cert: pki.serverCertPem, ca: [pki.caCertPem] },
+        requestCert: true,
+      });
+      servers.push(l.server);
+      ports.mqtts = l.port;
+    }
+    const httpLog = log.child({ component: 'http' });
+    const ctx = { broker, metrics, caCertPem: pki.caCertPem, log: httpLog };
+    if (config.httpPort !== null) {
+      const app = createHttpApp(ctx);
+      apps.push(app);
+      await app.listen({ host, port: config.httpPort });
+      ports.http = (app.server.address() as net.AddressInfo).port;
+    }
+    if (config.httpsPort !== null) {
+      const app = createHttpApp(ctx, { key: pki.serverKeyPem, cert: pki.serverCertPem, ca: [pki.caCertPem] });
+      apps.push(app);
+      await app.listen({ host, port: config.httpsPort });
+      ports.https = (app.server.address() as net.AddressInfo).port;
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    for (const a of apps) await a.close();
+    broker.close();
+    throw err;
+  }
+
+  if (config.dev) {
+    log.warn('DEVELOPMENT MODE: clients may connect without credentials. Do not expose this server to a network you do not trust.');
+  }
+  log.info({ ports, dataDir, profile: config.profile, ephemeral: config.ephemeral }, 'listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+      broker.close();
+      stopEvents();
+      await Promise.all(closed);
+      for (const a of apps) await a.close();
+      if (config.ephemeral) rmSync(dataDir, { recursive: true, force: true });
+      log.info('stopped');
+    })());
+
+  return {
+    config,
+    broker,
+    ports,
+    dataDir,
+    pki,
+    adminKey: credentials.key,
+    credentialsPath: credentials.path,
+    caPath: join(dataDir, 'ca.pem'),
+    log,
+    stop,
+  };
+}

@@ -1,0 +1,111 @@
+/** Test helpers: an in-process server on ephemeral ports, and `thicket serve` as a child process. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after } from 'node:test';
+import { resolveConfig, startServer, type ConfigInput, type ServerPorts, type ThicketServer } from '@thicket/server';
+
+export const REPO = resolve(import.meta.dirname, '../../..');
+
+export function tempDir(prefix = 'thicket-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface TestServer extends ThicketServer {
+  close(): Promise<void>;
+}
+
+/** Starts a server on 127.0.0.1 with every listener on a free port and its own data directory. */
+export async function startTestServer(overrides: ConfigInput = {}): Promise<TestServer> {
+  const dataDir = tempDir();
+  const config = resolveConfig({
+    host: '127.0.0.1',
+    mqttPort: 0,
+    mqttsPort: 0,
+    httpPort: 0,
+    httpsPort: 0,
+    dataDir,
+    logLevel: 'silent',
+    ...overrides,
+  });
+  const server = await startServer(config);
+  return Object.assign(server, {
+    async close() {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  });
+}
+
+export interface ServerProcess {
+  proc: ChildProcess;
+  ports: ServerPorts;
+  /** Everything the process printed on stdout so far. */
+  output: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const spawned: ChildProcess[] = [];
+// A failed assertion must not leave a server running (and the test file hanging on it).
+after(() => {
+  for (const p of spawned) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+});
+
+/** Runs `thicket serve` from the sources and waits for its "listening" log line. */
+export function spawnServer(args: string[], timeoutMs = 20_000): Promise<ServerProcess> {
+  const proc = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', join(REPO, 'packages/cli/src/main.ts'), 'serve', '--host', '127.0.0.1', ...args],
+    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  spawned.push(proc);
+  const output: string[] = [];
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    proc.on('exit', (code, signal) => r({ code, signal })),
+  );
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not start in ${timeoutMs} ms; stderr: ${stderr}`));
+    }, timeoutMs);
+    void exited.then(({ code }) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening; stderr: ${stderr}`));
+    });
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      output.push(line);
+      if (!line.startsWith('{')) return;
+      try {
+        const entry = JSON.parse(line) as { msg?: string; ports?: ServerPorts };
+        if (entry.msg === 'listening' && entry.ports) {
+          clearTimeout(timer);
+          resolvePromise({ proc, ports: entry.ports, output, exited });
+        }
+      } catch {
+        /* not a log line */
+      }
+    });
+  });
+}
+
+export function once<T>(
+  emitter: { once(event: string, cb: (...args: never[]) => void): unknown },
+  event: string,
+  timeoutMs = 5000,
+): Promise<T> {
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${event}`)), timeoutMs);
+    emitter.once(event, ((...args: unknown[]) => {
+      clearTimeout(timer);
+      resolvePromise(args[0] as T);
+    }) as never);
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
