@@ -203,6 +203,10 @@ export class Connection implements SessionLink {
     if (p.will) {
       const err = topicNameError(p.will.topic, cfg);
       if (err) return this.refuse(RC.TOPIC_NAME_INVALID, `will ${err}`);
+      // The same reserved-topic rules as for PUBLISH (see onPublish).
+      if (!broker.reservedTopicAllowed(p.will.topic) || (p.will.retain && p.will.topic.charCodeAt(0) === 36 && cfg.reservedTopicPrefixes)) {
+        return this.refuse(RC.NOT_AUTHORIZED, `a will on the reserved topic "${p.will.topic}" is not allowed`);
+      }
       if (p.will.qos > cfg.maximumQoS) return this.refuse(RC.QOS_NOT_SUPPORTED, `will QoS ${p.will.qos} is above the maximum QoS ${cfg.maximumQoS}`);
       if (p.will.retain && !cfg.retainAvailable) return this.refuse(RC.RETAIN_NOT_SUPPORTED, 'retained messages are not available');
     }
@@ -251,6 +255,10 @@ export class Connection implements SessionLink {
     if (auth.reasonCode !== RC.SUCCESS) {
       broker.emit('client:connectFailed', { clientId, reasonCode: auth.reasonCode, transport: this.transport.info, principal: auth.principal });
       return this.refuse(auth.reasonCode, auth.reasonString ?? 'not authorized');
+    }
+    // Again: other clients may have completed CONNECT while this one was being authenticated.
+    if (cfg.maxConnections > 0 && broker.openConnections >= cfg.maxConnections) {
+      return this.refuse(RC.QUOTA_EXCEEDED, `the server accepts at most ${cfg.maxConnections} connections`);
     }
 
     this.client = {
@@ -600,6 +608,7 @@ export class Connection implements SessionLink {
   private write(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number, subIds: number[] | undefined): boolean {
     const now = Date.now();
     let perReceiver: { topicAlias?: number; omitTopic?: boolean; subscriptionIdentifiers?: number[] } | undefined;
+    let newAlias = 0;
     if (this.v5) {
       if (subIds) perReceiver = { subscriptionIdentifiers: subIds };
       if (this.outboundAliasMax > 0 && !dup) {
@@ -607,9 +616,8 @@ export class Connection implements SessionLink {
         const known = this.outboundAliases.get(msg.topic);
         if (known !== undefined) perReceiver = { ...perReceiver, topicAlias: known, omitTopic: true };
         else if (this.outboundAliases.size < this.outboundAliasMax) {
-          const alias = this.outboundAliases.size + 1;
-          this.outboundAliases.set(msg.topic, alias);
-          perReceiver = { ...perReceiver, topicAlias: alias };
+          newAlias = this.outboundAliases.size + 1;
+          perReceiver = { ...perReceiver, topicAlias: newAlias };
         }
       }
     }
@@ -619,6 +627,8 @@ export class Connection implements SessionLink {
       this.broker.stats.dropped.packet_too_large++;
       return false;
     }
+    // The alias exists for the client only once a PUBLISH that sets it has been sent.
+    if (newAlias) this.outboundAliases!.set(msg.topic, newAlias);
     this.transport.write(bytes);
     const stats = this.broker.stats;
     stats.messagesOut[qos]!++;

@@ -136,6 +136,8 @@ export class Session {
 
   /** Adds a delivery read back from the store at start. */
   restore(d: Delivery): void {
+    // New queue rows must not reuse (and so overwrite) the sequence numbers of restored ones.
+    this.lastSeq = d.seq;
     if (d.state === 0) this.queue.push(d);
     else this.inflight.set(d.packetId, d);
     if (d.packetId >= this.nextPacketId) this.nextPacketId = d.packetId + 1 > 0xffff ? 1 : d.packetId + 1;
@@ -173,9 +175,13 @@ export class Session {
   resume(): void {
     const link = this.link;
     if (!link) return;
-    for (const d of this.inflight.values()) {
+    for (const d of [...this.inflight.values()]) {
       if (d.state === 2) link.sendPubrel(d.packetId);
-      else link.sendPublish(d, true);
+      else if (!link.sendPublish(d, true)) {
+        // Too large for the client now (Maximum Packet Size): dropped, as drain() does.
+        this.inflight.delete(d.packetId);
+        this.discard(d);
+      }
     }
     this.drain();
   }

@@ -107,6 +107,8 @@ export class PacketDecoder {
     let need = 0;
     const len = buf.length;
     while (offset < len) {
+      // Known from the first byte: no need to wait for the rest of a packet that cannot be CONNECT.
+      if (this.version === 0 && buf[offset]! >> 4 !== CONNECT) protocolError('the first packet must be CONNECT');
       if (len - offset < 2) break;
       // Remaining length: up to four bytes of 7-bit groups.
       let remaining = 0;
@@ -467,6 +469,8 @@ export function readUtf8(buf: Buffer, start: number, end: number): string {
     const b = buf[i]!;
     if (b === 0) malformed('a UTF-8 string contains U+0000');
     if (b >= 0x80) {
+      const rest = buf.subarray(i, end);
+      if (rest.includes(0)) malformed('a UTF-8 string contains U+0000');
       if (!isUtf8(buf.subarray(start, end))) malformed('a string is not valid UTF-8');
       return buf.toString('utf8', start, end);
     }
