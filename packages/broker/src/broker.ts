@@ -25,6 +25,9 @@ export interface BrokerLogger {
   error(obj: object, msg?: string): void;
 }
 
+/** How long a publisher's acknowledgement may wait for a congested subscriber. */
+const CONGESTION_TIMEOUT_MS = 5000;
+
 const silent: BrokerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 const allowAll: BrokerHooks = { authenticate: () => ({ reasonCode: 0 }) };
@@ -124,6 +127,11 @@ export class Broker extends EventEmitter {
     return conn;
   }
 
+  /** Whether a client with this id has a live connection in the namespace. */
+  isConnected(mount: string, clientId: string): boolean {
+    return Boolean(this.namespaces.get(mount)?.sessions.get(clientId)?.link);
+  }
+
   namespace(mount: string): Namespace {
     let ns = this.namespaces.get(mount);
     if (!ns) {
@@ -182,6 +190,8 @@ export class Broker extends EventEmitter {
     if (!session || session.link !== conn) return;
     this.attached--;
     session.link = null;
+    // Publishers waiting on this client's queue go on: an offline queue's bound is enforced by dropping.
+    session.releaseWaiters(true);
     if (conn.will) this.dispatchWill(session, conn.will);
     if (session.expiryInterval === 0) {
       this.endSession(session);
@@ -322,8 +332,10 @@ export class Broker extends EventEmitter {
   /**
    * Delivers a message to every matching subscription in its namespace and to in-process services.
    * Returns true when the store now holds writes that must commit before the publish is acknowledged.
+   * Sessions whose queue is over its bound are added to `congested`: the publisher's acknowledgement
+   * waits for them (back-pressure instead of loss).
    */
-  route(ns: Namespace, msg: Message): boolean {
+  route(ns: Namespace, msg: Message, congested?: Session[]): boolean {
     const stamp = ++this.stamp;
     const matched: Session[] = [];
     const shared: Array<SharedGroup<Subscription>> = [];
@@ -358,9 +370,9 @@ export class Broker extends EventEmitter {
         this.stats.dropped.not_authorized++;
         continue;
       }
-      s.deliver(msg, s.matchQos, s.matchRetain, s.matchIds);
+      if (s.deliver(msg, s.matchQos, s.matchRetain, s.matchIds)) congested?.push(s);
     }
-    for (const g of shared) this.deliverShared(g, msg);
+    for (const g of shared) this.deliverShared(g, msg, congested);
     let mustCommit = msg.refs > 0;
     if (msg.retain && this.setRetained(ns, msg.topic, msg) && msg.qos > 0) mustCommit = true;
     if (this.services.size > 0) this.dispatchServices(ns.mount, msg);
@@ -368,7 +380,7 @@ export class Broker extends EventEmitter {
   }
 
   /** One member of a shared group gets the message: the next online one, else a persistent offline one. */
-  private deliverShared(g: SharedGroup<Subscription>, msg: Message): void {
+  private deliverShared(g: SharedGroup<Subscription>, msg: Message, congested: Session[] | undefined): void {
     const n = g.members.length;
     const receive = this.hooks.authorizeReceive;
     let chosen: Subscription | undefined;
@@ -386,7 +398,8 @@ export class Broker extends EventEmitter {
     }
     if (!chosen) return;
     const qos = (chosen.qos < msg.qos ? chosen.qos : msg.qos) as QoS;
-    chosen.session.deliver(msg, qos, chosen.retainAsPublished && msg.retain, chosen.subscriptionId !== undefined ? [chosen.subscriptionId] : undefined);
+    const ids = chosen.subscriptionId !== undefined ? [chosen.subscriptionId] : undefined;
+    if (chosen.session.deliver(msg, qos, chosen.retainAsPublished && msg.retain, ids)) congested?.push(chosen.session);
   }
 
   /** Stores or clears a retained message; returns whether a message was stored. */
@@ -519,14 +532,21 @@ export class Broker extends EventEmitter {
 
   // ---- housekeeping --------------------------------------------------------------------------
 
-  /** Keep-alive (1.5 × the negotiated value) and CONNECT timeouts. */
+  /**
+   * Keep-alive (1.5 × the negotiated value) and CONNECT timeouts; publishers held back longer than
+   * CONGESTION_TIMEOUT_MS by a client that does not drain its queue are let go (its queue then
+   * grows to the hard limit and drops).
+   */
   private sweep(): void {
     const now = Date.now();
+    for (const ns of this.namespaces.values()) {
+      for (const s of ns.sessions.values()) if (s.hasWaiters && now - s.waitingSince > CONGESTION_TIMEOUT_MS) s.releaseWaiters(true);
+    }
     const connectDeadline = this.config.connectTimeout * 1000;
     for (const conn of this.connections) {
       if (conn.state === 'connecting' || conn.state === 'authenticating') {
         if (now - conn.openedAt > connectDeadline) conn.terminate('CLIENT_ERROR');
-      } else if (conn.state === 'open' && conn.keepAliveMs > 0 && now - conn.lastActivity > conn.keepAliveMs * 1.5) {
+      } else if (conn.state === 'open' && conn.keepAliveMs > 0 && !conn.inputPaused && now - conn.lastActivity > conn.keepAliveMs * 1.5) {
         conn.terminate('MQTT_KEEP_ALIVE_TIMEOUT', RC.KEEP_ALIVE_TIMEOUT, 'keep alive timeout');
       }
     }
@@ -553,6 +573,7 @@ export class Broker extends EventEmitter {
       // A crash leaves connected sessions without a disconnect time; the restart stands in for it.
       session.disconnectedAt = s.disconnectedAt ?? now;
       session.stored = true;
+      for (const id of s.inboundQos2) session.inboundQos2.add(id);
       for (const st of s.subscriptions) {
         const parsed = parseFilter(st.key, this.config);
         if (typeof parsed === 'string') continue;

@@ -6,14 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import { PacketDecoder } from './codec/decoder.js';
-import {
-  encodeAck,
-  encodeConnack,
-  encodeDisconnect,
-  encodeSuback,
-  encodeUnsuback,
-  PINGRESP,
-} from './codec/encoder.js';
+import { encodeAck, encodeConnack, encodeDisconnect, encodeSuback, encodeUnsuback, PINGRESP } from './codec/encoder.js';
 import type {
   AckPacket,
   ClientPacket,
@@ -38,6 +31,15 @@ import { hasWildcard, parseFilter, topicNameError } from './topics.js';
 import type { Transport } from './transport/transport.js';
 
 type State = 'connecting' | 'authenticating' | 'open' | 'closed';
+
+interface PendingAck {
+  packetId: number;
+  qos: 1 | 2;
+  code: number;
+  reason: string | undefined;
+  /** Conditions still to be met before it may be sent. */
+  waits: number;
+}
 
 const KIND_OF_ERROR: Record<number, string> = {
   [RC.MALFORMED_PACKET]: 'malformed',
@@ -68,11 +70,17 @@ export class Connection implements SessionLink {
   detachedReason: DisconnectReason | undefined;
 
   private readonly decoder: PacketDecoder;
-  private pending: ClientPacket[] | null = null;
+  /** Packets read while authenticating or while input is paused; processed in order afterwards. */
+  private hold: Array<[ClientPacket, number]> | null = null;
+  /** True while reading is paused because too many publishes wait for their acknowledgement. */
+  inputPaused = false;
   private disconnectReceived = false;
   private inboundAliases: Map<number, string> | null = null;
-  /** Inbound QoS 1 publishes whose PUBACK waits for the store. */
-  private awaitingCommit = 0;
+  /** PUBACK/PUBREC not yet sent, in publish order (acks keep that order, MQTT 5 §4.6). */
+  private acks: Array<PendingAck | undefined> = [];
+  private ackHead = 0;
+  /** Reused by onPublish to learn which subscribers hold the publisher back. */
+  private readonly congested: Session[] = [];
   private clientReceiveMaximum = 65_535;
   private clientMaxPacketSize = Number.MAX_SAFE_INTEGER;
   private outboundAliasMax = 0;
@@ -113,11 +121,11 @@ export class Connection implements SessionLink {
 
   private onPacket(p: ClientPacket, size: number): void {
     if (this.state === 'closed') return;
-    this.broker.stats.packetsIn++;
-    if (this.state === 'authenticating') {
-      this.pending!.push(p);
+    if (this.hold) {
+      this.hold.push([p, size]);
       return;
     }
+    this.broker.stats.packetsIn++;
     switch (p.type) {
       case 'connect':
         void this.onConnect(p);
@@ -207,10 +215,12 @@ export class Connection implements SessionLink {
       if (!broker.reservedTopicAllowed(p.will.topic) || (p.will.retain && p.will.topic.charCodeAt(0) === 36 && cfg.reservedTopicPrefixes)) {
         return this.refuse(RC.NOT_AUTHORIZED, `a will on the reserved topic "${p.will.topic}" is not allowed`);
       }
-      if (p.will.qos > cfg.maximumQoS) return this.refuse(RC.QOS_NOT_SUPPORTED, `will QoS ${p.will.qos} is above the maximum QoS ${cfg.maximumQoS}`);
+      if (p.will.qos > cfg.maximumQoS)
+        return this.refuse(RC.QOS_NOT_SUPPORTED, `will QoS ${p.will.qos} is above the maximum QoS ${cfg.maximumQoS}`);
       if (p.will.retain && !cfg.retainAvailable) return this.refuse(RC.RETAIN_NOT_SUPPORTED, 'retained messages are not available');
     }
-    if (cfg.maxConnections > 0 && broker.openConnections >= cfg.maxConnections) {
+    // Checked again after authentication, when a takeover (which adds no connection) can be told apart.
+    if (cfg.maxConnections > 0 && broker.connectionCount > cfg.maxConnections * 2) {
       return this.refuse(RC.QUOTA_EXCEEDED, `the server accepts at most ${cfg.maxConnections} connections`);
     }
 
@@ -231,7 +241,7 @@ export class Connection implements SessionLink {
 
     const { username, query } = parseUsername(p.username);
     this.state = 'authenticating';
-    this.pending = [];
+    this.hold = [];
     let auth;
     try {
       auth = await broker.hooks.authenticate({
@@ -253,11 +263,16 @@ export class Connection implements SessionLink {
     }
     if ((this.state as State) === 'closed') return;
     if (auth.reasonCode !== RC.SUCCESS) {
-      broker.emit('client:connectFailed', { clientId, reasonCode: auth.reasonCode, transport: this.transport.info, principal: auth.principal });
+      broker.emit('client:connectFailed', {
+        clientId,
+        reasonCode: auth.reasonCode,
+        transport: this.transport.info,
+        principal: auth.principal,
+      });
       return this.refuse(auth.reasonCode, auth.reasonString ?? 'not authorized');
     }
     // Again: other clients may have completed CONNECT while this one was being authenticated.
-    if (cfg.maxConnections > 0 && broker.openConnections >= cfg.maxConnections) {
+    if (cfg.maxConnections > 0 && broker.openConnections >= cfg.maxConnections && !broker.isConnected(auth.mount ?? '', clientId)) {
       return this.refuse(RC.QUOTA_EXCEEDED, `the server accepts at most ${cfg.maxConnections} connections`);
     }
 
@@ -303,11 +318,17 @@ export class Connection implements SessionLink {
     }
     broker.emit('client:connected', this.client, sessionPresent);
     this.session?.resume();
-    const queued = this.pending;
-    this.pending = null;
-    for (const q of queued) {
-      if ((this.state as State) !== 'open') break;
-      this.onPacket(q, 0);
+    this.releaseHeld();
+  }
+
+  /** Processes the packets held back; if processing pauses input again, the rest stay held, in order. */
+  private releaseHeld(): void {
+    const held = this.hold;
+    this.hold = null;
+    if (!held) return;
+    for (const [p, size] of held) {
+      if ((this.state as State) === 'closed') return;
+      this.onPacket(p, size);
     }
   }
 
@@ -331,7 +352,8 @@ export class Connection implements SessionLink {
     let topic = p.topic;
     const alias = this.v5 ? p.properties.topicAlias : undefined;
     if (alias !== undefined) {
-      if (alias > cfg.topicAliasMaximum) return this.violation(RC.TOPIC_ALIAS_INVALID, `topic alias ${alias} exceeds ${cfg.topicAliasMaximum}`);
+      if (alias > cfg.topicAliasMaximum)
+        return this.violation(RC.TOPIC_ALIAS_INVALID, `topic alias ${alias} exceeds ${cfg.topicAliasMaximum}`);
       this.inboundAliases ??= new Map();
       if (topic.length > 0) this.inboundAliases.set(alias, topic);
       else {
@@ -346,19 +368,17 @@ export class Connection implements SessionLink {
     if (p.retain && !cfg.retainAvailable) return this.violation(RC.RETAIN_NOT_SUPPORTED, 'retained messages are not available');
     const session = this.session!;
     if (p.qos === 2 && session.inboundQos2.has(p.packetId)) {
-      // A retransmission of a message already received: acknowledge again, route nothing (§4.3.3).
-      this.transport.write(encodeAck(PacketType.PUBREC, p.packetId, this.v5));
+      // A retransmission of a message already received: acknowledge again (unless that PUBREC is
+      // still waiting its turn), route nothing (§4.3.3).
+      if (!this.ackWaiting(p.packetId)) this.transport.write(encodeAck(PacketType.PUBREC, p.packetId, this.v5));
       return;
-    }
-    if (p.qos > 0 && this.awaitingCommit + session.inboundQos2.size >= cfg.maxInflight) {
-      return this.violation(RC.RECEIVE_MAXIMUM_EXCEEDED, `more than ${cfg.maxInflight} unacknowledged QoS 1/2 publishes`);
     }
     broker.stats.messagesIn[p.qos]!++;
     broker.stats.bytesIn[p.qos]! += size;
 
     if (cfg.maxPublishRate > 0 && !this.withinRate(cfg.maxPublishRate)) {
       if (!this.v5) return this.terminate('THROTTLED');
-      if (p.qos > 0) this.ackPublish(p, RC.QUOTA_EXCEEDED, `more than ${cfg.maxPublishRate} publishes per second`);
+      if (p.qos > 0) this.queueAck(p, RC.QUOTA_EXCEEDED, `more than ${cfg.maxPublishRate} publishes per second`);
       return;
     }
 
@@ -392,30 +412,77 @@ export class Connection implements SessionLink {
         return this.terminate(rc === RC.NOT_AUTHORIZED ? 'AUTH_ERROR' : 'CLIENT_ERROR');
       }
       if (rc === RC.TOPIC_NAME_INVALID && p.qos === 0) return this.violation(rc, why);
-      if (p.qos > 0) this.ackPublish(p, rc, why);
+      if (p.qos > 0) this.queueAck(p, rc, why);
       return;
     }
 
     const msg = new Message(topic, p.payload, p.qos, p.retain, this.v5 ? forwardedProperties(p.properties) : undefined);
     msg.origin = client.clientId;
-    const mustCommit = broker.route(session.namespace, msg);
+    const congested = this.congested;
+    let mustCommit = broker.route(session.namespace, msg, p.qos > 0 ? congested : undefined);
     if (p.qos === 0) return;
-    if (p.qos === 2) session.inboundQos2.add(p.packetId);
-    // Acks keep publish order, so once one waits for the store, the ones after it wait too.
-    if (mustCommit || this.awaitingCommit > 0) {
-      this.awaitingCommit++;
-      broker.store.afterCommit(() => {
-        this.awaitingCommit--;
-        if (this.state === 'open') this.ackPublish(p, RC.SUCCESS);
-      });
-    } else {
-      this.ackPublish(p, RC.SUCCESS);
+    if (p.qos === 2) {
+      session.receivedQos2(p.packetId);
+      // The id must be durable before PUBREC, or a retransmission after a crash is delivered twice.
+      if (session.persistent) mustCommit = true;
+    }
+    const ack = this.queueAck(p, RC.SUCCESS, undefined, mustCommit ? 1 + congested.length : congested.length);
+    if (mustCommit) broker.store.afterCommit(() => this.ackReady(ack));
+    for (const s of congested) s.onUncongested(() => this.ackReady(ack));
+    congested.length = 0;
+    this.flushAcks();
+  }
+
+  /**
+   * Queues the PUBACK/PUBREC of a publish; it is sent once its `waits` (store commit, congested
+   * subscribers) are over and every earlier ack has gone. While too many acks wait, reading from
+   * the client stops: AWS IoT's "no new PUBLISH accepted until PUBACKs", and TCP back-pressure for
+   * the publisher, rather than a DISCONNECT that clients such as mqtt.js (which ignore the server's
+   * Receive Maximum) would hit in normal operation.
+   */
+  private queueAck(p: PublishPacket, code: number, reason?: string, waits = 0): PendingAck {
+    const ack: PendingAck = { packetId: p.packetId, qos: p.qos as 1 | 2, code, reason, waits };
+    this.acks.push(ack);
+    if (waits === 0) this.flushAcks();
+    else if (this.acks.length - this.ackHead >= this.broker.config.maxInflight && !this.inputPaused) {
+      this.inputPaused = true;
+      this.hold ??= [];
+      this.transport.pause();
+    }
+    return ack;
+  }
+
+  private ackReady(ack: PendingAck): void {
+    if (--ack.waits === 0) this.flushAcks();
+  }
+
+  private flushAcks(): void {
+    const acks = this.acks;
+    while (this.ackHead < acks.length) {
+      const a = acks[this.ackHead]!;
+      if (a.waits > 0) break;
+      acks[this.ackHead++] = undefined;
+      if (this.state !== 'open') continue;
+      const props = a.code !== 0 && a.reason && this.problemInformation ? { reasonString: a.reason } : undefined;
+      this.transport.write(encodeAck(a.qos === 1 ? PacketType.PUBACK : PacketType.PUBREC, a.packetId, this.v5, a.code, props));
+    }
+    if (this.ackHead === acks.length) {
+      this.acks = [];
+      this.ackHead = 0;
+    }
+    if (this.inputPaused && this.acks.length - this.ackHead < this.broker.config.maxInflight && this.state === 'open') {
+      this.inputPaused = false;
+      // Nothing could arrive while reading was paused; keep-alive counts from now.
+      this.lastActivity = Date.now();
+      this.transport.resume();
+      this.releaseHeld();
     }
   }
 
-  private ackPublish(p: PublishPacket, rc: number, reason?: string): void {
-    const props = rc !== 0 && reason && this.problemInformation ? { reasonString: reason } : undefined;
-    this.transport.write(encodeAck(p.qos === 1 ? PacketType.PUBACK : PacketType.PUBREC, p.packetId, this.v5, rc, props));
+  /** Whether the PUBREC for this packet id is still queued. */
+  private ackWaiting(packetId: number): boolean {
+    for (let i = this.ackHead; i < this.acks.length; i++) if (this.acks[i]!.packetId === packetId) return true;
+    return false;
   }
 
   private withinRate(limit: number): boolean {
@@ -428,7 +495,7 @@ export class Connection implements SessionLink {
   }
 
   private onPubrel(p: AckPacket): void {
-    const known = this.session!.inboundQos2.delete(p.packetId);
+    const known = this.session!.releasedQos2(p.packetId);
     const rc = known || !this.v5 ? RC.SUCCESS : RC.PACKET_IDENTIFIER_NOT_FOUND;
     this.transport.write(encodeAck(PacketType.PUBCOMP, p.packetId, this.v5, rc));
   }
@@ -462,7 +529,9 @@ export class Connection implements SessionLink {
     }
     if (cfg.maxFiltersPerSubscribe > 0 && p.subscriptions.length > cfg.maxFiltersPerSubscribe) {
       const codes = p.subscriptions.map(() => (this.v5 ? RC.QUOTA_EXCEEDED : 0x80));
-      this.transport.write(encodeSuback(p.packetId, codes, this.v5, this.reason(`at most ${cfg.maxFiltersPerSubscribe} topic filters per SUBSCRIBE`)));
+      this.transport.write(
+        encodeSuback(p.packetId, codes, this.v5, this.reason(`at most ${cfg.maxFiltersPerSubscribe} topic filters per SUBSCRIBE`)),
+      );
       return;
     }
     const codes: number[] = [];
@@ -506,7 +575,12 @@ export class Connection implements SessionLink {
     }
     this.transport.write(encodeSuback(p.packetId, codes, this.v5, reasons.length ? this.reason(reasons.join('; ')) : undefined));
     for (const g of granted) broker.sendRetained(session, g.key, g.isNew);
-    if (granted.length) broker.emit('client:subscribed', client, granted.map((g) => g.key));
+    if (granted.length)
+      broker.emit(
+        'client:subscribed',
+        client,
+        granted.map((g) => g.key),
+      );
   }
 
   private onUnsubscribe(p: UnsubscribePacket): void {
@@ -543,8 +617,8 @@ export class Connection implements SessionLink {
       this.broker.setSessionExpiry(session, Math.min(sei, this.broker.config.maxSessionExpiry));
     }
     this.disconnectReceived = true;
-    // Reason 0x04 asks for the will to be published anyway (§3.14.2.1).
-    if (p.reasonCode !== RC.DISCONNECT_WITH_WILL) this.will = undefined;
+    // Only a normal disconnection (0x00) discards the will (§3.1.2.5); 0x04 and error codes publish it.
+    if (p.reasonCode === RC.SUCCESS) this.will = undefined;
     this.terminate('CLIENT_INITIATED_DISCONNECT');
   }
 

@@ -56,6 +56,9 @@ export interface SessionLink {
   sendPubrel(packetId: number): void;
 }
 
+/** A connected session's queue may grow to this many times the bound before messages drop. */
+export const CONNECTED_QUEUE_FACTOR = 10;
+
 export type DropReason = 'queue_full' | 'expired' | 'offline_qos0' | 'slow_consumer' | 'packet_too_large' | 'not_authorized';
 
 export class Session {
@@ -74,12 +77,16 @@ export class Session {
   expiryTimer: NodeJS.Timeout | undefined;
   /** In-flight outbound deliveries by packet id, in send order. */
   readonly inflight = new Map<number, Delivery>();
-  /** Inbound QoS 2 packet ids received and not yet released. */
+  /** Inbound QoS 2 packet ids received and not yet released (kept in the store for persistent sessions). */
   readonly inboundQos2 = new Set<number>();
   private queue: Delivery[] = [];
   private head = 0;
   private nextPacketId = 1;
   private seq = 0;
+  /** Publishers' acknowledgements waiting for this session's queue to drain. */
+  private waiters: Array<() => void> | null = null;
+  /** When the oldest of those started waiting (epoch ms). */
+  waitingSince = 0;
   /** Stamp of the last routing pass that matched this session; merges overlapping subscriptions. */
   matchStamp = 0;
   matchQos: QoS = 0;
@@ -112,18 +119,27 @@ export class Session {
     this.seq = Math.max(this.seq, n);
   }
 
-  /** Hands a matched message to the session: sent now, queued, or dropped. */
-  deliver(msg: Message, qos: QoS, retain: boolean, subscriptionIds: number[] | undefined): void {
+  /**
+   * Hands a matched message to the session: sent now, queued, or dropped. Returns true when the
+   * session is congested: its client is connected but its queue is over the bound, and the
+   * publisher's acknowledgement should wait (see onUncongested).
+   *
+   * The bound is hard for an offline session (a drop by policy) and soft for a connected one, whose
+   * queue drains: QoS 1/2 publishers are held back instead, and only a client that stops reading
+   * altogether reaches the hard limit of CONNECTED_QUEUE_FACTOR times the bound.
+   */
+  deliver(msg: Message, qos: QoS, retain: boolean, subscriptionIds: number[] | undefined): boolean {
     if (qos === 0) {
       if (!this.link) this.onDrop('offline_qos0');
       else this.link.sendQos0(msg, retain, subscriptionIds);
-      return;
+      return false;
     }
     const d: Delivery = { msg, qos, retain, subscriptionIds, seq: 0, packetId: 0, state: 0 };
-    if (this.queued >= this.maxQueued) {
+    const queued = this.queued;
+    if (queued >= (this.link ? this.maxQueued * CONNECTED_QUEUE_FACTOR : this.maxQueued)) {
       if (this.dropPolicy === 'newest') {
         this.onDrop('queue_full');
-        return;
+        return this.link !== null;
       }
       this.discard(this.queue[this.head]!);
       this.queue[this.head++] = undefined as unknown as Delivery;
@@ -132,6 +148,28 @@ export class Session {
     if (this.persistent) this.persist(d);
     this.queue.push(d);
     this.drain();
+    return this.link !== null && this.queued >= this.maxQueued;
+  }
+
+  get hasWaiters(): boolean {
+    return this.waiters !== null;
+  }
+
+  /** Calls `callback` once the queue is back under its bound, the client goes away, or the session ends. */
+  onUncongested(callback: () => void): void {
+    if (!this.waiters) {
+      this.waiters = [];
+      this.waitingSince = Date.now();
+    }
+    this.waiters.push(callback);
+  }
+
+  /** Releases publishers waiting on this session's queue; with `force` even if it is still full. */
+  releaseWaiters(force = false): void {
+    const waiters = this.waiters;
+    if (!waiters || (!force && this.link && this.queued >= this.maxQueued)) return;
+    this.waiters = null;
+    for (const cb of waiters) cb();
   }
 
   /** Adds a delivery read back from the store at start. */
@@ -169,6 +207,7 @@ export class Session {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
+    if (this.waiters) this.releaseWaiters();
   }
 
   /** After a reconnect: resend what was in flight (DUP set), then queued messages. */
@@ -205,6 +244,19 @@ export class Session {
     return true;
   }
 
+  /** A QoS 2 publish was accepted: its id blocks redelivery of retransmissions until PUBREL (§4.3.3). */
+  receivedQos2(packetId: number): void {
+    this.inboundQos2.add(packetId);
+    if (this.persistent) this.store.putInboundQos2(this.mount, this.clientId, packetId);
+  }
+
+  /** PUBREL: returns whether the id was known. */
+  releasedQos2(packetId: number): boolean {
+    if (!this.inboundQos2.delete(packetId)) return false;
+    if (this.persistent) this.store.deleteInboundQos2(this.mount, this.clientId, packetId);
+    return true;
+  }
+
   addSubscription(s: Subscription): void {
     this.subscriptions.set(s.key, s);
     if (this.persistent) this.store.putSubscription(this.mount, this.clientId, storedSubscription(s));
@@ -222,6 +274,7 @@ export class Session {
   persistAll(): void {
     this.saveMeta();
     for (const s of this.subscriptions.values()) this.store.putSubscription(this.mount, this.clientId, storedSubscription(s));
+    for (const id of this.inboundQos2) this.store.putInboundQos2(this.mount, this.clientId, id);
     for (const d of this.inflight.values()) if (!d.seq) this.persist(d);
     for (let i = this.head; i < this.queue.length; i++) if (!this.queue[i]!.seq) this.persist(this.queue[i]!);
   }
@@ -239,6 +292,7 @@ export class Session {
 
   /** Ends the session: forgets its queue (releasing stored messages). Subscriptions are removed by the broker. */
   destroy(): void {
+    this.releaseWaiters(true);
     for (const d of this.inflight.values()) this.release(d);
     for (let i = this.head; i < this.queue.length; i++) this.release(this.queue[i]!);
     this.inflight.clear();

@@ -130,18 +130,24 @@ describe('limits', { concurrency: true }, () => {
       }
     }));
 
-  test('max queued: an online client with a full window and a full queue drops the newest, counted', () =>
+  test('max queued: a connected client that does not read keeps at most 10 × maxQueued; in-process publishes past that drop, counted', () =>
     withBroker({ maxInflight: 1, maxQueued: 2 }, async (tb) => {
       const topic = `mq/${uid()}`;
       const { client } = await tb.rawConnected(5);
       client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
       await client.next('suback');
-      for (let i = 0; i < 6; i++) tb.broker.publish({ topic, payload: String(i), qos: 1 });
-      assert.equal(tb.broker.stats.dropped.queue_full, 3);
-      const got = await client.takePublishes(3);
+      // 1 in flight + 20 queued (10 × the bound for a connected client); in-process publishers are not held back.
+      for (let i = 0; i < 30; i++) tb.broker.publish({ topic, payload: String(i), qos: 1 });
+      assert.equal(tb.broker.stats.dropped.queue_full, 9);
+      const got: string[] = [];
+      while (got.length < 21) {
+        const [p] = await client.takePublishes(1);
+        got.push(p!.payload.toString());
+        client.send({ cmd: 'puback', messageId: p!.messageId });
+      }
       assert.deepEqual(
-        got.map((p) => p.payload.toString()),
-        ['0', '1', '2'],
+        got,
+        Array.from({ length: 21 }, (_, i) => String(i)),
       );
     }));
 

@@ -109,22 +109,34 @@ describe('sessions', { concurrency: true }, () => {
       }));
   }
 
-  test('queue bound also applies to an online client whose in-flight window is full', () =>
+  test('a connected subscriber whose queue is over the bound holds QoS 1 publishers back instead of dropping', () =>
     withBroker({ maxInflight: 2, maxQueued: 3 }, async (tb) => {
       const topic = `qo/${uid()}`;
-      const { client } = await tb.rawConnected(4);
-      client.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
-      await client.next('suback');
-      for (let i = 0; i < 8; i++) tb.broker.publish({ topic, payload: String(i), qos: 1 });
-      assert.equal(tb.broker.stats.dropped.queue_full, 3);
+      const { client: sub } = await tb.rawConnected(4);
+      sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+      await sub.next('suback');
+      const { client: pub } = await tb.rawConnected(4);
+      for (let i = 1; i <= 8; i++) pub.send({ cmd: 'publish', topic, payload: String(i), qos: 1, messageId: i, dup: false, retain: false });
+      // 2 in flight to the subscriber + 2 queued are acknowledged; the 5th fills the queue to its bound and waits.
+      const early = await pub.take(4);
+      assert.deepEqual(
+        early.map((p) => (p as { messageId: number }).messageId),
+        [1, 2, 3, 4],
+      );
+      assert.deepEqual(await pub.drainFor(150), []);
       const seen: string[] = [];
-      while (seen.length < 5) {
-        const p = (await client.next('publish')) as IPublishPacket;
-        seen.push(p.payload.toString());
-        client.send({ cmd: 'puback', messageId: p.messageId });
+      while (seen.length < 8) {
+        const [p] = await sub.takePublishes(1);
+        seen.push(p!.payload.toString());
+        sub.send({ cmd: 'puback', messageId: p!.messageId });
       }
-      assert.deepEqual(seen, ['0', '1', '2', '3', '4']);
-      assert.deepEqual(await client.drainFor(100), []);
+      assert.deepEqual(seen, ['1', '2', '3', '4', '5', '6', '7', '8']);
+      const late = await pub.take(4);
+      assert.deepEqual(
+        late.map((p) => (p as { messageId: number }).messageId),
+        [5, 6, 7, 8],
+      );
+      assert.equal(tb.broker.stats.dropped.queue_full, 0);
     }));
 
   for (const [oldT, newT] of [
@@ -342,6 +354,49 @@ describe('sessions', { concurrency: true }, () => {
       assert.deepEqual(await again.drainFor(80), []);
     } finally {
       for (const b of boxes) await b.close();
+      tmp.remove();
+    }
+  });
+
+  test('a QoS 2 publish received before a restart is not delivered again when the client retransmits it after', async () => {
+    const tmp = tempDir();
+    const file = join(tmp.dir, 'qos2.db');
+    const boxes: TestBroker[] = [];
+    try {
+      const pubId = uid();
+      const subId = uid();
+      const topic = `q2r/${uid()}`;
+      const a = await TestBroker.start({ store: new SqliteStore(file) });
+      boxes.push(a);
+      const { client: sub } = await a.rawConnected(4, { clientId: subId, ...persistent(4) });
+      sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 2 }] });
+      await sub.next('suback');
+      sub.send({ cmd: 'disconnect' });
+      await sub.waitClosed();
+      const { client: pub } = await a.rawConnected(4, { clientId: pubId, ...persistent(4) });
+      pub.send({ cmd: 'publish', topic, payload: 'once', qos: 2, messageId: 9, dup: false, retain: false });
+      await pub.next('pubrec');
+      pub.destroy();
+      await a.close();
+
+      const b = await TestBroker.start({ store: new SqliteStore(file) });
+      boxes.push(b);
+      const { client: again } = await b.rawConnected(4, { clientId: pubId, ...persistent(4) });
+      again.send({ cmd: 'publish', topic, payload: 'once', qos: 2, messageId: 9, dup: true, retain: false });
+      await again.next('pubrec');
+      again.send({ cmd: 'pubrel', messageId: 9 });
+      await again.next('pubcomp');
+      const { client: sub2 } = await b.rawConnected(4, { clientId: subId, ...persistent(4) });
+      const [p] = await sub2.takePublishes(1);
+      assert.equal(p!.payload.toString(), 'once');
+      sub2.send({ cmd: 'pubrec', messageId: p!.messageId });
+      assert.deepEqual(
+        (await sub2.drainFor(150)).filter((x) => x.cmd === 'publish'),
+        [],
+        'exactly one copy',
+      );
+    } finally {
+      for (const x of boxes) await x.close();
       tmp.remove();
     }
   });

@@ -28,6 +28,8 @@ export interface ServerConfig {
   profile: Profile;
   /** fsync every store commit (survives power loss, not only a killed process). */
   fsync: boolean;
+  /** Group-commit window of the store in ms (0: end of the event-loop turn). */
+  commitDelayMs: number;
   /** Broker limits overriding the profile's. */
   mqtt: Partial<BrokerConfig>;
 }
@@ -45,6 +47,7 @@ export const DEFAULTS: ServerConfig = {
   hostnames: [],
   profile: 'mqtt',
   fsync: false,
+  commitDelayMs: 0,
   mqtt: {},
 };
 
@@ -68,6 +71,13 @@ function parseBool(value: unknown, name: string): boolean {
   throw new Error(`${name}: "${String(value)}" is not a boolean`);
 }
 
+function parseDelay(value: unknown): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 1000)
+    throw new Error(`commit delay: "${String(value)}" is not a whole number of milliseconds from 0 to 1000`);
+  return n;
+}
+
 /** Partial configuration from one source, before validation. */
 export type ConfigInput = { [K in keyof ServerConfig]?: unknown };
 
@@ -84,6 +94,7 @@ const ENV: Record<string, keyof ServerConfig> = {
   THICKET_HOSTNAMES: 'hostnames',
   THICKET_PROFILE: 'profile',
   THICKET_FSYNC: 'fsync',
+  THICKET_COMMIT_DELAY_MS: 'commitDelayMs',
 };
 
 export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
@@ -145,6 +156,7 @@ export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
     hostnames,
     profile,
     fsync: parseBool(merged.fsync, 'fsync'),
+    commitDelayMs: parseDelay(merged.commitDelayMs),
     mqtt: mqtt as Partial<BrokerConfig>,
   };
 }

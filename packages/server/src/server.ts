@@ -48,7 +48,9 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const pki = await ensurePki(dataDir, { hostnames });
   const credentials = ensureAdminCredentials(dataDir);
 
-  const store: BrokerStore = config.ephemeral ? new MemoryStore() : new SqliteStore(join(dataDir, 'thicket.db'), { fsync: config.fsync });
+  const store: BrokerStore = config.ephemeral
+    ? new MemoryStore()
+    : new SqliteStore(join(dataDir, 'thicket.db'), { fsync: config.fsync, commitDelayMs: config.commitDelayMs });
   const broker = new Broker({
     ...brokerSettings(config.profile, config.mqtt),
     store,

@@ -45,9 +45,11 @@ async function collectUntilQuiet(client: MqttClient, sink: Buffer[], quietMs = 1
 
 test('kill -9 during a QoS 1 stream loses no acknowledged message', async () => {
   const dataDir = tempDir();
-  // The offline queue is bounded (1000 by default, then messages drop by policy); lift the bound for this stream.
+  // The offline queue is bounded (1000 by default, then messages drop by policy); lift the bound for
+  // this stream. A 20 ms group-commit window puts many acknowledged-or-not publishes in each
+  // uncommitted batch, so an acknowledgement sent before its commit would show as a loss.
   const config = join(dataDir, 'thicket.yaml');
-  writeFileSync(config, 'mqtt:\n  maxQueued: 100000\n');
+  writeFileSync(config, 'commitDelayMs: 20\nmqtt:\n  maxQueued: 100000\n');
   try {
     const first = await spawnServer(['--dev', '--config', config, '--data-dir', dataDir, ...LISTENERS]);
     const url1 = `mqtt://127.0.0.1:${first.ports.mqtt}`;

@@ -74,12 +74,22 @@ test('tampering, a wrong secret, an unknown key, a missing header and an old dat
   const r = req!;
   await rejects(verifySigV4({ ...r, body: Buffer.from(r.body.toString().replace('"1"', '"2"')) }, lookup), 'InvalidSignatureException');
   await rejects(verifySigV4({ ...r, rawUrl: r.rawUrl.replace('lamp', 'lamp2') }, lookup), 'InvalidSignatureException');
-  await rejects(verifySigV4(r, () => 'not-the-secret'), 'InvalidSignatureException', /does not match/);
-  await rejects(verifySigV4(r, () => undefined), 'UnrecognizedClientException');
+  await rejects(
+    verifySigV4(r, () => 'not-the-secret'),
+    'InvalidSignatureException',
+    /does not match/,
+  );
+  await rejects(
+    verifySigV4(r, () => undefined),
+    'UnrecognizedClientException',
+  );
   const { authorization: _dropped, ...unsigned } = r.headers;
   await rejects(verifySigV4({ ...r, headers: unsigned }, lookup), 'MissingAuthenticationTokenException');
   await rejects(verifySigV4(r, lookup, Date.now() + 16 * 60 * 1000), 'InvalidSignatureException', /Signature expired/);
   await rejects(verifySigV4(r, lookup, Date.now() - 16 * 60 * 1000), 'InvalidSignatureException', /not yet current/);
-  await rejects(verifySigV4({ ...r, headers: { ...r.headers, authorization: 'AWS4-HMAC-SHA256 garbage' } }, lookup), 'IncompleteSignatureException');
+  await rejects(
+    verifySigV4({ ...r, headers: { ...r.headers, authorization: 'AWS4-HMAC-SHA256 garbage' } }, lookup),
+    'IncompleteSignatureException',
+  );
   assert.ok(await verifySigV4(r, lookup));
 });

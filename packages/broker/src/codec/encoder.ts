@@ -216,8 +216,7 @@ export function publishPacketIdOffset(encoded: Buffer): number {
 
 export function encodePublish(p: PublishEncoding, packetId = 0): Buffer {
   const propLen = p.properties ? p.properties.length : -1;
-  const len =
-    2 + p.topic.length + (p.qos > 0 ? 2 : 0) + (propLen >= 0 ? varintSize(propLen) + propLen : 0) + p.payload.length;
+  const len = 2 + p.topic.length + (p.qos > 0 ? 2 : 0) + (propLen >= 0 ? varintSize(propLen) + propLen : 0) + p.payload.length;
   const out = Buffer.allocUnsafe(1 + varintSize(len) + len);
   out[0] = (PacketType.PUBLISH << 4) | (p.dup ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 1 : 0);
   let pos = writeVarint(out, 1, len);

@@ -115,14 +115,7 @@ export interface AuthPacket {
 }
 
 export type ClientPacket =
-  | ConnectPacket
-  | PublishPacket
-  | AckPacket
-  | SubscribePacket
-  | UnsubscribePacket
-  | PingreqPacket
-  | DisconnectPacket
-  | AuthPacket;
+  ConnectPacket | PublishPacket | AckPacket | SubscribePacket | UnsubscribePacket | PingreqPacket | DisconnectPacket | AuthPacket;
 
 /** Control packet type numbers (fixed header bits 7-4). */
 export const PacketType = {

@@ -2,19 +2,13 @@
  * Store kept in process memory: what `--ephemeral` runs on, and a stand-in for SQLite in tests.
  * It survives a Broker being closed and a new one being made on the same instance, not a process exit.
  */
-import type {
-  BrokerStore,
-  StoredMessage,
-  StoredQueueEntry,
-  StoredSession,
-  StoredState,
-  StoredSubscription,
-} from './types.js';
+import type { BrokerStore, StoredMessage, StoredQueueEntry, StoredSession, StoredState, StoredSubscription } from './types.js';
 
 const key = (mount: string, clientId: string): string => `${mount}\u0000${clientId}`;
 
 export class MemoryStore implements BrokerStore {
-  private sessions = new Map<string, Omit<StoredSession, 'subscriptions'>>();
+  private sessions = new Map<string, Omit<StoredSession, 'subscriptions' | 'inboundQos2'>>();
+  private inbound = new Map<string, Set<number>>();
   private subscriptions = new Map<string, Map<string, StoredSubscription>>();
   private messages = new Map<number, StoredMessage>();
   private queue = new Map<string, Map<number, StoredQueueEntry>>();
@@ -23,14 +17,18 @@ export class MemoryStore implements BrokerStore {
 
   load(): StoredState {
     return {
-      sessions: [...this.sessions.entries()].map(([k, s]) => ({ ...s, subscriptions: [...(this.subscriptions.get(k)?.values() ?? [])] })),
+      sessions: [...this.sessions.entries()].map(([k, s]) => ({
+        ...s,
+        subscriptions: [...(this.subscriptions.get(k)?.values() ?? [])],
+        inboundQos2: [...(this.inbound.get(k) ?? [])],
+      })),
       messages: [...this.messages.values()],
       queue: [...this.queue.values()].flatMap((m) => [...m.values()]),
       retained: [...this.retained.values()],
     };
   }
 
-  putSession(session: Omit<StoredSession, 'subscriptions'>): void {
+  putSession(session: Omit<StoredSession, 'subscriptions' | 'inboundQos2'>): void {
     this.sessions.set(key(session.mount, session.clientId), { ...session });
   }
 
@@ -39,6 +37,18 @@ export class MemoryStore implements BrokerStore {
     this.sessions.delete(k);
     this.subscriptions.delete(k);
     this.queue.delete(k);
+    this.inbound.delete(k);
+  }
+
+  putInboundQos2(mount: string, clientId: string, packetId: number): void {
+    const k = key(mount, clientId);
+    let set = this.inbound.get(k);
+    if (!set) this.inbound.set(k, (set = new Set()));
+    set.add(packetId);
+  }
+
+  deleteInboundQos2(mount: string, clientId: string, packetId: number): void {
+    this.inbound.get(key(mount, clientId))?.delete(packetId);
   }
 
   putSubscription(mount: string, clientId: string, sub: StoredSubscription): void {
@@ -93,6 +103,7 @@ export class MemoryStore implements BrokerStore {
     this.messages.clear();
     this.queue.clear();
     this.retained.clear();
+    this.inbound.clear();
   }
 
   afterCommit(callback: () => void): void {

@@ -9,14 +9,7 @@
  */
 import Database from 'better-sqlite3';
 import type { MessageProperties } from '../message.js';
-import type {
-  BrokerStore,
-  StoredMessage,
-  StoredQueueEntry,
-  StoredSession,
-  StoredState,
-  StoredSubscription,
-} from './types.js';
+import type { BrokerStore, StoredMessage, StoredQueueEntry, StoredSession, StoredState, StoredSubscription } from './types.js';
 import type { QoS } from '../codec/packets.js';
 
 const SCHEMA = `
@@ -37,6 +30,9 @@ CREATE TABLE IF NOT EXISTS mqtt_queue (
   qos INTEGER NOT NULL, retain INTEGER NOT NULL, subscription_ids TEXT, packet_id INTEGER NOT NULL,
   state INTEGER NOT NULL,
   PRIMARY KEY (mount, client_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mqtt_inbound_qos2 (
+  mount TEXT NOT NULL, client_id TEXT NOT NULL, packet_id INTEGER NOT NULL,
+  PRIMARY KEY (mount, client_id, packet_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS mqtt_retained (
   mount TEXT NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL,
   properties TEXT, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
@@ -63,6 +59,12 @@ function decodeProps(s: string | null): MessageProperties {
 export interface SqliteStoreOptions {
   /** Wait for fsync on every commit (survives power loss, not only a killed process). */
   fsync?: boolean;
+  /**
+   * Collect writes for this long before committing (0: commit at the end of the current turn of
+   * the event loop). Longer windows make bigger transactions, for slow disks with --fsync, at the
+   * cost of acknowledgement latency.
+   */
+  commitDelayMs?: number;
 }
 
 export class SqliteStore implements BrokerStore {
@@ -70,12 +72,14 @@ export class SqliteStore implements BrokerStore {
   private ops: Op[] = [];
   private callbacks: Array<() => void> = [];
   private scheduled = false;
+  private readonly commitDelayMs: number;
   private readonly stmt;
   private readonly commit: (ops: Op[]) => void;
 
   /** @param db a path, or an open database the caller shares with other stores */
   constructor(db: string | Database.Database, options: SqliteStoreOptions = {}) {
     this.db = typeof db === 'string' ? new Database(db) : db;
+    this.commitDelayMs = options.commitDelayMs ?? 0;
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.fsync ? 'FULL' : 'NORMAL'}`);
     this.db.exec(SCHEMA);
@@ -87,6 +91,9 @@ export class SqliteStore implements BrokerStore {
       delSession: d.prepare('DELETE FROM mqtt_sessions WHERE mount = ? AND client_id = ?'),
       delSessionSubs: d.prepare('DELETE FROM mqtt_subscriptions WHERE mount = ? AND client_id = ?'),
       delSessionQueue: d.prepare('DELETE FROM mqtt_queue WHERE mount = ? AND client_id = ?'),
+      delSessionInbound: d.prepare('DELETE FROM mqtt_inbound_qos2 WHERE mount = ? AND client_id = ?'),
+      putInbound: d.prepare('INSERT OR IGNORE INTO mqtt_inbound_qos2 (mount, client_id, packet_id) VALUES (?, ?, ?)'),
+      delInbound: d.prepare('DELETE FROM mqtt_inbound_qos2 WHERE mount = ? AND client_id = ? AND packet_id = ?'),
       putSub: d.prepare(
         'INSERT OR REPLACE INTO mqtt_subscriptions (mount, client_id, filter, qos, no_local, retain_as_published, retain_handling, subscription_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -116,6 +123,11 @@ export class SqliteStore implements BrokerStore {
 
   load(): StoredState {
     type Row = Record<string, unknown>;
+    const inbound = new Map<string, number[]>();
+    for (const r of this.db.prepare('SELECT * FROM mqtt_inbound_qos2').all() as Row[]) {
+      const k = `${r.mount as string}\u0000${r.client_id as string}`;
+      inbound.set(k, [...(inbound.get(k) ?? []), r.packet_id as number]);
+    }
     const subs = new Map<string, StoredSubscription[]>();
     for (const r of this.db.prepare('SELECT * FROM mqtt_subscriptions').all() as Row[]) {
       const k = `${r.mount as string}\u0000${r.client_id as string}`;
@@ -137,6 +149,7 @@ export class SqliteStore implements BrokerStore {
       expiryInterval: r.expiry_interval as number,
       disconnectedAt: r.disconnected_at as number | null,
       subscriptions: subs.get(`${r.mount as string}\u0000${r.client_id as string}`) ?? [],
+      inboundQos2: inbound.get(`${r.mount as string}\u0000${r.client_id as string}`) ?? [],
     }));
     const messages: StoredMessage[] = (this.db.prepare('SELECT * FROM mqtt_messages').all() as Row[]).map((r) => ({
       id: r.id as number,
@@ -179,11 +192,12 @@ export class SqliteStore implements BrokerStore {
     this.ops.push(op);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      if (this.commitDelayMs > 0) setTimeout(() => this.flush(), this.commitDelayMs);
+      else setImmediate(() => this.flush());
     }
   }
 
-  putSession(s: Omit<StoredSession, 'subscriptions'>): void {
+  putSession(s: Omit<StoredSession, 'subscriptions' | 'inboundQos2'>): void {
     this.push(() => this.stmt.putSession.run(s.mount, s.clientId, s.protocolVersion, s.expiryInterval, s.disconnectedAt));
   }
 
@@ -192,7 +206,16 @@ export class SqliteStore implements BrokerStore {
       this.stmt.delSession.run(mount, clientId);
       this.stmt.delSessionSubs.run(mount, clientId);
       this.stmt.delSessionQueue.run(mount, clientId);
+      this.stmt.delSessionInbound.run(mount, clientId);
     });
+  }
+
+  putInboundQos2(mount: string, clientId: string, packetId: number): void {
+    this.push(() => this.stmt.putInbound.run(mount, clientId, packetId));
+  }
+
+  deleteInboundQos2(mount: string, clientId: string, packetId: number): void {
+    this.push(() => this.stmt.delInbound.run(mount, clientId, packetId));
   }
 
   putSubscription(mount: string, clientId: string, sub: StoredSubscription): void {
@@ -258,7 +281,9 @@ export class SqliteStore implements BrokerStore {
 
   clear(): void {
     this.ops = [];
-    this.db.exec('DELETE FROM mqtt_sessions; DELETE FROM mqtt_subscriptions; DELETE FROM mqtt_messages; DELETE FROM mqtt_queue; DELETE FROM mqtt_retained;');
+    this.db.exec(
+      'DELETE FROM mqtt_sessions; DELETE FROM mqtt_subscriptions; DELETE FROM mqtt_messages; DELETE FROM mqtt_queue; DELETE FROM mqtt_retained; DELETE FROM mqtt_inbound_qos2;',
+    );
   }
 
   afterCommit(callback: () => void): void {

@@ -28,6 +28,8 @@ export interface StoredSession {
   /** Epoch ms of the last disconnect, or null while connected. */
   disconnectedAt: number | null;
   subscriptions: StoredSubscription[];
+  /** Packet ids of QoS 2 publishes received from the client and not yet released (PUBREL). */
+  inboundQos2: number[];
 }
 
 export interface StoredMessage {
@@ -70,11 +72,13 @@ export interface StoredState {
 export interface BrokerStore {
   /** Reads everything back; called once at start. */
   load(): StoredState;
-  putSession(session: Omit<StoredSession, 'subscriptions'>): void;
+  putSession(session: Omit<StoredSession, 'subscriptions' | 'inboundQos2'>): void;
   /** Removes a session with its subscriptions and queue. */
   deleteSession(mount: string, clientId: string): void;
   putSubscription(mount: string, clientId: string, sub: StoredSubscription): void;
   deleteSubscription(mount: string, clientId: string, key: string): void;
+  putInboundQos2(mount: string, clientId: string, packetId: number): void;
+  deleteInboundQos2(mount: string, clientId: string, packetId: number): void;
   putMessage(message: StoredMessage): void;
   deleteMessage(id: number): void;
   putQueueEntry(entry: StoredQueueEntry): void;

@@ -25,6 +25,7 @@ interface ServeFlags {
   hostname?: string[];
   profile?: string;
   fsync?: boolean;
+  commitDelayMs?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -44,6 +45,7 @@ export function registerServe(program: Command): void {
     .option('--hostname <name...>', 'public host names of this server (certificate SANs, advertised endpoints)')
     .option('--profile <profile>', '"mqtt" (the MQTT standard, default) or "aws" (AWS IoT Core limits and deviations)')
     .option('--fsync', 'fsync every commit: survive power loss, not only a crash (slower)')
+    .option('--commit-delay-ms <ms>', 'group-commit window of the store (default 0: end of each event-loop turn)')
     .action(async (flags: ServeFlags) => {
       const fromFlags: ConfigInput = {
         host: flags.host,
@@ -58,6 +60,7 @@ export function registerServe(program: Command): void {
         hostnames: flags.hostname,
         profile: flags.profile,
         fsync: flags.fsync,
+        commitDelayMs: flags.commitDelayMs,
       };
       const config = resolveConfig(flags.config ? configFromFile(flags.config) : {}, configFromEnv(process.env), fromFlags);
       const log = createLogger(config);

@@ -31,5 +31,9 @@ export const internalFailure = (message = 'An internal error occurred'): AwsErro
 export function sendAwsError(reply: FastifyReply, err: AwsError): FastifyReply {
   const body: Record<string, unknown> = { __type: err.code, message: err.message };
   for (const [k, v] of Object.entries(err.extra)) if (v !== undefined) body[k] = v;
-  return reply.status(err.status).header('x-amzn-ErrorType', err.code).header('content-type', 'application/json').send(JSON.stringify(body));
+  return reply
+    .status(err.status)
+    .header('x-amzn-ErrorType', err.code)
+    .header('content-type', 'application/json')
+    .send(JSON.stringify(body));
 }

@@ -54,7 +54,11 @@ function parseAmzDate(s: string): Date | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
-const amz = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+const amz = (d: Date): string =>
+  d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 
 function parseQuery(raw: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -78,14 +82,16 @@ export async function verifySigV4(req: SignedRequest, secretOf: SecretLookup, no
   const auth = header(req.headers, 'authorization');
   if (!auth) throw missingToken();
   const m = AUTH.exec(auth.trim());
-  if (!m) throw incomplete(`Authorization header requires Credential, SignedHeaders and Signature parameters; got '${auth.split(' ')[0]}...'`);
+  if (!m)
+    throw incomplete(`Authorization header requires Credential, SignedHeaders and Signature parameters; got '${auth.split(' ')[0]}...'`);
   const [, credential, signedHeaderList, signature] = m as unknown as [string, string, string, string];
   const scope = credential.split('/');
-  if (scope.length !== 5 || scope[4] !== 'aws4_request') throw incomplete(`Credential should be scoped to a valid region, not '${credential}'`);
+  if (scope.length !== 5 || scope[4] !== 'aws4_request')
+    throw incomplete(`Credential should be scoped to a valid region, not '${credential}'`);
   const [accessKeyId, scopeDate, region, service] = scope as [string, string, string, string];
 
   const dateHeader = header(req.headers, 'x-amz-date');
-  if (!dateHeader) throw incomplete('Authorization header requires existence of either a \'X-Amz-Date\' or a \'Date\' header.');
+  if (!dateHeader) throw incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
   const date = parseAmzDate(dateHeader);
   if (!date) throw incomplete(`Invalid X-Amz-Date '${dateHeader}'`);
   if (!dateHeader.startsWith(scopeDate)) throw badSignature();
@@ -100,7 +106,8 @@ export async function verifySigV4(req: SignedRequest, secretOf: SecretLookup, no
   }
 
   const secret = secretOf(accessKeyId);
-  if (secret === undefined) throw new AwsError('UnrecognizedClientException', 403, 'The security token included in the request is invalid.');
+  if (secret === undefined)
+    throw new AwsError('UnrecognizedClientException', 403, 'The security token included in the request is invalid.');
 
   const signed = signedHeaderList.split(';');
   if (!signed.includes('host')) throw incomplete('SignedHeaders must include host');
@@ -117,7 +124,13 @@ export async function verifySigV4(req: SignedRequest, secretOf: SecretLookup, no
 
   const q = req.rawUrl.indexOf('?');
   const path = q < 0 ? req.rawUrl : req.rawUrl.slice(0, q);
-  const signer = new SignatureV4({ credentials: { accessKeyId, secretAccessKey: secret }, region, service, sha256: Sha256, applyChecksum: false });
+  const signer = new SignatureV4({
+    credentials: { accessKeyId, secretAccessKey: secret },
+    region,
+    service,
+    sha256: Sha256,
+    applyChecksum: false,
+  });
   const result = await signer.sign(
     {
       method: req.method.toUpperCase(),

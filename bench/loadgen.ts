@@ -1,0 +1,54 @@
+/**
+ * The load generator: one process per scenario and peer, pinned to its own core by run.ts. It takes
+ * a Job as JSON in argv[2] and answers with one message over the IPC channel: a Measurement, or
+ * { error }.
+ */
+import type { Job } from './scenarios.js';
+import type { Measurement } from './results.js';
+import { runConnections } from './workloads/connections.js';
+import { runLatency } from './workloads/latency.js';
+import { runThroughput } from './workloads/throughput.js';
+
+export type LoadgenReply = { measurement: Measurement } | { error: string };
+
+async function execute(job: Job): Promise<Measurement> {
+  const to = { host: job.host, port: job.port };
+  const s = job.scenario;
+  switch (s.kind) {
+    case 'fan-in':
+      return runThroughput(
+        to,
+        job.brokerPid,
+        { publishers: s.publishers, subscribers: 1, qos: s.qos, window: s.window, topic: (i) => `bench/${i}/x`, filter: 'bench/+/x' },
+        job.timing,
+      );
+    case 'fan-out':
+      return runThroughput(
+        to,
+        job.brokerPid,
+        { publishers: 1, subscribers: s.subscribers, qos: s.qos, window: s.window, topic: () => 'bench/fanout', filter: 'bench/fanout' },
+        job.timing,
+      );
+    case 'latency':
+      return runLatency(to, job.brokerPid, s.rate, s.qos, job.timing);
+    case 'connections':
+      return runConnections(to, job.brokerPid, s.storm, s.idle, s.concurrency);
+  }
+}
+
+function reply(message: LoadgenReply): void {
+  if (!process.send) {
+    console.log(JSON.stringify(message));
+    process.exit(0);
+  }
+  process.send(message, () => process.exit(0));
+}
+
+// Without the orchestrator nobody would stop this process.
+process.on('disconnect', () => process.exit(1));
+
+try {
+  reply({ measurement: await execute(JSON.parse(process.argv[2] ?? '') as Job) });
+} catch (err) {
+  reply({ error: (err as Error).message ?? String(err) });
+}

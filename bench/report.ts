@@ -1,0 +1,160 @@
+/** Plain-text tables per scenario, with thicket's ratio to each peer. */
+import type { Measurement, RunResult } from './results.js';
+import type { Scenario } from './scenarios.js';
+
+function fixed(n: number | null, digits: number): string {
+  return n === null || !Number.isFinite(n) ? '-' : n.toFixed(digits);
+}
+
+function count(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function describe(s: Scenario): string {
+  switch (s.kind) {
+    case 'fan-in':
+      return `fan-in: ${s.publishers} publishers -> 1 subscriber (bench/+/x), QoS ${s.qos}, 64-byte payload, window ${s.window}/publisher`;
+    case 'fan-out':
+      return `fan-out: 1 publisher -> ${s.subscribers} subscribers (same topic), QoS ${s.qos}, 64-byte payload, window ${s.window}`;
+    case 'latency':
+      return `latency: 1 publisher -> 1 subscriber at ${s.rate} msg/s, QoS ${s.qos}`;
+    case 'connections':
+      return `connections: storm of ${s.storm} (CONNECT->CONNACK, ${s.concurrency} in flight), then ${s.idle} held idle`;
+  }
+}
+
+interface Column {
+  title: string;
+  cell(m: Measurement): string;
+}
+
+/** The figures compared in the ratio line; `higherIsBetter` decides the word after the ratio. */
+interface Headline {
+  label: string;
+  value(m: Measurement): number | null;
+  higherIsBetter: boolean;
+}
+
+const cpuColumns: Column[] = [
+  { title: 'broker CPU%', cell: (m) => fixed(m.cpu.broker, 0) },
+  { title: 'loadgen CPU%', cell: (m) => fixed(m.cpu.loadgen, 0) },
+  { title: 'other CPU%', cell: (m) => fixed(m.cpu.other, 0) },
+];
+
+/** Warnings a reader needs before trusting a figure. */
+function warnings(m: Measurement): string[] {
+  const out: string[] = [];
+  if (m.kind === 'throughput' && m.acked !== null) {
+    const subscribers = m.published === 0 ? 0 : m.expected / m.published;
+    const lostAcked = m.acked * subscribers - m.received;
+    if (lostAcked > 0) out.push(`${count(lostAcked)} PUBACKed deliveries lost`);
+    else if (!m.drained) out.push('undelivered after drain');
+  }
+  // A saturated generator means the broker could have done more: the figure is a floor.
+  if (m.cpu.loadgen >= 85 && (m.cpu.broker === null || m.cpu.broker < 85)) out.push('loadgen-bound');
+  if (m.cpu.other !== null && m.cpu.other >= 25) out.push(`other load ${m.cpu.other.toFixed(0)}%`);
+  return out;
+}
+
+const noteColumn: Column = { title: 'note', cell: (m) => warnings(m).join('; ') };
+
+function columnsFor(s: Scenario): { columns: Column[]; headlines: Headline[] } {
+  switch (s.kind) {
+    case 'fan-in':
+    case 'fan-out': {
+      const rate = s.kind === 'fan-in' ? 'msg/s' : 'deliveries/s';
+      const t = (m: Measurement): Extract<Measurement, { kind: 'throughput' }> => m as Extract<Measurement, { kind: 'throughput' }>;
+      return {
+        columns: [
+          { title: rate, cell: (m) => count(t(m).perSecond) },
+          { title: 'loss %', cell: (m) => fixed(t(m).lossPct, 2) },
+          { title: 'order err', cell: (m) => count(t(m).orderErrors) },
+          { title: 'published', cell: (m) => count(t(m).published) },
+          { title: 'received', cell: (m) => count(t(m).received) },
+          ...cpuColumns,
+          noteColumn,
+        ],
+        headlines: [{ label: rate, value: (m) => t(m).perSecond, higherIsBetter: true }],
+      };
+    }
+    case 'latency': {
+      const t = (m: Measurement): Extract<Measurement, { kind: 'latency' }> => m as Extract<Measurement, { kind: 'latency' }>;
+      return {
+        columns: [
+          { title: 'p50 ms', cell: (m) => fixed(t(m).p50Ms, 3) },
+          { title: 'p99 ms', cell: (m) => fixed(t(m).p99Ms, 3) },
+          { title: 'max ms', cell: (m) => fixed(t(m).maxMs, 3) },
+          { title: 'samples', cell: (m) => count(t(m).samples) },
+          { title: 'loss %', cell: (m) => fixed(t(m).lossPct, 2) },
+          ...cpuColumns,
+          noteColumn,
+        ],
+        headlines: [
+          { label: 'p50', value: (m) => t(m).p50Ms, higherIsBetter: false },
+          { label: 'p99', value: (m) => t(m).p99Ms, higherIsBetter: false },
+        ],
+      };
+    }
+    case 'connections': {
+      const t = (m: Measurement): Extract<Measurement, { kind: 'connections' }> => m as Extract<Measurement, { kind: 'connections' }>;
+      const mb = (kb: number | null): string => fixed(kb === null ? null : kb / 1024, 1);
+      return {
+        columns: [
+          { title: 'conn/s', cell: (m) => count(t(m).stormPerSecond) },
+          { title: 'failed', cell: (m) => count(t(m).stormFailed + t(m).idleFailed) },
+          { title: 'idle held', cell: (m) => count(t(m).idle) },
+          { title: 'RSS before MB', cell: (m) => mb(t(m).rssBeforeKb) },
+          { title: 'RSS after MB', cell: (m) => mb(t(m).rssAfterKb) },
+          { title: 'KB/conn', cell: (m) => fixed(t(m).kbPerConnection, 1) },
+          ...cpuColumns,
+          noteColumn,
+        ],
+        headlines: [
+          { label: 'conn/s', value: (m) => t(m).stormPerSecond, higherIsBetter: true },
+          { label: 'KB/conn', value: (m) => t(m).kbPerConnection, higherIsBetter: false },
+        ],
+      };
+    }
+  }
+}
+
+export function scenarioTable(s: Scenario, results: RunResult[]): string {
+  const { columns, headlines } = columnsFor(s);
+  const rows: string[][] = [];
+  const failures: string[] = [];
+  for (const r of results) {
+    if (r.ok) rows.push([r.peer, ...columns.map((c) => c.cell(r.measurement))]);
+    else {
+      rows.push([r.peer, 'FAILED']);
+      failures.push(`  ${r.peer}: ${r.error}`);
+    }
+  }
+  const out = [`${s.name} — ${describe(s)}`, table(['peer', ...columns.map((c) => c.title)], rows)];
+  if (failures.length > 0) out.push(...failures);
+  const mine = results.find((r) => r.peer === 'thicket');
+  if (mine?.ok) {
+    for (const other of results) {
+      if (other.peer === 'thicket' || !other.ok) continue;
+      const parts = headlines.map((h) => {
+        const a = h.value(mine.measurement);
+        const b = h.value(other.measurement);
+        if (a === null || b === null || b === 0 || a === 0) return `${h.label} -`;
+        const ratio = a / b;
+        const better = h.higherIsBetter ? ratio >= 1 : ratio <= 1;
+        return `${h.label} ${ratio.toFixed(2)}× (${better ? 'better' : 'worse'})`;
+      });
+      out.push(`  thicket/${other.peer}: ${parts.join(', ')}`);
+    }
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,62 @@
+/** The benchmark's scenarios and the job a load generator receives for one of them. */
+
+export type QoS = 0 | 1;
+
+export type Scenario =
+  | { name: string; kind: 'fan-in'; publishers: number; qos: QoS; window: number }
+  | { name: string; kind: 'fan-out'; subscribers: number; qos: QoS; window: number }
+  | { name: string; kind: 'latency'; rate: number; qos: QoS }
+  | { name: string; kind: 'connections'; storm: number; idle: number; concurrency: number };
+
+export interface Timing {
+  warmupMs: number;
+  measureMs: number;
+}
+
+/** What run.ts hands to loadgen.ts (as JSON on argv). */
+export interface Job {
+  scenario: Scenario;
+  timing: Timing;
+  host: string;
+  port: number;
+  /** The broker's PID, whose CPU time and RSS the load generator samples from /proc. */
+  brokerPid: number;
+}
+
+export const PAYLOAD_BYTES = 64;
+
+/**
+ * Messages outstanding per publisher, for few and for many clients. QoS 0 windows close end to end,
+ * so they are sized to keep every broker busy (beyond 256 nothing got faster); QoS 1 windows are
+ * what a device library would keep in flight.
+ */
+const WINDOW = { 0: { few: 256, many: 32 }, 1: { few: 64, many: 16 } } as const;
+
+export function scenarios(quick: boolean): Scenario[] {
+  const list: Scenario[] = [];
+  for (const qos of [0, 1] as const) {
+    list.push({ name: `fanin-8-q${qos}`, kind: 'fan-in', publishers: 8, qos, window: WINDOW[qos].few });
+    list.push({ name: `fanin-100-q${qos}`, kind: 'fan-in', publishers: 100, qos, window: WINDOW[qos].many });
+  }
+  for (const qos of [0, 1] as const) {
+    list.push({ name: `fanout-8-q${qos}`, kind: 'fan-out', subscribers: 8, qos, window: WINDOW[qos].few });
+    list.push({ name: `fanout-1000-q${qos}`, kind: 'fan-out', subscribers: 1000, qos, window: WINDOW[qos].many });
+  }
+  list.push({ name: 'latency-q0', kind: 'latency', rate: 2000, qos: 0 });
+  list.push({ name: 'latency-q1', kind: 'latency', rate: 2000, qos: 1 });
+  // 100 attempts in flight: mosquitto listens with a backlog of 100, and overflowing a backlog
+  // measures the kernel's 1 s SYN retransmit rather than the broker.
+  list.push(
+    quick
+      ? { name: 'connections', kind: 'connections', storm: 500, idle: 2000, concurrency: 100 }
+      : { name: 'connections', kind: 'connections', storm: 2000, idle: 10_000, concurrency: 100 },
+  );
+  return list;
+}
+
+/** The smoke run keeps one of each kind of code path so that it finishes in about a minute. */
+export const QUICK_SET = ['fanin-8-q0', 'fanin-100-q1', 'fanout-8-q1', 'fanout-1000-q0', 'latency-q0', 'latency-q1', 'connections'];
+
+export function timing(quick: boolean): Timing {
+  return quick ? { warmupMs: 300, measureMs: 1000 } : { warmupMs: 1000, measureMs: 5000 };
+}
