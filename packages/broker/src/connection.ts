@@ -268,6 +268,7 @@ export class Connection implements SessionLink {
         reasonCode: auth.reasonCode,
         transport: this.transport.info,
         principal: auth.principal,
+        mount: auth.mount,
       });
       return this.refuse(auth.reasonCode, auth.reasonString ?? 'not authorized');
     }

@@ -30,6 +30,9 @@ export interface ServerConfig {
   fsync: boolean;
   /** Group-commit window of the store in ms (0: end of the event-loop turn). */
   commitDelayMs: number;
+  /** The account and region of the first account, of development-mode clients and of the built-in CA's devices. */
+  accountId: string;
+  region: string;
   /** Broker limits overriding the profile's. */
   mqtt: Partial<BrokerConfig>;
 }
@@ -48,6 +51,8 @@ export const DEFAULTS: ServerConfig = {
   profile: 'mqtt',
   fsync: false,
   commitDelayMs: 0,
+  accountId: '123456789012',
+  region: 'us-east-1',
   mqtt: {},
 };
 
@@ -69,6 +74,11 @@ function parseBool(value: unknown, name: string): boolean {
   if (['1', 'true', 'yes', 'on'].includes(s)) return true;
   if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
   throw new Error(`${name}: "${String(value)}" is not a boolean`);
+}
+
+function checked(value: string, pattern: RegExp, name: string, expected: string): string {
+  if (!pattern.test(value)) throw new Error(`${name}: "${value}" is not ${expected}`);
+  return value;
 }
 
 function parseDelay(value: unknown): number {
@@ -95,6 +105,8 @@ const ENV: Record<string, keyof ServerConfig> = {
   THICKET_PROFILE: 'profile',
   THICKET_FSYNC: 'fsync',
   THICKET_COMMIT_DELAY_MS: 'commitDelayMs',
+  THICKET_ACCOUNT_ID: 'accountId',
+  THICKET_REGION: 'region',
 };
 
 export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
@@ -157,6 +169,8 @@ export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
     profile,
     fsync: parseBool(merged.fsync, 'fsync'),
     commitDelayMs: parseDelay(merged.commitDelayMs),
+    accountId: checked(String(merged.accountId), /^\d{12}$/, 'account id', 'twelve digits'),
+    region: checked(String(merged.region), /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, 'region', 'a region name such as us-east-1'),
     mqtt: mqtt as Partial<BrokerConfig>,
   };
 }

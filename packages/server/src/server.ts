@@ -16,6 +16,9 @@ import { createHttpApp } from './http/app.js';
 import { createMetrics } from './metrics.js';
 import { ensurePki, type Pki } from './pki/index.js';
 import { brokerSettings } from './profile.js';
+import { Platform } from './platform.js';
+import { openDatabase } from './store/database.js';
+import { mountOf } from './accounts/namespace.js';
 
 export interface ServerPorts {
   mqtt: number | null;
@@ -34,6 +37,7 @@ export interface ThicketServer {
   readonly credentialsPath: string;
   readonly caPath: string;
   readonly log: Logger;
+  readonly platform: Platform;
   stop(): Promise<void>;
 }
 
@@ -48,14 +52,21 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const pki = await ensurePki(dataDir, { hostnames });
   const credentials = ensureAdminCredentials(dataDir);
 
+  const db = openDatabase(config.ephemeral ? null : join(dataDir, 'thicket.db'), { fsync: config.fsync });
   const store: BrokerStore = config.ephemeral
     ? new MemoryStore()
-    : new SqliteStore(join(dataDir, 'thicket.db'), { fsync: config.fsync, commitDelayMs: config.commitDelayMs });
+    : new SqliteStore(db, { fsync: config.fsync, commitDelayMs: config.commitDelayMs });
   const broker = new Broker({
     ...brokerSettings(config.profile, config.mqtt),
     store,
-    hooks: deviceAuthHooks({ dev: config.dev }),
+    hooks: deviceAuthHooks({ dev: config.dev, mount: mountOf({ accountId: config.accountId, region: config.region }) }),
     logger: log.child({ component: 'broker' }),
+  });
+  const platform = new Platform({
+    db,
+    broker,
+    adminKey: credentials.key,
+    defaultNamespace: { accountId: config.accountId, region: config.region },
   });
   const stopEvents = publishLifecycleEvents(broker);
   const metrics = createMetrics(broker);
@@ -81,7 +92,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       ports.mqtts = l.port;
     }
     const httpLog = log.child({ component: 'http' });
-    const ctx = { broker, metrics, caCertPem: pki.caCertPem, log: httpLog };
+    const ctx = { broker, metrics, caCertPem: pki.caCertPem, log: httpLog, accounts: platform.accounts, routes: platform.routes };
     if (config.httpPort !== null) {
       const app = createHttpApp(ctx);
       apps.push(app);
@@ -98,6 +109,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     for (const s of servers) s.close();
     for (const a of apps) await a.close();
     broker.close();
+    db.close();
     throw err;
   }
 
@@ -114,6 +126,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       stopEvents();
       await Promise.all(closed);
       for (const a of apps) await a.close();
+      if (db.open) db.close();
       if (config.ephemeral) rmSync(dataDir, { recursive: true, force: true });
       log.info('stopped');
     })());
@@ -128,6 +141,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     credentialsPath: credentials.path,
     caPath: join(dataDir, 'ca.pem'),
     log,
+    platform,
     stop,
   };
 }

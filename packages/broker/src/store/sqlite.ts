@@ -72,6 +72,7 @@ export class SqliteStore implements BrokerStore {
   private ops: Op[] = [];
   private callbacks: Array<() => void> = [];
   private scheduled = false;
+  private readonly ownsDb: boolean;
   private readonly commitDelayMs: number;
   private readonly stmt;
   private readonly commit: (ops: Op[]) => void;
@@ -79,6 +80,7 @@ export class SqliteStore implements BrokerStore {
   /** @param db a path, or an open database the caller shares with other stores */
   constructor(db: string | Database.Database, options: SqliteStoreOptions = {}) {
     this.db = typeof db === 'string' ? new Database(db) : db;
+    this.ownsDb = typeof db === 'string';
     this.commitDelayMs = options.commitDelayMs ?? 0;
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.fsync ? 'FULL' : 'NORMAL'}`);
@@ -306,6 +308,7 @@ export class SqliteStore implements BrokerStore {
 
   close(): void {
     this.flush();
-    if (this.db.open) this.db.close();
+    // A shared database belongs to whoever opened it.
+    if (this.ownsDb && this.db.open) this.db.close();
   }
 }

@@ -7,6 +7,8 @@ import { RC, type AuthResult, type BrokerHooks, type ConnectRequest } from '@thi
 
 export interface DeviceAuthOptions {
   dev: boolean;
+  /** Broker mount point of the namespace these clients belong to. */
+  mount: string;
 }
 
 export function certificateIdOf(der: Buffer): string {
@@ -19,7 +21,7 @@ export function deviceAuthHooks(opts: DeviceAuthOptions): BrokerHooks {
       const tls = req.transport.tls;
       if (tls?.peerCertificate) {
         const principal = certificateIdOf(tls.peerCertificate);
-        if (tls.authorized) return { reasonCode: RC.SUCCESS, principal };
+        if (tls.authorized) return { reasonCode: RC.SUCCESS, principal, mount: opts.mount };
         // Refused in development mode too: an untrusted certificate is a mistake worth a clear answer.
         return {
           reasonCode: RC.NOT_AUTHORIZED,
@@ -27,7 +29,7 @@ export function deviceAuthHooks(opts: DeviceAuthOptions): BrokerHooks {
           principal,
         };
       }
-      if (opts.dev) return { reasonCode: RC.SUCCESS, principal: req.username ?? 'anonymous' };
+      if (opts.dev) return { reasonCode: RC.SUCCESS, principal: req.username ?? 'anonymous', mount: opts.mount };
       return {
         reasonCode: RC.NOT_AUTHORIZED,
         reasonString: 'no credentials: connect over TLS with a client certificate issued by this server, or start the server with --dev',

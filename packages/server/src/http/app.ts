@@ -3,12 +3,16 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { attachWebSocket, type Broker } from '@thicket/broker';
+import { registerApi, type ApiRoute } from '../api/aws-api.js';
+import type { AccountStore } from '../accounts/account-store.js';
 
 export interface HttpContext {
   broker: Broker;
   metrics: Registry;
   caCertPem: string;
   log: Logger;
+  accounts: AccountStore;
+  routes: ApiRoute[];
 }
 
 export interface HttpsOptions {
@@ -30,7 +34,12 @@ class RequestLogAtDebug extends LogController {
 }
 
 export function createHttpApp(ctx: HttpContext, https?: HttpsOptions): FastifyInstance {
-  const common = { loggerInstance: ctx.log as FastifyBaseLogger, logController: new RequestLogAtDebug() };
+  // Path labels carry ARNs and topics, often longer than Fastify's default of 100 characters.
+  const common = {
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    logController: new RequestLogAtDebug(),
+    routerOptions: { maxParamLength: 2048 },
+  };
   // The HTTPS instance differs only in its raw server type; routes see the same request and reply.
   const app: FastifyInstance = https
     ? (Fastify({
@@ -51,6 +60,7 @@ export function createHttpApp(ctx: HttpContext, https?: HttpsOptions): FastifyIn
     return ctx.caCertPem;
   });
 
+  registerApi(app, ctx.routes, { accounts: ctx.accounts, log: ctx.log });
   attachWebSocket(ctx.broker, app.server, '/mqtt', Boolean(https));
   return app;
 }

@@ -1,0 +1,173 @@
+/**
+ * The AWS restJson1 HTTP APIs (control plane `iot`, data plane `iotdata`, jobs `iot-jobs-data`) on
+ * the server's HTTP port: SigV4 authentication, namespace from the key's account and the
+ * credential scope's region, bodies, errors in the AWS shape, and the three paths two APIs share
+ * (reference controlplane §1.3) told apart by the signing service.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { AccountStore, StoredAccessKey } from '../accounts/account-store.js';
+import { isRegion, type Namespace } from '../accounts/namespace.js';
+import { AwsError, sendAwsError } from '../aws/errors.js';
+import { verifySigV4 } from '../aws/sigv4.js';
+
+export type AwsService = 'iot' | 'iotdata' | 'iot-jobs-data';
+
+/** SigV4 signing names and the API each one reaches. */
+const SIGNING_NAMES: Record<string, AwsService> = {
+  iot: 'iot',
+  iotdata: 'iotdata',
+  // Device documentation signs iot-data requests as `iotdevicegateway` (reference dataplane §0.2).
+  iotdevicegateway: 'iotdata',
+  'iot-jobs-data': 'iot-jobs-data',
+};
+
+export interface ApiContext {
+  ns: Namespace;
+  service: AwsService;
+  requestId: string;
+  key: StoredAccessKey;
+}
+
+export interface ApiRequest {
+  ctx: ApiContext;
+  params: Record<string, string>;
+  query: Record<string, string | undefined>;
+  headers: FastifyRequest['headers'];
+  /** Parsed JSON body, `{}` when the request had none. */
+  body: Record<string, unknown>;
+  rawBody: Buffer;
+}
+
+/** A reply that is not a JSON object (shadow documents, payloads). */
+export class RawReply {
+  constructor(
+    readonly body: Buffer | string,
+    readonly contentType = 'application/json',
+  ) {}
+}
+
+export interface ApiRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Fastify path syntax: `/things/:thingName`. */
+  path: string;
+  service: AwsService;
+  /** The operation name, for logs. */
+  operation: string;
+  /** Read-only keys may call it. */
+  readOnly?: boolean;
+  /** The body is not JSON (raw payloads); `body` is then `{}` and the bytes are in `rawBody`. */
+  rawBody?: boolean;
+  handler(req: ApiRequest): unknown;
+}
+
+export interface ApiDeps {
+  accounts: AccountStore;
+  log: Logger;
+}
+
+function firstValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+async function authenticate(req: FastifyRequest, body: Buffer, accounts: AccountStore): Promise<{ ctx: ApiContext }> {
+  const id = await verifySigV4(
+    { method: req.method, rawUrl: req.raw.url ?? req.url, headers: req.headers, body },
+    (akid) => accounts.key(akid)?.secretAccessKey,
+  );
+  const service = SIGNING_NAMES[id.service];
+  if (!service)
+    throw new AwsError(
+      'InvalidSignatureException',
+      403,
+      `Credential should be scoped to correct service. '${id.service}' is not a Thicket API.`,
+    );
+  if (!isRegion(id.region))
+    throw new AwsError('InvalidSignatureException', 403, `Credential should be scoped to a valid region, not '${id.region}'.`);
+  const key = accounts.key(id.accessKeyId)!;
+  let accountId = key.accountId;
+  const asAccount = firstValue(req.headers['x-thicket-account']);
+  if (asAccount !== undefined && asAccount !== accountId) {
+    if (!key.root) throw new AwsError('AccessDeniedException', 403, `access key ${key.accessKeyId} may not act for account ${asAccount}`);
+    if (!accounts.account(asAccount)) throw new AwsError('ResourceNotFoundException', 404, `account ${asAccount} does not exist`);
+    accountId = asAccount;
+  }
+  return { ctx: { ns: { accountId, region: id.region }, service, requestId: '', key } };
+}
+
+function parseBody(route: ApiRoute, raw: Buffer): Record<string, unknown> {
+  if (route.rawBody || raw.length === 0) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw new AwsError('SerializationException', 400, `The request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new AwsError('SerializationException', 400, 'The request body must be a JSON object');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Registers routes on `app`; several APIs may share one method and path (picked by signing service). */
+export function registerApi(app: FastifyInstance, routes: ApiRoute[], deps: ApiDeps): void {
+  // Bodies stay raw: the signature covers their bytes, and restJson1 errors need our own parsing.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
+
+  const byEndpoint = new Map<string, ApiRoute[]>();
+  for (const r of routes) {
+    const k = `${r.method} ${r.path}`;
+    byEndpoint.set(k, [...(byEndpoint.get(k) ?? []), r]);
+  }
+  for (const [endpoint, candidates] of byEndpoint) {
+    const [method, path] = endpoint.split(' ') as [ApiRoute['method'], string];
+    app.route({
+      method,
+      url: path,
+      handler: (req, reply) => handle(req, reply, candidates, deps),
+    });
+  }
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.header('x-amzn-RequestId', randomUUID());
+    sendAwsError(reply, new AwsError('UnknownOperationException', 404, `No operation at ${req.method} ${req.url.split('?')[0]}`));
+  });
+}
+
+async function handle(req: FastifyRequest, reply: FastifyReply, candidates: ApiRoute[], deps: ApiDeps): Promise<FastifyReply> {
+  const requestId = randomUUID();
+  reply.header('x-amzn-RequestId', requestId);
+  try {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const { ctx } = await authenticate(req, raw, deps.accounts);
+    ctx.requestId = requestId;
+    const route = candidates.find((c) => c.service === ctx.service);
+    if (!route) {
+      throw new AwsError('UnknownOperationException', 404, `No ${ctx.service} operation at ${req.method} ${req.url.split('?')[0]}`);
+    }
+    if (ctx.key.readOnly && !route.readOnly) {
+      throw new AwsError('AccessDeniedException', 403, `access key ${ctx.key.accessKeyId} is read-only; ${route.operation} changes state`);
+    }
+    const query: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(req.query as Record<string, string | string[]>)) query[k] = firstValue(v);
+    const result = await route.handler({
+      ctx,
+      params: req.params as Record<string, string>,
+      query,
+      headers: req.headers,
+      body: parseBody(route, raw),
+      rawBody: raw,
+    });
+    if (result instanceof RawReply) return reply.header('content-type', result.contentType).send(result.body);
+    return reply.header('content-type', 'application/json').send(JSON.stringify(result ?? {}));
+  } catch (err) {
+    if (err instanceof AwsError) {
+      deps.log.debug({ requestId, code: err.code, msg: err.message, url: req.url }, 'API request refused');
+      return sendAwsError(reply, err);
+    }
+    deps.log.error({ err, requestId, url: req.url }, 'API request failed');
+    return sendAwsError(reply, new AwsError('InternalFailureException', 500, `An internal error occurred (request id ${requestId})`));
+  }
+}

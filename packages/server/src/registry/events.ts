@@ -1,0 +1,71 @@
+/**
+ * Registry events (reference dataplane §4.2) published on `$aws/events/...` when the account
+ * enabled that event type with UpdateEventConfigurations; off by default, as on AWS.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Namespace } from '../accounts/namespace.js';
+import type { RegistryStore } from './registry-store.js';
+
+export const EVENT_TYPES = [
+  'THING',
+  'THING_GROUP',
+  'THING_TYPE',
+  'THING_TYPE_ASSOCIATION',
+  'THING_GROUP_MEMBERSHIP',
+  'THING_GROUP_HIERARCHY',
+  'CA_CERTIFICATE',
+  'CERTIFICATE',
+  'POLICY',
+  'JOB',
+  'JOB_EXECUTION',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export type Publish = (ns: Namespace, topic: string, payload: Record<string, unknown>) => void;
+
+export class RegistryEvents {
+  /** Enabled types per namespace; read on every registry change, written rarely. */
+  private cache = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly store: RegistryStore,
+    private readonly publish: Publish,
+  ) {}
+
+  enabled(ns: Namespace, type: EventType): boolean {
+    const k = `${ns.accountId}/${ns.region}`;
+    let set = this.cache.get(k);
+    if (!set) {
+      set = new Set(
+        this.store
+          .eventConfigurations(ns)
+          .filter((c) => c.enabled)
+          .map((c) => c.type),
+      );
+      this.cache.set(k, set);
+    }
+    return set.has(type);
+  }
+
+  configure(ns: Namespace, changes: Record<string, boolean>): void {
+    for (const [type, enabled] of Object.entries(changes)) this.store.setEventConfiguration(ns, type, enabled);
+    this.cache.delete(`${ns.accountId}/${ns.region}`);
+  }
+
+  /** Publishes `body` (with eventType, eventId, timestamp and accountId added) if the type is enabled. */
+  emit(ns: Namespace, type: EventType, topic: string, body: Record<string, unknown>): void {
+    if (!this.enabled(ns, type)) return;
+    this.publish(ns, topic, {
+      eventType: `${type}_EVENT`,
+      eventId: randomUUID().replace(/-/g, ''),
+      timestamp: Date.now(),
+      accountId: ns.accountId,
+      ...body,
+    });
+  }
+
+  /** Forgets cached settings (after a reset). */
+  clear(): void {
+    this.cache.clear();
+  }
+}

@@ -1,0 +1,313 @@
+/** Static thing groups: hierarchy, membership both ways (reference controlplane §2.4). */
+import { randomUUID } from 'node:crypto';
+import { iotArn, parseArn, type Namespace } from '../accounts/namespace.js';
+import { alreadyExists, invalidRequest, limitExceeded, notFound, versionConflict } from '../aws/errors.js';
+import { pageOf } from '../api/pagination.js';
+import type { RegistryEvents } from './events.js';
+import type { RegistryStore, ThingGroupRow } from './registry-store.js';
+import { thingArn } from './things.js';
+import {
+  checkAttributes,
+  checkName,
+  checkTags,
+  MAX_GROUP_DEPTH,
+  MAX_GROUPS_PER_THING,
+  optionalString,
+  optionalVersion,
+} from './validation.js';
+
+export const thingGroupArn = (ns: Namespace, name: string): string => iotArn(ns, `thinggroup/${name}`);
+
+interface GroupProperties {
+  thingGroupDescription?: unknown;
+  attributePayload?: { attributes?: unknown; merge?: unknown };
+}
+
+/** Name from `name` or the last part of an ARN `arn:...:<kind>/<name>` in the caller's namespace. */
+function nameOrArn(ns: Namespace, name: unknown, arn: unknown, kind: string, member: string): string {
+  if (name !== undefined) return checkName(member, name);
+  if (typeof arn === 'string') {
+    const p = parseArn(arn);
+    if (p && p.accountId === ns.accountId && p.region === ns.region && p.resource.startsWith(`${kind}/`))
+      return p.resource.slice(kind.length + 1);
+    throw notFound(`${arn} cannot be found.`);
+  }
+  throw invalidRequest(`Either ${member} or its ARN is required`);
+}
+
+export class ThingGroups {
+  constructor(
+    private readonly store: RegistryStore,
+    private readonly events: RegistryEvents,
+  ) {}
+
+  private get(ns: Namespace, name: string): ThingGroupRow {
+    const g = this.store.group(ns, name);
+    if (!g) throw notFound(`Thing Group ${name} cannot be found.`);
+    return g;
+  }
+
+  /** Ancestors of a group, root first. */
+  ancestors(ns: Namespace, g: ThingGroupRow): ThingGroupRow[] {
+    const chain: ThingGroupRow[] = [];
+    let parent = g.parentName;
+    while (parent !== null) {
+      const p = this.store.group(ns, parent);
+      if (!p) break;
+      chain.unshift(p);
+      parent = p.parentName;
+    }
+    return chain;
+  }
+
+  /** The group and all its ancestors' names: a thing in `g` is in all of them for policy inheritance. */
+  lineage(ns: Namespace, groupName: string): string[] {
+    const g = this.store.group(ns, groupName);
+    return g ? [...this.ancestors(ns, g).map((a) => a.name), g.name] : [];
+  }
+
+  create(ns: Namespace, name: unknown, body: { parentGroupName?: unknown; thingGroupProperties?: unknown; tags?: unknown }) {
+    const groupName = checkName('thingGroupName', name);
+    const props = (body.thingGroupProperties ?? {}) as GroupProperties;
+    const description = optionalString('thingGroupProperties.thingGroupDescription', props.thingGroupDescription) ?? null;
+    const attributes = checkAttributes('thingGroupProperties.attributePayload.attributes', props.attributePayload?.attributes);
+    const parentName = body.parentGroupName === undefined ? null : checkName('parentGroupName', body.parentGroupName);
+    const tags = checkTags(body.tags);
+    return this.store.tx(() => {
+      const existing = this.store.group(ns, groupName);
+      if (existing) throw alreadyExists(`Thing Group ${groupName} already exists`, existing.id, thingGroupArn(ns, groupName));
+      if (parentName !== null) {
+        const parent = this.get(ns, parentName);
+        if (this.ancestors(ns, parent).length + 2 > MAX_GROUP_DEPTH) {
+          throw limitExceeded(`A thing group hierarchy may be at most ${MAX_GROUP_DEPTH} levels deep`);
+        }
+      }
+      const g: ThingGroupRow = {
+        name: groupName,
+        id: randomUUID(),
+        parentName,
+        description,
+        attributes,
+        version: 1,
+        createdAt: Date.now(),
+      };
+      this.store.putGroup(ns, g);
+      this.store.putTags(thingGroupArn(ns, groupName), tags);
+      this.emit(ns, 'created', g);
+      if (parentName !== null) this.emitHierarchy(ns, parentName, groupName, 'added');
+      return { thingGroupName: groupName, thingGroupArn: thingGroupArn(ns, groupName), thingGroupId: g.id };
+    });
+  }
+
+  describe(ns: Namespace, name: string) {
+    const g = this.get(ns, name);
+    return {
+      thingGroupName: g.name,
+      thingGroupId: g.id,
+      thingGroupArn: thingGroupArn(ns, g.name),
+      version: g.version,
+      thingGroupProperties: {
+        thingGroupDescription: g.description ?? undefined,
+        attributePayload: { attributes: g.attributes },
+      },
+      thingGroupMetadata: {
+        parentGroupName: g.parentName ?? undefined,
+        rootToParentThingGroups: this.ancestors(ns, g).map((a) => ({ groupName: a.name, groupArn: thingGroupArn(ns, a.name) })),
+        creationDate: g.createdAt / 1000,
+      },
+    };
+  }
+
+  update(ns: Namespace, name: string, body: { thingGroupProperties?: unknown; expectedVersion?: unknown }) {
+    if (body.thingGroupProperties === undefined) throw invalidRequest('thingGroupProperties is required');
+    const props = body.thingGroupProperties as GroupProperties;
+    const expected = optionalVersion('expectedVersion', body.expectedVersion);
+    return this.store.tx(() => {
+      const g = this.get(ns, name);
+      if (expected !== undefined && expected !== g.version)
+        throw versionConflict(`The version for thing group ${name} does not match the expected version.`);
+      let attributes = g.attributes;
+      if (props.attributePayload) {
+        const given = checkAttributes('thingGroupProperties.attributePayload.attributes', props.attributePayload.attributes);
+        if (props.attributePayload.merge === true) {
+          attributes = { ...g.attributes };
+          for (const [k, v] of Object.entries(given)) {
+            if (v === '') delete attributes[k];
+            else attributes[k] = v;
+          }
+        } else {
+          attributes = given;
+        }
+      }
+      const description = optionalString('thingGroupProperties.thingGroupDescription', props.thingGroupDescription);
+      const next = { ...g, attributes, description: description ?? g.description, version: g.version + 1 };
+      this.store.putGroup(ns, next);
+      this.emit(ns, 'updated', next);
+      return { version: next.version };
+    });
+  }
+
+  delete(ns: Namespace, name: string, expectedVersion?: string): Record<string, never> {
+    const expected = optionalVersion('expectedVersion', expectedVersion);
+    this.store.tx(() => {
+      const g = this.store.group(ns, name);
+      if (!g) return;
+      if (expected !== undefined && expected !== g.version)
+        throw versionConflict(`The version for thing group ${name} does not match the expected version.`);
+      if (this.store.children(ns, name).length > 0) {
+        throw invalidRequest(`Cannot delete thing group : ${name} when there are still child groups attached to it.`);
+      }
+      for (const thing of this.store.membersOf(ns, name)) this.emitMembership(ns, g, thing, 'removed');
+      this.store.deleteGroup(ns, name);
+      this.store.deleteTags(thingGroupArn(ns, name));
+      if (g.parentName !== null) this.emitHierarchy(ns, g.parentName, name, 'removed');
+      this.emit(ns, 'deleted', g);
+    });
+    return {};
+  }
+
+  list(ns: Namespace, q: { nextToken?: string; maxResults: number; parentGroup?: string; namePrefixFilter?: string; recursive?: boolean }) {
+    let all: ThingGroupRow[];
+    if (q.parentGroup !== undefined) {
+      this.get(ns, q.parentGroup);
+      all = q.recursive ? this.descendants(ns, q.parentGroup) : this.store.children(ns, q.parentGroup);
+    } else {
+      all = this.store.groups(ns);
+      // Without recursive, only root groups are listed.
+      if (q.recursive === false) all = all.filter((g) => g.parentName === null);
+    }
+    if (q.namePrefixFilter !== undefined) all = all.filter((g) => g.name.startsWith(q.namePrefixFilter!));
+    all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const page = pageOf(all, q.maxResults, q.nextToken);
+    return { thingGroups: page.items.map((g) => ({ groupName: g.name, groupArn: thingGroupArn(ns, g.name) })), nextToken: page.next };
+  }
+
+  private descendants(ns: Namespace, name: string): ThingGroupRow[] {
+    const out: ThingGroupRow[] = [];
+    const stack = [name];
+    while (stack.length) {
+      for (const c of this.store.children(ns, stack.pop()!)) {
+        out.push(c);
+        stack.push(c.name);
+      }
+    }
+    return out;
+  }
+
+  addThing(
+    ns: Namespace,
+    body: { thingGroupName?: unknown; thingGroupArn?: unknown; thingName?: unknown; thingArn?: unknown },
+  ): Record<string, never> {
+    const groupName = nameOrArn(ns, body.thingGroupName, body.thingGroupArn, 'thinggroup', 'thingGroupName');
+    const thingName = nameOrArn(ns, body.thingName, body.thingArn, 'thing', 'thingName');
+    this.store.tx(() => this.add(ns, groupName, thingName));
+    return {};
+  }
+
+  private add(ns: Namespace, groupName: string, thingName: string): void {
+    const g = this.get(ns, groupName);
+    if (!this.store.thing(ns, thingName)) throw notFound(`Thing ${thingName} cannot be found.`);
+    const current = this.store.groupsOfThing(ns, thingName);
+    if (current.includes(groupName)) return;
+    if (current.length >= MAX_GROUPS_PER_THING) {
+      throw limitExceeded(`Thing ${thingName} is already in ${MAX_GROUPS_PER_THING} thing groups, the most a thing may belong to`);
+    }
+    // A thing may be in only one group of a hierarchy (groups that share an ancestor).
+    const root = this.lineage(ns, groupName)[0];
+    const clash = current.find((other) => this.lineage(ns, other)[0] === root);
+    if (clash !== undefined) {
+      throw invalidRequest(`Thing ${thingName} is already in thing group ${clash}, which is in the same hierarchy as ${groupName}`);
+    }
+    this.store.addMember(ns, groupName, thingName);
+    this.emitMembership(ns, g, thingName, 'added');
+  }
+
+  removeThing(
+    ns: Namespace,
+    body: { thingGroupName?: unknown; thingGroupArn?: unknown; thingName?: unknown; thingArn?: unknown },
+  ): Record<string, never> {
+    const groupName = nameOrArn(ns, body.thingGroupName, body.thingGroupArn, 'thinggroup', 'thingGroupName');
+    const thingName = nameOrArn(ns, body.thingName, body.thingArn, 'thing', 'thingName');
+    this.store.tx(() => {
+      const g = this.get(ns, groupName);
+      if (!this.store.thing(ns, thingName)) throw notFound(`Thing ${thingName} cannot be found.`);
+      if (this.store.removeMember(ns, groupName, thingName)) this.emitMembership(ns, g, thingName, 'removed');
+    });
+    return {};
+  }
+
+  updateGroupsForThing(
+    ns: Namespace,
+    body: { thingName?: unknown; thingGroupsToAdd?: unknown; thingGroupsToRemove?: unknown },
+  ): Record<string, never> {
+    const thingName = checkName('thingName', body.thingName);
+    const names = (v: unknown, member: string): string[] => {
+      if (v === undefined) return [];
+      if (!Array.isArray(v)) throw invalidRequest(`${member} must be a list of thing group names`);
+      return v.map((x) => checkName(member, x));
+    };
+    const add = names(body.thingGroupsToAdd, 'thingGroupsToAdd');
+    const remove = names(body.thingGroupsToRemove, 'thingGroupsToRemove');
+    this.store.tx(() => {
+      if (!this.store.thing(ns, thingName)) throw notFound(`Thing ${thingName} cannot be found.`);
+      for (const r of remove) {
+        const g = this.get(ns, r);
+        if (this.store.removeMember(ns, r, thingName)) this.emitMembership(ns, g, thingName, 'removed');
+      }
+      for (const a of add) this.add(ns, a, thingName);
+    });
+    return {};
+  }
+
+  listThings(ns: Namespace, name: string, q: { nextToken?: string; maxResults: number; recursive?: boolean }) {
+    this.get(ns, name);
+    const groups = [name, ...(q.recursive ? this.descendants(ns, name).map((g) => g.name) : [])];
+    const things = [...new Set(groups.flatMap((g) => this.store.membersOf(ns, g)))].sort();
+    const page = pageOf(things, q.maxResults, q.nextToken);
+    return { things: page.items, nextToken: page.next };
+  }
+
+  listForThing(ns: Namespace, thingName: string, q: { nextToken?: string; maxResults: number }) {
+    if (!this.store.thing(ns, thingName)) throw notFound(`Thing ${thingName} cannot be found.`);
+    const page = pageOf(this.store.groupsOfThing(ns, thingName), q.maxResults, q.nextToken);
+    return { thingGroups: page.items.map((g) => ({ groupName: g, groupArn: thingGroupArn(ns, g) })), nextToken: page.next };
+  }
+
+  private emit(ns: Namespace, op: 'created' | 'updated' | 'deleted', g: ThingGroupRow): void {
+    const parent = g.parentName === null ? undefined : this.store.group(ns, g.parentName);
+    this.events.emit(ns, 'THING_GROUP', `$aws/events/thingGroup/${g.name}/${op}`, {
+      operation: op.toUpperCase(),
+      thingGroupId: g.id,
+      thingGroupName: g.name,
+      versionNumber: g.version,
+      parentGroupName: g.parentName,
+      parentGroupId: parent?.id ?? null,
+      description: g.description,
+      rootToParentThingGroups: this.ancestors(ns, g).map((a) => ({ groupArn: thingGroupArn(ns, a.name), groupId: a.id })),
+      attributes: g.attributes,
+      dynamicGroupMappingId: null,
+    });
+  }
+
+  private emitMembership(ns: Namespace, g: ThingGroupRow, thingName: string, op: 'added' | 'removed'): void {
+    const thing = this.store.thing(ns, thingName);
+    this.events.emit(ns, 'THING_GROUP_MEMBERSHIP', `$aws/events/thingGroupMembership/thingGroup/${g.name}/thing/${thingName}/${op}`, {
+      operation: op.toUpperCase(),
+      groupArn: thingGroupArn(ns, g.name),
+      groupId: g.id,
+      thingArn: thingArn(ns, thingName),
+      thingId: thing?.thingId ?? null,
+      membershipId: `${g.id}:${thing?.thingId ?? thingName}`,
+    });
+  }
+
+  private emitHierarchy(ns: Namespace, parent: string, child: string, op: 'added' | 'removed'): void {
+    this.events.emit(ns, 'THING_GROUP_HIERARCHY', `$aws/events/thingGroupHierarchy/thingGroup/${parent}/childThingGroup/${child}/${op}`, {
+      operation: op.toUpperCase(),
+      thingGroupId: this.store.group(ns, parent)?.id ?? null,
+      thingGroupName: parent,
+      childGroupId: this.store.group(ns, child)?.id ?? null,
+      childGroupName: child,
+    });
+  }
+}

@@ -1,0 +1,217 @@
+/** Things: CreateThing, DescribeThing, UpdateThing, DeleteThing, ListThings (reference controlplane §2.2). */
+import { randomUUID } from 'node:crypto';
+import { iotArn, type Namespace } from '../accounts/namespace.js';
+import { alreadyExists, invalidRequest, notFound, versionConflict } from '../aws/errors.js';
+import { decodeToken, encodeToken } from '../api/pagination.js';
+import type { RegistryEvents } from './events.js';
+import type { RegistryStore, ThingRow } from './registry-store.js';
+import { checkAttributeCount, checkAttributes, checkName, optionalVersion } from './validation.js';
+
+export interface AttributePayload {
+  attributes?: Record<string, string>;
+  merge?: boolean;
+}
+
+export const thingArn = (ns: Namespace, name: string): string => iotArn(ns, `thing/${name}`);
+
+export class Things {
+  constructor(
+    private readonly store: RegistryStore,
+    private readonly events: RegistryEvents,
+  ) {}
+
+  get(ns: Namespace, name: string): ThingRow {
+    const t = this.store.thing(ns, name);
+    if (!t) throw notFound(`Thing ${name} cannot be found.`);
+    return t;
+  }
+
+  create(ns: Namespace, name: unknown, body: { thingTypeName?: unknown; attributePayload?: unknown; billingGroupName?: unknown }) {
+    const thingName = checkName('thingName', name);
+    const payload = (body.attributePayload ?? {}) as AttributePayload;
+    const attributes = checkAttributes('attributePayload.attributes', payload.attributes);
+    const typeName = body.thingTypeName === undefined ? null : checkName('thingTypeName', body.thingTypeName);
+    if (body.billingGroupName !== undefined) throw invalidRequest('Billing groups are not supported');
+    return this.store.tx(() => {
+      if (typeName !== null) this.usableType(ns, typeName);
+      checkAttributeCount(Object.keys(attributes).length, typeName !== null);
+      const existing = this.store.thing(ns, thingName);
+      if (existing) {
+        // CreateThing is idempotent for an identical request (reference controlplane §1.2).
+        if (existing.thingTypeName === typeName && sameMap(existing.attributes, attributes)) {
+          return { thingName, thingArn: thingArn(ns, thingName), thingId: existing.thingId };
+        }
+        throw alreadyExists(
+          `Thing ${thingName} already exists in account with different attributes`,
+          existing.thingId,
+          thingArn(ns, thingName),
+        );
+      }
+      const t: ThingRow = { thingName, thingId: randomUUID(), thingTypeName: typeName, attributes, version: 1, createdAt: Date.now() };
+      this.store.putThing(ns, t);
+      this.emit(ns, 'created', t);
+      if (typeName) this.emitAssociation(ns, t, typeName, 'added');
+      return { thingName, thingArn: thingArn(ns, thingName), thingId: t.thingId };
+    });
+  }
+
+  describe(ns: Namespace, name: string) {
+    const t = this.get(ns, name);
+    return {
+      defaultClientId: t.thingName,
+      thingName: t.thingName,
+      thingId: t.thingId,
+      thingArn: thingArn(ns, t.thingName),
+      thingTypeName: t.thingTypeName ?? undefined,
+      attributes: t.attributes,
+      version: t.version,
+    };
+  }
+
+  update(
+    ns: Namespace,
+    name: string,
+    body: { thingTypeName?: unknown; attributePayload?: unknown; expectedVersion?: unknown; removeThingType?: unknown },
+  ): Record<string, never> {
+    const payload = body.attributePayload as AttributePayload | undefined;
+    const given = payload ? checkAttributes('attributePayload.attributes', payload.attributes) : undefined;
+    const expected = optionalVersion('expectedVersion', body.expectedVersion);
+    const removeType = body.removeThingType === true;
+    if (removeType && body.thingTypeName !== undefined) throw invalidRequest('Cannot set thingTypeName and removeThingType together');
+    const newType = body.thingTypeName === undefined ? undefined : checkName('thingTypeName', body.thingTypeName);
+    this.store.tx(() => {
+      const t = this.get(ns, name);
+      if (expected !== undefined && expected !== t.version) {
+        throw versionConflict(`The version for thing ${name} does not match the expected version.`);
+      }
+      let attributes = t.attributes;
+      if (given) {
+        if (payload?.merge) {
+          attributes = { ...t.attributes };
+          // With merge, an empty value removes the attribute.
+          for (const [k, v] of Object.entries(given)) {
+            if (v === '') delete attributes[k];
+            else attributes[k] = v;
+          }
+        } else {
+          attributes = given;
+        }
+      }
+      const oldType = t.thingTypeName;
+      let typeName = oldType;
+      if (removeType) typeName = null;
+      if (newType !== undefined && newType !== oldType) {
+        this.usableType(ns, newType);
+        typeName = newType;
+      }
+      checkAttributeCount(Object.keys(attributes).length, typeName !== null);
+      const next: ThingRow = { ...t, attributes, thingTypeName: typeName, version: t.version + 1 };
+      this.store.putThing(ns, next);
+      this.emit(ns, 'updated', next);
+      if (oldType !== typeName) {
+        if (oldType) this.emitAssociation(ns, next, oldType, 'removed');
+        if (typeName) this.emitAssociation(ns, next, typeName, 'added');
+      }
+    });
+    return {};
+  }
+
+  delete(ns: Namespace, name: string, expectedVersion?: string): Record<string, never> {
+    const expected = optionalVersion('expectedVersion', expectedVersion);
+    this.store.tx(() => {
+      const t = this.store.thing(ns, name);
+      // Deleting a thing that does not exist succeeds (model documentation).
+      if (!t) return;
+      if (expected !== undefined && expected !== t.version) {
+        throw versionConflict(`The version for thing ${name} does not match the expected version.`);
+      }
+      if (this.store.principalsOf(ns, name).length > 0) {
+        throw invalidRequest(`Cannot delete. Thing ${name} is still attached to one or more principals`);
+      }
+      this.store.deleteThing(ns, name);
+      this.store.deleteTags(thingArn(ns, name));
+      this.emit(ns, 'deleted', t);
+    });
+    return {};
+  }
+
+  list(
+    ns: Namespace,
+    q: {
+      nextToken?: string;
+      maxResults: number;
+      attributeName?: string;
+      attributeValue?: string;
+      thingTypeName?: string;
+      usePrefixAttributeValue?: boolean;
+    },
+  ) {
+    if (q.attributeValue !== undefined && q.attributeName === undefined) throw invalidRequest('attributeValue needs attributeName');
+    const matches = (t: ThingRow): boolean => {
+      if (q.attributeName === undefined) return true;
+      const v = t.attributes[q.attributeName];
+      if (v === undefined) return false;
+      if (q.attributeValue === undefined) return true;
+      return q.usePrefixAttributeValue ? v.startsWith(q.attributeValue) : v === q.attributeValue;
+    };
+    // Keyset paging over names; filters apply while scanning, and one match beyond the page says there is more.
+    let cursor = decodeToken<string>(q.nextToken, 'nextToken');
+    const out: ThingRow[] = [];
+    let more = false;
+    scan: for (;;) {
+      const chunk = this.store.things(ns, { after: cursor, limit: 500, thingTypeName: q.thingTypeName });
+      for (const t of chunk) {
+        cursor = t.thingName;
+        if (!matches(t)) continue;
+        if (out.length === q.maxResults) {
+          more = true;
+          break scan;
+        }
+        out.push(t);
+      }
+      if (chunk.length < 500) break;
+    }
+    return {
+      things: out.map((t) => ({
+        thingName: t.thingName,
+        thingTypeName: t.thingTypeName ?? undefined,
+        thingArn: thingArn(ns, t.thingName),
+        attributes: t.attributes,
+        version: t.version,
+      })),
+      nextToken: more ? encodeToken(out[out.length - 1]!.thingName) : undefined,
+    };
+  }
+
+  private usableType(ns: Namespace, typeName: string): void {
+    const type = this.store.thingType(ns, typeName);
+    if (!type) throw notFound(`Thing Type ${typeName} cannot be found.`);
+    if (type.deprecated) throw invalidRequest(`Can not create new thing with deprecated thing type: ${typeName}`);
+  }
+
+  private emit(ns: Namespace, op: 'created' | 'updated' | 'deleted', t: ThingRow): void {
+    this.events.emit(ns, 'THING', `$aws/events/thing/${t.thingName}/${op}`, {
+      operation: op.toUpperCase(),
+      thingId: t.thingId,
+      thingName: t.thingName,
+      versionNumber: t.version,
+      thingTypeName: t.thingTypeName,
+      attributes: t.attributes,
+    });
+  }
+
+  private emitAssociation(ns: Namespace, t: ThingRow, typeName: string, op: 'added' | 'removed'): void {
+    this.events.emit(ns, 'THING_TYPE_ASSOCIATION', `$aws/events/thingTypeAssociation/thing/${t.thingName}/thingType/${typeName}/${op}`, {
+      operation: op.toUpperCase(),
+      thingId: t.thingId,
+      thingName: t.thingName,
+      thingTypeName: typeName,
+    });
+  }
+}
+
+function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => a[k] === b[k]);
+}
