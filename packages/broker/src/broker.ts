@@ -316,13 +316,13 @@ export class Broker extends EventEmitter {
     }
     const now = Date.now();
     const ids = sub.subscriptionId !== undefined ? [sub.subscriptionId] : undefined;
-    const receive = this.hooks.authorizeReceive;
+    const hooks = this.hooks;
     for (const m of found) {
       if (m.expired(now)) {
         this.setRetained(ns, m.topic, null);
         continue;
       }
-      if (receive && session.client && !receive(session.client, m.topic)) continue;
+      if (hooks.authorizeReceive && session.client && !hooks.authorizeReceive(session.client, m.topic)) continue;
       session.deliver(m, Math.min(m.qos, sub.qos) as QoS, true, ids);
     }
   }
@@ -363,10 +363,10 @@ export class Broker extends EventEmitter {
         shared.push(group);
       },
     });
-    const receive = this.hooks.authorizeReceive;
+    const hooks = this.hooks;
     for (let i = 0; i < matched.length; i++) {
       const s = matched[i]!;
-      if (receive && s.client && !receive(s.client, msg.topic)) {
+      if (hooks.authorizeReceive && s.client && !hooks.authorizeReceive(s.client, msg.topic)) {
         this.stats.dropped.not_authorized++;
         continue;
       }
@@ -382,7 +382,7 @@ export class Broker extends EventEmitter {
   /** One member of a shared group gets the message: the next online one, else a persistent offline one. */
   private deliverShared(g: SharedGroup<Subscription>, msg: Message, congested: Session[] | undefined): void {
     const n = g.members.length;
-    const receive = this.hooks.authorizeReceive;
+    const hooks = this.hooks;
     let chosen: Subscription | undefined;
     for (let pass = 0; pass < 2 && !chosen; pass++) {
       for (let k = 0; k < n; k++) {
@@ -390,7 +390,7 @@ export class Broker extends EventEmitter {
         const sub = g.members[idx]!;
         const s = sub.session;
         if (pass === 0 ? !s.link : !s.persistent) continue;
-        if (receive && s.client && !receive(s.client, msg.topic)) continue;
+        if (hooks.authorizeReceive && s.client && !hooks.authorizeReceive(s.client, msg.topic)) continue;
         chosen = sub;
         g.next = (idx + 1) % n;
         break;

@@ -396,9 +396,8 @@ export class Connection implements SessionLink {
       rc = RC.NOT_AUTHORIZED;
       why = 'retained messages cannot be published to reserved topics';
     } else {
-      const hook = broker.hooks.authorizePublish;
-      if (hook) {
-        rc = hook(client, topic, p.qos, p.retain);
+      if (broker.hooks.authorizePublish) {
+        rc = broker.hooks.authorizePublish(client, topic, p.qos, p.retain);
         if (rc !== RC.SUCCESS) why = `not authorized to publish to "${topic}"`;
       }
       if (rc === RC.SUCCESS && p.properties.payloadFormatIndicator === 1 && !isUtf8(p.payload)) {

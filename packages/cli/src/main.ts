@@ -4,12 +4,18 @@ import { Command } from 'commander';
 import { tuneRuntime } from './runtime-tuning.js';
 import { registerServe } from './commands/serve.js';
 import { registerCerts } from './commands/certs.js';
+import { registerProvision } from './commands/provision.js';
+import { registerRegistry } from './commands/registry.js';
 
 tuneRuntime();
+// The AWS SDK warns on every run that its 2027 releases need Node 22; Thicket pins a release that runs on 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const program = new Command();
 program.name('thicket').description('Self-hosted IoT platform, wire-compatible with AWS IoT Core').version('0.1.0');
 registerServe(program);
+registerRegistry(program);
 registerCerts(program);
+registerProvision(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`thicket: ${err instanceof Error ? err.message : String(err)}\n`);

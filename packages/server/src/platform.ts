@@ -2,11 +2,23 @@
  * The platform's services and stores, wired together once: what the HTTP API and the MQTT hooks
  * both call (DESIGN §1.2: the HTTP API calls the same service functions the MQTT handlers call).
  */
-import type { Broker } from '@thicket/broker';
+import { RC, type Broker } from '@thicket/broker';
+import type { Logger } from 'pino';
 import { AccountStore } from './accounts/account-store.js';
-import { mountOf, parseArn, type Namespace } from './accounts/namespace.js';
+import { iotArn, mountOf, parseArn, type Namespace } from './accounts/namespace.js';
 import type { ApiRoute } from './api/aws-api.js';
+import { endpointRoutes, type PublicEndpoints } from './api/endpoint-routes.js';
+import { DeviceAuthorizer, type ConnectionAuth } from './authz/device-authorizer.js';
+import { CaCertificates } from './certificates/ca-certificates.js';
+import { CertificateStore } from './certificates/cert-store.js';
+import { Certificates } from './certificates/certificates.js';
+import { ThingPrincipals } from './certificates/principals.js';
+import { certificateRoutes } from './certificates/routes.js';
 import type { AccessKey } from './credentials.js';
+import type { Pki } from './pki/index.js';
+import { Policies } from './policies/policies.js';
+import { PolicyStore } from './policies/policy-store.js';
+import { policyRoutes } from './policies/routes.js';
 import { RegistryEvents } from './registry/events.js';
 import { RegistryStore } from './registry/registry-store.js';
 import { registryRoutes } from './registry/routes.js';
@@ -17,9 +29,12 @@ import type { Db } from './store/database.js';
 
 export interface PlatformOptions {
   db: Db;
-  broker: Broker;
+  pki: Pki;
   adminKey: AccessKey;
   defaultNamespace: Namespace;
+  /** Development mode: clients without credentials may connect (and do anything). */
+  dev: boolean;
+  log: Logger;
 }
 
 export class Platform {
@@ -29,21 +44,64 @@ export class Platform {
   readonly things: Things;
   readonly thingTypes: ThingTypes;
   readonly thingGroups: ThingGroups;
+  readonly certificateStore: CertificateStore;
+  readonly certificates: Certificates;
+  readonly caCertificates: CaCertificates;
+  readonly principals: ThingPrincipals;
+  readonly policyStore: PolicyStore;
+  readonly policies: Policies;
+  readonly authorizer: DeviceAuthorizer;
   readonly routes: ApiRoute[];
   readonly defaultNamespace: Namespace;
+  private broker: Broker | undefined;
+  /** Filled in once the listeners are bound. */
+  endpoints: PublicEndpoints = { host: 'localhost', mqtt: null, mqtts: null, http: null, https: null };
 
   constructor(opts: PlatformOptions) {
-    const { db, broker } = opts;
+    const { db } = opts;
     this.defaultNamespace = opts.defaultNamespace;
     this.accounts = new AccountStore(db);
     this.accounts.ensureDefault(opts.adminKey, opts.defaultNamespace.accountId);
     this.registry = new RegistryStore(db);
-    this.events = new RegistryEvents(this.registry, (ns, topic, payload) =>
-      broker.publish({ mount: mountOf(ns), topic, payload: JSON.stringify(payload), qos: 1 }),
+    this.events = new RegistryEvents(
+      this.registry,
+      (ns, topic, payload) => this.broker?.publish({ mount: mountOf(ns), topic, payload: JSON.stringify(payload), qos: 1 }),
+      (ns) => this.authorizer.invalidate(ns),
     );
     this.things = new Things(this.registry, this.events);
     this.thingTypes = new ThingTypes(this.registry, this.events);
     this.thingGroups = new ThingGroups(this.registry, this.events);
+
+    this.policyStore = new PolicyStore(db);
+    this.policies = new Policies(this.policyStore, {
+      targetExists: (ns, arn) => this.resourceExists(arn) && parseArn(arn)?.accountId === ns.accountId,
+      groupAncestors: (ns, group) => this.thingGroups.lineage(ns, group).slice(0, -1),
+      groupsOfThing: (ns, thing) => [...new Set(this.registry.groupsOfThing(ns, thing).flatMap((g) => this.thingGroups.lineage(ns, g)))],
+      changed: (ns) => this.authorizer.invalidate(ns),
+    });
+
+    this.certificateStore = new CertificateStore(db);
+    this.certificates = new Certificates(this.certificateStore, opts.pki, {
+      thingsOf: (ns, arn) => this.registry.thingsOf(ns, arn).map((t) => t.thingName),
+      policiesOf: (ns, arn) => this.policyStore.policiesOf(ns, arn),
+      detachAllPolicies: (ns, arn) => this.policies.detachAll(ns, arn),
+      deactivated: (ns, id) => this.disconnect(ns, (a) => a.certificateId === id, `certificate ${id} is no longer ACTIVE`),
+    });
+    this.caCertificates = new CaCertificates(this.certificateStore, (ns, id) =>
+      this.disconnect(ns, (a) => a.caCertificateId === id, `the CA certificate ${id} is no longer ACTIVE`),
+    );
+    this.principals = new ThingPrincipals(this.registry, this.certificates, (ns) => this.authorizer.invalidate(ns));
+
+    this.authorizer = new DeviceAuthorizer({
+      certificates: this.certificateStore,
+      registry: this.registry,
+      policies: this.policies,
+      caCertPem: opts.pki.caCertPem,
+      dev: opts.dev,
+      defaultNamespace: opts.defaultNamespace,
+      log: opts.log.child({ component: 'authz' }),
+    });
+
     this.routes = [
       ...registryRoutes({
         store: this.registry,
@@ -53,7 +111,26 @@ export class Platform {
         events: this.events,
         resourceExists: (arn) => this.resourceExists(arn),
       }),
+      ...certificateRoutes(this.certificates, this.caCertificates, this.principals),
+      ...policyRoutes(this.policies),
+      ...endpointRoutes(() => this.endpoints),
     ];
+  }
+
+  /** The broker the platform publishes events into and closes connections on. */
+  connect(broker: Broker): void {
+    this.broker = broker;
+  }
+
+  /** Closes the connections of a namespace whose authentication matches (revoked credentials). */
+  private disconnect(ns: Namespace, match: (auth: ConnectionAuth) => boolean, why: string): void {
+    const mount = mountOf(ns);
+    this.broker?.disconnectWhere(
+      (c) => c.client?.mount === mount && c.client.context !== undefined && match(c.client.context as ConnectionAuth),
+      'AUTH_ERROR',
+      RC.ADMINISTRATIVE_ACTION,
+      why,
+    );
   }
 
   /** Whether the resource an ARN names exists in its namespace. */
@@ -70,8 +147,25 @@ export class Platform {
         return this.registry.thingType(p, name) !== undefined;
       case 'thinggroup':
         return this.registry.group(p, name) !== undefined;
+      case 'cert':
+        return this.certificateStore.certificate(p, name) !== undefined;
+      case 'cacert':
+        return this.certificateStore.caCertificate(p, name) !== undefined;
+      case 'policy':
+        return this.policyStore.policy(p, name) !== undefined;
       default:
         return false;
     }
+  }
+
+  /** The thing a connection is bound to, for lifecycle events (only with an exclusive attachment, as on AWS). */
+  lifecycleThingName(context: unknown): string | undefined {
+    const auth = context as ConnectionAuth | undefined;
+    return auth?.thingExclusive ? auth.thingName : undefined;
+  }
+
+  /** The ARN of a thing in the default namespace (handy for tests and the CLI). */
+  thingArn(name: string, ns: Namespace = this.defaultNamespace): string {
+    return iotArn(ns, `thing/${name}`);
   }
 }

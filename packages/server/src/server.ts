@@ -10,7 +10,6 @@ import { Broker, listenTcp, listenTls, MemoryStore, SqliteStore, type BrokerStor
 import type { FastifyInstance } from 'fastify';
 import type { ServerConfig } from './config.js';
 import { ensureAdminCredentials, type AccessKey } from './credentials.js';
-import { deviceAuthHooks } from './auth/device-auth.js';
 import { publishLifecycleEvents } from './events/presence.js';
 import { createHttpApp } from './http/app.js';
 import { createMetrics } from './metrics.js';
@@ -18,7 +17,7 @@ import { ensurePki, type Pki } from './pki/index.js';
 import { brokerSettings } from './profile.js';
 import { Platform } from './platform.js';
 import { openDatabase } from './store/database.js';
-import { mountOf } from './accounts/namespace.js';
+import { publicUrls } from './api/endpoint-routes.js';
 
 export interface ServerPorts {
   mqtt: number | null;
@@ -52,23 +51,20 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const pki = await ensurePki(dataDir, { hostnames });
   const credentials = ensureAdminCredentials(dataDir);
 
+  const defaultNamespace = { accountId: config.accountId, region: config.region };
   const db = openDatabase(config.ephemeral ? null : join(dataDir, 'thicket.db'), { fsync: config.fsync });
   const store: BrokerStore = config.ephemeral
     ? new MemoryStore()
     : new SqliteStore(db, { fsync: config.fsync, commitDelayMs: config.commitDelayMs });
+  const platform = new Platform({ db, pki, adminKey: credentials.key, defaultNamespace, dev: config.dev, log });
   const broker = new Broker({
     ...brokerSettings(config.profile, config.mqtt),
     store,
-    hooks: deviceAuthHooks({ dev: config.dev, mount: mountOf({ accountId: config.accountId, region: config.region }) }),
+    hooks: platform.authorizer,
     logger: log.child({ component: 'broker' }),
   });
-  const platform = new Platform({
-    db,
-    broker,
-    adminKey: credentials.key,
-    defaultNamespace: { accountId: config.accountId, region: config.region },
-  });
-  const stopEvents = publishLifecycleEvents(broker);
+  platform.connect(broker);
+  const stopEvents = publishLifecycleEvents(broker, { thingName: (c) => platform.lifecycleThingName(c.context) });
   const metrics = createMetrics(broker);
 
   const servers: net.Server[] = [];
@@ -92,7 +88,15 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       ports.mqtts = l.port;
     }
     const httpLog = log.child({ component: 'http' });
-    const ctx = { broker, metrics, caCertPem: pki.caCertPem, log: httpLog, accounts: platform.accounts, routes: platform.routes };
+    const ctx = {
+      broker,
+      metrics,
+      caCertPem: pki.caCertPem,
+      log: httpLog,
+      accounts: platform.accounts,
+      routes: platform.routes,
+      endpoints: () => publicUrls(platform.endpoints),
+    };
     if (config.httpPort !== null) {
       const app = createHttpApp(ctx);
       apps.push(app);
@@ -113,6 +117,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     throw err;
   }
 
+  platform.endpoints = { host: config.hostnames[0] ?? (host === '0.0.0.0' || host === '::' ? 'localhost' : host), ...ports };
   if (config.dev) {
     log.warn('DEVELOPMENT MODE: clients may connect without credentials. Do not expose this server to a network you do not trust.');
   }

@@ -109,3 +109,70 @@ export function once<T>(
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+export const ALLOW_ALL = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: '*' }] });
+
+export interface Device {
+  thingName: string;
+  certificateArn: string;
+  certificateId: string;
+  cert: string;
+  key: string;
+  policyName: string;
+}
+
+let provisioned = 0;
+
+/** Creates a thing, an ACTIVE certificate with keys, a policy attached to the certificate, and attaches the certificate to the thing, through the API. */
+export async function provision(
+  server: ThicketServer,
+  thingName: string,
+  policyDocument = ALLOW_ALL,
+  opts: { exclusive?: boolean; region?: string } = {},
+): Promise<Device> {
+  const {
+    IoTClient,
+    CreateThingCommand,
+    CreateKeysAndCertificateCommand,
+    CreatePolicyCommand,
+    AttachPolicyCommand,
+    AttachThingPrincipalCommand,
+  } = await import('@aws-sdk/client-iot');
+  const iot = new IoTClient({
+    endpoint: `http://127.0.0.1:${server.ports.http}`,
+    region: opts.region ?? 'us-east-1',
+    credentials: server.adminKey,
+  });
+  try {
+    await iot.send(new CreateThingCommand({ thingName }));
+    const c = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+    const policyName = `p-${thingName}-${++provisioned}`;
+    await iot.send(new CreatePolicyCommand({ policyName, policyDocument }));
+    await iot.send(new AttachPolicyCommand({ policyName, target: c.certificateArn }));
+    await iot.send(
+      new AttachThingPrincipalCommand({
+        thingName,
+        principal: c.certificateArn,
+        thingPrincipalType: opts.exclusive ? 'EXCLUSIVE_THING' : undefined,
+      }),
+    );
+    return {
+      thingName,
+      certificateArn: c.certificateArn!,
+      certificateId: c.certificateId!,
+      cert: c.certificatePem!,
+      key: c.keyPair!.PrivateKey!,
+      policyName,
+    };
+  } finally {
+    iot.destroy();
+  }
+}
+
+/** mqtt.js options for connecting with a device's certificate. */
+export function tlsOptions(
+  server: ThicketServer,
+  d: { cert: string; key: string },
+): { cert: string; key: string; ca: string; servername: string } {
+  return { cert: d.cert, key: d.key, ca: server.pki.caCertPem, servername: 'localhost' };
+}

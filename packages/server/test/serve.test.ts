@@ -1,14 +1,11 @@
 /** `thicket serve` as a process: first start, files and modes, HTTP endpoints, metrics, SIGTERM, `certs issue`. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import mqtt from 'mqtt';
-import { REPO, spawnServer, tempDir } from './helpers.js';
+import { spawnServer, tempDir } from './helpers.js';
 
-const run = promisify(execFile);
 const PORTS = ['--mqtt-port', '0', '--mqtts-port', '0', '--http-port', '0', '--https-port', '0'];
 
 test('first start creates the CA, server certificate and admin key with safe modes, and prints every endpoint', async () => {
@@ -93,47 +90,6 @@ test('/metrics reports connections, messages by QoS, and dropped messages', asyn
     assert.ok(text.includes('thicket_mqtt_messages_queued'));
     await sub.endAsync();
     await pub.endAsync();
-    s.proc.kill('SIGTERM');
-    await s.exited;
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-});
-
-test('`thicket certs issue` writes a certificate that connects over mutual TLS', async () => {
-  const dataDir = tempDir();
-  const out = join(dataDir, 'out');
-  try {
-    const s = await spawnServer(['--data-dir', dataDir, ...PORTS]);
-    const { stdout } = await run(
-      process.execPath,
-      [
-        '--conditions=source',
-        '--import',
-        'tsx',
-        join(REPO, 'packages/cli/src/main.ts'),
-        'certs',
-        'issue',
-        'sensor-9',
-        '--data-dir',
-        dataDir,
-        '--out',
-        out,
-      ],
-      { cwd: REPO },
-    );
-    assert.match(stdout, /certificate id [0-9a-f]{64}/);
-    assert.match(stdout, /mosquitto_sub .*--cert/);
-    assert.equal(statSync(join(out, 'private.key')).mode & 0o777, 0o600);
-    const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${s.ports.mqtts}`, {
-      clientId: 'sensor-9',
-      cert: readFileSync(join(out, 'certificate.pem')),
-      key: readFileSync(join(out, 'private.key')),
-      ca: readFileSync(join(out, 'ca.pem')),
-      reconnectPeriod: 0,
-    });
-    assert.ok(client.connected);
-    await client.endAsync();
     s.proc.kill('SIGTERM');
     await s.exited;
   } finally {

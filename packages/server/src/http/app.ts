@@ -13,6 +13,7 @@ export interface HttpContext {
   log: Logger;
   accounts: AccountStore;
   routes: ApiRoute[];
+  endpoints: () => Record<string, string | undefined>;
 }
 
 export interface HttpsOptions {
@@ -54,6 +55,9 @@ export function createHttpApp(ctx: HttpContext, https?: HttpsOptions): FastifyIn
     reply.header('content-type', ctx.metrics.contentType);
     return ctx.metrics.metrics();
   });
+
+  // Listener URLs for tools (what DescribeEndpoint cannot carry through the AWS SDKs); no secrets.
+  app.get('/endpoints', async () => ctx.endpoints());
 
   app.get('/ca.pem', async (_req, reply) => {
     reply.header('content-type', 'application/x-pem-file');

@@ -30,6 +30,8 @@ export class RegistryEvents {
   constructor(
     private readonly store: RegistryStore,
     private readonly publish: Publish,
+    /** Every registry change, published or not (policy variables depend on the registry). */
+    private readonly onChange: (ns: Namespace) => void = () => {},
   ) {}
 
   enabled(ns: Namespace, type: EventType): boolean {
@@ -54,6 +56,7 @@ export class RegistryEvents {
 
   /** Publishes `body` (with eventType, eventId, timestamp and accountId added) if the type is enabled. */
   emit(ns: Namespace, type: EventType, topic: string, body: Record<string, unknown>): void {
+    this.onChange(ns);
     if (!this.enabled(ns, type)) return;
     this.publish(ns, topic, {
       eventType: `${type}_EVENT`,

@@ -1,0 +1,223 @@
+/**
+ * The broker's authentication and authorization hooks for AWS IoT semantics: a TLS client
+ * certificate must be registered and ACTIVE (and chain to an ACTIVE registered CA, or to the
+ * server's CA, or be registered without a CA); every CONNECT, PUBLISH, SUBSCRIBE and delivery is
+ * decided by the IoT policies that apply to the connection, compiled once per connection and
+ * recompiled when anything they depend on changes in the namespace.
+ */
+import { X509Certificate } from 'node:crypto';
+import { RC, type AuthResult, type BrokerHooks, type ClientInfo, type ConnectRequest, type QoS } from '@thicket/broker';
+import type { Logger } from 'pino';
+import { iotArn, mountOf, type Namespace } from '../accounts/namespace.js';
+import type { CertificateStore } from '../certificates/cert-store.js';
+import { certArn } from '../certificates/certificates.js';
+import { issuedBy, validNow } from '../certificates/x509-check.js';
+import { compilePolicies, type CompiledPolicySet, type ConditionContext, type PolicyDocument } from '../policies/engine/index.js';
+import type { Policies } from '../policies/policies.js';
+import type { RegistryStore } from '../registry/registry-store.js';
+import { certificateIdOf } from './certificate-id.js';
+import { bindThing, identityVariables } from './connection-identity.js';
+
+/** What the hooks keep on each connection (ClientInfo.context). */
+export interface ConnectionAuth {
+  ns: Namespace;
+  /** Certificate ARN, or undefined for anonymous development-mode clients and custom-auth clients. */
+  principal: string | undefined;
+  certificateId: string | undefined;
+  caCertificateId: string | null;
+  certificate: X509Certificate | undefined;
+  clientId: string;
+  sourceIp: string;
+  /** Development mode without credentials: everything is allowed. */
+  allowAll: boolean;
+  /** Documents returned by a custom authorizer (used instead of attached policies). */
+  documents: PolicyDocument[] | undefined;
+  extraVariables: Record<string, string> | undefined;
+  thingName: string | undefined;
+  /** The certificate is attached to that thing exclusively (lifecycle events then carry thingName). */
+  thingExclusive: boolean;
+  context: ConditionContext;
+  set: CompiledPolicySet | undefined;
+  generation: number;
+}
+
+export interface AuthorizerDeps {
+  certificates: CertificateStore;
+  registry: RegistryStore;
+  policies: Policies;
+  caCertPem: string;
+  dev: boolean;
+  defaultNamespace: Namespace;
+  log: Logger;
+}
+
+const ip = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) : a);
+
+export class DeviceAuthorizer implements BrokerHooks {
+  private readonly builtInCa: X509Certificate;
+  /** Per namespace: bumped when policies, attachments or the registry change. */
+  private generations = new Map<string, number>();
+
+  constructor(private readonly deps: AuthorizerDeps) {
+    this.builtInCa = new X509Certificate(deps.caCertPem);
+  }
+
+  /** Something policies depend on changed in `ns`: connections recompile at their next decision. */
+  invalidate(ns: Namespace): void {
+    const k = mountOf(ns);
+    this.generations.set(k, (this.generations.get(k) ?? 0) + 1);
+  }
+
+  private generation(ns: Namespace): number {
+    return this.generations.get(mountOf(ns)) ?? 0;
+  }
+
+  authenticate(req: ConnectRequest): AuthResult {
+    const tls = req.transport.tls;
+    const sourceIp = ip(req.transport.remoteAddress);
+    let auth: ConnectionAuth;
+    if (tls?.peerCertificate) {
+      const found = this.certificateAuth(tls.peerCertificate, req.clientId, sourceIp);
+      if ('reasonCode' in found) return found;
+      auth = found;
+    } else if (this.deps.dev) {
+      auth = this.base(this.deps.defaultNamespace, req.clientId, sourceIp);
+      auth.allowAll = true;
+    } else {
+      return {
+        reasonCode: RC.NOT_AUTHORIZED,
+        reasonString: 'no credentials: connect over TLS with a registered client certificate, or start the server with --dev',
+      };
+    }
+    const denied = this.connectDecision(auth, req);
+    const result: AuthResult = {
+      reasonCode: RC.SUCCESS,
+      mount: mountOf(auth.ns),
+      principal: auth.certificateId ?? req.username ?? 'anonymous',
+      context: auth,
+    };
+    if (denied) return { ...result, reasonCode: RC.NOT_AUTHORIZED, reasonString: denied };
+    return result;
+  }
+
+  /** Builds the connection's auth from a certificate, or the refusal. */
+  private certificateAuth(der: Buffer, clientId: string, sourceIp: string): ConnectionAuth | AuthResult {
+    const id = certificateIdOf(der);
+    const refuse = (why: string): AuthResult => {
+      this.deps.log.info({ certificateId: id, clientId }, `certificate refused: ${why}`);
+      return { reasonCode: RC.NOT_AUTHORIZED, reasonString: why, principal: id };
+    };
+    const registrations = this.deps.certificates.registrations(id);
+    if (registrations.length === 0) return refuse(`certificate ${id} is not registered`);
+    const reg = registrations.find((r) => r.status === 'ACTIVE');
+    if (!reg) return refuse(`certificate ${id} is ${registrations[0]!.status}, not ACTIVE`);
+    const cert = new X509Certificate(der);
+    if (!validNow(cert)) return refuse(`certificate ${id} is outside its validity period (${cert.validFrom} to ${cert.validTo})`);
+    const ns: Namespace = { accountId: reg.accountId, region: reg.region };
+    if (reg.caCertificateId !== null) {
+      const ca = this.deps.certificates.caCertificate(ns, reg.caCertificateId);
+      if (!ca || ca.status !== 'ACTIVE')
+        return refuse(`the CA certificate ${reg.caCertificateId} that signed certificate ${id} is not ACTIVE`);
+      if (!issuedBy(cert, new X509Certificate(ca.pem)))
+        return refuse(`certificate ${id} does not verify against its CA ${reg.caCertificateId}`);
+    }
+    const auth = this.base(ns, clientId, sourceIp);
+    auth.principal = certArn(ns, id);
+    auth.certificateId = id;
+    auth.caCertificateId = reg.caCertificateId;
+    auth.certificate = cert;
+    return auth;
+  }
+
+  private base(ns: Namespace, clientId: string, sourceIp: string): ConnectionAuth {
+    return {
+      ns,
+      principal: undefined,
+      certificateId: undefined,
+      caCertificateId: null,
+      certificate: undefined,
+      clientId,
+      sourceIp,
+      allowAll: false,
+      documents: undefined,
+      extraVariables: undefined,
+      thingName: undefined,
+      thingExclusive: false,
+      context: {},
+      set: undefined,
+      generation: -1,
+    };
+  }
+
+  /** iot:Connect (with iot:ConnectAttributes), and publishing the will; returns why it is denied. */
+  private connectDecision(auth: ConnectionAuth, req: ConnectRequest): string | undefined {
+    if (auth.allowAll) return undefined;
+    const set = this.policySet(auth);
+    const attributes: string[] = [];
+    const persistent = req.protocolVersion === 5 ? (req.properties.sessionExpiryInterval ?? 0) > 0 : !req.clean;
+    if (persistent) attributes.push('PersistentConnect');
+    if (req.will) attributes.push('LastWill');
+    const context = { ...auth.context, 'iot:ConnectAttributes': attributes };
+    if (set.evaluate('iot:Connect', iotArn(auth.ns, `client/${req.clientId}`), context) !== 'allow') {
+      return `not authorized to connect as client id "${req.clientId}"`;
+    }
+    if (req.will) {
+      const topic = iotArn(auth.ns, `topic/${req.will.topic}`);
+      if (set.evaluate('iot:Publish', topic, auth.context) !== 'allow') return `not authorized to publish the will on "${req.will.topic}"`;
+      if (req.will.retain && set.evaluate('iot:RetainPublish', topic, auth.context) !== 'allow') {
+        return `not authorized to publish a retained will on "${req.will.topic}"`;
+      }
+    }
+    return undefined;
+  }
+
+  /** The connection's compiled policies, rebuilt when its namespace changed since they were compiled. */
+  policySet(auth: ConnectionAuth): CompiledPolicySet {
+    const generation = this.generation(auth.ns);
+    if (auth.set && auth.generation === generation) return auth.set;
+    const { registry, policies } = this.deps;
+    const thing = bindThing(registry, auth.ns, auth.principal, auth.clientId);
+    const row = thing ? registry.thing(auth.ns, thing.thingName) : undefined;
+    const { vars, context } = identityVariables({
+      ns: auth.ns,
+      clientId: auth.clientId,
+      sourceIp: auth.sourceIp,
+      certificate: auth.certificate,
+      thing,
+      thingTypeName: row?.thingTypeName,
+      thingAttributes: row?.attributes,
+      extra: auth.extraVariables,
+    });
+    // Thing-group policies reach a connection only through a thing its certificate is attached to.
+    const docs =
+      auth.documents ??
+      policies.documents(auth.ns, policies.effectiveNames(auth.ns, auth.principal, thing?.attached ? thing.thingName : undefined));
+    auth.thingName = thing?.thingName;
+    auth.thingExclusive = thing?.exclusive ?? false;
+    auth.context = context;
+    auth.set = compilePolicies(docs, vars);
+    auth.generation = generation;
+    return auth.set;
+  }
+
+  private decide(client: ClientInfo, action: string, resource: string): boolean {
+    const auth = client.context as ConnectionAuth | undefined;
+    if (!auth) return false;
+    if (auth.allowAll) return true;
+    return this.policySet(auth).evaluate(action, iotArn(auth.ns, resource), auth.context) === 'allow';
+  }
+
+  authorizePublish(client: ClientInfo, topic: string, _qos: QoS, retain: boolean): number {
+    if (!this.decide(client, 'iot:Publish', `topic/${topic}`)) return RC.NOT_AUTHORIZED;
+    if (retain && !this.decide(client, 'iot:RetainPublish', `topic/${topic}`)) return RC.NOT_AUTHORIZED;
+    return RC.SUCCESS;
+  }
+
+  authorizeSubscribe(client: ClientInfo, filter: string): number {
+    return this.decide(client, 'iot:Subscribe', `topicfilter/${filter}`) ? RC.SUCCESS : RC.NOT_AUTHORIZED;
+  }
+
+  authorizeReceive(client: ClientInfo, topic: string): boolean {
+    return this.decide(client, 'iot:Receive', `topic/${topic}`);
+  }
+}

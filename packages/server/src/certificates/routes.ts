@@ -1,0 +1,167 @@
+/** HTTP routes of certificates, CA certificates and thing principals. */
+import type { ApiRoute } from '../api/aws-api.js';
+import type { CaCertificates } from './ca-certificates.js';
+import type { Certificates } from './certificates.js';
+import type { ThingPrincipals } from './principals.js';
+
+export function certificateRoutes(certs: Certificates, cas: CaCertificates, principals: ThingPrincipals): ApiRoute[] {
+  return [
+    {
+      method: 'POST',
+      path: '/keys-and-certificate',
+      service: 'iot',
+      operation: 'CreateKeysAndCertificate',
+      handler: (r) => certs.createKeysAndCertificate(r.ctx.ns, r.query.setAsActive),
+    },
+    {
+      method: 'POST',
+      path: '/certificates',
+      service: 'iot',
+      operation: 'CreateCertificateFromCsr',
+      handler: (r) => certs.createFromCsr(r.ctx.ns, r.body.certificateSigningRequest, r.query.setAsActive),
+    },
+    {
+      method: 'POST',
+      path: '/certificate/register',
+      service: 'iot',
+      operation: 'RegisterCertificate',
+      handler: (r) => certs.register(r.ctx.ns, r.body, r.query.setAsActive),
+    },
+    {
+      method: 'POST',
+      path: '/certificate/register-no-ca',
+      service: 'iot',
+      operation: 'RegisterCertificateWithoutCA',
+      handler: (r) => certs.registerWithoutCa(r.ctx.ns, r.body),
+    },
+    {
+      method: 'GET',
+      path: '/certificates/:certificateId',
+      service: 'iot',
+      operation: 'DescribeCertificate',
+      readOnly: true,
+      handler: (r) => certs.describe(r.ctx.ns, r.params.certificateId!),
+    },
+    {
+      method: 'PUT',
+      path: '/certificates/:certificateId',
+      service: 'iot',
+      operation: 'UpdateCertificate',
+      handler: (r) => certs.update(r.ctx.ns, r.params.certificateId!, r.query.newStatus),
+    },
+    {
+      method: 'DELETE',
+      path: '/certificates/:certificateId',
+      service: 'iot',
+      operation: 'DeleteCertificate',
+      handler: (r) => certs.delete(r.ctx.ns, r.params.certificateId!, r.query.forceDelete),
+    },
+    {
+      method: 'GET',
+      path: '/certificates',
+      service: 'iot',
+      operation: 'ListCertificates',
+      readOnly: true,
+      handler: (r) => certs.list(r.ctx.ns, r.query),
+    },
+    {
+      method: 'GET',
+      path: '/certificates-by-ca/:caCertificateId',
+      service: 'iot',
+      operation: 'ListCertificatesByCA',
+      readOnly: true,
+      handler: (r) => certs.list(r.ctx.ns, r.query, r.params.caCertificateId),
+    },
+    {
+      method: 'GET',
+      path: '/registrationcode',
+      service: 'iot',
+      operation: 'GetRegistrationCode',
+      handler: (r) => cas.registrationCode(r.ctx.ns),
+    },
+    {
+      method: 'POST',
+      path: '/cacertificate',
+      service: 'iot',
+      operation: 'RegisterCACertificate',
+      handler: (r) => cas.register(r.ctx.ns, r.body, r.query),
+    },
+    {
+      method: 'GET',
+      path: '/cacertificate/:caCertificateId',
+      service: 'iot',
+      operation: 'DescribeCACertificate',
+      readOnly: true,
+      handler: (r) => cas.describe(r.ctx.ns, r.params.caCertificateId!),
+    },
+    {
+      method: 'PUT',
+      path: '/cacertificate/:caCertificateId',
+      service: 'iot',
+      operation: 'UpdateCACertificate',
+      handler: (r) => cas.update(r.ctx.ns, r.params.caCertificateId!, r.query, r.body),
+    },
+    {
+      method: 'DELETE',
+      path: '/cacertificate/:caCertificateId',
+      service: 'iot',
+      operation: 'DeleteCACertificate',
+      handler: (r) => cas.delete(r.ctx.ns, r.params.caCertificateId!),
+    },
+    {
+      method: 'GET',
+      path: '/cacertificates',
+      service: 'iot',
+      operation: 'ListCACertificates',
+      readOnly: true,
+      handler: (r) => cas.list(r.ctx.ns, r.query),
+    },
+    // ---- thing principals
+    {
+      method: 'PUT',
+      path: '/things/:thingName/principals',
+      service: 'iot',
+      operation: 'AttachThingPrincipal',
+      handler: (r) => principals.attach(r.ctx.ns, r.params.thingName!, r.headers['x-amzn-principal'], r.query.thingPrincipalType),
+    },
+    {
+      method: 'DELETE',
+      path: '/things/:thingName/principals',
+      service: 'iot',
+      operation: 'DetachThingPrincipal',
+      handler: (r) => principals.detach(r.ctx.ns, r.params.thingName!, r.headers['x-amzn-principal']),
+    },
+    {
+      method: 'GET',
+      path: '/things/:thingName/principals',
+      service: 'iot',
+      operation: 'ListThingPrincipals',
+      readOnly: true,
+      handler: (r) => principals.listPrincipals(r.ctx.ns, r.params.thingName!, r.query, false),
+    },
+    {
+      method: 'GET',
+      path: '/things/:thingName/principals-v2',
+      service: 'iot',
+      operation: 'ListThingPrincipalsV2',
+      readOnly: true,
+      handler: (r) => principals.listPrincipals(r.ctx.ns, r.params.thingName!, r.query, true),
+    },
+    {
+      method: 'GET',
+      path: '/principals/things',
+      service: 'iot',
+      operation: 'ListPrincipalThings',
+      readOnly: true,
+      handler: (r) => principals.listThings(r.ctx.ns, r.headers['x-amzn-principal'], r.query, false),
+    },
+    {
+      method: 'GET',
+      path: '/principals/things-v2',
+      service: 'iot',
+      operation: 'ListPrincipalThingsV2',
+      readOnly: true,
+      handler: (r) => principals.listThings(r.ctx.ns, r.headers['x-amzn-principal'], r.query, true),
+    },
+  ];
+}

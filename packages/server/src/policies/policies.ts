@@ -1,0 +1,373 @@
+/**
+ * IoT policies (reference controlplane §3.3–3.4): documents with up to five versions and a default,
+ * attached to certificates and thing groups. Parsing and evaluation live in ./engine.
+ */
+import { randomBytes } from 'node:crypto';
+import { iotArn, parseArn, type Namespace } from '../accounts/namespace.js';
+import { alreadyExists, AwsError, deleteConflict, invalidRequest, limitExceeded, notFound } from '../aws/errors.js';
+import { pageOf, pageSize, parseBool } from '../api/pagination.js';
+import { compilePolicies, parsePolicyDocument, PolicyDocumentError, type PolicyDocument } from './engine/index.js';
+import type { PolicyRow, PolicyStore } from './policy-store.js';
+
+const NAME = /^[\w+=,.@-]+$/;
+const MAX_VERSIONS = 5;
+const MAX_POLICIES_PER_TARGET = 10;
+
+export const policyArn = (ns: Namespace, name: string): string => iotArn(ns, `policy/${name}`);
+
+export interface PolicyHooks {
+  /** Whether a certificate or thing group ARN exists in the namespace. */
+  targetExists(ns: Namespace, arn: string): boolean;
+  /** Ancestors of a thing group, root first (for recursive listings). */
+  groupAncestors(ns: Namespace, groupName: string): string[];
+  /** Thing groups of a thing, with their ancestors. */
+  groupsOfThing(ns: Namespace, thingName: string): string[];
+  /** A policy, a version or an attachment changed: cached decisions must go. */
+  changed(ns: Namespace): void;
+}
+
+function checkPolicyName(v: unknown): string {
+  if (typeof v !== 'string' || v.length < 1 || v.length > 128 || !NAME.test(v)) {
+    throw invalidRequest(
+      `1 validation error detected: Value '${String(v)}' at 'policyName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+`,
+    );
+  }
+  return v;
+}
+
+/** Parses a document, answering MalformedPolicyException with the parser's message (position included). */
+export function checkDocument(text: unknown): { text: string; doc: PolicyDocument } {
+  if (typeof text !== 'string' || text.length === 0) throw invalidRequest('policyDocument is required');
+  try {
+    return { text, doc: parsePolicyDocument(text) };
+  } catch (err) {
+    if (err instanceof PolicyDocumentError) throw new AwsError('MalformedPolicyException', 400, err.message);
+    throw err;
+  }
+}
+
+function versionNumber(v: string | undefined): number {
+  const n = Number(v);
+  if (!v || !Number.isInteger(n) || n < 1) throw invalidRequest(`policyVersionId must be a positive whole number, not '${String(v)}'`);
+  return n;
+}
+
+export class Policies {
+  /** Parsed default-version documents, by namespace/name/version. */
+  private parsed = new Map<string, PolicyDocument>();
+
+  constructor(
+    readonly store: PolicyStore,
+    private readonly hooks: PolicyHooks,
+  ) {}
+
+  private get(ns: Namespace, name: string): PolicyRow {
+    const p = this.store.policy(ns, name);
+    if (!p) throw notFound(`Policy ${name} does not exist`);
+    return p;
+  }
+
+  /** The parsed default documents of the named policies (missing ones are skipped). */
+  documents(ns: Namespace, names: string[]): PolicyDocument[] {
+    const out: PolicyDocument[] = [];
+    for (const name of names) {
+      const p = this.store.policy(ns, name);
+      if (!p) continue;
+      const k = `${ns.accountId}/${ns.region}/${name}@${p.defaultVersion}`;
+      let doc = this.parsed.get(k);
+      if (!doc) {
+        doc = parsePolicyDocument(this.store.version(ns, name, p.defaultVersion)!.document, { maxChars: Number.MAX_SAFE_INTEGER });
+        if (this.parsed.size > 10_000) this.parsed.clear();
+        this.parsed.set(k, doc);
+      }
+      out.push(doc);
+    }
+    return out;
+  }
+
+  /** Policies a target has, with those of a thing group's ancestors when `recursive`. */
+  attachedTo(ns: Namespace, target: string, recursive: boolean): string[] {
+    const names = [...this.store.policiesOf(ns, target)];
+    const p = parseArn(target);
+    if (recursive && p?.resource.startsWith('thinggroup/')) {
+      for (const ancestor of this.hooks.groupAncestors(ns, p.resource.slice('thinggroup/'.length))) {
+        names.push(...this.store.policiesOf(ns, iotArn(ns, `thinggroup/${ancestor}`)));
+      }
+    }
+    return [...new Set(names)];
+  }
+
+  /** Policies that apply to a certificate connecting as a thing: its own, and those of the thing's groups. */
+  effectiveNames(ns: Namespace, principal: string | undefined, thingName: string | undefined): string[] {
+    const names = principal ? [...this.store.policiesOf(ns, principal)] : [];
+    if (thingName) {
+      for (const g of this.hooks.groupsOfThing(ns, thingName)) names.push(...this.store.policiesOf(ns, iotArn(ns, `thinggroup/${g}`)));
+    }
+    return [...new Set(names)];
+  }
+
+  create(ns: Namespace, rawName: unknown, body: { policyDocument?: unknown }) {
+    const name = checkPolicyName(rawName);
+    const { text } = checkDocument(body.policyDocument);
+    return this.store.tx(() => {
+      if (this.store.policy(ns, name)) throw alreadyExists(`Policy ${name} already exists`, name, policyArn(ns, name));
+      const now = Date.now();
+      this.store.putPolicy(ns, {
+        name,
+        defaultVersion: 1,
+        nextVersion: 2,
+        createdAt: now,
+        lastModified: now,
+        generationId: newGeneration(),
+      });
+      this.store.putVersion(ns, name, { version: 1, document: text, createdAt: now });
+      return { policyName: name, policyArn: policyArn(ns, name), policyDocument: text, policyVersionId: '1' };
+    });
+  }
+
+  describe(ns: Namespace, name: string) {
+    const p = this.get(ns, name);
+    const v = this.store.version(ns, name, p.defaultVersion)!;
+    return {
+      policyName: name,
+      policyArn: policyArn(ns, name),
+      policyDocument: v.document,
+      defaultVersionId: String(p.defaultVersion),
+      creationDate: p.createdAt / 1000,
+      lastModifiedDate: p.lastModified / 1000,
+      generationId: p.generationId,
+    };
+  }
+
+  delete(ns: Namespace, name: string): Record<string, never> {
+    this.store.tx(() => {
+      this.get(ns, name);
+      if (this.store.versions(ns, name).length > 1)
+        throw deleteConflict(`Policy ${name} has versions other than the default; delete them first`);
+      if (this.store.targets(ns, name).length) throw deleteConflict(`Policy ${name} is attached to one or more targets; detach it first`);
+      this.store.deletePolicy(ns, name);
+    });
+    this.hooks.changed(ns);
+    return {};
+  }
+
+  list(ns: Namespace, q: Record<string, string | undefined>) {
+    const all = this.store.policies(ns);
+    if (parseBool(q.isAscendingOrder, 'isAscendingOrder') === false) all.reverse();
+    const page = pageOf(all, pageSize(q.pageSize, 'pageSize', 250), q.marker, 'marker');
+    return { policies: page.items.map((p) => ({ policyName: p.name, policyArn: policyArn(ns, p.name) })), nextMarker: page.next };
+  }
+
+  createVersion(ns: Namespace, name: string, body: { policyDocument?: unknown }, setAsDefault: string | undefined) {
+    const { text } = checkDocument(body.policyDocument);
+    const makeDefault = parseBool(setAsDefault, 'setAsDefault') ?? false;
+    const result = this.store.tx(() => {
+      const p = this.get(ns, name);
+      if (this.store.versions(ns, name).length >= MAX_VERSIONS) {
+        throw new AwsError(
+          'VersionsLimitExceededException',
+          409,
+          `Policy ${name} already has the maximum number of versions (${MAX_VERSIONS})`,
+        );
+      }
+      const version = p.nextVersion;
+      const now = Date.now();
+      this.store.putVersion(ns, name, { version, document: text, createdAt: now });
+      this.store.putPolicy(ns, {
+        ...p,
+        nextVersion: version + 1,
+        defaultVersion: makeDefault ? version : p.defaultVersion,
+        lastModified: now,
+        generationId: newGeneration(),
+      });
+      return { policyArn: policyArn(ns, name), policyDocument: text, policyVersionId: String(version), isDefaultVersion: makeDefault };
+    });
+    if (makeDefault) this.hooks.changed(ns);
+    return result;
+  }
+
+  getVersion(ns: Namespace, name: string, versionId: string) {
+    const p = this.get(ns, name);
+    const n = versionNumber(versionId);
+    const v = this.store.version(ns, name, n);
+    if (!v) throw notFound(`Version ${versionId} of policy ${name} does not exist`);
+    return {
+      policyArn: policyArn(ns, name),
+      policyName: name,
+      policyDocument: v.document,
+      policyVersionId: String(n),
+      isDefaultVersion: n === p.defaultVersion,
+      creationDate: v.createdAt / 1000,
+      lastModifiedDate: p.lastModified / 1000,
+      generationId: p.generationId,
+    };
+  }
+
+  listVersions(ns: Namespace, name: string) {
+    const p = this.get(ns, name);
+    return {
+      policyVersions: this.store.versions(ns, name).map((v) => ({
+        versionId: String(v.version),
+        isDefaultVersion: v.version === p.defaultVersion,
+        createDate: v.createdAt / 1000,
+      })),
+    };
+  }
+
+  setDefaultVersion(ns: Namespace, name: string, versionId: string): Record<string, never> {
+    this.store.tx(() => {
+      const p = this.get(ns, name);
+      const n = versionNumber(versionId);
+      if (!this.store.version(ns, name, n)) throw notFound(`Version ${versionId} of policy ${name} does not exist`);
+      this.store.putPolicy(ns, { ...p, defaultVersion: n, lastModified: Date.now(), generationId: newGeneration() });
+    });
+    this.hooks.changed(ns);
+    return {};
+  }
+
+  deleteVersion(ns: Namespace, name: string, versionId: string): Record<string, never> {
+    this.store.tx(() => {
+      const p = this.get(ns, name);
+      const n = versionNumber(versionId);
+      if (!this.store.version(ns, name, n)) throw notFound(`Version ${versionId} of policy ${name} does not exist`);
+      if (n === p.defaultVersion) throw deleteConflict('Cannot delete the default version of a policy');
+      this.store.deleteVersion(ns, name, n);
+    });
+    return {};
+  }
+
+  private checkTarget(ns: Namespace, target: unknown): string {
+    if (typeof target !== 'string' || target.length === 0) throw invalidRequest('target is required');
+    const p = parseArn(target);
+    const kind = p?.resource.split('/')[0];
+    if (!p || (kind !== 'cert' && kind !== 'thinggroup')) {
+      throw invalidRequest(`A policy target must be a certificate or thing group ARN, not '${target}'`);
+    }
+    if (p.accountId !== ns.accountId || p.region !== ns.region || !this.hooks.targetExists(ns, target)) {
+      throw notFound(`The target ${target} does not exist`);
+    }
+    return target;
+  }
+
+  attach(ns: Namespace, name: string, rawTarget: unknown): Record<string, never> {
+    this.store.tx(() => {
+      this.get(ns, name);
+      const target = this.checkTarget(ns, rawTarget);
+      const current = this.store.policiesOf(ns, target);
+      if (!current.includes(name) && current.length >= MAX_POLICIES_PER_TARGET) {
+        throw limitExceeded(`${target} already has ${MAX_POLICIES_PER_TARGET} policies attached, the most a target may have`);
+      }
+      this.store.attach(ns, name, target);
+    });
+    this.hooks.changed(ns);
+    return {};
+  }
+
+  detach(ns: Namespace, name: string, rawTarget: unknown): Record<string, never> {
+    this.store.tx(() => {
+      this.get(ns, name);
+      if (typeof rawTarget !== 'string' || rawTarget.length === 0) throw invalidRequest('target is required');
+      this.store.detach(ns, name, rawTarget);
+    });
+    this.hooks.changed(ns);
+    return {};
+  }
+
+  detachAll(ns: Namespace, target: string): void {
+    this.store.detachTarget(ns, target);
+    this.hooks.changed(ns);
+  }
+
+  listAttached(ns: Namespace, rawTarget: string, q: Record<string, string | undefined>) {
+    const target = this.checkTarget(ns, rawTarget);
+    const names = this.attachedTo(ns, target, parseBool(q.recursive, 'recursive') ?? false);
+    const page = pageOf(names, pageSize(q.pageSize, 'pageSize', 250), q.marker, 'marker');
+    return { policies: page.items.map((n) => ({ policyName: n, policyArn: policyArn(ns, n) })), nextMarker: page.next };
+  }
+
+  listTargets(ns: Namespace, name: string, q: Record<string, string | undefined>) {
+    this.get(ns, name);
+    const page = pageOf(this.store.targets(ns, name), pageSize(q.pageSize, 'pageSize', 250), q.marker, 'marker');
+    return { targets: page.items, nextMarker: page.next };
+  }
+
+  /** ListPrincipalPolicies (deprecated API): policies attached to a certificate. */
+  listPrincipalPolicies(ns: Namespace, principal: unknown, q: Record<string, string | undefined>) {
+    if (typeof principal !== 'string') throw invalidRequest('The x-amzn-iot-principal header is required');
+    return this.listAttached(ns, principal, q);
+  }
+
+  /** ListPolicyPrincipals (deprecated API). */
+  listPolicyPrincipals(ns: Namespace, name: unknown, q: Record<string, string | undefined>) {
+    if (typeof name !== 'string') throw invalidRequest('The x-amzn-iot-policy header is required');
+    const r = this.listTargets(ns, name, q);
+    return { principals: r.targets.filter((t) => parseArn(t)?.resource.startsWith('cert/')), nextMarker: r.nextMarker };
+  }
+
+  effectivePolicies(ns: Namespace, body: { principal?: unknown }, thingName: string | undefined) {
+    const principal = typeof body.principal === 'string' ? this.checkTarget(ns, body.principal) : undefined;
+    const names = this.effectiveNames(ns, principal, thingName);
+    return {
+      effectivePolicies: names.map((n) => ({
+        policyName: n,
+        policyArn: policyArn(ns, n),
+        policyDocument: this.describe(ns, n).policyDocument,
+      })),
+    };
+  }
+
+  /** TestAuthorization: how the principal's policies decide each action on each resource. */
+  testAuthorization(
+    ns: Namespace,
+    clientId: string | undefined,
+    body: { principal?: unknown; authInfos?: unknown; policyNamesToAdd?: unknown; policyNamesToSkip?: unknown },
+  ) {
+    if (!Array.isArray(body.authInfos) || body.authInfos.length === 0) throw invalidRequest('authInfos is required');
+    const principal = typeof body.principal === 'string' ? this.checkTarget(ns, body.principal) : undefined;
+    const skip = new Set(Array.isArray(body.policyNamesToSkip) ? (body.policyNamesToSkip as string[]) : []);
+    const add = Array.isArray(body.policyNamesToAdd) ? (body.policyNamesToAdd as string[]) : [];
+    for (const n of add) this.get(ns, n);
+    const names = [...new Set([...this.effectiveNames(ns, principal, undefined), ...add])].filter((n) => !skip.has(n));
+    const action: Record<string, string> = {
+      PUBLISH: 'iot:Publish',
+      SUBSCRIBE: 'iot:Subscribe',
+      RECEIVE: 'iot:Receive',
+      CONNECT: 'iot:Connect',
+    };
+    const vars = clientId ? { 'iot:ClientId': clientId } : {};
+    const perPolicy = names.map((n) => ({ name: n, set: compilePolicies(this.documents(ns, [n]), vars) }));
+    return {
+      authResults: (body.authInfos as Array<{ actionType?: string; resources?: string[] }>).map((info) => {
+        const act = action[info.actionType ?? ''];
+        if (!act) throw invalidRequest(`actionType must be one of ${Object.keys(action).join(', ')}`);
+        const resources = Array.isArray(info.resources) ? info.resources : [];
+        const allowedBy = new Set<string>();
+        const deniedBy = new Set<string>();
+        for (const { name, set } of perPolicy) {
+          for (const r of resources) {
+            const d = set.evaluate(act, r);
+            if (d === 'deny') deniedBy.add(name);
+            if (d === 'allow') allowedBy.add(name);
+          }
+        }
+        const allowedAll = resources.length > 0 && resources.every((r) => perPolicy.some(({ set }) => set.evaluate(act, r) === 'allow'));
+        const decision = deniedBy.size ? 'EXPLICIT_DENY' : allowedAll ? 'ALLOWED' : 'IMPLICIT_DENY';
+        const ref = (n: string) => ({ policyName: n, policyArn: policyArn(ns, n) });
+        return {
+          authInfo: { actionType: info.actionType, resources },
+          allowed: { policies: [...allowedBy].map(ref) },
+          denied: {
+            explicitDeny: { policies: [...deniedBy].map(ref) },
+            implicitDeny: { policies: decision === 'IMPLICIT_DENY' ? names.filter((n) => !allowedBy.has(n)).map(ref) : [] },
+          },
+          authDecision: decision,
+          missingContextValues: [],
+        };
+      }),
+    };
+  }
+}
+
+function newGeneration(): string {
+  return randomBytes(16).toString('hex');
+}
