@@ -28,7 +28,8 @@ export interface Peer {
   version(): string;
   /** The settings that matter for comparing it, for the report. */
   settings: string;
-  start(qos: QoS, pinning: Pinning): Promise<RunningPeer>;
+  /** `withPolicy`: authorize every client with an IoT policy (thicket only). */
+  start(qos: QoS, pinning: Pinning, withPolicy?: boolean): Promise<RunningPeer>;
 }
 
 /** Overrides the CLI entry point, to benchmark another build of thicket. */
@@ -43,6 +44,30 @@ const MOSQUITTO = [
   '/opt/homebrew/sbin/mosquitto',
 ].find((p) => existsSync(p));
 const MOSQUITTO_INFLIGHT = 100;
+
+/**
+ * A device-style policy for the benchmark's clients: connect under any client id, publish, subscribe
+ * and receive on the bench topics only — so every publish, subscribe and delivery is evaluated.
+ */
+function writePolicy(): { file: string; remove(): void } {
+  const arn = 'arn:aws:iot:us-east-1:123456789012';
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'thicket-bench-'));
+  const scratch = scratchDir(dir);
+  const file = path.join(dir, 'policy.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 'iot:Connect', Resource: `${arn}:client/*` },
+        { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: `${arn}:topic/bench/*` },
+        { Effect: 'Allow', Action: 'iot:Subscribe', Resource: `${arn}:topicfilter/bench/*` },
+        { Effect: 'Deny', Action: 'iot:Publish', Resource: `${arn}:topic/bench/forbidden/*` },
+      ],
+    }),
+  );
+  return { file, remove: () => scratch.remove() };
+}
 
 const thicket: Peer = {
   name: 'thicket',
@@ -62,8 +87,10 @@ const thicket: Peer = {
     return `${pkg.version}${commit}`;
   },
   settings: 'serve --dev --ephemeral; defaults: 100 in flight per client, 1000 queued per session',
-  async start(_qos, pinning) {
+  async start(_qos, pinning, withPolicy) {
     const port = await freePort();
+    const policy = withPolicy ? writePolicy() : undefined;
+    const policyArgs = policy ? ['--dev-policy', policy.file] : [];
     const args = [
       ...THICKET_NODE_ARGS,
       THICKET_MAIN,
@@ -82,9 +109,13 @@ const thicket: Peer = {
       '0',
       '--log-level',
       'warn',
+      ...policyArgs,
     ];
     const proc = start(process.execPath, args, BROKER_CORE, pinning, { cwd: REPO });
-    return ready(proc, port, () => stop(proc));
+    return ready(proc, port, async () => {
+      await stop(proc);
+      policy?.remove();
+    });
   },
 };
 

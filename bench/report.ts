@@ -128,7 +128,8 @@ function columnsFor(s: Scenario): { columns: Column[]; headlines: Headline[] } {
   }
 }
 
-export function scenarioTable(s: Scenario, results: RunResult[]): string {
+/** `baseline`: thicket's result for the same load without a policy, when `s` is a policy scenario. */
+export function scenarioTable(s: Scenario, results: RunResult[], baseline?: RunResult): string {
   const { columns, headlines } = columnsFor(s);
   const rows: string[][] = [];
   const failures: string[] = [];
@@ -142,6 +143,18 @@ export function scenarioTable(s: Scenario, results: RunResult[]): string {
   const out = [`${s.name} — ${describe(s)}`, table(['peer', ...columns.map((c) => c.title)], rows)];
   if (failures.length > 0) out.push(...failures);
   const mine = results.find((r) => r.peer === 'thicket');
+  if (mine?.ok && baseline?.ok) {
+    const h = headlines[0]!;
+    const a = h.value(mine.measurement);
+    const b = h.value(baseline.measurement);
+    if (a !== null && b !== null && b > 0) {
+      out.push(
+        `  thicket with policy / without (${baseline.scenario}, same run): ${(a / b).toFixed(2)}× (${(((b - a) / b) * 100).toFixed(1)}% slower)`,
+      );
+    }
+  } else if (s.kind === 'fan-in' && s.policy) {
+    out.push(`  (run ${s.policy.baseline} in the same run to compare with no policy)`);
+  }
   if (mine?.ok) {
     for (const other of results) {
       if (other.peer === 'thicket' || !other.ok) continue;

@@ -96,7 +96,7 @@ async function runOne(peerName: PeerName, scenario: Scenario, t: Timing, pinning
   const qos = scenario.kind === 'connections' ? 0 : scenario.qos;
   let running: RunningPeer | undefined;
   try {
-    running = await peer.start(qos, pinning);
+    running = await peer.start(qos, pinning, scenario.kind === 'fan-in' && scenario.policy !== undefined);
     const reply = await runLoadgen({ scenario, timing: t, host: HOST, port: running.port, brokerPid: running.pid }, pinning);
     if ('error' in reply) return { scenario: scenario.name, peer: peerName, ok: false, error: reply.error };
     return { scenario: scenario.name, peer: peerName, ok: true, measurement: reply.measurement };
@@ -161,14 +161,17 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   for (const scenario of chosen) {
     const forScenario: RunResult[] = [];
+    const policy = scenario.kind === 'fan-in' ? scenario.policy : undefined;
     for (const peer of peers) {
+      if (policy && peer !== 'thicket') continue;
       process.stderr.write(`bench: ${scenario.name} on ${peer} ...`);
       const r = await runOne(peer, scenario, t, pinning);
       process.stderr.write(r.ok ? ' done\n' : ` FAILED: ${r.error}\n`);
       forScenario.push(r);
     }
     results.push(...forScenario);
-    console.log(scenarioTable(scenario, forScenario) + '\n');
+    const baseline = policy ? results.find((r) => r.scenario === policy.baseline && r.peer === 'thicket') : undefined;
+    console.log(scenarioTable(scenario, forScenario, baseline) + '\n');
   }
 
   const dir = path.join(REPO, '.bench');

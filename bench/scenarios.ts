@@ -3,7 +3,8 @@
 export type QoS = 0 | 1;
 
 export type Scenario =
-  | { name: string; kind: 'fan-in'; publishers: number; qos: QoS; window: number }
+  /** `policy`: thicket only, every client authorized by an IoT policy; compared with the same scenario without one. */
+  | { name: string; kind: 'fan-in'; publishers: number; qos: QoS; window: number; policy?: { baseline: string } }
   | { name: string; kind: 'fan-out'; subscribers: number; qos: QoS; window: number }
   | { name: string; kind: 'latency'; rate: number; qos: QoS }
   | { name: string; kind: 'connections'; storm: number; idle: number; concurrency: number };
@@ -38,6 +39,23 @@ export function scenarios(quick: boolean): Scenario[] {
     list.push({ name: `fanin-8-q${qos}`, kind: 'fan-in', publishers: 8, qos, window: WINDOW[qos].few });
     list.push({ name: `fanin-100-q${qos}`, kind: 'fan-in', publishers: 100, qos, window: WINDOW[qos].many });
   }
+  // The cost of IoT policy decisions (publish, subscribe and every delivery) on the hot path.
+  list.push({
+    name: 'fanin-8-q0-policy',
+    kind: 'fan-in',
+    publishers: 8,
+    qos: 0,
+    window: WINDOW[0].few,
+    policy: { baseline: 'fanin-8-q0' },
+  });
+  list.push({
+    name: 'fanin-100-q1-policy',
+    kind: 'fan-in',
+    publishers: 100,
+    qos: 1,
+    window: WINDOW[1].many,
+    policy: { baseline: 'fanin-100-q1' },
+  });
   for (const qos of [0, 1] as const) {
     list.push({ name: `fanout-8-q${qos}`, kind: 'fan-out', subscribers: 8, qos, window: WINDOW[qos].few });
     list.push({ name: `fanout-1000-q${qos}`, kind: 'fan-out', subscribers: 1000, qos, window: WINDOW[qos].many });
@@ -55,7 +73,16 @@ export function scenarios(quick: boolean): Scenario[] {
 }
 
 /** The smoke run keeps one of each kind of code path so that it finishes in about a minute. */
-export const QUICK_SET = ['fanin-8-q0', 'fanin-100-q1', 'fanout-8-q1', 'fanout-1000-q0', 'latency-q0', 'latency-q1', 'connections'];
+export const QUICK_SET = [
+  'fanin-8-q0',
+  'fanin-8-q0-policy',
+  'fanin-100-q1',
+  'fanout-8-q1',
+  'fanout-1000-q0',
+  'latency-q0',
+  'latency-q1',
+  'connections',
+];
 
 export function timing(quick: boolean): Timing {
   return quick ? { warmupMs: 300, measureMs: 1000 } : { warmupMs: 1000, measureMs: 5000 };

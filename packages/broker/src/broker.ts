@@ -70,6 +70,17 @@ export class Broker extends EventEmitter {
   private attached = 0;
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
+  /** Collects what the topic tree matches, without allocating a visitor per publish. */
+  private readonly collector = {
+    subs: [] as Subscription[],
+    groups: [] as Array<SharedGroup<Subscription>>,
+    onSubscription(sub: Subscription): void {
+      this.subs.push(sub);
+    },
+    onSharedGroup(group: SharedGroup<Subscription>): void {
+      this.groups.push(group);
+    },
+  };
   private readonly onDrop = (reason: DropReason): void => {
     this.stats.dropped[reason]++;
   };
@@ -337,32 +348,33 @@ export class Broker extends EventEmitter {
    */
   route(ns: Namespace, msg: Message, congested?: Session[]): boolean {
     const stamp = ++this.stamp;
-    const matched: Session[] = [];
+    const subs: Subscription[] = [];
     const shared: Array<SharedGroup<Subscription>> = [];
+    const collector = this.collector;
+    collector.subs = subs;
+    collector.groups = shared;
+    ns.tree.match(msg.topic, collector);
+    const matched: Session[] = [];
     const origin = msg.origin;
-    ns.tree.match(msg.topic, {
-      onSubscription(sub) {
-        const s = sub.session;
-        if (sub.noLocal && origin === s.clientId) return;
-        const qos = (sub.qos < msg.qos ? sub.qos : msg.qos) as QoS;
-        const retain = sub.retainAsPublished && msg.retain;
-        if (s.matchStamp !== stamp) {
-          s.matchStamp = stamp;
-          s.matchQos = qos;
-          s.matchRetain = retain;
-          s.matchIds = sub.subscriptionId !== undefined ? [sub.subscriptionId] : undefined;
-          matched.push(s);
-        } else {
-          // Overlapping subscriptions of one session: one copy, highest QoS, every identifier (§3.3.4).
-          if (qos > s.matchQos) s.matchQos = qos;
-          s.matchRetain ||= retain;
-          if (sub.subscriptionId !== undefined) (s.matchIds ??= []).push(sub.subscriptionId);
-        }
-      },
-      onSharedGroup(group) {
-        shared.push(group);
-      },
-    });
+    for (let i = 0; i < subs.length; i++) {
+      const sub = subs[i]!;
+      const s = sub.session;
+      if (sub.noLocal && origin === s.clientId) continue;
+      const qos = (sub.qos < msg.qos ? sub.qos : msg.qos) as QoS;
+      const retain = sub.retainAsPublished && msg.retain;
+      if (s.matchStamp !== stamp) {
+        s.matchStamp = stamp;
+        s.matchQos = qos;
+        s.matchRetain = retain;
+        s.matchIds = sub.subscriptionId !== undefined ? [sub.subscriptionId] : undefined;
+        matched.push(s);
+      } else {
+        // Overlapping subscriptions of one session: one copy, highest QoS, every identifier (§3.3.4).
+        if (qos > s.matchQos) s.matchQos = qos;
+        s.matchRetain ||= retain;
+        if (sub.subscriptionId !== undefined) (s.matchIds ??= []).push(sub.subscriptionId);
+      }
+    }
     const hooks = this.hooks;
     for (let i = 0; i < matched.length; i++) {
       const s = matched[i]!;

@@ -475,7 +475,11 @@ export class Connection implements SessionLink {
       // Nothing could arrive while reading was paused; keep-alive counts from now.
       this.lastActivity = Date.now();
       this.transport.resume();
-      this.releaseHeld();
+      // Not now: this may run inside the router (a delivery drained a queue and released this
+      // publisher), and its held publishes must not be routed in the middle of another message's.
+      setImmediate(() => {
+        if (!this.inputPaused) this.releaseHeld();
+      });
     }
   }
 

@@ -53,9 +53,10 @@ export async function withClient<T>(o: ApiOptions, fn: (iot: IoTClient) => Promi
     return await fn(iot);
   } catch (err) {
     const e = err as { name?: string; message?: string; code?: string };
-    if (e.code === 'ECONNREFUSED')
-      throw new Error(`cannot reach the Thicket API at ${o.endpoint} (is \`thicket serve\` running? --endpoint)`);
-    throw new Error(e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : (e.message ?? String(err)));
+    if (e.code === 'ECONNREFUSED') {
+      throw new Error(`cannot reach the Thicket API at ${o.endpoint} (is \`thicket serve\` running? --endpoint)`, { cause: err });
+    }
+    throw new Error(e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : (e.message ?? String(err)), { cause: err });
   } finally {
     iot.destroy();
   }

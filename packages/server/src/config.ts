@@ -19,6 +19,11 @@ export interface ServerConfig {
   dataDir: string;
   /** Development mode: anonymous clients are allowed. */
   dev: boolean;
+  /**
+   * A policy document (file) that decides for anonymous development-mode clients instead of letting
+   * them do anything: try a device policy without provisioning certificates.
+   */
+  devPolicy: string | null;
   /** Keep all state in memory; nothing is written under dataDir. */
   ephemeral: boolean;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -45,6 +50,7 @@ export const DEFAULTS: ServerConfig = {
   httpsPort: 8443,
   dataDir: './data',
   dev: false,
+  devPolicy: null,
   ephemeral: false,
   logLevel: 'info',
   hostnames: [],
@@ -99,6 +105,7 @@ const ENV: Record<string, keyof ServerConfig> = {
   THICKET_HTTPS_PORT: 'httpsPort',
   THICKET_DATA_DIR: 'dataDir',
   THICKET_DEV: 'dev',
+  THICKET_DEV_POLICY: 'devPolicy',
   THICKET_EPHEMERAL: 'ephemeral',
   THICKET_LOG_LEVEL: 'logLevel',
   THICKET_HOSTNAMES: 'hostnames',
@@ -163,6 +170,7 @@ export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
     httpsPort: parsePort(merged.httpsPort, 'HTTPS port'),
     dataDir: String(merged.dataDir),
     dev: parseBool(merged.dev, 'dev'),
+    devPolicy: merged.devPolicy === null || merged.devPolicy === undefined || merged.devPolicy === '' ? null : String(merged.devPolicy),
     ephemeral: parseBool(merged.ephemeral, 'ephemeral'),
     logLevel: logLevel as ServerConfig['logLevel'],
     hostnames,

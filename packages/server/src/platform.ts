@@ -17,6 +17,7 @@ import { certificateRoutes } from './certificates/routes.js';
 import type { AccessKey } from './credentials.js';
 import type { Pki } from './pki/index.js';
 import { Policies } from './policies/policies.js';
+import type { PolicyDocument } from './policies/engine/index.js';
 import { PolicyStore } from './policies/policy-store.js';
 import { policyRoutes } from './policies/routes.js';
 import { RegistryEvents } from './registry/events.js';
@@ -32,8 +33,9 @@ export interface PlatformOptions {
   pki: Pki;
   adminKey: AccessKey;
   defaultNamespace: Namespace;
-  /** Development mode: clients without credentials may connect (and do anything). */
+  /** Development mode: clients without credentials may connect (and do anything, or what devPolicy allows). */
   dev: boolean;
+  devPolicy?: PolicyDocument;
   log: Logger;
 }
 
@@ -98,6 +100,7 @@ export class Platform {
       policies: this.policies,
       caCertPem: opts.pki.caCertPem,
       dev: opts.dev,
+      devPolicy: opts.devPolicy,
       defaultNamespace: opts.defaultNamespace,
       log: opts.log.child({ component: 'authz' }),
     });

@@ -1,7 +1,8 @@
 /**
  * `thicket serve`: one process with the broker, its listeners, and the HTTP(S) API.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { parsePolicyDocument, type PolicyDocument } from './policies/engine/index.js';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -40,6 +41,14 @@ export interface ThicketServer {
   stop(): Promise<void>;
 }
 
+function readDevPolicy(path: string): PolicyDocument {
+  try {
+    return parsePolicyDocument(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`--dev-policy ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 export function createLogger(config: Pick<ServerConfig, 'logLevel'>): Logger {
   return pino({ level: config.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
 }
@@ -56,7 +65,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const store: BrokerStore = config.ephemeral
     ? new MemoryStore()
     : new SqliteStore(db, { fsync: config.fsync, commitDelayMs: config.commitDelayMs });
-  const platform = new Platform({ db, pki, adminKey: credentials.key, defaultNamespace, dev: config.dev, log });
+  const devPolicy = config.devPolicy === null ? undefined : readDevPolicy(config.devPolicy);
+  const platform = new Platform({ db, pki, adminKey: credentials.key, defaultNamespace, dev: config.dev, devPolicy, log });
   const broker = new Broker({
     ...brokerSettings(config.profile, config.mqtt),
     store,

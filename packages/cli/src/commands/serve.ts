@@ -20,12 +20,15 @@ interface ServeFlags {
   httpsPort?: string;
   dataDir?: string;
   dev?: boolean;
+  devPolicy?: string;
   ephemeral?: boolean;
   logLevel?: string;
   hostname?: string[];
   profile?: string;
   fsync?: boolean;
   commitDelayMs?: string;
+  accountId?: string;
+  region?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -40,11 +43,17 @@ export function registerServe(program: Command): void {
     .option('--https-port <port>', 'HTTPS port (default 8443)')
     .option('--data-dir <dir>', 'where state, keys and certificates live (default ./data)')
     .option('--dev', 'development mode: allow clients without credentials')
+    .option(
+      '--dev-policy <file>',
+      'with --dev: an IoT policy document that decides for clients without credentials (instead of allowing everything)',
+    )
     .option('--ephemeral', 'keep all state in memory; nothing survives a restart')
     .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent (default info)')
     .option('--hostname <name...>', 'public host names of this server (certificate SANs, advertised endpoints)')
     .option('--profile <profile>', '"mqtt" (the MQTT standard, default) or "aws" (AWS IoT Core limits and deviations)')
     .option('--fsync', 'fsync every commit: survive power loss, not only a crash (slower)')
+    .option('--account-id <id>', 'the first account (12 digits; default 123456789012)')
+    .option('--region <region>', 'the region of development-mode clients (default us-east-1)')
     .option('--commit-delay-ms <ms>', 'group-commit window of the store (default 0: end of each event-loop turn)')
     .action(async (flags: ServeFlags) => {
       const fromFlags: ConfigInput = {
@@ -55,12 +64,15 @@ export function registerServe(program: Command): void {
         httpsPort: flags.httpsPort,
         dataDir: flags.dataDir,
         dev: flags.dev,
+        devPolicy: flags.devPolicy,
         ephemeral: flags.ephemeral,
         logLevel: flags.logLevel,
         hostnames: flags.hostname,
         profile: flags.profile,
         fsync: flags.fsync,
         commitDelayMs: flags.commitDelayMs,
+        accountId: flags.accountId,
+        region: flags.region,
       };
       const config = resolveConfig(flags.config ? configFromFile(flags.config) : {}, configFromEnv(process.env), fromFlags);
       const log = createLogger(config);

@@ -38,8 +38,19 @@ export interface ConnectionAuth {
   thingExclusive: boolean;
   context: ConditionContext;
   set: CompiledPolicySet | undefined;
+  /** The namespace's change counter, and its value when `set` was compiled. */
+  counter: { value: number };
   generation: number;
+  /** `arn:aws:iot:<region>:<account>:`, built once. */
+  arnPrefix: string;
+  /** Decisions by action, keyed by the raw topic or filter (no string built per check); null when conditions apply. */
+  cache: Record<TopicAction, Map<string, boolean> | null>;
 }
+
+type TopicAction = 'iot:Publish' | 'iot:RetainPublish' | 'iot:Subscribe' | 'iot:Receive';
+const TOPIC_ACTIONS: TopicAction[] = ['iot:Publish', 'iot:RetainPublish', 'iot:Subscribe', 'iot:Receive'];
+/** Per connection and action; devices use few topics, so this rarely fills (and is then simply cleared). */
+const CACHE_ENTRIES = 512;
 
 export interface AuthorizerDeps {
   certificates: CertificateStore;
@@ -47,6 +58,8 @@ export interface AuthorizerDeps {
   policies: Policies;
   caCertPem: string;
   dev: boolean;
+  /** Decides for anonymous development-mode clients; without it they may do anything. */
+  devPolicy?: PolicyDocument;
   defaultNamespace: Namespace;
   log: Logger;
 }
@@ -56,7 +69,7 @@ const ip = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) : a);
 export class DeviceAuthorizer implements BrokerHooks {
   private readonly builtInCa: X509Certificate;
   /** Per namespace: bumped when policies, attachments or the registry change. */
-  private generations = new Map<string, number>();
+  private counters = new Map<string, { value: number }>();
 
   constructor(private readonly deps: AuthorizerDeps) {
     this.builtInCa = new X509Certificate(deps.caCertPem);
@@ -64,12 +77,14 @@ export class DeviceAuthorizer implements BrokerHooks {
 
   /** Something policies depend on changed in `ns`: connections recompile at their next decision. */
   invalidate(ns: Namespace): void {
-    const k = mountOf(ns);
-    this.generations.set(k, (this.generations.get(k) ?? 0) + 1);
+    this.counter(ns).value++;
   }
 
-  private generation(ns: Namespace): number {
-    return this.generations.get(mountOf(ns)) ?? 0;
+  private counter(ns: Namespace): { value: number } {
+    const k = mountOf(ns);
+    let c = this.counters.get(k);
+    if (!c) this.counters.set(k, (c = { value: 0 }));
+    return c;
   }
 
   authenticate(req: ConnectRequest): AuthResult {
@@ -82,7 +97,8 @@ export class DeviceAuthorizer implements BrokerHooks {
       auth = found;
     } else if (this.deps.dev) {
       auth = this.base(this.deps.defaultNamespace, req.clientId, sourceIp);
-      auth.allowAll = true;
+      if (this.deps.devPolicy) auth.documents = [this.deps.devPolicy];
+      else auth.allowAll = true;
     } else {
       return {
         reasonCode: RC.NOT_AUTHORIZED,
@@ -145,7 +161,10 @@ export class DeviceAuthorizer implements BrokerHooks {
       thingExclusive: false,
       context: {},
       set: undefined,
+      counter: this.counter(ns),
       generation: -1,
+      arnPrefix: iotArn(ns, ''),
+      cache: { 'iot:Publish': null, 'iot:RetainPublish': null, 'iot:Subscribe': null, 'iot:Receive': null },
     };
   }
 
@@ -173,7 +192,7 @@ export class DeviceAuthorizer implements BrokerHooks {
 
   /** The connection's compiled policies, rebuilt when its namespace changed since they were compiled. */
   policySet(auth: ConnectionAuth): CompiledPolicySet {
-    const generation = this.generation(auth.ns);
+    const generation = auth.counter.value;
     if (auth.set && auth.generation === generation) return auth.set;
     const { registry, policies } = this.deps;
     const thing = bindThing(registry, auth.ns, auth.principal, auth.clientId);
@@ -195,29 +214,42 @@ export class DeviceAuthorizer implements BrokerHooks {
     auth.thingName = thing?.thingName;
     auth.thingExclusive = thing?.exclusive ?? false;
     auth.context = context;
-    auth.set = compilePolicies(docs, vars);
+    const set = compilePolicies(docs, vars);
+    auth.set = set;
     auth.generation = generation;
-    return auth.set;
+    for (const a of TOPIC_ACTIONS) auth.cache[a] = set.cacheable(a) ? new Map() : null;
+    return set;
   }
 
-  private decide(client: ClientInfo, action: string, resource: string): boolean {
+  /** The decision on a topic (or filter), from the connection's cache when conditions cannot change it. */
+  private decide(client: ClientInfo, action: TopicAction, topic: string): boolean {
     const auth = client.context as ConnectionAuth | undefined;
     if (!auth) return false;
     if (auth.allowAll) return true;
-    return this.policySet(auth).evaluate(action, iotArn(auth.ns, resource), auth.context) === 'allow';
+    const set = this.policySet(auth);
+    const cache = auth.cache[action];
+    const hit = cache?.get(topic);
+    if (hit !== undefined) return hit;
+    const kind = action === 'iot:Subscribe' ? 'topicfilter/' : 'topic/';
+    const allowed = set.evaluate(action, auth.arnPrefix + kind + topic, auth.context) === 'allow';
+    if (cache) {
+      if (cache.size >= CACHE_ENTRIES) cache.clear();
+      cache.set(topic, allowed);
+    }
+    return allowed;
   }
 
   authorizePublish(client: ClientInfo, topic: string, _qos: QoS, retain: boolean): number {
-    if (!this.decide(client, 'iot:Publish', `topic/${topic}`)) return RC.NOT_AUTHORIZED;
-    if (retain && !this.decide(client, 'iot:RetainPublish', `topic/${topic}`)) return RC.NOT_AUTHORIZED;
+    if (!this.decide(client, 'iot:Publish', topic)) return RC.NOT_AUTHORIZED;
+    if (retain && !this.decide(client, 'iot:RetainPublish', topic)) return RC.NOT_AUTHORIZED;
     return RC.SUCCESS;
   }
 
   authorizeSubscribe(client: ClientInfo, filter: string): number {
-    return this.decide(client, 'iot:Subscribe', `topicfilter/${filter}`) ? RC.SUCCESS : RC.NOT_AUTHORIZED;
+    return this.decide(client, 'iot:Subscribe', filter) ? RC.SUCCESS : RC.NOT_AUTHORIZED;
   }
 
   authorizeReceive(client: ClientInfo, topic: string): boolean {
-    return this.decide(client, 'iot:Receive', `topic/${topic}`);
+    return this.decide(client, 'iot:Receive', topic);
   }
 }

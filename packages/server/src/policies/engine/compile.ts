@@ -189,6 +189,10 @@ class PolicySet implements CompiledPolicySet {
     return entry;
   }
 
+  cacheable(action: string): boolean {
+    return this.indexFor(action).memo !== undefined;
+  }
+
   evaluate(action: string, resource: string, context?: ConditionContext): Decision {
     const entry = this.indexFor(action);
     const memo = entry.memo;

@@ -48,6 +48,8 @@ export type Decision = 'allow' | 'deny' | 'default-deny';
 export interface CompiledPolicySet {
   evaluate(action: string, resource: string, context?: ConditionContext): Decision;
   isAllowed(action: string, resource: string, context?: ConditionContext): boolean;
+  /** Whether decisions for `action` depend on the resource only (no condition applies), so callers may cache them. */
+  cacheable(action: string): boolean;
 }
 
 export interface ParseOptions {
