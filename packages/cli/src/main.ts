@@ -6,6 +6,7 @@ import { registerServe } from './commands/serve.js';
 import { registerCerts } from './commands/certs.js';
 import { registerProvision } from './commands/provision.js';
 import { registerRegistry } from './commands/registry.js';
+import { registerAccounts } from './commands/accounts.js';
 
 tuneRuntime();
 // The AWS SDK warns on every run that its 2027 releases need Node 22; Thicket pins a release that runs on 20.
@@ -16,6 +17,7 @@ registerServe(program);
 registerRegistry(program);
 registerCerts(program);
 registerProvision(program);
+registerAccounts(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`thicket: ${err instanceof Error ? err.message : String(err)}\n`);

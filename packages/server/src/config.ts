@@ -26,6 +26,8 @@ export interface ServerConfig {
   devPolicy: string | null;
   /** Keep all state in memory; nothing is written under dataDir. */
   ephemeral: boolean;
+  /** Serve POST /_thicket/reset, which removes all state (for tests run against the server). */
+  testMode: boolean;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   /** Names clients use to reach this server: server certificate SANs and advertised endpoints. */
   hostnames: string[];
@@ -52,6 +54,7 @@ export const DEFAULTS: ServerConfig = {
   dev: false,
   devPolicy: null,
   ephemeral: false,
+  testMode: false,
   logLevel: 'info',
   hostnames: [],
   profile: 'mqtt',
@@ -107,6 +110,7 @@ const ENV: Record<string, keyof ServerConfig> = {
   THICKET_DEV: 'dev',
   THICKET_DEV_POLICY: 'devPolicy',
   THICKET_EPHEMERAL: 'ephemeral',
+  THICKET_TEST_MODE: 'testMode',
   THICKET_LOG_LEVEL: 'logLevel',
   THICKET_HOSTNAMES: 'hostnames',
   THICKET_PROFILE: 'profile',
@@ -172,6 +176,7 @@ export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
     dev: parseBool(merged.dev, 'dev'),
     devPolicy: merged.devPolicy === null || merged.devPolicy === undefined || merged.devPolicy === '' ? null : String(merged.devPolicy),
     ephemeral: parseBool(merged.ephemeral, 'ephemeral'),
+    testMode: parseBool(merged.testMode, 'testMode'),
     logLevel: logLevel as ServerConfig['logLevel'],
     hostnames,
     profile,

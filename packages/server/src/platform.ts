@@ -2,13 +2,15 @@
  * The platform's services and stores, wired together once: what the HTTP API and the MQTT hooks
  * both call (DESIGN §1.2: the HTTP API calls the same service functions the MQTT handlers call).
  */
-import { RC, type Broker } from '@thicket/broker';
+import { RC, type Broker, type DisconnectReason } from '@thicket/broker';
 import type { Logger } from 'pino';
 import { AccountStore } from './accounts/account-store.js';
+import { adminRoutes } from './accounts/admin-routes.js';
 import { iotArn, mountOf, parseArn, type Namespace } from './accounts/namespace.js';
 import type { ApiRoute } from './api/aws-api.js';
 import { endpointRoutes, type PublicEndpoints } from './api/endpoint-routes.js';
 import { DeviceAuthorizer, type ConnectionAuth } from './authz/device-authorizer.js';
+import { AuthorizerStore, CustomAuthorizers, authorizerRoutes } from './authorizers/index.js';
 import { CaCertificates } from './certificates/ca-certificates.js';
 import { CertificateStore } from './certificates/cert-store.js';
 import { Certificates } from './certificates/certificates.js';
@@ -53,14 +55,18 @@ export class Platform {
   readonly policyStore: PolicyStore;
   readonly policies: Policies;
   readonly authorizer: DeviceAuthorizer;
+  readonly authorizerStore: AuthorizerStore;
+  readonly customAuthorizers: CustomAuthorizers;
   readonly routes: ApiRoute[];
   readonly defaultNamespace: Namespace;
   private broker: Broker | undefined;
+  private readonly db: Db;
   /** Filled in once the listeners are bound. */
   endpoints: PublicEndpoints = { host: 'localhost', mqtt: null, mqtts: null, http: null, https: null };
 
   constructor(opts: PlatformOptions) {
     const { db } = opts;
+    this.db = db;
     this.defaultNamespace = opts.defaultNamespace;
     this.accounts = new AccountStore(db);
     this.accounts.ensureDefault(opts.adminKey, opts.defaultNamespace.accountId);
@@ -94,7 +100,16 @@ export class Platform {
     );
     this.principals = new ThingPrincipals(this.registry, this.certificates, (ns) => this.authorizer.invalidate(ns));
 
+    this.authorizerStore = new AuthorizerStore(db);
+    this.customAuthorizers = new CustomAuthorizers({
+      store: this.authorizerStore,
+      policyDocumentsFor: (ns, names) => this.policies.documents(ns, names),
+      log: opts.log.child({ component: 'custom-auth' }),
+      tags: { put: (arn, tags) => this.registry.putTags(arn, tags), remove: (arn) => this.registry.deleteTags(arn) },
+    });
     this.authorizer = new DeviceAuthorizer({
+      customAuthorizers: this.customAuthorizers,
+      disconnect: (auth, why) => this.disconnect(auth.ns, (a) => a === auth, why, 'CUSTOMAUTH_TTL_EXPIRATION'),
       certificates: this.certificateStore,
       registry: this.registry,
       policies: this.policies,
@@ -116,21 +131,42 @@ export class Platform {
       }),
       ...certificateRoutes(this.certificates, this.caCertificates, this.principals),
       ...policyRoutes(this.policies),
+      ...authorizerRoutes(this.customAuthorizers),
       ...endpointRoutes(() => this.endpoints),
+      ...adminRoutes(this.accounts),
     ];
+  }
+
+  /**
+   * Test mode: removes all state of every namespace — connections closed, sessions and retained
+   * messages gone, every resource deleted — and returns when it is done. Accounts and access keys
+   * stay (they are how tests reach the server).
+   */
+  reset(): void {
+    this.broker?.reset();
+    this.db.transaction(() => {
+      this.registry.clear();
+      this.certificateStore.clear();
+      this.policyStore.clear();
+      this.authorizerStore.clear();
+    })();
+    this.events.clear();
+    this.policies.clearCache();
+    this.authorizer.invalidateAll();
   }
 
   /** The broker the platform publishes events into and closes connections on. */
   connect(broker: Broker): void {
     this.broker = broker;
+    broker.on('client:disconnected', (client: { context?: unknown } | undefined) => this.authorizer.release(client?.context));
   }
 
   /** Closes the connections of a namespace whose authentication matches (revoked credentials). */
-  private disconnect(ns: Namespace, match: (auth: ConnectionAuth) => boolean, why: string): void {
+  private disconnect(ns: Namespace, match: (auth: ConnectionAuth) => boolean, why: string, reason: DisconnectReason = 'AUTH_ERROR'): void {
     const mount = mountOf(ns);
     this.broker?.disconnectWhere(
       (c) => c.client?.mount === mount && c.client.context !== undefined && match(c.client.context as ConnectionAuth),
-      'AUTH_ERROR',
+      reason,
       RC.ADMINISTRATIVE_ACTION,
       why,
     );
@@ -156,6 +192,8 @@ export class Platform {
         return this.certificateStore.caCertificate(p, name) !== undefined;
       case 'policy':
         return this.policyStore.policy(p, name) !== undefined;
+      case 'authorizer':
+        return this.authorizerStore.authorizer(p, name) !== undefined;
       default:
         return false;
     }

@@ -106,6 +106,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       accounts: platform.accounts,
       routes: platform.routes,
       endpoints: () => publicUrls(platform.endpoints),
+      reset: config.testMode ? () => platform.reset() : undefined,
     };
     if (config.httpPort !== null) {
       const app = createHttpApp(ctx);
@@ -128,6 +129,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   }
 
   platform.endpoints = { host: config.hostnames[0] ?? (host === '0.0.0.0' || host === '::' ? 'localhost' : host), ...ports };
+  if (config.testMode) log.warn('TEST MODE: POST /_thicket/reset removes all state of every account; do not use with data you keep.');
   if (config.dev) {
     log.warn('DEVELOPMENT MODE: clients may connect without credentials. Do not expose this server to a network you do not trust.');
   }

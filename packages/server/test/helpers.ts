@@ -128,7 +128,7 @@ export async function provision(
   server: ThicketServer,
   thingName: string,
   policyDocument = ALLOW_ALL,
-  opts: { exclusive?: boolean; region?: string } = {},
+  opts: { exclusive?: boolean; region?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } = {},
 ): Promise<Device> {
   const {
     IoTClient,
@@ -141,7 +141,7 @@ export async function provision(
   const iot = new IoTClient({
     endpoint: `http://127.0.0.1:${server.ports.http}`,
     region: opts.region ?? 'us-east-1',
-    credentials: server.adminKey,
+    credentials: opts.credentials ?? server.adminKey,
   });
   try {
     await iot.send(new CreateThingCommand({ thingName }));

@@ -22,6 +22,7 @@ interface ServeFlags {
   dev?: boolean;
   devPolicy?: string;
   ephemeral?: boolean;
+  testMode?: boolean;
   logLevel?: string;
   hostname?: string[];
   profile?: string;
@@ -48,6 +49,7 @@ export function registerServe(program: Command): void {
       'with --dev: an IoT policy document that decides for clients without credentials (instead of allowing everything)',
     )
     .option('--ephemeral', 'keep all state in memory; nothing survives a restart')
+    .option('--test-mode', 'serve POST /_thicket/reset, which removes all state (for test suites)')
     .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent (default info)')
     .option('--hostname <name...>', 'public host names of this server (certificate SANs, advertised endpoints)')
     .option('--profile <profile>', '"mqtt" (the MQTT standard, default) or "aws" (AWS IoT Core limits and deviations)')
@@ -66,6 +68,7 @@ export function registerServe(program: Command): void {
         dev: flags.dev,
         devPolicy: flags.devPolicy,
         ephemeral: flags.ephemeral,
+        testMode: flags.testMode,
         logLevel: flags.logLevel,
         hostnames: flags.hostname,
         profile: flags.profile,

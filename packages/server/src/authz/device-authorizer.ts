@@ -5,7 +5,7 @@
  * decided by the IoT policies that apply to the connection, compiled once per connection and
  * recompiled when anything they depend on changes in the namespace.
  */
-import { X509Certificate } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import { RC, type AuthResult, type BrokerHooks, type ClientInfo, type ConnectRequest, type QoS } from '@thicket/broker';
 import type { Logger } from 'pino';
 import { iotArn, mountOf, type Namespace } from '../accounts/namespace.js';
@@ -16,6 +16,7 @@ import { compilePolicies, type CompiledPolicySet, type ConditionContext, type Po
 import type { Policies } from '../policies/policies.js';
 import type { RegistryStore } from '../registry/registry-store.js';
 import { certificateIdOf } from './certificate-id.js';
+import { customAuthRequestFromMqtt, type CustomAuthorizers, type CustomAuthRequest } from '../authorizers/index.js';
 import { bindThing, identityVariables } from './connection-identity.js';
 
 /** What the hooks keep on each connection (ClientInfo.context). */
@@ -32,6 +33,8 @@ export interface ConnectionAuth {
   allowAll: boolean;
   /** Documents returned by a custom authorizer (used instead of attached policies). */
   documents: PolicyDocument[] | undefined;
+  /** Custom auth: the request to repeat when the authorizer asked to be called again, and the timer. */
+  customAuth: { request: CustomAuthRequest; timer: NodeJS.Timeout | undefined } | undefined;
   extraVariables: Record<string, string> | undefined;
   thingName: string | undefined;
   /** The certificate is attached to that thing exclusively (lifecycle events then carry thingName). */
@@ -62,6 +65,9 @@ export interface AuthorizerDeps {
   devPolicy?: PolicyDocument;
   defaultNamespace: Namespace;
   log: Logger;
+  customAuthorizers: CustomAuthorizers;
+  /** Closes the connection authenticated as `auth` (a refresh of its custom auth failed). */
+  disconnect(auth: ConnectionAuth, why: string): void;
 }
 
 const ip = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) : a);
@@ -80,6 +86,10 @@ export class DeviceAuthorizer implements BrokerHooks {
     this.counter(ns).value++;
   }
 
+  invalidateAll(): void {
+    for (const c of this.counters.values()) c.value++;
+  }
+
   private counter(ns: Namespace): { value: number } {
     const k = mountOf(ns);
     let c = this.counters.get(k);
@@ -87,10 +97,12 @@ export class DeviceAuthorizer implements BrokerHooks {
     return c;
   }
 
-  authenticate(req: ConnectRequest): AuthResult {
+  authenticate(req: ConnectRequest): AuthResult | Promise<AuthResult> {
     const tls = req.transport.tls;
     const sourceIp = ip(req.transport.remoteAddress);
     let auth: ConnectionAuth;
+    const custom = tls?.peerCertificate ? undefined : this.customAuthRequest(req);
+    if (custom) return this.customAuthenticate(req, custom, sourceIp);
     if (tls?.peerCertificate) {
       const found = this.certificateAuth(tls.peerCertificate, req.clientId, sourceIp);
       if ('reasonCode' in found) return found;
@@ -114,6 +126,69 @@ export class DeviceAuthorizer implements BrokerHooks {
     };
     if (denied) return { ...result, reasonCode: RC.NOT_AUTHORIZED, reasonString: denied };
     return result;
+  }
+
+  /**
+   * The custom-auth request of a CONNECT without a certificate: when it names an authorizer, or when
+   * a default authorizer exists (AWS: the endpoint's default authorizer applies to such clients).
+   */
+  private customAuthRequest(req: ConnectRequest): CustomAuthRequest | undefined {
+    const transport = { tls: req.transport.tls ? { servername: req.transport.tls.servername } : undefined, http: req.transport.http };
+    const args = [req.username, req.usernameQuery, req.password, req.clientId, transport, randomUUID()] as const;
+    return (
+      customAuthRequestFromMqtt(...args) ??
+      (this.deps.customAuthorizers.hasDefault() ? customAuthRequestFromMqtt(...args, { useDefault: true }) : undefined)
+    );
+  }
+
+  private async customAuthenticate(req: ConnectRequest, request: CustomAuthRequest, sourceIp: string): Promise<AuthResult> {
+    const outcome = await this.deps.customAuthorizers.authenticate(request);
+    if (!outcome.ok) {
+      this.deps.log.info({ clientId: req.clientId, reason: outcome.reason }, 'custom authentication refused');
+      return { reasonCode: RC.NOT_AUTHORIZED, reasonString: outcome.reason };
+    }
+    const auth = this.base(outcome.ns, req.clientId, sourceIp);
+    auth.documents = outcome.policyDocuments;
+    auth.extraVariables = outcome.variables;
+    const denied = this.connectDecision(auth, req);
+    if (denied) return { reasonCode: RC.NOT_AUTHORIZED, reasonString: denied, principal: outcome.principalId, mount: mountOf(auth.ns) };
+    if (outcome.refreshAfterSeconds) {
+      auth.customAuth = { request, timer: undefined };
+      this.scheduleRefresh(auth, outcome.refreshAfterSeconds);
+    }
+    return {
+      reasonCode: RC.SUCCESS,
+      mount: mountOf(auth.ns),
+      principal: outcome.principalId,
+      context: auth,
+      disconnectAfterSeconds: outcome.disconnectAfterSeconds,
+    };
+  }
+
+  /** Calls the authorizer again when it asked to be; new policies apply at once, a refusal closes the connection. */
+  private scheduleRefresh(auth: ConnectionAuth, seconds: number): void {
+    const ca = auth.customAuth!;
+    ca.timer = setTimeout(() => {
+      void this.deps.customAuthorizers.authenticate(ca.request).then((outcome) => {
+        if (auth.customAuth !== ca) return;
+        if (!outcome.ok) {
+          this.deps.disconnect(auth, `custom authorizer refused on refresh: ${outcome.reason}`);
+          return;
+        }
+        auth.documents = outcome.policyDocuments;
+        auth.extraVariables = outcome.variables;
+        auth.set = undefined;
+        if (outcome.refreshAfterSeconds) this.scheduleRefresh(auth, outcome.refreshAfterSeconds);
+      });
+    }, seconds * 1000);
+    ca.timer.unref();
+  }
+
+  /** The connection closed: stop refreshing its custom auth. */
+  release(context: unknown): void {
+    const auth = context as ConnectionAuth | undefined;
+    if (auth?.customAuth?.timer) clearTimeout(auth.customAuth.timer);
+    if (auth) auth.customAuth = undefined;
   }
 
   /** Builds the connection's auth from a certificate, or the refusal. */
@@ -156,6 +231,7 @@ export class DeviceAuthorizer implements BrokerHooks {
       sourceIp,
       allowAll: false,
       documents: undefined,
+      customAuth: undefined,
       extraVariables: undefined,
       thingName: undefined,
       thingExclusive: false,

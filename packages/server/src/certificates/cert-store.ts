@@ -74,6 +74,11 @@ export class CertificateStore {
     db.exec(SCHEMA);
   }
 
+  /** Removes every certificate, CA certificate and registration code (test-mode reset). */
+  clear(): void {
+    this.db.exec('DELETE FROM certificates; DELETE FROM ca_certificates; DELETE FROM registration_codes;');
+  }
+
   tx<T>(fn: () => T): T {
     return this.db.transaction(fn)();
   }

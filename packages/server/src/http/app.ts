@@ -14,6 +14,8 @@ export interface HttpContext {
   accounts: AccountStore;
   routes: ApiRoute[];
   endpoints: () => Record<string, string | undefined>;
+  /** Test mode: the reset route exists. */
+  reset?: () => void;
 }
 
 export interface HttpsOptions {
@@ -55,6 +57,16 @@ export function createHttpApp(ctx: HttpContext, https?: HttpsOptions): FastifyIn
     reply.header('content-type', ctx.metrics.contentType);
     return ctx.metrics.metrics();
   });
+
+  const reset = ctx.reset;
+  if (reset) {
+    // Unsigned on purpose: test mode is for test suites, which call this before every test.
+    app.post('/_thicket/reset', async () => {
+      const t0 = performance.now();
+      reset();
+      return { reset: true, ms: Math.round((performance.now() - t0) * 10) / 10 };
+    });
+  }
 
   // Listener URLs for tools (what DescribeEndpoint cannot carry through the AWS SDKs); no secrets.
   app.get('/endpoints', async () => ctx.endpoints());

@@ -61,6 +61,10 @@ export class Policies {
     private readonly hooks: PolicyHooks,
   ) {}
 
+  clearCache(): void {
+    this.parsed.clear();
+  }
+
   private get(ns: Namespace, name: string): PolicyRow {
     const p = this.store.policy(ns, name);
     if (!p) throw notFound(`Policy ${name} does not exist`);

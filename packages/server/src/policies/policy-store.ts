@@ -50,6 +50,11 @@ export class PolicyStore {
     db.exec(SCHEMA);
   }
 
+  /** Removes every policy, version and attachment (test-mode reset). */
+  clear(): void {
+    this.db.exec('DELETE FROM policies; DELETE FROM policy_versions; DELETE FROM policy_targets;');
+  }
+
   tx<T>(fn: () => T): T {
     return this.db.transaction(fn)();
   }

@@ -103,6 +103,13 @@ export class RegistryStore {
     db.exec(SCHEMA);
   }
 
+  /** Removes every registry resource of every namespace (test-mode reset). */
+  clear(): void {
+    this.db.exec(
+      'DELETE FROM things; DELETE FROM thing_types; DELETE FROM thing_groups; DELETE FROM thing_group_members; DELETE FROM thing_principals; DELETE FROM tags; DELETE FROM event_configurations;',
+    );
+  }
+
   /** Runs `fn` in one transaction (a check and the write it guards must not interleave). */
   tx<T>(fn: () => T): T {
     return this.db.transaction(fn)();

@@ -1,0 +1,36 @@
+/** A SigV4-signed JSON request to Thicket's own admin API (which the AWS SDKs do not model). */
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AccessKey } from '../credentials.js';
+
+export interface AdminRequest {
+  endpoint: string;
+  region: string;
+  credentials: AccessKey;
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  query?: Record<string, string>;
+  body?: unknown;
+}
+
+export async function adminRequest<T>(r: AdminRequest): Promise<T> {
+  const url = new URL(r.path, r.endpoint);
+  for (const [k, v] of Object.entries(r.query ?? {})) url.searchParams.set(k, v);
+  const body = r.body === undefined ? undefined : JSON.stringify(r.body);
+  const signer = new SignatureV4({ credentials: r.credentials, region: r.region, service: 'iot', sha256: Sha256 });
+  const signed = await signer.sign({
+    method: r.method,
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: url.port ? Number(url.port) : undefined,
+    path: url.pathname,
+    query: Object.fromEntries(url.searchParams),
+    headers: { host: url.host, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body,
+  });
+  const res = await fetch(url, { method: r.method, headers: signed.headers as Record<string, string>, body });
+  const text = await res.text();
+  const json = (text ? JSON.parse(text) : {}) as T & { __type?: string; message?: string };
+  if (!res.ok) throw new Error(`${res.headers.get('x-amzn-errortype') ?? json.__type ?? `HTTP ${res.status}`}: ${json.message ?? text}`);
+  return json;
+}
