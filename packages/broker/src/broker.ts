@@ -10,12 +10,13 @@ import type { BrokerHooks, DisconnectReason } from './hooks.js';
 import { forwardedProperties, Message, type MessageProperties } from './message.js';
 import { Namespace } from './namespace.js';
 import { MQTT_DEFAULTS, type BrokerConfig } from './options.js';
-import { seedMessageId, Session, type Delivery, type DropReason, type Subscription } from './session.js';
+import { Session, type DropReason, type Subscription } from './session.js';
 import { BrokerStats } from './stats.js';
 import { MemoryStore } from './store/memory.js';
-import type { BrokerStore, StoredMessage } from './store/types.js';
+import { loadState, toStored } from './store/restore.js';
+import type { BrokerStore } from './store/types.js';
 import { TopicTree, type SharedGroup } from './topic-tree.js';
-import { hasWildcard, parseFilter, type ParsedFilter } from './topics.js';
+import { hasWildcard, type ParsedFilter } from './topics.js';
 import { WriteBatcher, type Transport } from './transport/transport.js';
 
 export interface BrokerLogger {
@@ -173,7 +174,7 @@ export class Broker extends EventEmitter {
       }
     } else {
       if (session) this.endSession(session);
-      session = new Session(ns, client.clientId, this.store, this.config.maxQueued, this.config.queueDropPolicy, this.onDrop);
+      session = this.newSession(ns, client.clientId);
       ns.sessions.set(client.clientId, session);
     }
     const wasStored = session.stored;
@@ -564,96 +565,25 @@ export class Broker extends EventEmitter {
     }
   }
 
-  /** Rebuilds sessions, queues and retained messages from the store. */
+  /** Rebuilds sessions, queues and retained messages from the store; ends sessions that expired meanwhile. */
   private restore(): void {
-    const state = this.store.load();
-    const messages = new Map<number, Message>();
-    let maxId = 0;
-    for (const m of state.messages) {
-      const msg = fromStored(m);
-      msg.id = m.id;
-      messages.set(m.id, msg);
-      if (m.id > maxId) maxId = m.id;
-    }
-    seedMessageId(maxId);
+    const sessions = loadState(
+      this.store,
+      this.config,
+      (mount) => this.namespace(mount),
+      (ns, clientId) => this.newSession(ns, clientId),
+    );
     const now = Date.now();
-    for (const s of state.sessions) {
-      const ns = this.namespace(s.mount);
-      const session = new Session(ns, s.clientId, this.store, this.config.maxQueued, this.config.queueDropPolicy, this.onDrop);
-      session.protocolVersion = s.protocolVersion;
-      session.expiryInterval = s.expiryInterval;
-      // A crash leaves connected sessions without a disconnect time; the restart stands in for it.
-      session.disconnectedAt = s.disconnectedAt ?? now;
-      session.stored = true;
-      for (const id of s.inboundQos2) session.inboundQos2.add(id);
-      for (const st of s.subscriptions) {
-        const parsed = parseFilter(st.key, this.config);
-        if (typeof parsed === 'string') continue;
-        const sub: Subscription = {
-          session,
-          key: st.key,
-          filter: parsed.filter,
-          group: parsed.group,
-          qos: st.qos,
-          noLocal: st.noLocal,
-          retainAsPublished: st.retainAsPublished,
-          retainHandling: st.retainHandling,
-          subscriptionId: st.subscriptionId,
-        };
-        session.subscriptions.set(st.key, sub);
-        ns.tree.add(sub.filter, sub, sub.group);
-      }
-      ns.sessions.set(s.clientId, session);
+    for (const session of sessions) {
+      const age = now - (session.disconnectedAt ?? now);
+      if (age >= session.expiryInterval * 1000) this.endSession(session);
+      else this.scheduleExpiry(session);
     }
-    const queue = [...state.queue].sort((a, b) => a.seq - b.seq);
-    for (const q of queue) {
-      const session = this.namespaces.get(q.mount)?.sessions.get(q.clientId);
-      const msg = messages.get(q.messageId);
-      if (!session || !msg) continue;
-      msg.refs++;
-      const d: Delivery = {
-        msg,
-        qos: q.qos,
-        retain: q.retain,
-        subscriptionIds: q.subscriptionIds ?? undefined,
-        seq: q.seq,
-        packetId: q.packetId,
-        state: q.state,
-      };
-      session.restore(d);
-    }
-    for (const r of state.retained) {
-      const msg = fromStored(r.message);
-      if (msg.expired(now)) continue;
-      this.namespace(r.mount).retained.set(msg.topic, msg);
-    }
-    for (const ns of this.namespaces.values()) {
-      for (const session of [...ns.sessions.values()]) {
-        const age = now - (session.disconnectedAt ?? now);
-        if (age >= session.expiryInterval * 1000) this.endSession(session);
-        else this.scheduleExpiry(session);
-      }
-    }
-    // Messages no queue entry points at any more (their session ended before the crash).
-    for (const msg of messages.values()) if (msg.refs === 0) this.store.deleteMessage(msg.id);
   }
-}
 
-function toStored(msg: Message, id: number): StoredMessage {
-  return {
-    id,
-    topic: msg.topic,
-    payload: msg.payload,
-    qos: msg.qos,
-    retain: msg.retain,
-    properties: msg.properties,
-    createdAt: msg.createdAt,
-    expiresAt: msg.expiresAt,
-  };
-}
-
-function fromStored(m: StoredMessage): Message {
-  return new Message(m.topic, m.payload, m.qos, m.retain, m.properties, m.createdAt, m.expiresAt);
+  private newSession(ns: Namespace, clientId: string): Session {
+    return new Session(ns, clientId, this.store, this.config.maxQueued, this.config.queueDropPolicy, this.onDrop);
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import { PacketDecoder } from './codec/decoder.js';
-import { encodeAck, encodeConnack, encodeDisconnect, encodeSuback, encodeUnsuback, PINGRESP } from './codec/encoder.js';
+import { encodeAck, encodeConnack, encodeDisconnect, PINGRESP } from './codec/encoder.js';
 import type {
   AckPacket,
   ClientPacket,
@@ -27,7 +27,8 @@ import type { ClientInfo, DisconnectReason } from './hooks.js';
 import { parseUsername } from './hooks.js';
 import { forwardedProperties, Message } from './message.js';
 import type { Delivery, Session, SessionLink } from './session.js';
-import { hasWildcard, parseFilter, topicNameError } from './topics.js';
+import { topicNameError } from './topics.js';
+import { handleSubscribe, handleUnsubscribe } from './subscribe-handler.js';
 import type { Transport } from './transport/transport.js';
 
 type State = 'connecting' | 'authenticating' | 'open' | 'closed';
@@ -520,93 +521,14 @@ export class Connection implements SessionLink {
     this.transport.write(encodeAck(PacketType.PUBREL, p.packetId, this.v5, ok || !this.v5 ? 0 : RC.PACKET_IDENTIFIER_NOT_FOUND));
   }
 
-  // ---- SUBSCRIBE / UNSUBSCRIBE ----------------------------------------------------------------
+  // ---- SUBSCRIBE / UNSUBSCRIBE (subscribe-handler.ts) ------------------------------------------
 
   private onSubscribe(p: SubscribePacket): void {
-    const broker = this.broker;
-    const cfg = broker.config;
-    const client = this.client!;
-    const session = this.session!;
-    const subId = p.properties.subscriptionIdentifiers?.[0];
-    if (subId !== undefined && !cfg.subscriptionIdentifiersAvailable) {
-      return this.violation(RC.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED, 'subscription identifiers are not supported');
-    }
-    if (cfg.maxFiltersPerSubscribe > 0 && p.subscriptions.length > cfg.maxFiltersPerSubscribe) {
-      const codes = p.subscriptions.map(() => (this.v5 ? RC.QUOTA_EXCEEDED : 0x80));
-      this.transport.write(
-        encodeSuback(p.packetId, codes, this.v5, this.reason(`at most ${cfg.maxFiltersPerSubscribe} topic filters per SUBSCRIBE`)),
-      );
-      return;
-    }
-    const codes: number[] = [];
-    const granted: Array<{ key: string; isNew: boolean }> = [];
-    const reasons: string[] = [];
-    for (const req of p.subscriptions) {
-      const parsed = parseFilter(req.filter, cfg);
-      let code: number;
-      if (typeof parsed === 'string') {
-        code = RC.TOPIC_FILTER_INVALID;
-        reasons.push(parsed);
-      } else if (parsed.group !== undefined && !cfg.sharedSubscriptionAvailable) {
-        code = RC.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
-      } else if (parsed.group !== undefined && req.noLocal && this.v5) {
-        return this.violation(RC.PROTOCOL_ERROR, 'No Local must not be set on a shared subscription');
-      } else if (!cfg.wildcardSubscriptionAvailable && hasWildcard(parsed.filter)) {
-        code = RC.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED;
-      } else if (!broker.reservedTopicAllowed(parsed.filter)) {
-        code = RC.NOT_AUTHORIZED;
-        reasons.push(`subscribing to "${parsed.filter}" is not allowed`);
-      } else if (
-        cfg.maxSubscriptionsPerClient > 0 &&
-        !session.subscriptions.has(req.filter) &&
-        session.subscriptions.size >= cfg.maxSubscriptionsPerClient
-      ) {
-        code = RC.QUOTA_EXCEEDED;
-        reasons.push(`at most ${cfg.maxSubscriptionsPerClient} subscriptions per client`);
-      } else {
-        const qos = Math.min(req.qos, cfg.maximumQoS) as QoS;
-        code = broker.hooks.authorizeSubscribe ? broker.hooks.authorizeSubscribe(client, req.filter, qos) : RC.SUCCESS;
-        if (code === RC.SUCCESS) {
-          const isNew = broker.subscribe(session, req, parsed, qos, subId);
-          granted.push({ key: req.filter, isNew });
-          code = qos;
-        } else {
-          reasons.push(`not authorized to subscribe to "${req.filter}"`);
-        }
-      }
-      // MQTT 3.1.1 knows only one failure code.
-      codes.push(this.v5 || code < 0x80 ? code : 0x80);
-    }
-    this.transport.write(encodeSuback(p.packetId, codes, this.v5, reasons.length ? this.reason(reasons.join('; ')) : undefined));
-    for (const g of granted) broker.sendRetained(session, g.key, g.isNew);
-    if (granted.length)
-      broker.emit(
-        'client:subscribed',
-        client,
-        granted.map((g) => g.key),
-      );
+    handleSubscribe(this, p);
   }
 
   private onUnsubscribe(p: UnsubscribePacket): void {
-    const broker = this.broker;
-    const session = this.session!;
-    const codes: number[] = [];
-    const removed: string[] = [];
-    for (const filter of p.filters) {
-      const parsed = parseFilter(filter, broker.config);
-      if (typeof parsed === 'string') {
-        codes.push(RC.TOPIC_FILTER_INVALID);
-        continue;
-      }
-      if (broker.unsubscribe(session, filter)) {
-        codes.push(RC.SUCCESS);
-        removed.push(filter);
-      } else {
-        codes.push(RC.NO_SUBSCRIPTION_EXISTED);
-      }
-    }
-    this.transport.write(encodeUnsuback(p.packetId, codes, this.v5));
-    if (removed.length) broker.emit('client:unsubscribed', this.client!, removed);
+    handleUnsubscribe(this, p);
   }
 
   // ---- DISCONNECT and closing -----------------------------------------------------------------
@@ -627,11 +549,12 @@ export class Connection implements SessionLink {
   }
 
   /** A protocol violation found while handling a packet. */
-  private violation(code: number, message: string): void {
+  violation(code: number, message: string): void {
     this.protocolViolation(new MqttProtocolError(code, message));
   }
 
-  private reason(text: string): Properties | undefined {
+  /** A reason string for an ack, unless the client asked for none (Request Problem Information 0). */
+  reason(text: string): Properties | undefined {
     return this.v5 && this.problemInformation ? { reasonString: text } : undefined;
   }
 

@@ -1,0 +1,101 @@
+/** Reading a broker's durable state back from its store at start. */
+import type { BrokerConfig } from '../options.js';
+import { Message } from '../message.js';
+import type { Namespace } from '../namespace.js';
+import { seedMessageId, type Delivery, type Session, type Subscription } from '../session.js';
+import { parseFilter } from '../topics.js';
+import type { BrokerStore, StoredMessage } from './types.js';
+
+export function toStored(msg: Message, id: number): StoredMessage {
+  return {
+    id,
+    topic: msg.topic,
+    payload: msg.payload,
+    qos: msg.qos,
+    retain: msg.retain,
+    properties: msg.properties,
+    createdAt: msg.createdAt,
+    expiresAt: msg.expiresAt,
+  };
+}
+
+function fromStored(m: StoredMessage): Message {
+  return new Message(m.topic, m.payload, m.qos, m.retain, m.properties, m.createdAt, m.expiresAt);
+}
+
+/**
+ * Recreates the stored sessions (offline), their subscriptions in the topic trees, their queued
+ * and in-flight deliveries, and the retained messages. Returns the sessions so the caller can
+ * schedule or apply their expiry.
+ */
+export function loadState(
+  store: BrokerStore,
+  config: BrokerConfig,
+  namespace: (mount: string) => Namespace,
+  newSession: (ns: Namespace, clientId: string) => Session,
+): Session[] {
+  const state = store.load();
+  const messages = new Map<number, Message>();
+  let maxId = 0;
+  for (const m of state.messages) {
+    const msg = fromStored(m);
+    msg.id = m.id;
+    messages.set(m.id, msg);
+    if (m.id > maxId) maxId = m.id;
+  }
+  seedMessageId(maxId);
+  const now = Date.now();
+  const sessions: Session[] = [];
+  for (const s of state.sessions) {
+    const ns = namespace(s.mount);
+    const session = newSession(ns, s.clientId);
+    session.protocolVersion = s.protocolVersion;
+    session.expiryInterval = s.expiryInterval;
+    // A crash leaves connected sessions without a disconnect time; the restart stands in for it.
+    session.disconnectedAt = s.disconnectedAt ?? now;
+    session.stored = true;
+    for (const id of s.inboundQos2) session.inboundQos2.add(id);
+    for (const st of s.subscriptions) {
+      const parsed = parseFilter(st.key, config);
+      if (typeof parsed === 'string') continue;
+      const sub: Subscription = {
+        session,
+        key: st.key,
+        filter: parsed.filter,
+        group: parsed.group,
+        qos: st.qos,
+        noLocal: st.noLocal,
+        retainAsPublished: st.retainAsPublished,
+        retainHandling: st.retainHandling,
+        subscriptionId: st.subscriptionId,
+      };
+      session.subscriptions.set(st.key, sub);
+      ns.tree.add(sub.filter, sub, sub.group);
+    }
+    ns.sessions.set(s.clientId, session);
+    sessions.push(session);
+  }
+  for (const q of [...state.queue].sort((a, b) => a.seq - b.seq)) {
+    const session = namespace(q.mount).sessions.get(q.clientId);
+    const msg = messages.get(q.messageId);
+    if (!session || !msg) continue;
+    msg.refs++;
+    const d: Delivery = {
+      msg,
+      qos: q.qos,
+      retain: q.retain,
+      subscriptionIds: q.subscriptionIds ?? undefined,
+      seq: q.seq,
+      packetId: q.packetId,
+      state: q.state,
+    };
+    session.restore(d);
+  }
+  for (const r of state.retained) {
+    const msg = fromStored(r.message);
+    if (!msg.expired(now)) namespace(r.mount).retained.set(msg.topic, msg);
+  }
+  // Messages no queue entry points at any more (their session ended before the crash).
+  for (const msg of messages.values()) if (msg.refs === 0) store.deleteMessage(msg.id);
+  return sessions;
+}
