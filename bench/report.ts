@@ -148,9 +148,9 @@ export function scenarioTable(s: Scenario, results: RunResult[], baseline?: RunR
     const a = h.value(mine.measurement);
     const b = h.value(baseline.measurement);
     if (a !== null && b !== null && b > 0) {
-      out.push(
-        `  thicket with policy / without (${baseline.scenario}, same run): ${(a / b).toFixed(2)}× (${(((b - a) / b) * 100).toFixed(1)}% slower)`,
-      );
+      const change = ((a - b) / b) * 100;
+      const words = change < 0 ? `${(-change).toFixed(1)}% slower` : `${change.toFixed(1)}% faster: within run-to-run noise`;
+      out.push(`  thicket with policy / without (${baseline.scenario}, same run): ${(a / b).toFixed(2)}× (${words})`);
     }
   } else if (s.kind === 'fan-in' && s.policy) {
     out.push(`  (run ${s.policy.baseline} in the same run to compare with no policy)`);
