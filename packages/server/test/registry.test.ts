@@ -120,6 +120,11 @@ test('bad input: invalid names, too many attributes, bad tokens and bodies get I
     iot.send(new CreateThingCommand({ thingName: 'v', attributePayload: { attributes: { a: 'white space' } } })),
   );
   assert.equal(badValue.name, 'InvalidRequestException');
+  const oversized = await awsError(
+    iot.send(new CreateThingCommand({ thingName: 'big', attributePayload: { attributes: { a: 'x'.repeat(801) } } })),
+  );
+  assert.equal(oversized.name, 'InvalidRequestException');
+  assert.match(oversized.message, /at most 800 characters/);
   const badToken = await awsError(iot.send(new ListThingsCommand({ nextToken: 'garbage!' })));
   assert.match(badToken.message, /nextToken is not valid/);
   const badMax = await awsError(iot.send(new ListThingsCommand({ maxResults: 1000 })));
