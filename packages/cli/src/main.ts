@@ -7,6 +7,7 @@ import { registerCerts } from './commands/certs.js';
 import { registerProvision } from './commands/provision.js';
 import { registerRegistry } from './commands/registry.js';
 import { registerAccounts } from './commands/accounts.js';
+import { registerAuthorizers } from './commands/authorizers.js';
 
 tuneRuntime();
 // The AWS SDK warns on every run that its 2027 releases need Node 22; Thicket pins a release that runs on 20.
@@ -18,6 +19,7 @@ registerRegistry(program);
 registerCerts(program);
 registerProvision(program);
 registerAccounts(program);
+registerAuthorizers(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`thicket: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -111,3 +111,41 @@ test('management commands print tables, or the API response with --json, and AWS
   assert.match(bad, /MalformedPolicyException: .*line 1/);
   assert.match(await fails('things', 'describe', 'nope'), /ResourceNotFoundException: Thing nope cannot be found/);
 });
+
+test('accounts, keys, authorizers and CA commands', async () => {
+  const created = await thicket('accounts', 'create', '--account-id', '555555555555', '--name', 'tenant', '--json');
+  const account = JSON.parse(created) as { accountId: string; accessKey: { accessKeyId: string; secretAccessKey: string } };
+  assert.equal(account.accountId, '555555555555');
+  assert.match(await thicket('accounts', 'list'), /555555555555\s+tenant/);
+  const tenantCreds = join(dataDir, 'tenant-credentials');
+  writeFileSync(
+    tenantCreds,
+    `[default]\naws_access_key_id = ${account.accessKey.accessKeyId}\naws_secret_access_key = ${account.accessKey.secretAccessKey}\n`,
+  );
+  const asTenant = (...args: string[]): Promise<{ stdout: string }> =>
+    run(
+      process.execPath,
+      ['--conditions=source', '--import', 'tsx', MAIN, ...args, '--endpoint', `http://127.0.0.1:${server.ports.http}`],
+      {
+        env: { ...process.env, AWS_SHARED_CREDENTIALS_FILE: tenantCreds },
+      },
+    );
+  await asTenant('things', 'create', 'tenant-thing');
+  assert.match((await asTenant('things', 'list')).stdout, /tenant-thing/);
+  assert.doesNotMatch(await thicket('things', 'list'), /tenant-thing/, "the default account does not see the tenant's things");
+  assert.match((await asTenant('keys', 'create', '--read-only', '--description', 'dashboards')).stdout, /aws_secret_access_key = /);
+  assert.match((await asTenant('keys', 'list')).stdout, /dashboards/);
+
+  await thicket(
+    'authorizers',
+    'create',
+    'jwt-auth',
+    'thicket:jwt?hmacSecret=k1&policyNames=none',
+    '--key',
+    'k1=0123456789abcdef0123456789abcdef',
+    '--signing-disabled',
+  );
+  assert.match(await thicket('authorizers', 'list'), /jwt-auth/);
+  assert.match(await thicket('authorizers', 'test', 'jwt-auth', 'not-a-jwt'), /isAuthenticated\s+false/);
+  assert.match(await thicket('cas', 'registration-code'), /^[0-9a-f]{64}\n$/);
+});
