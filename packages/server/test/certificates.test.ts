@@ -157,8 +157,13 @@ test('CreateCertificateFromCsr: the CSR subject and key; a tampered CSR is refus
     (await iot.send(new DescribeCertificateCommand({ certificateId: r.certificateId }))).certificateDescription?.status,
     'ACTIVE',
   );
-  const pem = csr.toString('pem');
-  const tampered = pem.replace(/[A-Za-z](?=[A-Za-z0-9+/]{20}\n-----END)/, (ch) => (ch === 'A' ? 'B' : 'A'));
+  // Flip one bit near the end of the DER: inside the signature, so it no longer verifies.
+  const der = Buffer.from(csr.rawData);
+  der[der.length - 5]! ^= 0x01;
+  const tampered = `-----BEGIN CERTIFICATE REQUEST-----\n${der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END CERTIFICATE REQUEST-----\n`;
   assert.equal(
     (await error(iot.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: tampered })))).name,
     'InvalidRequestException',
