@@ -150,6 +150,7 @@ export class Platform {
       this.policyStore.clear();
       this.authorizerStore.clear();
     })();
+    this.customAuthorizers.defaultsChanged();
     this.events.clear();
     this.policies.clearCache();
     this.authorizer.invalidateAll();

@@ -101,6 +101,8 @@ export class CustomAuthorizers {
   private readonly now: () => number;
   private readonly log: Logger;
 
+  private anyDefault: boolean | undefined;
+
   constructor(private readonly opts: CustomAuthorizersOptions) {
     this.store = opts.store;
     this.jwks = opts.jwks instanceof JwksCache ? opts.jwks : new JwksCache(opts.jwks);
@@ -110,7 +112,13 @@ export class CustomAuthorizers {
 
   /** Whether any namespace has a default authorizer (clients without certificates then go to it). */
   hasDefault(): boolean {
-    return this.store.defaults().length > 0;
+    // Asked on every CONNECT without a certificate; the answer changes only through this class.
+    return (this.anyDefault ??= this.store.defaults().length > 0);
+  }
+
+  /** Forget the cached answer of hasDefault (defaults changed, or the store was cleared). */
+  defaultsChanged(): void {
+    this.anyDefault = undefined;
   }
 
   // ---- control plane ---------------------------------------------------------------------------
@@ -221,6 +229,7 @@ export class CustomAuthorizers {
       if (this.store.defaultName(ns) === name)
         throw deleteConflict(`Authorizer ${name} is the default authorizer; clear the default authorizer before deleting it`);
       this.store.delete(ns, name);
+      this.defaultsChanged();
     });
     this.opts.tags?.remove(authorizerArn(ns, name));
     this.opts.changed?.(ns, name);
@@ -232,6 +241,7 @@ export class CustomAuthorizers {
     this.store.tx(() => {
       this.get(ns, name);
       this.store.setDefault(ns, name);
+      this.defaultsChanged();
     });
     return { authorizerName: name, authorizerArn: authorizerArn(ns, name) };
   }
@@ -247,6 +257,7 @@ export class CustomAuthorizers {
     this.store.tx(() => {
       if (this.store.defaultName(ns) === undefined) throw notFound('No default authorizer is set');
       this.store.clearDefault(ns);
+      this.defaultsChanged();
     });
     return {};
   }

@@ -133,6 +133,8 @@ export class DeviceAuthorizer implements BrokerHooks {
    * a default authorizer exists (AWS: the endpoint's default authorizer applies to such clients).
    */
   private customAuthRequest(req: ConnectRequest): CustomAuthRequest | undefined {
+    // A plain MQTT client over TCP that names no authorizer, when no default exists: nothing to parse.
+    if (!req.transport.http && Object.keys(req.usernameQuery).length === 0 && !this.deps.customAuthorizers.hasDefault()) return undefined;
     const transport = { tls: req.transport.tls ? { servername: req.transport.tls.servername } : undefined, http: req.transport.http };
     const args = [req.username, req.usernameQuery, req.password, req.clientId, transport, randomUUID()] as const;
     return (
