@@ -7,6 +7,7 @@ import type { ClientInfo } from './hooks.js';
 import type { Message } from './message.js';
 import type { Namespace } from './namespace.js';
 import type { BrokerStore, StoredSubscription } from './store/types.js';
+import { toStored } from './store/restore.js';
 
 export interface Subscription {
   readonly session: Session;
@@ -315,16 +316,7 @@ export class Session {
     d.seq = ++this.seq;
     if (msg.id === 0) {
       msg.id = nextMessageId();
-      this.store.putMessage({
-        id: msg.id,
-        topic: msg.topic,
-        payload: msg.payload,
-        qos: msg.qos,
-        retain: msg.retain,
-        properties: msg.properties,
-        createdAt: msg.createdAt,
-        expiresAt: msg.expiresAt,
-      });
+      this.store.putMessage(toStored(msg, msg.id));
     }
     msg.refs++;
     this.store.putQueueEntry({

@@ -35,7 +35,7 @@ import {
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import { ensurePki, issueClientCertificate, type Pki } from '@thicket/server';
-import { ALLOW_ALL, startTestServer, tempDir, type TestServer } from './helpers.js';
+import { ALLOW_ALL, awsError, startTestServer, tempDir, type TestServer } from './helpers.js';
 
 x509.cryptoProvider.set(globalThis.crypto);
 
@@ -56,17 +56,6 @@ after(async () => {
   await server.close();
   rmSync(foreignDir, { recursive: true, force: true });
 });
-
-async function error(p: Promise<unknown>): Promise<{ name: string; message: string; status?: number }> {
-  return p.then(
-    () => ({ name: 'no error', message: '' }),
-    (e: { name: string; message: string; $metadata?: { httpStatusCode?: number } }) => ({
-      name: e.name,
-      message: e.message,
-      status: e.$metadata?.httpStatusCode,
-    }),
-  );
-}
 
 async function connects(cert: string, key: string, clientId: string): Promise<boolean> {
   return mqtt
@@ -110,20 +99,23 @@ test('CreateKeysAndCertificate: RSA keys, id = SHA-256 of the DER, status from s
   assert.equal(new Set(ids).size, ids.length);
 
   await iot.send(new UpdateCertificateCommand({ certificateId: c.certificateId, newStatus: 'ACTIVE' }));
-  assert.equal((await error(iot.send(new DeleteCertificateCommand({ certificateId: c.certificateId })))).name, 'CertificateStateException');
-  assert.equal((await error(iot.send(new DeleteCertificateCommand({ certificateId: c.certificateId })))).status, 406);
+  assert.equal(
+    (await awsError(iot.send(new DeleteCertificateCommand({ certificateId: c.certificateId })))).name,
+    'CertificateStateException',
+  );
+  assert.equal((await awsError(iot.send(new DeleteCertificateCommand({ certificateId: c.certificateId })))).status, 406);
   await iot.send(new UpdateCertificateCommand({ certificateId: c.certificateId, newStatus: 'REVOKED' }));
   assert.equal(
-    (await error(iot.send(new UpdateCertificateCommand({ certificateId: c.certificateId, newStatus: 'ACTIVE' })))).name,
+    (await awsError(iot.send(new UpdateCertificateCommand({ certificateId: c.certificateId, newStatus: 'ACTIVE' })))).name,
     'CertificateStateException',
   );
   assert.equal(
-    (await error(iot.send(new UpdateCertificateCommand({ certificateId: c.certificateId, newStatus: 'PENDING_TRANSFER' })))).name,
+    (await awsError(iot.send(new UpdateCertificateCommand({ certificateId: c.certificateId, newStatus: 'PENDING_TRANSFER' })))).name,
     'InvalidRequestException',
   );
   await iot.send(new DeleteCertificateCommand({ certificateId: c.certificateId }));
   assert.equal(
-    (await error(iot.send(new DescribeCertificateCommand({ certificateId: c.certificateId })))).name,
+    (await awsError(iot.send(new DescribeCertificateCommand({ certificateId: c.certificateId })))).name,
     'ResourceNotFoundException',
   );
 });
@@ -133,13 +125,16 @@ test('DeleteCertificate: refused while attached to a thing, or with policies unl
   await iot.send(new CreateThingCommand({ thingName: 'holder' }));
   await iot.send(new AttachThingPrincipalCommand({ thingName: 'holder', principal: c.certificateArn }));
   await iot.send(new AttachPolicyCommand({ policyName: 'all', target: c.certificateArn }));
-  assert.equal((await error(iot.send(new DeleteCertificateCommand({ certificateId: c.certificateId })))).name, 'DeleteConflictException');
+  assert.equal(
+    (await awsError(iot.send(new DeleteCertificateCommand({ certificateId: c.certificateId })))).name,
+    'DeleteConflictException',
+  );
   assert.match(
-    (await error(iot.send(new DeleteThingCommand({ thingName: 'holder' })))).message,
+    (await awsError(iot.send(new DeleteThingCommand({ thingName: 'holder' })))).message,
     /still attached to one or more principals/,
   );
   await iot.send(new DetachThingPrincipalCommand({ thingName: 'holder', principal: c.certificateArn }));
-  assert.match((await error(iot.send(new DeleteCertificateCommand({ certificateId: c.certificateId })))).message, /forceDelete/);
+  assert.match((await awsError(iot.send(new DeleteCertificateCommand({ certificateId: c.certificateId })))).message, /forceDelete/);
   await iot.send(new DeleteCertificateCommand({ certificateId: c.certificateId, forceDelete: true }));
 });
 
@@ -165,7 +160,7 @@ test('CreateCertificateFromCsr: the CSR subject and key; a tampered CSR is refus
     .match(/.{1,64}/g)!
     .join('\n')}\n-----END CERTIFICATE REQUEST-----\n`;
   assert.equal(
-    (await error(iot.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: tampered })))).name,
+    (await awsError(iot.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: tampered })))).name,
     'InvalidRequestException',
   );
 });
@@ -174,7 +169,7 @@ test('a CA of the operator: registration code, proof of possession, device certi
   const { registrationCode } = await iot.send(new GetRegistrationCodeCommand({}));
   assert.equal((await iot.send(new GetRegistrationCodeCommand({}))).registrationCode, registrationCode, 'stable');
   const wrong = await issueClientCertificate(foreign, { commonName: 'not-the-code' });
-  const refused = await error(
+  const refused = await awsError(
     iot.send(new RegisterCACertificateCommand({ caCertificate: foreign.caCertPem, verificationCertificate: wrong.certificatePem })),
   );
   assert.equal(refused.name, 'RegistrationCodeValidationException');
@@ -206,14 +201,14 @@ test('a CA of the operator: registration code, proof of possession, device certi
     [reg.certificateId],
   );
   assert.equal(
-    (await error(iot.send(new RegisterCertificateCommand({ certificatePem: device.certificatePem, status: 'ACTIVE' })))).name,
+    (await awsError(iot.send(new RegisterCertificateCommand({ certificatePem: device.certificatePem, status: 'ACTIVE' })))).name,
     'ResourceAlreadyExistsException',
   );
 
   await iot.send(new UpdateCACertificateCommand({ certificateId: ca.certificateId, newStatus: 'INACTIVE' }));
   assert.equal(await connects(device.certificatePem, device.privateKeyPem!, 'own-ca-device'), false, 'its CA is INACTIVE');
   assert.equal(
-    (await error(iot.send(new DeleteCACertificateCommand({ certificateId: 'f'.repeat(64) })))).name,
+    (await awsError(iot.send(new DeleteCACertificateCommand({ certificateId: 'f'.repeat(64) })))).name,
     'ResourceNotFoundException',
   );
   await iot.send(new DeleteCACertificateCommand({ certificateId: ca.certificateId }));
@@ -221,10 +216,10 @@ test('a CA of the operator: registration code, proof of possession, device certi
 
 test('RegisterCertificate refuses a certificate from an unregistered CA; RegisterCertificateWithoutCA accepts it by its exact bytes', async () => {
   const stranger = await issueClientCertificate(foreign, { commonName: 'no-ca-device' });
-  const e = await error(iot.send(new RegisterCertificateCommand({ certificatePem: stranger.certificatePem, status: 'ACTIVE' })));
+  const e = await awsError(iot.send(new RegisterCertificateCommand({ certificatePem: stranger.certificatePem, status: 'ACTIVE' })));
   assert.equal(e.name, 'CertificateValidationException');
   assert.equal(
-    (await error(iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: 'not a certificate' })))).name,
+    (await awsError(iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: 'not a certificate' })))).name,
     'CertificateValidationException',
   );
   const r = await iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: stranger.certificatePem, status: 'ACTIVE' }));
@@ -254,12 +249,12 @@ test('thing principals: attach (exclusive or not), list both ways (v1 and v2), c
   const things2 = await iot.send(new ListPrincipalThingsV2Command({ principal: b.certificateArn }));
   assert.deepEqual(things2.principalThingObjects, [{ thingName: 'p-one', thingPrincipalType: 'EXCLUSIVE_THING' }]);
   assert.match(
-    (await error(iot.send(new AttachThingPrincipalCommand({ thingName: 'p-two', principal: b.certificateArn })))).message,
+    (await awsError(iot.send(new AttachThingPrincipalCommand({ thingName: 'p-two', principal: b.certificateArn })))).message,
     /exclusively/,
   );
   assert.equal(
     (
-      await error(
+      await awsError(
         iot.send(
           new AttachThingPrincipalCommand({ thingName: 'p-two', principal: a.certificateArn, thingPrincipalType: 'EXCLUSIVE_THING' }),
         ),
@@ -269,7 +264,7 @@ test('thing principals: attach (exclusive or not), list both ways (v1 and v2), c
   );
   const missing = `arn:aws:iot:us-east-1:123456789012:cert/${'0'.repeat(64)}`;
   assert.equal(
-    (await error(iot.send(new AttachThingPrincipalCommand({ thingName: 'p-one', principal: missing })))).name,
+    (await awsError(iot.send(new AttachThingPrincipalCommand({ thingName: 'p-one', principal: missing })))).name,
     'ResourceNotFoundException',
   );
   await iot.send(new DetachThingPrincipalCommand({ thingName: 'p-two', principal: a.certificateArn }));

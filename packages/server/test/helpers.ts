@@ -176,3 +176,15 @@ export function tlsOptions(
 ): { cert: string; key: string; ca: string; servername: string } {
   return { cert: d.cert, key: d.key, ca: server.pki.caCertPem, servername: 'localhost' };
 }
+
+/** The AWS error a call ends with: its name, message and HTTP status ('no error' when it succeeds). */
+export async function awsError(p: Promise<unknown>): Promise<{ name: string; message: string; status?: number }> {
+  return p.then(
+    () => ({ name: 'no error', message: '' }),
+    (e: { name: string; message: string; $metadata?: { httpStatusCode?: number } }) => ({
+      name: e.name,
+      message: e.message,
+      status: e.$metadata?.httpStatusCode,
+    }),
+  );
+}

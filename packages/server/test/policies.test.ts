@@ -31,7 +31,7 @@ import {
   SetDefaultPolicyVersionCommand,
   TestAuthorizationCommand,
 } from '@aws-sdk/client-iot';
-import { startTestServer, type TestServer } from './helpers.js';
+import { awsError, startTestServer, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);
 const ARN = 'arn:aws:iot:us-east-1:123456789012';
@@ -50,27 +50,16 @@ after(async () => {
   await server.close();
 });
 
-async function error(p: Promise<unknown>): Promise<{ name: string; message: string; status?: number }> {
-  return p.then(
-    () => ({ name: 'no error', message: '' }),
-    (e: { name: string; message: string; $metadata?: { httpStatusCode?: number } }) => ({
-      name: e.name,
-      message: e.message,
-      status: e.$metadata?.httpStatusCode,
-    }),
-  );
-}
-
 test('CreatePolicy and bad documents: MalformedPolicyException with the position of a JSON error, the unknown action named', async () => {
   const created = await iot.send(new CreatePolicyCommand({ policyName: 'pub-a', policyDocument: allowPublish('a/*') }));
   assert.deepEqual([created.policyArn, created.policyVersionId], [`${ARN}:policy/pub-a`, '1']);
   assert.equal((await iot.send(new GetPolicyCommand({ policyName: 'pub-a' }))).defaultVersionId, '1');
-  const json = await error(
+  const json = await awsError(
     iot.send(new CreatePolicyCommand({ policyName: 'broken', policyDocument: '{\n  "Version": "2012-10-17",\n  "Statement": [,]\n}' })),
   );
   assert.equal(json.name, 'MalformedPolicyException');
   assert.match(json.message, /line 3, column \d+/);
-  const action = await error(
+  const action = await awsError(
     iot.send(
       new CreatePolicyCommand({ policyName: 'typo', policyDocument: doc({ Effect: 'Allow', Action: 'iot:Publsh', Resource: '*' }) }),
     ),
@@ -78,16 +67,19 @@ test('CreatePolicy and bad documents: MalformedPolicyException with the position
   assert.equal(action.name, 'MalformedPolicyException');
   assert.match(action.message, /iot:Publsh/);
   assert.match(
-    (await error(iot.send(new CreatePolicyCommand({ policyName: 'no-effect', policyDocument: doc({ Action: 'iot:*', Resource: '*' }) }))))
-      .message,
+    (
+      await awsError(
+        iot.send(new CreatePolicyCommand({ policyName: 'no-effect', policyDocument: doc({ Action: 'iot:*', Resource: '*' }) })),
+      )
+    ).message,
     /Effect/,
   );
   assert.match(
-    (await error(iot.send(new CreatePolicyCommand({ policyName: 'bad name', policyDocument: allowPublish('x') })))).message,
+    (await awsError(iot.send(new CreatePolicyCommand({ policyName: 'bad name', policyDocument: allowPublish('x') })))).message,
     /policyName/,
   );
   assert.equal(
-    (await error(iot.send(new CreatePolicyCommand({ policyName: 'pub-a', policyDocument: allowPublish('b') })))).name,
+    (await awsError(iot.send(new CreatePolicyCommand({ policyName: 'pub-a', policyDocument: allowPublish('b') })))).name,
     'ResourceAlreadyExistsException',
   );
   assert.ok((await iot.send(new ListPoliciesCommand({}))).policies!.some((p) => p.policyName === 'pub-a'));
@@ -102,7 +94,7 @@ test('versions: five at most, default switching, the default cannot be deleted, 
     assert.equal(r.policyVersionId, String(v));
     assert.equal(r.isDefaultVersion, v === 3);
   }
-  const limit = await error(iot.send(new CreatePolicyVersionCommand({ policyName: 'versioned', policyDocument: allowPublish('v6') })));
+  const limit = await awsError(iot.send(new CreatePolicyVersionCommand({ policyName: 'versioned', policyDocument: allowPublish('v6') })));
   assert.deepEqual([limit.name, limit.status], ['VersionsLimitExceededException', 409]);
   assert.deepEqual(
     (await iot.send(new ListPolicyVersionsCommand({ policyName: 'versioned' }))).policyVersions?.map((v) => [
@@ -119,12 +111,12 @@ test('versions: five at most, default switching, the default cannot be deleted, 
   );
   assert.match((await iot.send(new GetPolicyVersionCommand({ policyName: 'versioned', policyVersionId: '3' }))).policyDocument!, /v3/);
   assert.equal(
-    (await error(iot.send(new DeletePolicyVersionCommand({ policyName: 'versioned', policyVersionId: '3' })))).name,
+    (await awsError(iot.send(new DeletePolicyVersionCommand({ policyName: 'versioned', policyVersionId: '3' })))).name,
     'DeleteConflictException',
   );
   await iot.send(new SetDefaultPolicyVersionCommand({ policyName: 'versioned', policyVersionId: '5' }));
   assert.match((await iot.send(new GetPolicyCommand({ policyName: 'versioned' }))).policyDocument!, /v5/);
-  assert.equal((await error(iot.send(new DeletePolicyCommand({ policyName: 'versioned' })))).name, 'DeleteConflictException');
+  assert.equal((await awsError(iot.send(new DeletePolicyCommand({ policyName: 'versioned' })))).name, 'DeleteConflictException');
   for (const v of ['1', '2', '3', '4']) await iot.send(new DeletePolicyVersionCommand({ policyName: 'versioned', policyVersionId: v }));
   const next = await iot.send(new CreatePolicyVersionCommand({ policyName: 'versioned', policyDocument: allowPublish('v6') }));
   assert.equal(next.policyVersionId, '6', 'version ids are never reused');
@@ -155,10 +147,10 @@ test('attachments to certificates and thing groups, both listings, recursion, th
     ['group-pol'],
   );
   assert.equal(
-    (await error(iot.send(new AttachPolicyCommand({ policyName: 'cert-pol', target: `${ARN}:thinggroup/nope` })))).name,
+    (await awsError(iot.send(new AttachPolicyCommand({ policyName: 'cert-pol', target: `${ARN}:thinggroup/nope` })))).name,
     'ResourceNotFoundException',
   );
-  assert.equal((await error(iot.send(new DeletePolicyCommand({ policyName: 'group-pol' })))).name, 'DeleteConflictException');
+  assert.equal((await awsError(iot.send(new DeletePolicyCommand({ policyName: 'group-pol' })))).name, 'DeleteConflictException');
 
   // The deprecated principal-policy APIs share the same attachments.
   await iot.send(new AttachPrincipalPolicyCommand({ policyName: 'deny-pol', principal: cert.certificateArn }));
@@ -199,7 +191,7 @@ test('attachments to certificates and thing groups, both listings, recursion, th
     await iot.send(new CreatePolicyCommand({ policyName: `many-${i}`, policyDocument: allowPublish(`m${i}`) }));
     await iot.send(new AttachPolicyCommand({ policyName: `many-${i}`, target: cert.certificateArn }));
   }
-  const limit = await error(iot.send(new AttachPolicyCommand({ policyName: 'cert-pol', target: cert.certificateArn })));
+  const limit = await awsError(iot.send(new AttachPolicyCommand({ policyName: 'cert-pol', target: cert.certificateArn })));
   assert.deepEqual([limit.name, limit.status], ['LimitExceededException', 410]);
 });
 

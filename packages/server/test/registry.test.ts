@@ -32,7 +32,7 @@ import {
   UpdateThingGroupsForThingCommand,
 } from '@aws-sdk/client-iot';
 import mqtt from 'mqtt';
-import { startTestServer, type TestServer } from './helpers.js';
+import { awsError, startTestServer, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);
 let server: TestServer;
@@ -46,16 +46,6 @@ after(async () => {
   iot.destroy();
   await server.close();
 });
-
-async function awsError(p: Promise<unknown>): Promise<{ name: string; message: string; status?: number }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, message: e.message, status: e.$metadata?.httpStatusCode };
-  }
-  throw new Error('expected an error');
-}
 
 test('things: create (idempotent), describe, update with merge and versions, list with paging and filters, delete', async () => {
   const created = await iot.send(new CreateThingCommand({ thingName: 'lamp-1', attributePayload: { attributes: { room: 'kitchen' } } }));
