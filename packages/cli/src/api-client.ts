@@ -46,18 +46,32 @@ export function iotClient(o: ApiOptions): IoTClient {
   return new IoTClient({ endpoint: o.endpoint, region: o.region, credentials: credentials(o), maxAttempts: 1 });
 }
 
-/** Runs a command against the API; AWS errors become one readable line. */
-export async function withClient<T>(o: ApiOptions, fn: (iot: IoTClient) => Promise<T>): Promise<T> {
-  const iot = iotClient(o);
+/** Runs a command against the API with a client from `make`; AWS errors become one readable line. */
+export async function withApi<C extends { destroy(): void }, T>(
+  o: ApiOptions,
+  make: (o: ApiOptions) => C,
+  fn: (client: C) => Promise<T>,
+): Promise<T> {
+  const client = make(o);
   try {
-    return await fn(iot);
+    return await fn(client);
   } catch (err) {
-    const e = err as { name?: string; message?: string; code?: string };
-    if (e.code === 'ECONNREFUSED') {
-      throw new Error(`cannot reach the Thicket API at ${o.endpoint} (is \`thicket serve\` running? --endpoint)`, { cause: err });
-    }
-    throw new Error(e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : (e.message ?? String(err)), { cause: err });
+    throw readable(err, o);
   } finally {
-    iot.destroy();
+    client.destroy();
   }
+}
+
+/** Runs a command against the control-plane API. */
+export function withClient<T>(o: ApiOptions, fn: (iot: IoTClient) => Promise<T>): Promise<T> {
+  return withApi(o, iotClient, fn);
+}
+
+/** An API failure as one line: the AWS error name and message, or why the server is unreachable. */
+export function readable(err: unknown, o: ApiOptions): Error {
+  const e = err as { name?: string; message?: string; code?: string; cause?: { code?: string } };
+  if (e.code === 'ECONNREFUSED' || e.cause?.code === 'ECONNREFUSED') {
+    return new Error(`cannot reach the Thicket API at ${o.endpoint} (is \`thicket serve\` running? --endpoint)`, { cause: err });
+  }
+  return new Error(e.name && e.name !== 'Error' ? `${e.name}: ${e.message}` : (e.message ?? String(err)), { cause: err });
 }

@@ -8,6 +8,7 @@ import { registerProvision } from './commands/provision.js';
 import { registerRegistry } from './commands/registry.js';
 import { registerAccounts } from './commands/accounts.js';
 import { registerAuthorizers } from './commands/authorizers.js';
+import { registerShadow } from './commands/shadow.js';
 
 tuneRuntime();
 // The AWS SDK warns on every run that its 2027 releases need Node 22; Thicket pins a release that runs on 20.
@@ -20,6 +21,7 @@ registerCerts(program);
 registerProvision(program);
 registerAccounts(program);
 registerAuthorizers(program);
+registerShadow(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`thicket: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -3,39 +3,17 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { spawnServer, tempDir, type ServerProcess } from '../../server/test/helpers.js';
+import { cli, MAIN } from './helpers.js';
 
 const run = promisify(execFile);
-const MAIN = resolve(import.meta.dirname, '../src/main.ts');
 let server: ServerProcess;
 let dataDir: string;
 
-async function thicket(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [
-    '--conditions=source',
-    '--import',
-    'tsx',
-    MAIN,
-    ...args,
-    '--endpoint',
-    `http://127.0.0.1:${server.ports.http}`,
-    '--data-dir',
-    dataDir,
-  ]);
-  return stdout;
-}
-
-async function fails(...args: string[]): Promise<string> {
-  try {
-    await thicket(...args);
-  } catch (err) {
-    return (err as { stderr: string }).stderr;
-  }
-  throw new Error(`expected "thicket ${args.join(' ')}" to fail`);
-}
+const { thicket, fails } = cli(() => ({ httpPort: server.ports.http, dataDir }));
 
 before(async () => {
   dataDir = tempDir();

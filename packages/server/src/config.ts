@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { BrokerConfig } from '@thicket/broker';
+import { DEFAULT_SHADOW_SETTINGS, type ShadowSettings } from './shadow/shadow-service.js';
 
 export type Profile = 'mqtt' | 'aws';
 
@@ -42,6 +43,8 @@ export interface ServerConfig {
   region: string;
   /** Broker limits overriding the profile's. */
   mqtt: Partial<BrokerConfig>;
+  /** Device Shadow limits overriding the profile's. */
+  shadow: Partial<ShadowSettings>;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -63,6 +66,7 @@ export const DEFAULTS: ServerConfig = {
   accountId: '123456789012',
   region: 'us-east-1',
   mqtt: {},
+  shadow: {},
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -95,6 +99,24 @@ function parseDelay(value: unknown): number {
   if (!Number.isInteger(n) || n < 0 || n > 1000)
     throw new Error(`commit delay: "${String(value)}" is not a whole number of milliseconds from 0 to 1000`);
   return n;
+}
+
+/** Shadow limits: known keys, whole numbers (0 turns the per-thing limits off). */
+function parseShadowSettings(value: unknown): Partial<ShadowSettings> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new Error('shadow: expected a mapping of shadow limits');
+  const out: Partial<ShadowSettings> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    if (!(k in DEFAULT_SHADOW_SETTINGS))
+      throw new Error(`shadow: unknown setting "${k}" (known: ${Object.keys(DEFAULT_SHADOW_SETTINGS).join(', ')})`);
+    const n = Number(v);
+    const min = k === 'maxStateBytes' || k === 'maxDepth' || k === 'maxClientTokenBytes' ? 1 : 0;
+    if (v === '' || v === null || !Number.isInteger(n) || n < min)
+      throw new Error(`shadow.${k}: "${String(v)}" is not a whole number of at least ${min}`);
+    out[k as keyof ShadowSettings] = n;
+  }
+  return out;
 }
 
 /** Partial configuration from one source, before validation. */
@@ -154,7 +176,14 @@ export function configFromFile(path: string): ConfigInput {
 /** Merges sources (later wins) over the defaults and validates every value. */
 export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
   const merged: ConfigInput = { ...DEFAULTS };
-  for (const s of sources) for (const [k, v] of Object.entries(s)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
+  for (const s of sources)
+    for (const [k, v] of Object.entries(s)) {
+      if (v === undefined) continue;
+      // Shadow limits merge key by key: a flag overrides one limit of the config file, not all.
+      if (k === 'shadow' && v !== null && typeof v === 'object' && !Array.isArray(v))
+        merged.shadow = { ...(merged.shadow as object), ...v };
+      else (merged as Record<string, unknown>)[k] = v;
+    }
   const profile = String(merged.profile);
   if (profile !== 'mqtt' && profile !== 'aws') throw new Error(`profile: "${profile}" is not one of mqtt, aws`);
   const logLevel = String(merged.logLevel);
@@ -167,6 +196,7 @@ export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
   const mqtt = merged.mqtt ?? {};
   if (typeof mqtt !== 'object' || Array.isArray(mqtt)) throw new Error('mqtt: expected a mapping of broker limits');
   return {
+    shadow: parseShadowSettings(merged.shadow),
     host: String(merged.host),
     mqttPort: parsePort(merged.mqttPort, 'MQTT port'),
     mqttsPort: parsePort(merged.mqttsPort, 'MQTTS port'),

@@ -11,4 +11,4 @@ export {
 } from './config.js';
 export { ensureAdminCredentials, parseCredentialsFile, formatCredentialsFile, type AccessKey } from './credentials.js';
 export * from './pki/index.js';
-export { adminRequest, type AdminRequest } from './accounts/admin-client.js';
+export { adminRequest, signedFetch, responseError, type AdminRequest } from './accounts/admin-client.js';

@@ -9,6 +9,7 @@ import { adminRoutes } from './accounts/admin-routes.js';
 import { iotArn, mountOf, parseArn, type Namespace } from './accounts/namespace.js';
 import type { ApiRoute } from './api/aws-api.js';
 import { endpointRoutes, type PublicEndpoints } from './api/endpoint-routes.js';
+import { subscribeRoutes } from './api/subscribe-route.js';
 import { DeviceAuthorizer, type ConnectionAuth } from './authz/device-authorizer.js';
 import { AuthorizerStore, CustomAuthorizers, authorizerRoutes } from './authorizers/index.js';
 import { CaCertificates } from './certificates/ca-certificates.js';
@@ -29,6 +30,10 @@ import { ThingGroups } from './registry/thing-groups.js';
 import { ThingTypes } from './registry/thing-types.js';
 import { Things } from './registry/things.js';
 import type { Db } from './store/database.js';
+import { serveShadowsOverMqtt } from './shadow/shadow-mqtt.js';
+import { shadowRoutes } from './shadow/shadow-routes.js';
+import { DEFAULT_SHADOW_SETTINGS, ShadowService, type ShadowSettings } from './shadow/shadow-service.js';
+import { ShadowStore } from './shadow/shadow-store.js';
 
 export interface PlatformOptions {
   db: Db;
@@ -38,6 +43,7 @@ export interface PlatformOptions {
   /** Development mode: clients without credentials may connect (and do anything, or what devPolicy allows). */
   dev: boolean;
   devPolicy?: PolicyDocument;
+  shadows?: ShadowSettings;
   log: Logger;
 }
 
@@ -57,16 +63,20 @@ export class Platform {
   readonly authorizer: DeviceAuthorizer;
   readonly authorizerStore: AuthorizerStore;
   readonly customAuthorizers: CustomAuthorizers;
+  readonly shadows: ShadowService;
   readonly routes: ApiRoute[];
   readonly defaultNamespace: Namespace;
   private broker: Broker | undefined;
   private readonly db: Db;
+  private readonly log: Logger;
+  private stopShadows: (() => void) | undefined;
   /** Filled in once the listeners are bound. */
   endpoints: PublicEndpoints = { host: 'localhost', mqtt: null, mqtts: null, http: null, https: null };
 
   constructor(opts: PlatformOptions) {
     const { db } = opts;
     this.db = db;
+    this.log = opts.log;
     this.defaultNamespace = opts.defaultNamespace;
     this.accounts = new AccountStore(db);
     this.accounts.ensureDefault(opts.adminKey, opts.defaultNamespace.accountId);
@@ -120,6 +130,12 @@ export class Platform {
       log: opts.log.child({ component: 'authz' }),
     });
 
+    this.shadows = new ShadowService(
+      new ShadowStore(db),
+      (ns, topic, document) => this.broker?.publish({ mount: mountOf(ns), topic, payload: JSON.stringify(document), qos: 1 }),
+      opts.shadows ?? DEFAULT_SHADOW_SETTINGS,
+    );
+
     this.routes = [
       ...registryRoutes({
         store: this.registry,
@@ -132,6 +148,8 @@ export class Platform {
       ...certificateRoutes(this.certificates, this.caCertificates, this.principals),
       ...policyRoutes(this.policies),
       ...authorizerRoutes(this.customAuthorizers),
+      ...shadowRoutes(this.shadows),
+      ...subscribeRoutes(() => this.broker),
       ...endpointRoutes(() => this.endpoints),
       ...adminRoutes(this.accounts),
     ];
@@ -149,6 +167,7 @@ export class Platform {
       this.certificateStore.clear();
       this.policyStore.clear();
       this.authorizerStore.clear();
+      this.shadows.clear();
     })();
     this.customAuthorizers.defaultsChanged();
     this.events.clear();
@@ -159,6 +178,8 @@ export class Platform {
   /** The broker the platform publishes events into and closes connections on. */
   connect(broker: Broker): void {
     this.broker = broker;
+    this.stopShadows?.();
+    this.stopShadows = serveShadowsOverMqtt(broker, this.shadows, this.log.child({ component: 'shadow' }));
     broker.on('client:disconnected', (client: { context?: unknown } | undefined) => this.authorizer.release(client?.context));
   }
 

@@ -15,7 +15,7 @@ import { publishLifecycleEvents } from './events/presence.js';
 import { createHttpApp } from './http/app.js';
 import { createMetrics } from './metrics.js';
 import { ensurePki, type Pki } from './pki/index.js';
-import { brokerSettings } from './profile.js';
+import { brokerSettings, shadowSettings } from './profile.js';
 import { Platform } from './platform.js';
 import { openDatabase } from './store/database.js';
 import { publicUrls } from './api/endpoint-routes.js';
@@ -66,7 +66,16 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     ? new MemoryStore()
     : new SqliteStore(db, { fsync: config.fsync, commitDelayMs: config.commitDelayMs });
   const devPolicy = config.devPolicy === null ? undefined : readDevPolicy(config.devPolicy);
-  const platform = new Platform({ db, pki, adminKey: credentials.key, defaultNamespace, dev: config.dev, devPolicy, log });
+  const platform = new Platform({
+    db,
+    pki,
+    adminKey: credentials.key,
+    defaultNamespace,
+    dev: config.dev,
+    devPolicy,
+    shadows: shadowSettings(config.profile, config.shadow),
+    log,
+  });
   const broker = new Broker({
     ...brokerSettings(config.profile, config.mqtt),
     store,
@@ -105,6 +114,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       log: httpLog,
       accounts: platform.accounts,
       routes: platform.routes,
+      devices: (certificate: Buffer, sourceIp: string) => platform.authorizer.httpCaller(certificate, sourceIp),
       endpoints: () => publicUrls(platform.endpoints),
       reset: config.testMode ? () => platform.reset() : undefined,
     };

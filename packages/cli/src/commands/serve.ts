@@ -30,6 +30,10 @@ interface ServeFlags {
   commitDelayMs?: string;
   accountId?: string;
   region?: string;
+  shadowMaxStateBytes?: string;
+  shadowMaxDepth?: string;
+  shadowRate?: string;
+  shadowMaxNamed?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -57,6 +61,10 @@ export function registerServe(program: Command): void {
     .option('--account-id <id>', 'the first account (12 digits; default 123456789012)')
     .option('--region <region>', 'the region of development-mode clients (default us-east-1)')
     .option('--commit-delay-ms <ms>', 'group-commit window of the store (default 0: end of each event-loop turn)')
+    .option('--shadow-max-state-bytes <n>', 'largest shadow state document, desired + reported (default 8192, as AWS)')
+    .option('--shadow-max-depth <n>', 'deepest nesting in desired or reported (default 6, as AWS)')
+    .option('--shadow-rate <n>', 'shadow requests per second per thing, 0 for no limit (default 0; 20 with --profile aws)')
+    .option('--shadow-max-named <n>', 'named shadows per thing, 0 for no limit (default 0)')
     .action(async (flags: ServeFlags) => {
       const fromFlags: ConfigInput = {
         host: flags.host,
@@ -76,6 +84,12 @@ export function registerServe(program: Command): void {
         commitDelayMs: flags.commitDelayMs,
         accountId: flags.accountId,
         region: flags.region,
+        shadow: {
+          maxStateBytes: flags.shadowMaxStateBytes,
+          maxDepth: flags.shadowMaxDepth,
+          requestsPerSecondPerThing: flags.shadowRate,
+          maxNamedShadowsPerThing: flags.shadowMaxNamed,
+        },
       };
       const config = resolveConfig(flags.config ? configFromFile(flags.config) : {}, configFromEnv(process.env), fromFlags);
       const log = createLogger(config);

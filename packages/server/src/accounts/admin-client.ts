@@ -13,7 +13,8 @@ export interface AdminRequest {
   body?: unknown;
 }
 
-export async function adminRequest<T>(r: AdminRequest): Promise<T> {
+/** Sends a SigV4-signed request (service `iot`) and returns the raw response, e.g. to read a stream. */
+export async function signedFetch(r: AdminRequest, signal?: AbortSignal): Promise<Response> {
   const url = new URL(r.path, r.endpoint);
   for (const [k, v] of Object.entries(r.query ?? {})) url.searchParams.set(k, v);
   const body = r.body === undefined ? undefined : JSON.stringify(r.body);
@@ -28,9 +29,22 @@ export async function adminRequest<T>(r: AdminRequest): Promise<T> {
     headers: { host: url.host, ...(body ? { 'content-type': 'application/json' } : {}) },
     body,
   });
-  const res = await fetch(url, { method: r.method, headers: signed.headers as Record<string, string>, body });
+  return fetch(url, { method: r.method, headers: signed.headers as Record<string, string>, body, signal });
+}
+
+/** The AWS-shaped error of a failed response, as one line. */
+export async function responseError(res: Response): Promise<Error> {
   const text = await res.text();
-  const json = (text ? JSON.parse(text) : {}) as T & { __type?: string; message?: string };
-  if (!res.ok) throw new Error(`${res.headers.get('x-amzn-errortype') ?? json.__type ?? `HTTP ${res.status}`}: ${json.message ?? text}`);
-  return json;
+  let json: { __type?: string; message?: string } = {};
+  try {
+    json = JSON.parse(text) as typeof json;
+  } catch {}
+  return new Error(`${res.headers.get('x-amzn-errortype') ?? json.__type ?? `HTTP ${res.status}`}: ${json.message ?? text}`);
+}
+
+export async function adminRequest<T>(r: AdminRequest): Promise<T> {
+  const res = await signedFetch(r);
+  if (!res.ok) throw await responseError(res);
+  const text = await res.text();
+  return (text ? JSON.parse(text) : {}) as T;
 }

@@ -11,8 +11,15 @@ import { isAccountId } from './namespace.js';
 
 const denied = (why: string): AwsError => new AwsError('AccessDeniedException', 403, why);
 
+/** Admin operations are for access keys only (devices never reach them: the routes are not `device`). */
+function keyOf(ctx: ApiContext): StoredAccessKey {
+  if (!ctx.key) throw denied('the admin API needs a SigV4-signed request');
+  return ctx.key;
+}
+
 function requireRoot(ctx: ApiContext): void {
-  if (!ctx.key.root) throw denied(`access key ${ctx.key.accessKeyId} is not a root key; only root keys manage accounts`);
+  const key = keyOf(ctx);
+  if (!key.root) throw denied(`access key ${key.accessKeyId} is not a root key; only root keys manage accounts`);
 }
 
 function keyView(k: StoredAccessKey, withSecret: boolean) {
@@ -31,8 +38,9 @@ export function adminRoutes(accounts: AccountStore): ApiRoute[] {
   /** The account a key operation is about: the caller's own, or any for a root key. */
   const accountFor = (ctx: ApiContext, requested: unknown): string => {
     const id = requested === undefined ? ctx.ns.accountId : String(requested);
-    if (id !== ctx.ns.accountId && !ctx.key.root)
-      throw denied(`access key ${ctx.key.accessKeyId} may manage keys of account ${ctx.ns.accountId} only`);
+    const key = keyOf(ctx);
+    if (id !== ctx.ns.accountId && !key.root)
+      throw denied(`access key ${key.accessKeyId} may manage keys of account ${ctx.ns.accountId} only`);
     if (!accounts.account(id)) throw notFound(`account ${id} does not exist`);
     return id;
   };
@@ -66,7 +74,7 @@ export function adminRoutes(accounts: AccountStore): ApiRoute[] {
       readOnly: true,
       handler: (r) => {
         const all = accounts.accounts();
-        const visible = r.ctx.key.root ? all : all.filter((a) => a.accountId === r.ctx.ns.accountId);
+        const visible = keyOf(r.ctx).root ? all : all.filter((a) => a.accountId === r.ctx.ns.accountId);
         return { accounts: visible.map((a) => ({ accountId: a.accountId, name: a.name, createdAt: a.createdAt / 1000 })) };
       },
     },
@@ -103,7 +111,7 @@ export function adminRoutes(accounts: AccountStore): ApiRoute[] {
         const key = accounts.key(r.params.accessKeyId!);
         if (!key) throw notFound(`access key ${r.params.accessKeyId} does not exist`);
         accountFor(r.ctx, key.accountId);
-        if (key.accessKeyId === r.ctx.key.accessKeyId) throw invalidRequest('a key cannot delete itself');
+        if (key.accessKeyId === keyOf(r.ctx).accessKeyId) throw invalidRequest('a key cannot delete itself');
         accounts.deleteKey(key.accessKeyId);
         return {};
       },

@@ -5,11 +5,12 @@
  * (reference controlplane §1.3) told apart by the signing service.
  */
 import { randomUUID } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AccountStore, StoredAccessKey } from '../accounts/account-store.js';
 import { isRegion, type Namespace } from '../accounts/namespace.js';
-import { AwsError, sendAwsError } from '../aws/errors.js';
+import { AwsError, forbidden, sendAwsError, unauthorized } from '../aws/errors.js';
 import { verifySigV4 } from '../aws/sigv4.js';
 
 export type AwsService = 'iot' | 'iotdata' | 'iot-jobs-data';
@@ -27,8 +28,23 @@ export interface ApiContext {
   ns: Namespace;
   service: AwsService;
   requestId: string;
-  key: StoredAccessKey;
+  /** The access key of a SigV4 caller; undefined for a device authenticated by its certificate. */
+  key: StoredAccessKey | undefined;
+  /**
+   * Throws 403 ForbiddenException unless the caller may perform `action` on `resource`. Access keys
+   * may do anything in their account; devices are decided by their certificate's IoT policies.
+   */
+  authorize(action: string, resource: string): void;
 }
+
+/** A device calling the data-plane API with its TLS client certificate instead of SigV4. */
+export interface DeviceCaller {
+  ns: Namespace;
+  allows(action: string, resource: string): boolean;
+}
+
+/** Authenticates a device by its certificate (DER) or says why it is refused. */
+export type DeviceAuthenticator = (certificate: Buffer, sourceIp: string) => DeviceCaller | { refused: string };
 
 export interface ApiRequest {
   ctx: ApiContext;
@@ -48,6 +64,17 @@ export class RawReply {
   ) {}
 }
 
+/**
+ * A reply that stays open and streams (server-sent events): `start` gets a writer and returns the
+ * function that stops producing, called when the client goes away.
+ */
+export class StreamReply {
+  constructor(
+    readonly start: (write: (chunk: string) => void) => () => void,
+    readonly contentType = 'text/event-stream',
+  ) {}
+}
+
 export interface ApiRoute {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Fastify path syntax: `/things/:thingName`. */
@@ -59,13 +86,18 @@ export interface ApiRoute {
   readOnly?: boolean;
   /** The body is not JSON (raw payloads); `body` is then `{}` and the bytes are in `rawBody`. */
   rawBody?: boolean;
+  /** Devices may call it with their certificate (data-plane operations); the handler calls ctx.authorize. */
+  device?: boolean;
   handler(req: ApiRequest): unknown;
 }
 
 export interface ApiDeps {
   accounts: AccountStore;
   log: Logger;
+  devices?: DeviceAuthenticator;
 }
+
+const allowEverything = (): void => {};
 
 function firstValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -93,7 +125,27 @@ async function authenticate(req: FastifyRequest, body: Buffer, accounts: Account
     if (!accounts.account(asAccount)) throw new AwsError('ResourceNotFoundException', 404, `account ${asAccount} does not exist`);
     accountId = asAccount;
   }
-  return { ctx: { ns: { accountId, region: id.region }, service, requestId: '', key } };
+  return { ctx: { ns: { accountId, region: id.region }, service, requestId: '', key, authorize: allowEverything } };
+}
+
+/** The client certificate of an HTTPS request, when the request carries no SigV4 signature. */
+function deviceCertificate(req: FastifyRequest): Buffer | undefined {
+  if (req.headers.authorization !== undefined || 'X-Amz-Signature' in (req.query as object)) return undefined;
+  const socket = req.raw.socket as Partial<TLSSocket>;
+  const raw = socket.getPeerCertificate?.()?.raw;
+  return raw && raw.length > 0 ? raw : undefined;
+}
+
+function deviceContext(caller: DeviceCaller, route: ApiRoute): ApiContext {
+  return {
+    ns: caller.ns,
+    service: route.service,
+    requestId: '',
+    key: undefined,
+    authorize(action, resource) {
+      if (!caller.allows(action, resource)) throw forbidden(`The certificate's policies do not allow ${action} on ${resource}`);
+    },
+  };
 }
 
 function parseBody(route: ApiRoute, raw: Buffer): Record<string, unknown> {
@@ -141,13 +193,24 @@ async function handle(req: FastifyRequest, reply: FastifyReply, candidates: ApiR
   reply.header('x-amzn-RequestId', requestId);
   try {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const { ctx } = await authenticate(req, raw, deps.accounts);
+    const certificate = deps.devices && deviceCertificate(req);
+    const deviceRoute = certificate && candidates.find((c) => c.device);
+    let ctx: ApiContext;
+    let route: ApiRoute | undefined;
+    if (deviceRoute) {
+      const caller = deps.devices!(certificate, req.ip);
+      if ('refused' in caller) throw unauthorized(caller.refused);
+      ctx = deviceContext(caller, deviceRoute);
+      route = deviceRoute;
+    } else {
+      ({ ctx } = await authenticate(req, raw, deps.accounts));
+      route = candidates.find((c) => c.service === ctx.service);
+    }
     ctx.requestId = requestId;
-    const route = candidates.find((c) => c.service === ctx.service);
     if (!route) {
       throw new AwsError('UnknownOperationException', 404, `No ${ctx.service} operation at ${req.method} ${req.url.split('?')[0]}`);
     }
-    if (ctx.key.readOnly && !route.readOnly) {
+    if (ctx.key?.readOnly && !route.readOnly) {
       throw new AwsError('AccessDeniedException', 403, `access key ${ctx.key.accessKeyId} is read-only; ${route.operation} changes state`);
     }
     const query: Record<string, string | undefined> = {};
@@ -161,6 +224,7 @@ async function handle(req: FastifyRequest, reply: FastifyReply, candidates: ApiR
       rawBody: raw,
     });
     if (result instanceof RawReply) return reply.header('content-type', result.contentType).send(result.body);
+    if (result instanceof StreamReply) return stream(req, reply, result);
     return reply.header('content-type', 'application/json').send(JSON.stringify(result ?? {}));
   } catch (err) {
     if (err instanceof AwsError) {
@@ -170,4 +234,32 @@ async function handle(req: FastifyRequest, reply: FastifyReply, candidates: ApiR
     deps.log.error({ err, requestId, url: req.url }, 'API request failed');
     return sendAwsError(reply, new AwsError('InternalFailureException', 500, `An internal error occurred (request id ${requestId})`));
   }
+}
+
+const STREAM_BUFFER_BYTES = 4 * 1024 * 1024;
+
+function stream(req: FastifyRequest, reply: FastifyReply, result: StreamReply): FastifyReply {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': result.contentType,
+    'cache-control': 'no-store',
+    'x-amzn-RequestId': String(reply.getHeader('x-amzn-RequestId')),
+  });
+  res.flushHeaders();
+  // A watcher that cannot keep up loses messages (and is told how many), never the server's memory.
+  let dropped = 0;
+  const stop = result.start((chunk) => {
+    if (res.writableLength > STREAM_BUFFER_BYTES) {
+      dropped++;
+      return;
+    }
+    if (dropped > 0) {
+      res.write(`event: dropped\ndata: {"count":${dropped}}\n\n`);
+      dropped = 0;
+    }
+    res.write(chunk);
+  });
+  req.raw.socket.once('close', stop);
+  return reply;
 }

@@ -129,6 +129,23 @@ export class DeviceAuthorizer implements BrokerHooks {
   }
 
   /**
+   * A device calling the HTTPS data-plane API with its certificate: the same certificate checks as
+   * MQTT, then its policies decide each action. HTTP has no client id, so no thing is bound by name.
+   */
+  httpCaller(
+    certificate: Buffer,
+    sourceIp: string,
+  ): { ns: Namespace; allows(action: string, resource: string): boolean } | { refused: string } {
+    const found = this.certificateAuth(certificate, '', ip(sourceIp));
+    if ('reasonCode' in found) return { refused: found.reasonString ?? 'certificate refused' };
+    const auth = found;
+    return {
+      ns: auth.ns,
+      allows: (action, resource) => this.policySet(auth).evaluate(action, resource, auth.context) === 'allow',
+    };
+  }
+
+  /**
    * The custom-auth request of a CONNECT without a certificate: when it names an authorizer, or when
    * a default authorizer exists (AWS: the endpoint's default authorizer applies to such clients).
    */

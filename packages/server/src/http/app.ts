@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { attachWebSocket, type Broker } from '@thicket/broker';
-import { registerApi, type ApiRoute } from '../api/aws-api.js';
+import { registerApi, type ApiRoute, type DeviceAuthenticator } from '../api/aws-api.js';
 import type { AccountStore } from '../accounts/account-store.js';
 
 export interface HttpContext {
@@ -13,6 +13,8 @@ export interface HttpContext {
   log: Logger;
   accounts: AccountStore;
   routes: ApiRoute[];
+  /** Devices calling data-plane routes with their client certificate (HTTPS). */
+  devices?: DeviceAuthenticator;
   endpoints: () => Record<string, string | undefined>;
   /** Test mode: the reset route exists. */
   reset?: () => void;
@@ -76,7 +78,7 @@ export function createHttpApp(ctx: HttpContext, https?: HttpsOptions): FastifyIn
     return ctx.caCertPem;
   });
 
-  registerApi(app, ctx.routes, { accounts: ctx.accounts, log: ctx.log });
+  registerApi(app, ctx.routes, { accounts: ctx.accounts, log: ctx.log, devices: ctx.devices });
   attachWebSocket(ctx.broker, app.server, '/mqtt', Boolean(https));
   return app;
 }
