@@ -10,6 +10,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
+import { IoTClient, UpdateCertificateCommand } from '@aws-sdk/client-iot';
 import {
   DeleteThingShadowCommand,
   GetThingShadowCommand,
@@ -219,4 +220,13 @@ test('a device calls the shadow API over HTTPS with its certificate; its policy 
   const anonymous = await deviceCall(undefined, 'GET', '/things/cert-lamp/shadow');
   assert.equal(anonymous.status, 403);
   assert.equal(anonymous.body.__type, 'MissingAuthenticationTokenException');
+
+  // A certificate that is no longer ACTIVE: 401, and the message says why.
+  const iot = new IoTClient({ endpoint: `http://127.0.0.1:${server.ports.http}`, region: 'us-east-1', credentials: server.adminKey });
+  await iot.send(new UpdateCertificateCommand({ certificateId: d.certificateId, newStatus: 'INACTIVE' }));
+  iot.destroy();
+  const inactive = await deviceCall(d, 'GET', '/things/cert-lamp/shadow');
+  assert.equal(inactive.status, 401);
+  assert.equal(inactive.body.__type, 'UnauthorizedException');
+  assert.match(inactive.body.message!, /INACTIVE/);
 });
