@@ -7,6 +7,7 @@ import type { Job } from './scenarios.js';
 import type { Measurement } from './results.js';
 import { runConnections } from './workloads/connections.js';
 import { runLatency } from './workloads/latency.js';
+import { runShadow } from './workloads/shadow.js';
 import { runThroughput } from './workloads/throughput.js';
 
 export type LoadgenReply = { measurement: Measurement } | { error: string };
@@ -33,6 +34,8 @@ async function execute(job: Job): Promise<Measurement> {
       return runLatency(to, job.brokerPid, s.rate, s.qos, job.timing);
     case 'connections':
       return runConnections(to, job.brokerPid, s.storm, s.idle, s.concurrency);
+    case 'shadow':
+      return runShadow(to, job.brokerPid, s.devices, s.rate, job.timing);
   }
 }
 

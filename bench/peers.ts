@@ -28,8 +28,16 @@ export interface Peer {
   version(): string;
   /** The settings that matter for comparing it, for the report. */
   settings: string;
-  /** `withPolicy`: authorize every client with an IoT policy (thicket only). */
-  start(qos: QoS, pinning: Pinning, withPolicy?: boolean): Promise<RunningPeer>;
+  start(opts: StartOptions): Promise<RunningPeer>;
+}
+
+export interface StartOptions {
+  qos: QoS;
+  pinning: Pinning;
+  /** Authorize every client with an IoT policy (thicket only). */
+  policy?: boolean;
+  /** Keep state in a database file in a scratch directory rather than in memory (thicket only). */
+  durable?: boolean;
 }
 
 /** Overrides the CLI entry point, to benchmark another build of thicket. */
@@ -87,16 +95,19 @@ const thicket: Peer = {
     return `${pkg.version}${commit}`;
   },
   settings: 'serve --dev --ephemeral; defaults: 100 in flight per client, 1000 queued per session',
-  async start(_qos, pinning, withPolicy) {
+  async start({ pinning, policy: withPolicy, durable }) {
     const port = await freePort();
     const policy = withPolicy ? writePolicy() : undefined;
     const policyArgs = policy ? ['--dev-policy', policy.file] : [];
+    const dataDir = durable ? mkdtempSync(path.join(os.tmpdir(), 'thicket-bench-data-')) : undefined;
+    const data = dataDir ? scratchDir(dataDir) : undefined;
+    const storeArgs = dataDir ? ['--data-dir', dataDir] : ['--ephemeral'];
     const args = [
       ...THICKET_NODE_ARGS,
       THICKET_MAIN,
       'serve',
       '--dev',
-      '--ephemeral',
+      ...storeArgs,
       '--host',
       HOST,
       '--mqtt-port',
@@ -115,6 +126,7 @@ const thicket: Peer = {
     return ready(proc, port, async () => {
       await stop(proc);
       policy?.remove();
+      data?.remove();
     });
   },
 };
@@ -124,7 +136,7 @@ const aedes: Peer = {
   unavailable: () => null,
   version: () => (JSON.parse(readFileSync(path.join(REPO, 'node_modules/aedes/package.json'), 'utf8')) as { version: string }).version,
   settings: 'in-memory defaults, TCP_NODELAY; no outbound in-flight limit (aedes has none)',
-  async start(_qos, pinning) {
+  async start({ pinning }) {
     const port = await freePort();
     const proc = start(
       process.execPath,
@@ -154,7 +166,7 @@ const mosquitto: Peer = {
     return 'unknown';
   },
   settings: `max_inflight_messages ${MOSQUITTO_INFLIGHT}, set_tcp_nodelay true; QoS 1 scenarios: max_queued_messages 0 (unlimited)`,
-  async start(qos, pinning) {
+  async start({ qos, pinning }) {
     const port = await freePort();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'thicket-bench-mosquitto-'));
     const scratch = scratchDir(dir);

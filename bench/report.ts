@@ -30,6 +30,10 @@ function describe(s: Scenario): string {
       return `latency: 1 publisher -> 1 subscriber at ${s.rate} msg/s, QoS ${s.qos}`;
     case 'connections':
       return `connections: storm of ${s.storm} (CONNECT->CONNACK, ${s.concurrency} in flight), then ${s.idle} held idle`;
+    case 'shadow':
+      return s.rate === null
+        ? `shadow: ${s.devices} devices, each with one QoS 1 reported-state update in flight; latency to /update/accepted; store on disk`
+        : `shadow: ${s.devices} devices taking turns, ${s.rate} QoS 1 reported-state updates/s in total; latency to /update/accepted; store on disk`;
   }
 }
 
@@ -54,6 +58,13 @@ const cpuColumns: Column[] = [
 /** Warnings a reader needs before trusting a figure. */
 function warnings(m: Measurement): string[] {
   const out: string[] = [];
+  if (m.kind === 'shadow') {
+    if (m.rejected > 0) out.push(`${count(m.rejected)} rejected (${m.firstRejection ?? '?'})`);
+    if (m.versionErrors > 0) out.push(`${count(m.versionErrors)} version errors`);
+    if (m.tokenErrors > 0) out.push(`${count(m.tokenErrors)} clientToken errors`);
+    if (m.unanswered > 0) out.push(`${count(m.unanswered)} unanswered after drain`);
+    if (m.behind > 0) out.push(`${count(m.behind)} turns skipped (device still waiting)`);
+  }
   if (m.kind === 'throughput' && m.acked !== null) {
     const subscribers = m.published === 0 ? 0 : m.expected / m.published;
     const lostAcked = m.acked * subscribers - m.received;
@@ -123,6 +134,22 @@ function columnsFor(s: Scenario): { columns: Column[]; headlines: Headline[] } {
           { label: 'conn/s', value: (m) => t(m).stormPerSecond, higherIsBetter: true },
           { label: 'KB/conn', value: (m) => t(m).kbPerConnection, higherIsBetter: false },
         ],
+      };
+    }
+    case 'shadow': {
+      const t = (m: Measurement): Extract<Measurement, { kind: 'shadow' }> => m as Extract<Measurement, { kind: 'shadow' }>;
+      return {
+        columns: [
+          { title: 'updates/s', cell: (m) => count(t(m).perSecond) },
+          { title: 'p50 ms', cell: (m) => fixed(t(m).p50Ms, 2) },
+          { title: 'p99 ms', cell: (m) => fixed(t(m).p99Ms, 2) },
+          { title: 'max ms', cell: (m) => fixed(t(m).maxMs, 2) },
+          { title: 'accepted', cell: (m) => count(t(m).accepted) },
+          { title: 'version err', cell: (m) => count(t(m).versionErrors) },
+          ...cpuColumns,
+          noteColumn,
+        ],
+        headlines: [{ label: 'updates/s', value: (m) => t(m).perSecond, higherIsBetter: true }],
       };
     }
   }

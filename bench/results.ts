@@ -55,7 +55,35 @@ export interface ConnectionMeasurement {
   cpu: CpuShare;
 }
 
-export type Measurement = ThroughputMeasurement | LatencyMeasurement | ConnectionMeasurement;
+export interface ShadowMeasurement {
+  kind: 'shadow';
+  devices: number;
+  /** Updates accepted inside the measured interval, per second. */
+  perSecond: number;
+  /** Latency from writing an update to reading its `/update/accepted`, measured interval only. */
+  samples: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Over the whole run, warm-up and drain included. */
+  sent: number;
+  accepted: number;
+  rejected: number;
+  /** Updates still without an answer when the drain timed out. */
+  unanswered: number;
+  /** Accepted documents whose version was not the previous one plus one. */
+  versionErrors: number;
+  /** Answers whose clientToken was not the one of the update in flight. */
+  tokenErrors: number;
+  firstRejection: string | null;
+  /** Updates per second offered in total, or null for the closed loop. */
+  rate: number | null;
+  /** Paced runs: turns skipped because the device's previous update was still unanswered. */
+  behind: number;
+  cpu: CpuShare;
+}
+
+export type Measurement = ThroughputMeasurement | LatencyMeasurement | ConnectionMeasurement | ShadowMeasurement;
 
 export type RunResult =
   { scenario: string; peer: string; ok: true; measurement: Measurement } | { scenario: string; peer: string; ok: false; error: string };

@@ -16,7 +16,7 @@ import { HOST, PEERS, PEER_NAMES, REPO, type PeerName, type RunningPeer } from '
 import { detectPinning, killAll, start, stop, type Pinning } from './processes.js';
 import { scenarioTable } from './report.js';
 import type { RunResult } from './results.js';
-import { QUICK_SET, scenarios, timing, type Job, type Scenario, type Timing } from './scenarios.js';
+import { QUICK_SET, scenarios, thicketOnly, timing, type Job, type Scenario, type Timing } from './scenarios.js';
 
 const LOADGEN_CORE = 1;
 
@@ -93,10 +93,14 @@ async function runLoadgen(job: Job, pinning: Pinning): Promise<LoadgenReply> {
 
 async function runOne(peerName: PeerName, scenario: Scenario, t: Timing, pinning: Pinning): Promise<RunResult> {
   const peer = PEERS[peerName];
-  const qos = scenario.kind === 'connections' ? 0 : scenario.qos;
   let running: RunningPeer | undefined;
   try {
-    running = await peer.start(qos, pinning, scenario.kind === 'fan-in' && scenario.policy !== undefined);
+    running = await peer.start({
+      qos: scenario.kind === 'connections' ? 0 : scenario.kind === 'shadow' ? 1 : scenario.qos,
+      pinning,
+      policy: scenario.kind === 'fan-in' && scenario.policy !== undefined,
+      durable: scenario.kind === 'shadow',
+    });
     const reply = await runLoadgen({ scenario, timing: t, host: HOST, port: running.port, brokerPid: running.pid }, pinning);
     if ('error' in reply) return { scenario: scenario.name, peer: peerName, ok: false, error: reply.error };
     return { scenario: scenario.name, peer: peerName, ok: true, measurement: reply.measurement };
@@ -163,7 +167,7 @@ async function main(): Promise<void> {
     const forScenario: RunResult[] = [];
     const policy = scenario.kind === 'fan-in' ? scenario.policy : undefined;
     for (const peer of peers) {
-      if (policy && peer !== 'thicket') continue;
+      if (thicketOnly(scenario) && peer !== 'thicket') continue;
       process.stderr.write(`bench: ${scenario.name} on ${peer} ...`);
       const r = await runOne(peer, scenario, t, pinning);
       process.stderr.write(r.ok ? ' done\n' : ` FAILED: ${r.error}\n`);

@@ -7,7 +7,9 @@ export type Scenario =
   | { name: string; kind: 'fan-in'; publishers: number; qos: QoS; window: number; policy?: { baseline: string } }
   | { name: string; kind: 'fan-out'; subscribers: number; qos: QoS; window: number }
   | { name: string; kind: 'latency'; rate: number; qos: QoS }
-  | { name: string; kind: 'connections'; storm: number; idle: number; concurrency: number };
+  | { name: string; kind: 'connections'; storm: number; idle: number; concurrency: number }
+  /** Thicket only (the peers have no shadow service), with its store on disk as in production. */
+  | { name: string; kind: 'shadow'; devices: number; rate: number | null };
 
 export interface Timing {
   warmupMs: number;
@@ -69,7 +71,15 @@ export function scenarios(quick: boolean): Scenario[] {
       ? { name: 'connections', kind: 'connections', storm: 500, idle: 2000, concurrency: 100 }
       : { name: 'connections', kind: 'connections', storm: 2000, idle: 10_000, concurrency: 100 },
   );
+  list.push({ name: 'shadow-1000-q1', kind: 'shadow', devices: 1000, rate: null });
+  // Each device once a second: a fleet's everyday load, where latency is the service's, not a queue's.
+  list.push({ name: 'shadow-1000-q1-1hz', kind: 'shadow', devices: 1000, rate: 1000 });
   return list;
+}
+
+/** Scenarios that only thicket can run. */
+export function thicketOnly(s: Scenario): boolean {
+  return s.kind === 'shadow' || (s.kind === 'fan-in' && s.policy !== undefined);
 }
 
 /** The smoke run keeps one of each kind of code path so that it finishes in about a minute. */
@@ -82,6 +92,8 @@ export const QUICK_SET = [
   'latency-q0',
   'latency-q1',
   'connections',
+  'shadow-1000-q1',
+  'shadow-1000-q1-1hz',
 ];
 
 export function timing(quick: boolean): Timing {

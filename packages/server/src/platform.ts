@@ -29,7 +29,7 @@ import { registryRoutes } from './registry/routes.js';
 import { ThingGroups } from './registry/thing-groups.js';
 import { ThingTypes } from './registry/thing-types.js';
 import { Things } from './registry/things.js';
-import type { Db } from './store/database.js';
+import { inTransaction, type Db } from './store/database.js';
 import { serveShadowsOverMqtt } from './shadow/shadow-mqtt.js';
 import { shadowRoutes } from './shadow/shadow-routes.js';
 import { DEFAULT_SHADOW_SETTINGS, ShadowService, type ShadowSettings } from './shadow/shadow-service.js';
@@ -162,13 +162,13 @@ export class Platform {
    */
   reset(): void {
     this.broker?.reset();
-    this.db.transaction(() => {
+    inTransaction(this.db, () => {
       this.registry.clear();
       this.certificateStore.clear();
       this.policyStore.clear();
       this.authorizerStore.clear();
       this.shadows.clear();
-    })();
+    });
     this.customAuthorizers.defaultsChanged();
     this.events.clear();
     this.policies.clearCache();

@@ -4,7 +4,7 @@
  * serves MQTT connections, which name an authorizer before anything tells us their namespace.
  */
 import type { Namespace } from '../accounts/namespace.js';
-import type { Db } from '../store/database.js';
+import { inTransaction, type Db } from '../store/database.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS authorizers (
@@ -58,7 +58,7 @@ export class AuthorizerStore {
   }
 
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return inTransaction(this.db, fn);
   }
 
   authorizer(ns: Namespace, name: string): AuthorizerRow | undefined {

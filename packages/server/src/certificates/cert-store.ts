@@ -1,5 +1,5 @@
 /** SQLite tables of device certificates, CA certificates and registration codes. */
-import type { Db } from '../store/database.js';
+import { inTransaction, type Db } from '../store/database.js';
 import type { Namespace } from '../accounts/namespace.js';
 
 const SCHEMA = `
@@ -80,7 +80,7 @@ export class CertificateStore {
   }
 
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return inTransaction(this.db, fn);
   }
 
   certificate(ns: Namespace, id: string): CertificateRow | undefined {

@@ -1,5 +1,5 @@
 /** SQLite tables of IoT policies, their versions, and what they are attached to. */
-import type { Db } from '../store/database.js';
+import { inTransaction, type Db } from '../store/database.js';
 import type { Namespace } from '../accounts/namespace.js';
 
 const SCHEMA = `
@@ -56,7 +56,7 @@ export class PolicyStore {
   }
 
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return inTransaction(this.db, fn);
   }
 
   policy(ns: Namespace, name: string): PolicyRow | undefined {

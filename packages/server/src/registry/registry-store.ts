@@ -1,5 +1,5 @@
 /** SQLite tables of the registry: things, thing types, static thing groups, memberships, thing principals, tags. */
-import type { Db } from '../store/database.js';
+import { inTransaction, type Db } from '../store/database.js';
 import type { Namespace } from '../accounts/namespace.js';
 import type { Tag } from './validation.js';
 
@@ -112,7 +112,7 @@ export class RegistryStore {
 
   /** Runs `fn` in one transaction (a check and the write it guards must not interleave). */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return inTransaction(this.db, fn);
   }
 
   // ---- things --------------------------------------------------------------------------------

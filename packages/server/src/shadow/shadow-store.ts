@@ -5,7 +5,7 @@
  */
 import type { StoredShadow } from '@thicket/shadow';
 import type { Namespace } from '../accounts/namespace.js';
-import type { Db } from '../store/database.js';
+import { inTransaction, type Db } from '../store/database.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS shadows (
@@ -94,6 +94,6 @@ export class ShadowStore {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return inTransaction(this.db, fn);
   }
 }
