@@ -462,6 +462,24 @@ export class Broker extends EventEmitter {
     return this.route(this.namespace(input.mount ?? ''), msg);
   }
 
+  /**
+   * Delivers a message to one client's session and nobody else, whether or not it subscribed: AWS
+   * IoT answers Jobs requests this way (reference dataplane §3.1). The receive authorization still
+   * applies. Returns whether the client has a session to deliver to.
+   */
+  deliverTo(mount: string, clientId: string, input: PublishInput): boolean {
+    const s = this.namespaces.get(mount)?.sessions.get(clientId);
+    if (!s) return false;
+    if (this.hooks.authorizeReceive && s.client && !this.hooks.authorizeReceive(s.client, input.topic)) {
+      this.stats.dropped.not_authorized++;
+      return true;
+    }
+    const payload = typeof input.payload === 'string' ? Buffer.from(input.payload) : input.payload;
+    const msg = new Message(input.topic, payload, input.qos ?? 0, false, input.properties ?? {});
+    s.deliver(msg, msg.qos, false, undefined);
+    return true;
+  }
+
   /** Resolves once everything routed so far is durable. */
   whenDurable(): Promise<void> {
     return new Promise((resolve) => this.store.afterCommit(resolve));

@@ -9,6 +9,8 @@ import { registerRegistry } from './commands/registry.js';
 import { registerAccounts } from './commands/accounts.js';
 import { registerAuthorizers } from './commands/authorizers.js';
 import { registerShadow } from './commands/shadow.js';
+import { registerFiles } from './commands/files.js';
+import { registerJobs } from './commands/jobs.js';
 
 tuneRuntime();
 // The AWS SDK warns on every run that its 2027 releases need Node 22; Thicket pins a release that runs on 20.
@@ -22,6 +24,8 @@ registerProvision(program);
 registerAccounts(program);
 registerAuthorizers(program);
 registerShadow(program);
+registerFiles(program);
+registerJobs(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`thicket: ${err instanceof Error ? err.message : String(err)}\n`);

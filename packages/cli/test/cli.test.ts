@@ -1,45 +1,21 @@
 /** The thicket command against a running server: provisioning in one command, management commands, output formats. */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
-import { spawnServer, tempDir, type ServerProcess } from '../../server/test/helpers.js';
-import { cli, MAIN } from './helpers.js';
+import { cliWithHttpServer, MAIN } from './helpers.js';
 
 const run = promisify(execFile);
-let server: ServerProcess;
-let dataDir: string;
-
-const { thicket, fails } = cli(() => ({ httpPort: server.ports.http, dataDir }));
-
-before(async () => {
-  dataDir = tempDir();
-  server = await spawnServer([
-    '--data-dir',
-    dataDir,
-    '--mqtt-port',
-    '0',
-    '--mqtts-port',
-    '0',
-    '--http-port',
-    '0',
-    '--https-port',
-    '0',
-    '--hostname',
-    'localhost',
-  ]);
+const ctx = cliWithHttpServer({
+  serveArgs: ['--mqtt-port', '0', '--mqtts-port', '0', '--https-port', '0', '--hostname', 'localhost'],
 });
-after(async () => {
-  server.proc.kill('SIGTERM');
-  await server.exited;
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const { thicket, fails } = ctx;
 
 test('`thicket provision` onboards a device in one command; it can use its own topics and nothing else', async () => {
-  const out = join(dataDir, 'devices', 'sensor-9');
+  const out = join(ctx.dataDir(), 'devices', 'sensor-9');
   const text = await thicket('provision', 'sensor-9', '--out', out);
   assert.match(text, /Provisioned sensor-9/);
   assert.match(text, /connect\.sh/);
@@ -55,7 +31,7 @@ test('`thicket provision` onboards a device in one command; it can use its own t
     protocolVersion: 5 as const,
     reconnectPeriod: 0,
   };
-  const url = `mqtts://localhost:${server.ports.mqtts}`;
+  const url = `mqtts://localhost:${ctx.server().ports.mqtts}`;
   const device = await mqtt.connectAsync(url, { ...opts, clientId: 'sensor-9' });
   await device.subscribeAsync('things/sensor-9/#', { qos: 1 });
   const got = new Promise<string>((r) => device.on('message', (_t, p) => r(p.toString())));
@@ -80,7 +56,7 @@ test('management commands print tables, or the API response with --json, and AWS
   await thicket('groups', 'create', 'hall');
   await thicket('groups', 'add', 'hall', 'lamp-1');
   assert.equal((await thicket('groups', 'things', 'hall')).trim(), 'lamp-1');
-  const doc = join(dataDir, 'ro.json');
+  const doc = join(ctx.dataDir(), 'ro.json');
   writeFileSync(doc, JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Receive', Resource: '*' }] }));
   await thicket('policies', 'create', 'read-only', doc);
   await thicket('policies', 'attach', 'read-only', 'group:hall');
@@ -95,7 +71,7 @@ test('accounts, keys, authorizers and CA commands', async () => {
   const account = JSON.parse(created) as { accountId: string; accessKey: { accessKeyId: string; secretAccessKey: string } };
   assert.equal(account.accountId, '555555555555');
   assert.match(await thicket('accounts', 'list'), /555555555555\s+tenant/);
-  const tenantCreds = join(dataDir, 'tenant-credentials');
+  const tenantCreds = join(ctx.dataDir(), 'tenant-credentials');
   writeFileSync(
     tenantCreds,
     `[default]\naws_access_key_id = ${account.accessKey.accessKeyId}\naws_secret_access_key = ${account.accessKey.secretAccessKey}\n`,
@@ -103,7 +79,7 @@ test('accounts, keys, authorizers and CA commands', async () => {
   const asTenant = (...args: string[]): Promise<{ stdout: string }> =>
     run(
       process.execPath,
-      ['--conditions=source', '--import', 'tsx', MAIN, ...args, '--endpoint', `http://127.0.0.1:${server.ports.http}`],
+      ['--conditions=source', '--import', 'tsx', MAIN, ...args, '--endpoint', `http://127.0.0.1:${ctx.server().ports.http}`],
       {
         env: { ...process.env, AWS_SHARED_CREDENTIALS_FILE: tenantCreds },
       },

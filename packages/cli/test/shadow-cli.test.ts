@@ -1,36 +1,11 @@
 /** `thicket shadow get|update|delete|list` and `get --watch` against a running server. */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { spawnServer, tempDir, type ServerProcess } from '../../server/test/helpers.js';
-import { cli } from './helpers.js';
+import { cliWithHttpServer } from './helpers.js';
 
-let server: ServerProcess;
-let dataDir: string;
-const { args: cliArgs, thicket, fails } = cli(() => ({ httpPort: server.ports.http, dataDir }));
-
-before(async () => {
-  dataDir = tempDir();
-  server = await spawnServer([
-    '--data-dir',
-    dataDir,
-    '--mqtt-port',
-    'off',
-    '--mqtts-port',
-    'off',
-    '--http-port',
-    '0',
-    '--https-port',
-    'off',
-  ]);
-});
-after(async () => {
-  server.proc.kill('SIGTERM');
-  await server.exited;
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const { args: cliArgs, thicket, fails } = cliWithHttpServer();
 
 test('update, get, list and delete shadows from the command line, with AWS errors as one line', async () => {
   const accepted = JSON.parse(await thicket('shadow', 'update', 'fan', '--desired', '{"speed":3}')) as { version: number };

@@ -12,3 +12,4 @@ export {
 export { ensureAdminCredentials, parseCredentialsFile, formatCredentialsFile, type AccessKey } from './credentials.js';
 export * from './pki/index.js';
 export { adminRequest, signedFetch, responseError, type AdminRequest } from './accounts/admin-client.js';
+export { fileReferences, FileService, signedUpload, type FileInfo, type Upload } from './files/index.js';

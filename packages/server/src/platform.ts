@@ -18,6 +18,7 @@ import { Certificates } from './certificates/certificates.js';
 import { ThingPrincipals } from './certificates/principals.js';
 import { certificateRoutes } from './certificates/routes.js';
 import type { AccessKey } from './credentials.js';
+import { FileService, fileRoutes } from './files/index.js';
 import type { Pki } from './pki/index.js';
 import { Policies } from './policies/policies.js';
 import type { PolicyDocument } from './policies/engine/index.js';
@@ -34,6 +35,11 @@ import { serveShadowsOverMqtt } from './shadow/shadow-mqtt.js';
 import { shadowRoutes } from './shadow/shadow-routes.js';
 import { DEFAULT_SHADOW_SETTINGS, ShadowService, type ShadowSettings } from './shadow/shadow-service.js';
 import { ShadowStore } from './shadow/shadow-store.js';
+import { DeviceJobs } from './jobs/device-jobs.js';
+import { JobStore } from './jobs/job-store.js';
+import { serveJobsOverMqtt } from './jobs/jobs-mqtt.js';
+import { jobsControlRoutes, jobsDataRoutes } from './jobs/jobs-routes.js';
+import { JobsService } from './jobs/jobs-service.js';
 
 export interface PlatformOptions {
   db: Db;
@@ -64,12 +70,17 @@ export class Platform {
   readonly authorizerStore: AuthorizerStore;
   readonly customAuthorizers: CustomAuthorizers;
   readonly shadows: ShadowService;
+  readonly jobs: JobsService;
+  readonly deviceJobs: DeviceJobs;
+  /** Files for OTA jobs: job documents reference them by placeholders (substituteFilePlaceholders). */
+  readonly files: FileService;
   readonly routes: ApiRoute[];
   readonly defaultNamespace: Namespace;
   private broker: Broker | undefined;
   private readonly db: Db;
   private readonly log: Logger;
   private stopShadows: (() => void) | undefined;
+  private stopJobs: (() => void) | undefined;
   /** Filled in once the listeners are bound. */
   endpoints: PublicEndpoints = { host: 'localhost', mqtt: null, mqtts: null, http: null, https: null };
 
@@ -135,6 +146,40 @@ export class Platform {
       (ns, topic, document) => this.broker?.publish({ mount: mountOf(ns), topic, payload: JSON.stringify(document), qos: 1 }),
       opts.shadows ?? DEFAULT_SHADOW_SETTINGS,
     );
+    // The PKI's directory is the data directory (a temporary one with --ephemeral).
+    this.files = new FileService({
+      db,
+      dataDir: opts.pki.dataDir,
+      endpoints: () => this.endpoints,
+      log: opts.log.child({ component: 'files' }),
+      inUse: (ns, fileName) => this.jobs.fileUser(ns, fileName),
+    });
+
+    const publish = (ns: Namespace, topic: string, payload: Record<string, unknown>): void => {
+      this.broker?.publish({ mount: mountOf(ns), topic, payload: JSON.stringify(payload), qos: 1 });
+    };
+    const jobStore = new JobStore(db);
+    const files = this.files;
+    this.jobs = new JobsService({
+      store: jobStore,
+      registry: this.registry,
+      events: this.events,
+      publish,
+      files: {
+        checkReferences: (ns, text) => files.checkFileReferences(text, ns),
+        substitute: (ns, text, expiresInSec) => files.substituteFilePlaceholders(text, ns, { expiresInSec }),
+        readText: (ns, name, maxBytes) => files.readText(ns, name, maxBytes),
+      },
+    });
+    this.deviceJobs = new DeviceJobs({
+      store: jobStore,
+      lifecycle: this.jobs.lifecycle,
+      documentFor: (ns, job) => this.jobs.deviceDocument(ns, job),
+      clock: Date.now,
+    });
+    this.things.deleted = (ns, thingName) => this.jobs.thingDeleted(ns, thingName);
+    this.thingGroups.membershipChanged = (ns, thingName) =>
+      this.jobs.membershipChanged(ns, thingName, (g) => this.thingGroups.lineage(ns, g));
 
     this.routes = [
       ...registryRoutes({
@@ -149,6 +194,9 @@ export class Platform {
       ...policyRoutes(this.policies),
       ...authorizerRoutes(this.customAuthorizers),
       ...shadowRoutes(this.shadows),
+      ...jobsControlRoutes(this.jobs),
+      ...jobsDataRoutes(this.deviceJobs),
+      ...fileRoutes(this.files),
       ...subscribeRoutes(() => this.broker),
       ...endpointRoutes(() => this.endpoints),
       ...adminRoutes(this.accounts),
@@ -168,7 +216,10 @@ export class Platform {
       this.policyStore.clear();
       this.authorizerStore.clear();
       this.shadows.clear();
+      this.jobs.clear();
     });
+    // After the commit: content removed for records that stayed would be lost.
+    this.files.clear();
     this.customAuthorizers.defaultsChanged();
     this.events.clear();
     this.policies.clearCache();
@@ -180,6 +231,9 @@ export class Platform {
     this.broker = broker;
     this.stopShadows?.();
     this.stopShadows = serveShadowsOverMqtt(broker, this.shadows, this.log.child({ component: 'shadow' }));
+    this.stopJobs?.();
+    this.stopJobs = serveJobsOverMqtt(broker, this.deviceJobs, this.log.child({ component: 'jobs' }));
+    this.jobs.start();
     broker.on('client:disconnected', (client: { context?: unknown } | undefined) => this.authorizer.release(client?.context));
   }
 

@@ -114,6 +114,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       log: httpLog,
       accounts: platform.accounts,
       routes: platform.routes,
+      files: platform.files,
       devices: (certificate: Buffer, sourceIp: string) => platform.authorizer.httpCaller(certificate, sourceIp),
       endpoints: () => publicUrls(platform.endpoints),
       reset: config.testMode ? () => platform.reset() : undefined,
@@ -134,6 +135,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     for (const s of servers) s.close();
     for (const a of apps) await a.close();
     broker.close();
+    platform.jobs.stop();
     db.close();
     throw err;
   }
@@ -151,6 +153,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
       broker.close();
       stopEvents();
+      platform.jobs.stop();
       await Promise.all(closed);
       for (const a of apps) await a.close();
       if (db.open) db.close();

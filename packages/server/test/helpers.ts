@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { request } from 'node:https';
 import { createInterface } from 'node:readline';
 import { after } from 'node:test';
 import { resolveConfig, startServer, type ConfigInput, type ServerPorts, type ThicketServer } from '@thicket/server';
@@ -175,6 +176,34 @@ export function tlsOptions(
   d: { cert: string; key: string },
 ): { cert: string; key: string; ca: string; servername: string } {
   return { cert: d.cert, key: d.key, ca: server.pki.caCertPem, servername: 'localhost' };
+}
+
+/** An HTTPS request to the server with a device's certificate (none: no client certificate) and no signature. */
+export function certificateRequest<T = Record<string, unknown>>(
+  server: ThicketServer,
+  d: { cert: string; key: string } | undefined,
+  method: string,
+  path: string,
+  payload?: unknown,
+): Promise<{ status: number; body: T }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: server.ports.https!,
+        method,
+        path,
+        ...(d ? tlsOptions(server, d) : { ca: server.pki.caCertPem, servername: 'localhost' }),
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) as T }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload === undefined ? undefined : JSON.stringify(payload));
+  });
 }
 
 /** The AWS error a call ends with: its name, message and HTTP status ('no error' when it succeeds). */

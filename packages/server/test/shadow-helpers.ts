@@ -1,5 +1,5 @@
 /** Test helpers for shadows: a client that collects what the shadow service publishes, by topic. */
-import type { MqttClient } from 'mqtt';
+import { Inbox as MqttInbox } from './inbox.js';
 
 export type Doc = Record<string, unknown> & {
   state?: Record<string, unknown> | null;
@@ -11,51 +11,5 @@ export type Doc = Record<string, unknown> & {
   message?: string;
 };
 
-/** Messages received on a client, queued per topic; `next` waits for the next one on a topic. */
-export class Inbox {
-  private readonly queues = new Map<string, Doc[]>();
-  private readonly waiters = new Map<string, Array<(d: Doc) => void>>();
-  readonly topics: string[] = [];
-
-  constructor(client: MqttClient) {
-    client.on('message', (topic, payload) => {
-      this.topics.push(topic);
-      // Requests (possibly empty or malformed on purpose) arrive too when a test subscribes to a whole shadow.
-      let doc: Doc;
-      try {
-        doc = JSON.parse(payload.toString()) as Doc;
-      } catch {
-        doc = { raw: payload.toString() };
-      }
-      const w = this.waiters.get(topic)?.shift();
-      if (w) w(doc);
-      else this.queues.set(topic, [...(this.queues.get(topic) ?? []), doc]);
-    });
-  }
-
-  next(topic: string, timeoutMs = 3000): Promise<Doc> {
-    const queued = this.queues.get(topic)?.shift();
-    if (queued) return Promise.resolve(queued);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`nothing on ${topic} within ${timeoutMs} ms (saw: ${this.topics.join(', ')})`)),
-        timeoutMs,
-      );
-      const list = this.waiters.get(topic) ?? [];
-      list.push((d) => {
-        clearTimeout(timer);
-        resolve(d);
-      });
-      this.waiters.set(topic, list);
-    });
-  }
-
-  /** How many messages arrived on `topic` and were not taken by `next`. */
-  pending(topic: string): number {
-    return this.queues.get(topic)?.length ?? 0;
-  }
-
-  count(topic: string): number {
-    return this.topics.filter((t) => t === topic).length;
-  }
-}
+/** Shadow documents received on a client, queued per topic. */
+export class Inbox extends MqttInbox<Doc> {}

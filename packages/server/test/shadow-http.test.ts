@@ -5,7 +5,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { request } from 'node:https';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,7 +17,7 @@ import {
   ListNamedShadowsForThingCommand,
   UpdateThingShadowCommand,
 } from '@aws-sdk/client-iot-data-plane';
-import { awsError, provision, startTestServer, tempDir, tlsOptions, type Device, type TestServer } from './helpers.js';
+import { awsError, certificateRequest, provision, startTestServer, tempDir, type Device, type TestServer } from './helpers.js';
 import { Inbox, type Doc } from './shadow-helpers.js';
 
 const run = promisify(execFile);
@@ -168,26 +167,8 @@ test('aws iot-data get/update/delete-thing-shadow and list-named-shadows-for-thi
 });
 
 /** An HTTPS request with a device certificate and no signature. */
-function deviceCall(d: Device | undefined, method: string, path: string, payload?: unknown): Promise<{ status: number; body: Doc }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: server.ports.https!,
-        method,
-        path,
-        ...(d ? tlsOptions(server, d) : { ca: server.pki.caCertPem, servername: 'localhost' }),
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) as Doc }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload === undefined ? undefined : JSON.stringify(payload));
-  });
-}
+const deviceCall = (d: Device | undefined, method: string, path: string, payload?: unknown) =>
+  certificateRequest<Doc>(server, d, method, path, payload);
 
 test('a device calls the shadow API over HTTPS with its certificate; its policy decides each action and resource', async () => {
   const ARN = 'arn:aws:iot:us-east-1:123456789012';

@@ -4,16 +4,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventEmitter, once as onceEvent } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { IoTDataPlaneClient, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
-import { iot, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2';
-import { iotshadow } from 'aws-iot-device-sdk-v2';
+import { iotshadow, mqtt } from 'aws-iot-device-sdk-v2';
 import { provision, startTestServer, type TestServer } from './helpers.js';
-
-/** The next `name` event of an SDK emitter, or a timeout error. */
-const once = (emitter: EventEmitter, name: string, ms: number): Promise<unknown[]> =>
-  onceEvent(emitter, name, { signal: AbortSignal.timeout(ms) });
+import { modeledError, mqtt311Connection, mqtt5Client, once, rrOptions, stopMqtt5, v1Options } from './sdk-helpers.js';
 
 const require = createRequire(import.meta.url);
 
@@ -47,16 +43,7 @@ type Status = [
 test('aws-iot-device-sdk v1 thingShadow: register, update (accepted + delta), get, foreign change, delete, rejected', async () => {
   const d = await provision(server, 'v1-lamp');
   const awsIot = require('aws-iot-device-sdk') as { thingShadow(opts: object): ThingShadowV1 };
-  const shadows = awsIot.thingShadow({
-    privateKey: Buffer.from(d.key),
-    clientCert: Buffer.from(d.cert),
-    caCert: Buffer.from(server.pki.caCertPem),
-    clientId: 'v1-lamp',
-    host: 'localhost',
-    port: server.ports.mqtts,
-    protocol: 'mqtts',
-    enableMetrics: true,
-  });
+  const shadows = awsIot.thingShadow(v1Options(server, d));
   const statuses: Status[] = [];
   const deltas: Array<{ state: Record<string, unknown>; version: number }> = [];
   const foreign: string[] = [];
@@ -127,34 +114,9 @@ test('aws-iot-device-sdk v1 thingShadow: register, update (accepted + delta), ge
   }
 });
 
-/** An MQTT 5 client of the v2 SDK connected with the device's certificate. */
-async function mqtt5Client(d: { cert: string; key: string; thingName: string }): Promise<mqtt5.Mqtt5Client> {
-  const builder = iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromMemory('localhost', d.cert, d.key)
-    .withPort(server.ports.mqtts!)
-    .withCertificateAuthority(server.pki.caCertPem)
-    .withConnectProperties({ clientId: d.thingName, keepAliveIntervalSeconds: 60 });
-  const client = new mqtt5.Mqtt5Client(builder.build());
-  const connected = once(client, 'connectionSuccess', 10_000);
-  client.start();
-  await connected;
-  return client;
-}
-
-/** The `{code, message}` an SDK v2 request failed with. */
-async function modeledError(p: Promise<unknown>): Promise<{ code?: number; message?: string; clientToken?: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return ((err as { modeledError?: object }).modeledError ?? {}) as { code?: number; message?: string };
-  }
-  throw new Error('the request succeeded');
-}
-
-const rrOptions = { maxRequestResponseSubscriptions: 4, maxStreamingSubscriptions: 4, operationTimeoutInSeconds: 10 };
-
 test('aws-iot-device-sdk-v2 IotShadowClientv2 over MQTT 5: named shadows, clientToken correlation, delta stream, errors', async () => {
   const d = await provision(server, 'v2-pump');
-  const client = await mqtt5Client(d);
+  const client = await mqtt5Client(server, d);
   const shadow = iotshadow.IotShadowClientv2.newFromMqtt5(client, rrOptions);
   try {
     // Delta events through the SDK's event-style IotShadowClient on the same MQTT 5 connection. (The v2
@@ -200,24 +162,13 @@ test('aws-iot-device-sdk-v2 IotShadowClientv2 over MQTT 5: named shadows, client
     assert.deepEqual([gone.code, gone.message], [404, "No shadow exists with name: 'v2-pump~flow'"]);
   } finally {
     shadow.close();
-    const stopped = once(client, 'stopped', 5000);
-    client.stop();
-    await stopped;
-    client.close();
+    await stopMqtt5(client);
   }
 });
 
 test('aws-iot-device-sdk-v2 IotShadowClientv2 over MQTT 3.1.1: the classic shadow', async () => {
   const d = await provision(server, 'v2-classic');
-  const config = iot.AwsIotMqttConnectionConfigBuilder.new_mtls_builder(d.cert, d.key)
-    .with_endpoint('localhost')
-    .with_port(server.ports.mqtts!)
-    .with_certificate_authority(server.pki.caCertPem)
-    .with_client_id('v2-classic')
-    .with_clean_session(true)
-    .build();
-  const connection = new mqtt.MqttClient().new_connection(config);
-  await connection.connect();
+  const connection = await mqtt311Connection(server, d);
   const shadow = iotshadow.IotShadowClientv2.newFromMqtt311(connection, rrOptions);
   try {
     const up = await shadow.updateShadow({ thingName: 'v2-classic', state: { reported: { online: true } } });

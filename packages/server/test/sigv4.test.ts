@@ -72,7 +72,7 @@ test('tampering, a wrong secret, an unknown key, a missing header and an old dat
     await iot.send(new CreateThingCommand({ thingName: 'lamp', attributePayload: { attributes: { a: '1' } } }));
   });
   const r = req!;
-  await rejects(verifySigV4({ ...r, body: Buffer.from(r.body.toString().replace('"1"', '"2"')) }, lookup), 'InvalidSignatureException');
+  await rejects(verifySigV4({ ...r, body: Buffer.from(r.body!.toString().replace('"1"', '"2"')) }, lookup), 'InvalidSignatureException');
   await rejects(verifySigV4({ ...r, rawUrl: r.rawUrl.replace('lamp', 'lamp2') }, lookup), 'InvalidSignatureException');
   await rejects(
     verifySigV4(r, () => 'not-the-secret'),

@@ -21,19 +21,8 @@ import {
   type ThingAttribute,
 } from '@aws-sdk/client-iot';
 import { apiOptions, withClient, type ApiOptions } from '../api-client.js';
+import { namedValues } from '../arguments.js';
 import { fields, print, table } from '../output.js';
-
-/** `k=v` pairs from repeated `--attr`. */
-function attributes(pairs: string[] | undefined): Record<string, string> | undefined {
-  if (!pairs) return undefined;
-  const out: Record<string, string> = {};
-  for (const p of pairs) {
-    const eq = p.indexOf('=');
-    if (eq < 1) throw new Error(`--attr expects name=value, got "${p}"`);
-    out[p.slice(0, eq)] = p.slice(eq + 1);
-  }
-  return out;
-}
 
 /** Follows nextToken to the end. */
 export async function all<T>(
@@ -76,7 +65,11 @@ export function registerRegistry(program: Command): void {
     .action((name: string, o: ApiOptions & { type?: string; attr?: string[] }) =>
       withClient(o, async (iot) => {
         const r = await iot.send(
-          new CreateThingCommand({ thingName: name, thingTypeName: o.type, attributePayload: { attributes: attributes(o.attr) } }),
+          new CreateThingCommand({
+            thingName: name,
+            thingTypeName: o.type,
+            attributePayload: { attributes: namedValues(o.attr, '--attr') },
+          }),
         );
         print(o.json, r, () => `created thing ${r.thingName} (${r.thingArn})\n`);
       }),
@@ -88,7 +81,7 @@ export function registerRegistry(program: Command): void {
     .option('--remove-type', 'remove the thing type')
     .action((name: string, o: ApiOptions & { attr?: string[]; merge?: boolean; type?: string; removeType?: boolean }) =>
       withClient(o, async (iot) => {
-        const attrs = attributes(o.attr);
+        const attrs = namedValues(o.attr, '--attr');
         const r = await iot.send(
           new UpdateThingCommand({
             thingName: name,

@@ -1,5 +1,4 @@
 /** `thicket shadow get|update|delete|list`: device shadows over the iot-data API, and `--watch` for live deltas. */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import {
   DeleteThingShadowCommand,
@@ -10,6 +9,7 @@ import {
 } from '@aws-sdk/client-iot-data-plane';
 import { responseError, signedFetch } from '@thicket/server';
 import { apiOptions, credentials, readable, withApi, type ApiOptions } from '../api-client.js';
+import { jsonArgument } from '../arguments.js';
 import { print } from '../output.js';
 import { all } from './registry.js';
 
@@ -20,16 +20,6 @@ function dataClient(o: ApiOptions): IoTDataPlaneClient {
 }
 
 const decode = (payload: Uint8Array | undefined): unknown => JSON.parse(Buffer.from(payload ?? []).toString('utf8'));
-
-/** A JSON argument: inline, `@file`, or `-` for standard input. */
-function jsonArgument(value: string, what: string): unknown {
-  const text = value === '-' ? readFileSync(0, 'utf8') : value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value;
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${what} is not valid JSON: ${(err as Error).message}`, { cause: err });
-  }
-}
 
 function shadowLabel(thing: string, name: string | undefined): string {
   return name ? `${thing} (shadow ${name})` : thing;

@@ -13,23 +13,35 @@ export interface AdminRequest {
   body?: unknown;
 }
 
-/** Sends a SigV4-signed request (service `iot`) and returns the raw response, e.g. to read a stream. */
-export async function signedFetch(r: AdminRequest, signal?: AbortSignal): Promise<Response> {
-  const url = new URL(r.path, r.endpoint);
-  for (const [k, v] of Object.entries(r.query ?? {})) url.searchParams.set(k, v);
-  const body = r.body === undefined ? undefined : JSON.stringify(r.body);
+/** The headers of a request to `url` signed with SigV4 for service `iot`; `body` undefined when x-amz-content-sha256 gives its hash. */
+export async function signedHeaders(
+  r: Pick<AdminRequest, 'region' | 'credentials'>,
+  method: string,
+  url: URL,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<Record<string, string>> {
   const signer = new SignatureV4({ credentials: r.credentials, region: r.region, service: 'iot', sha256: Sha256 });
   const signed = await signer.sign({
-    method: r.method,
+    method,
     protocol: url.protocol,
     hostname: url.hostname,
     port: url.port ? Number(url.port) : undefined,
     path: url.pathname,
     query: Object.fromEntries(url.searchParams),
-    headers: { host: url.host, ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: { host: url.host, ...headers },
     body,
   });
-  return fetch(url, { method: r.method, headers: signed.headers as Record<string, string>, body, signal });
+  return signed.headers as Record<string, string>;
+}
+
+/** Sends a SigV4-signed request (service `iot`) and returns the raw response, e.g. to read a stream. */
+export async function signedFetch(r: AdminRequest, signal?: AbortSignal): Promise<Response> {
+  const url = new URL(r.path, r.endpoint);
+  for (const [k, v] of Object.entries(r.query ?? {})) url.searchParams.set(k, v);
+  const body = r.body === undefined ? undefined : JSON.stringify(r.body);
+  const headers = await signedHeaders(r, r.method, url, body ? { 'content-type': 'application/json' } : {}, body);
+  return fetch(url, { method: r.method, headers, body, signal });
 }
 
 /** The AWS-shaped error of a failed response, as one line. */

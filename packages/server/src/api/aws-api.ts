@@ -99,11 +99,16 @@ export interface ApiDeps {
 
 const allowEverything = (): void => {};
 
-function firstValue(v: string | string[] | undefined): string | undefined {
+export function firstValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-async function authenticate(req: FastifyRequest, body: Buffer, accounts: AccountStore): Promise<{ ctx: ApiContext }> {
+/**
+ * Checks a request's SigV4 signature and works out its namespace: the key's account (or, for a root
+ * key, the one named by x-thicket-account) and the credential scope's region. `body` is undefined
+ * for a streamed body (see SignedRequest).
+ */
+export async function authenticate(req: FastifyRequest, body: Buffer | undefined, accounts: AccountStore): Promise<{ ctx: ApiContext }> {
   const id = await verifySigV4(
     { method: req.method, rawUrl: req.raw.url ?? req.url, headers: req.headers, body },
     (akid) => accounts.key(akid)?.secretAccessKey,
@@ -227,13 +232,18 @@ async function handle(req: FastifyRequest, reply: FastifyReply, candidates: ApiR
     if (result instanceof StreamReply) return stream(req, reply, result);
     return reply.header('content-type', 'application/json').send(JSON.stringify(result ?? {}));
   } catch (err) {
-    if (err instanceof AwsError) {
-      deps.log.debug({ requestId, code: err.code, msg: err.message, url: req.url }, 'API request refused');
-      return sendAwsError(reply, err);
-    }
-    deps.log.error({ err, requestId, url: req.url }, 'API request failed');
-    return sendAwsError(reply, new AwsError('InternalFailureException', 500, `An internal error occurred (request id ${requestId})`));
+    return replyWithError(req, reply, err, requestId, deps.log);
   }
+}
+
+/** Answers a failed request: an AwsError as it is, anything else as a logged 500 that names the request id. */
+export function replyWithError(req: FastifyRequest, reply: FastifyReply, err: unknown, requestId: string, log: Logger): FastifyReply {
+  if (err instanceof AwsError) {
+    log.debug({ requestId, code: err.code, msg: err.message, url: req.url }, 'API request refused');
+    return sendAwsError(reply, err);
+  }
+  log.error({ err, requestId, url: req.url }, 'API request failed');
+  return sendAwsError(reply, new AwsError('InternalFailureException', 500, `An internal error occurred (request id ${requestId})`));
 }
 
 const STREAM_BUFFER_BYTES = 4 * 1024 * 1024;

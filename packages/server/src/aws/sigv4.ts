@@ -16,7 +16,11 @@ export interface SignedRequest {
   /** Path and query exactly as received (still percent-encoded). */
   rawUrl: string;
   headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
+  /**
+   * Undefined for a body that is streamed rather than buffered (file uploads): the request must then
+   * sign x-amz-content-sha256, and the caller checks the bytes against it as they arrive.
+   */
+  body: Buffer | undefined;
 }
 
 export interface SigV4Identity {
@@ -118,7 +122,12 @@ export async function verifySigV4(req: SignedRequest, secretOf: SecretLookup, no
     headers[name] = v;
   }
   const payloadHeader = headers['x-amz-content-sha256'];
-  if (payloadHeader !== undefined && payloadHeader !== createHash('sha256').update(req.body).digest('hex')) {
+  if (req.body === undefined && payloadHeader === undefined) {
+    throw incomplete(
+      'This request streams its body: sign the x-amz-content-sha256 header (UNSIGNED-PAYLOAD or the hex SHA-256 of the body)',
+    );
+  }
+  if (payloadHeader !== undefined && req.body !== undefined && payloadHeader !== createHash('sha256').update(req.body).digest('hex')) {
     throw new AwsError('InvalidSignatureException', 403, 'The provided x-amz-content-sha256 header does not match what was computed.');
   }
 

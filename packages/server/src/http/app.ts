@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import { attachWebSocket, type Broker } from '@thicket/broker';
 import { registerApi, type ApiRoute, type DeviceAuthenticator } from '../api/aws-api.js';
 import type { AccountStore } from '../accounts/account-store.js';
+import { registerFileTransfer, type FileService } from '../files/index.js';
 
 export interface HttpContext {
   broker: Broker;
@@ -13,6 +14,8 @@ export interface HttpContext {
   log: Logger;
   accounts: AccountStore;
   routes: ApiRoute[];
+  /** File uploads and presigned downloads, which stream rather than go through the buffered API. */
+  files?: FileService;
   /** Devices calling data-plane routes with their client certificate (HTTPS). */
   devices?: DeviceAuthenticator;
   endpoints: () => Record<string, string | undefined>;
@@ -78,6 +81,7 @@ export function createHttpApp(ctx: HttpContext, https?: HttpsOptions): FastifyIn
     return ctx.caCertPem;
   });
 
+  if (ctx.files) registerFileTransfer(app, { files: ctx.files, accounts: ctx.accounts, log: ctx.log });
   registerApi(app, ctx.routes, { accounts: ctx.accounts, log: ctx.log, devices: ctx.devices });
   attachWebSocket(ctx.broker, app.server, '/mqtt', Boolean(https));
   return app;

@@ -50,7 +50,7 @@ export async function writeFileAtomic(path: string, data: string, mode: number, 
 }
 
 /** Makes the new directory entry itself durable; best effort, as not every platform can open a directory. */
-async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   try {
     const handle = await open(dir, 'r');
     try {

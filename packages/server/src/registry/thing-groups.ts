@@ -36,6 +36,9 @@ function nameOrArn(ns: Namespace, name: unknown, arn: unknown, kind: string, mem
 }
 
 export class ThingGroups {
+  /** Called when a thing joins or leaves a group (continuous jobs follow membership). */
+  membershipChanged: (ns: Namespace, thingName: string) => void = () => {};
+
   constructor(
     private readonly store: RegistryStore,
     private readonly events: RegistryEvents,
@@ -157,8 +160,10 @@ export class ThingGroups {
       if (this.store.children(ns, name).length > 0) {
         throw invalidRequest(`Cannot delete thing group : ${name} when there are still child groups attached to it.`);
       }
-      for (const thing of this.store.membersOf(ns, name)) this.emitMembership(ns, g, thing, 'removed');
+      // The group goes first: membershipChanged (continuous jobs) must find the things out of it.
+      const members = this.store.membersOf(ns, name);
       this.store.deleteGroup(ns, name);
+      for (const thing of members) this.emitMembership(ns, g, thing, 'removed');
       this.store.deleteTags(thingGroupArn(ns, name));
       if (g.parentName !== null) this.emitHierarchy(ns, g.parentName, name, 'removed');
       this.emit(ns, 'deleted', g);
@@ -290,6 +295,7 @@ export class ThingGroups {
   }
 
   private emitMembership(ns: Namespace, g: ThingGroupRow, thingName: string, op: 'added' | 'removed'): void {
+    this.membershipChanged(ns, thingName);
     const thing = this.store.thing(ns, thingName);
     this.events.emit(ns, 'THING_GROUP_MEMBERSHIP', `$aws/events/thingGroupMembership/thingGroup/${g.name}/thing/${thingName}/${op}`, {
       operation: op.toUpperCase(),

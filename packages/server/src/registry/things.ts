@@ -15,6 +15,9 @@ export interface AttributePayload {
 export const thingArn = (ns: Namespace, name: string): string => iotArn(ns, `thing/${name}`);
 
 export class Things {
+  /** Called after a thing is deleted (the Jobs service ends its pending executions). */
+  deleted: (ns: Namespace, thingName: string) => void = () => {};
+
   constructor(
     private readonly store: RegistryStore,
     private readonly events: RegistryEvents,
@@ -131,6 +134,7 @@ export class Things {
       this.store.deleteThing(ns, name);
       this.store.deleteTags(thingArn(ns, name));
       this.emit(ns, 'deleted', t);
+      this.deleted(ns, name);
     });
     return {};
   }

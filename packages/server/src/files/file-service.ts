@@ -1,0 +1,242 @@
+/**
+ * Files for OTA jobs: firmware and other payloads stored per namespace, downloaded by devices
+ * through presigned URLs, and referenced from job documents by placeholders that the Jobs service
+ * replaces when it hands a document to a device.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Namespace } from '../accounts/namespace.js';
+import { publicUrls, type PublicEndpoints } from '../api/endpoint-routes.js';
+import { alreadyExists, AwsError, internalFailure, invalidRequest, notFound } from '../aws/errors.js';
+import type { Db } from '../store/database.js';
+import { ContentDirectory, tooLarge } from './content-directory.js';
+import { checkFileName, isFileName } from './file-names.js';
+import { FileStore, type FileRecord } from './file-store.js';
+import { fileReferences, replacePlaceholders } from './placeholders.js';
+import { ensureUrlSecret, UrlSigner } from './url-signing.js';
+
+/** What the API says about a file. */
+export interface FileInfo {
+  fileName: string;
+  size: number;
+  /** Hex SHA-256 of the content. */
+  sha256: string;
+  contentType: string;
+  /** Epoch seconds, as AWS APIs give timestamps. */
+  createdAt: number;
+}
+
+export interface UploadOptions {
+  contentType?: string;
+  /** The hex SHA-256 the client declared; when the content differs, nothing is stored. */
+  sha256?: string;
+  /** The declared length, when there is one: a file too large is refused before a byte is read. */
+  length?: number;
+}
+
+export interface PresignOptions {
+  /** 60 to 3600 (AWS presignedUrlConfig.expiresInSec); default 3600. */
+  expiresInSec?: number;
+  /** Scheme, host and port devices download from; default publicBaseUrl(). */
+  baseUrl?: string;
+  /** When the URL counts as issued, epoch ms (default now); an earlier time yields a URL that has already expired. */
+  issuedAt?: number;
+}
+
+export interface FileServiceOptions {
+  db: Db;
+  /** Content goes to `<dataDir>/files/`, the URL-signing secret to `<dataDir>/file-urls.key`. */
+  dataDir: string;
+  endpoints: () => PublicEndpoints;
+  log: Logger;
+  maxFileBytes?: number;
+  /** What still needs the file (e.g. "job fw-2 (IN_PROGRESS)"), or undefined when it may be deleted. */
+  inUse?: (ns: Namespace, fileName: string) => string | undefined;
+}
+
+export const MAX_FILE_BYTES = 1024 ** 3;
+export const DEFAULT_URL_EXPIRY_SEC = 3600;
+const CONTENT_TYPE = /^[\x20-\x7e]{1,256}$/;
+
+const info = (f: FileRecord): FileInfo => ({
+  fileName: f.fileName,
+  size: f.size,
+  sha256: f.sha256,
+  contentType: f.contentType,
+  createdAt: f.createdAt / 1000,
+});
+
+export function checkExpiresInSec(value: number): number {
+  if (!Number.isInteger(value) || value < 60 || value > 3600) {
+    throw invalidRequest(`expiresInSec must be a whole number of seconds from 60 to 3600, not '${value}'`);
+  }
+  return value;
+}
+
+export class FileService {
+  private readonly store: FileStore;
+  private readonly content: ContentDirectory;
+  private readonly signer: UrlSigner;
+  private readonly maxBytes: number;
+
+  constructor(private readonly opts: FileServiceOptions) {
+    this.store = new FileStore(opts.db);
+    this.content = new ContentDirectory(join(opts.dataDir, 'files'));
+    this.signer = new UrlSigner(ensureUrlSecret(opts.dataDir));
+    this.maxBytes = opts.maxFileBytes ?? MAX_FILE_BYTES;
+    const swept = this.content.sweep(this.store.contentIds());
+    if (swept > 0) opts.log.info({ swept }, 'removed the content of unfinished uploads and deleted files');
+  }
+
+  /** Streams `body` to disk and stores it as `fileName`; a name that exists is refused (delete it first). */
+  async upload(ns: Namespace, fileName: string, body: Readable, o: UploadOptions = {}): Promise<FileInfo> {
+    checkFileName(fileName);
+    const contentType = o.contentType ?? 'application/octet-stream';
+    if (!CONTENT_TYPE.test(contentType)) throw invalidRequest('content-type must be 1 to 256 printable ASCII characters');
+    if (o.length !== undefined && o.length > this.maxBytes) throw tooLarge(this.maxBytes);
+    // Checked before and after the upload: before, so that nobody streams a gigabyte to be refused.
+    if (this.store.get(ns, fileName)) throw exists(fileName);
+    const written = await this.content.write(body, this.maxBytes);
+    if (o.sha256 !== undefined && o.sha256 !== written.sha256) {
+      await this.content.remove(written.contentId);
+      throw new AwsError(
+        'XAmzContentSHA256Mismatch',
+        400,
+        `The x-amz-content-sha256 header (${o.sha256}) does not match the SHA-256 of the ${written.size} bytes received (${written.sha256}); the file was not stored`,
+      );
+    }
+    const record: FileRecord = { fileName, ...written, contentType, createdAt: Date.now() };
+    if (!this.store.insert(ns, record)) {
+      await this.content.remove(written.contentId);
+      throw exists(fileName);
+    }
+    this.opts.log.info({ accountId: ns.accountId, region: ns.region, fileName, size: record.size }, 'file stored');
+    return info(record);
+  }
+
+  describe(ns: Namespace, fileName: string): FileInfo {
+    return info(this.existing(ns, fileName));
+  }
+
+  /** A page of the namespace's files by name, starting after `after`. */
+  list(ns: Namespace, maxResults: number, after = ''): { files: FileInfo[]; last: string | undefined } {
+    const rows = this.store.list(ns, after, maxResults + 1);
+    const files = rows.slice(0, maxResults).map(info);
+    return { files, last: rows.length > maxResults ? files.at(-1)!.fileName : undefined };
+  }
+
+  /** Deletes the file; downloads in progress finish with the content they started with. */
+  async delete(ns: Namespace, fileName: string): Promise<void> {
+    checkFileName(fileName);
+    const user = this.opts.inUse?.(ns, fileName);
+    if (user !== undefined) {
+      throw new AwsError(
+        'ConflictException',
+        409,
+        `file '${fileName}' is referenced by ${user}; cancel or delete it before deleting the file`,
+      );
+    }
+    const contentId = this.store.remove(ns, fileName);
+    if (contentId === undefined) throw missing(fileName);
+    await this.content.remove(contentId);
+    this.opts.log.info({ accountId: ns.accountId, region: ns.region, fileName }, 'file deleted');
+  }
+
+  /** A presigned download URL of an existing file and its expiry (epoch seconds). */
+  presignedUrl(ns: Namespace, fileName: string, o: PresignOptions = {}): { url: string; expiresAt: number } {
+    this.existing(ns, fileName);
+    const expires = Math.floor((o.issuedAt ?? Date.now()) / 1000) + checkExpiresInSec(o.expiresInSec ?? DEFAULT_URL_EXPIRY_SEC);
+    return { url: this.signer.url(o.baseUrl ?? this.publicBaseUrl(), { ns, fileName, expires }), expiresAt: expires };
+  }
+
+  /** Where devices download from: the public HTTPS listener, else the HTTP one. */
+  publicBaseUrl(): string {
+    const urls = publicUrls(this.opts.endpoints());
+    const base = urls.https ?? urls.http;
+    if (base === undefined) throw internalFailure('neither the HTTP nor the HTTPS listener is on: there is no URL to download files from');
+    return base;
+  }
+
+  /**
+   * Checks a download request's presigned query (403 when unsigned, altered or expired) and opens
+   * the file's content (404 when the file does not exist). The caller closes the handle.
+   */
+  async openDownload(fileName: string, query: Record<string, string | undefined>): Promise<{ file: FileRecord; handle: FileHandle }> {
+    const grant = this.signer.verify(fileName, query, Date.now());
+    const file = this.store.get(grant.ns, fileName);
+    if (!file) throw missing(fileName);
+    try {
+      return { file, handle: await this.content.open(file.contentId) };
+    } catch (err) {
+      // Deleted between the lookup and the open.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw missing(fileName);
+      throw err;
+    }
+  }
+
+  /**
+   * For CreateJob: throws InvalidRequestException when a placeholder of the document names a file
+   * that is not a valid name or does not exist in `ns`.
+   */
+  checkFileReferences(documentText: string, ns: Namespace): void {
+    for (const name of fileReferences(documentText)) this.referenced(ns, name);
+  }
+
+  /**
+   * The document as a device gets it: `${thicket:PresignedUrl:f}` becomes a fresh presigned URL of
+   * file f, `${thicket:FileSha256:f}` its hex SHA-256 and `${thicket:FileSize:f}` its byte count.
+   * None of these contains a character that needs escaping in a JSON string. Throws
+   * InvalidRequestException when a referenced file no longer exists.
+   */
+  substituteFilePlaceholders(documentText: string, ns: Namespace, o: { expiresInSec: number; baseUrl?: string }): string {
+    const urls = new Map<string, string>();
+    const baseUrl = o.baseUrl ?? this.publicBaseUrl();
+    return replacePlaceholders(documentText, (kind, name) => {
+      const file = this.referenced(ns, name);
+      if (kind === 'FileSha256') return file.sha256;
+      if (kind === 'FileSize') return String(file.size);
+      let url = urls.get(name);
+      if (url === undefined) urls.set(name, (url = this.presignedUrl(ns, name, { expiresInSec: o.expiresInSec, baseUrl }).url));
+      return url;
+    });
+  }
+
+  /**
+   * The text of a small stored file: a job document kept as a file (CreateJob's documentSource).
+   * Larger than `maxBytes` or not UTF-8 is an InvalidRequestException that names the file.
+   */
+  readText(ns: Namespace, fileName: string, maxBytes: number): string {
+    const file = this.existing(ns, fileName);
+    if (file.size > maxBytes)
+      throw invalidRequest(`file '${fileName}' holds ${file.size} bytes; a job document may have at most ${maxBytes}`);
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(this.content.readSync(file.contentId));
+    } catch {
+      throw invalidRequest(`file '${fileName}' is not UTF-8 text`);
+    }
+  }
+
+  /** Test mode: forgets every file of every namespace. */
+  clear(): void {
+    this.content.removeSync(this.store.clear());
+  }
+
+  private existing(ns: Namespace, fileName: string): FileRecord {
+    const file = this.store.get(ns, checkFileName(fileName));
+    if (!file) throw missing(fileName);
+    return file;
+  }
+
+  private referenced(ns: Namespace, name: string): FileRecord {
+    if (!isFileName(name)) throw invalidRequest(`job document references file '${name}', which is not a valid file name`);
+    const file = this.store.get(ns, name);
+    if (!file) throw invalidRequest(`job document references file '${name}', which does not exist`);
+    return file;
+  }
+}
+
+const exists = (fileName: string): AwsError =>
+  alreadyExists(`file '${fileName}' already exists; delete it first or upload under another name`, fileName);
+const missing = (fileName: string): AwsError => notFound(`file '${fileName}' does not exist`);

@@ -1,0 +1,110 @@
+/**
+ * Presigned download URLs. A device downloading firmware holds no access key, so its URL carries
+ * its own proof: an HMAC-SHA256, under a secret only this server knows, of the namespace, the file
+ * name and the expiry. The secret is created at first start in `<data-dir>/file-urls.key` (0600);
+ * replacing it invalidates every URL handed out.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Namespace } from '../accounts/namespace.js';
+import { AwsError } from '../aws/errors.js';
+
+export const URL_SECRET_FILE = 'file-urls.key';
+
+/** What a presigned URL grants: one file of one namespace until `expires` (epoch seconds). */
+export interface DownloadGrant {
+  ns: Namespace;
+  fileName: string;
+  expires: number;
+}
+
+const denied = (message: string): AwsError => new AwsError('AccessDeniedException', 403, message);
+
+function readSecret(path: string): Buffer | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const hex = text.trim();
+  if (!/^[0-9a-f]{64}$/.test(hex)) {
+    throw new Error(
+      `${path} does not hold a URL-signing secret (64 hex digits); remove it to have a new one created (download URLs already handed out then stop working)`,
+    );
+  }
+  return Buffer.from(hex, 'hex');
+}
+
+/**
+ * Returns the URL-signing secret of `dataDir`, creating it at first start. It is written to a
+ * temporary file with mode 0600 and fsynced before it is linked into place, so the secret file is
+ * never half written, and a process that loses a race to create it uses the winner's.
+ */
+export function ensureUrlSecret(dataDir: string): Buffer {
+  const path = join(dataDir, URL_SECRET_FILE);
+  const existing = readSecret(path);
+  if (existing) return existing;
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const fd = openSync(temp, 'wx', 0o600);
+    try {
+      writeSync(fd, randomBytes(32).toString('hex') + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(temp, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  } finally {
+    rmSync(temp, { force: true });
+  }
+  return readSecret(path)!;
+}
+
+export class UrlSigner {
+  constructor(private readonly secret: Buffer) {}
+
+  signature(g: DownloadGrant): string {
+    // Newline-separated: no part can contain one (account digits, region, file name, number).
+    const message = `thicket-file-url-v1\n${g.ns.accountId}\n${g.ns.region}\n${g.fileName}\n${g.expires}`;
+    return createHmac('sha256', this.secret).update(message).digest('hex');
+  }
+
+  /** The download URL of `g` under `baseUrl` (scheme, host and port). Only URL-safe characters: it may sit in a JSON string as it is. */
+  url(baseUrl: string, g: DownloadGrant): string {
+    const query = new URLSearchParams({
+      account: g.ns.accountId,
+      region: g.ns.region,
+      expires: String(g.expires),
+      signature: this.signature(g),
+    });
+    return `${baseUrl.replace(/\/+$/, '')}/_thicket/files/${g.fileName}/content?${query}`;
+  }
+
+  /** The grant of a download request's query, or AccessDeniedException saying whether it is unsigned, altered or expired. */
+  verify(fileName: string, query: Record<string, string | undefined>, nowMs: number): DownloadGrant {
+    const { account, region, expires, signature } = query;
+    if (!account || !region || !expires || !signature) {
+      throw denied('The URL is not signed: a download URL needs the account, region, expires and signature parameters of a presigned URL');
+    }
+    const grant: DownloadGrant = { ns: { accountId: account, region }, fileName, expires: Number(expires) };
+    const given = Buffer.from(signature, 'utf8');
+    const expected = Buffer.from(/^\d{1,12}$/.test(expires) ? this.signature(grant) : '', 'utf8');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw denied('The URL signature does not match: the URL was altered, or was not issued by this server');
+    }
+    const expiredMs = nowMs - grant.expires * 1000;
+    if (expiredMs >= 0) {
+      throw denied(
+        `The URL expired at ${new Date(grant.expires * 1000).toISOString()} (${Math.ceil(expiredMs / 1000)} s ago); ask for a new one`,
+      );
+    }
+    return grant;
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Jobs over MQTT (reference dataplane §3.1): requests published under `$aws/things/{thing}/jobs/`;
+ * answers go to the requesting client alone, whether or not it subscribed, on `.../accepted` or
+ * `.../rejected` with its clientToken. `notify` and `notify-next` go through the broker (the
+ * lifecycle publishes them). Topic-level authorization is the broker's, as for every publish.
+ */
+import type { Broker, Message } from '@thicket/broker';
+import type { Logger } from 'pino';
+import { mountOf, namespaceOfMount, type Namespace } from '../accounts/namespace.js';
+import { JOB_ID } from './job-config.js';
+import { JobError } from './job-errors.js';
+import type { DeviceJobs } from './device-jobs.js';
+
+const THING = /^[a-zA-Z0-9:_-]{1,128}$/;
+const PREFIX = /^\$aws\/things\/([^/]+)\/jobs\/(.+)$/;
+
+type Request =
+  | { op: 'get' | 'start-next' }
+  | { op: 'describe' | 'update'; jobId: string }
+  /** A topic under jobs/ that names no operation. */
+  | { op: 'invalid' };
+
+/** What a topic under `jobs/` asks for; undefined for topics the service itself publishes or answers on. */
+function parse(rest: string): Request | undefined {
+  const levels = rest.split('/');
+  const last = levels[levels.length - 1];
+  if (last === 'accepted' || last === 'rejected' || rest === 'notify' || rest === 'notify-next' || rest.startsWith('notify-namespace-'))
+    return undefined;
+  if (rest === 'get' || rest === 'start-next') return { op: rest };
+  if (levels.length === 2 && (levels[1] === 'get' || levels[1] === 'update')) {
+    return { op: levels[1] === 'get' ? 'describe' : 'update', jobId: levels[0]! };
+  }
+  return { op: 'invalid' };
+}
+
+function body(payload: Buffer): Record<string, unknown> {
+  if (payload.length === 0) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(payload.toString('utf8'));
+  } catch {
+    throw new JobError('InvalidJson', 'The request is not valid UTF-8 JSON');
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new JobError('InvalidJson', 'The request must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+function clientToken(payload: Buffer): string | undefined {
+  try {
+    const t = (JSON.parse(payload.toString('utf8')) as { clientToken?: unknown }).clientToken;
+    return typeof t === 'string' ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Serves Jobs requests published to the broker; returns the function that stops it. */
+export function serveJobsOverMqtt(broker: Broker, jobs: DeviceJobs, log: Logger): () => void {
+  const reply = (ns: Namespace, origin: string | undefined, topic: string, doc: Record<string, unknown>): void => {
+    const input = { mount: mountOf(ns), topic, payload: JSON.stringify(doc), qos: 1 as const };
+    if (origin === undefined || !broker.deliverTo(input.mount, origin, input)) broker.publish(input);
+  };
+
+  const handle = (msg: Message, mount: string): void => {
+    const m = PREFIX.exec(msg.topic);
+    const ns = namespaceOfMount(mount);
+    if (!m || !ns) return;
+    const thingName = m[1]!;
+    const request = parse(m[2]!);
+    if (!request) return;
+    const token = clientToken(msg.payload);
+    try {
+      if (request.op === 'invalid') throw new JobError('InvalidTopic', `${msg.topic} is not a Jobs API topic`);
+      if (!THING.test(thingName)) throw new JobError('InvalidRequest', `${thingName} is not a valid thing name`);
+      const b = body(msg.payload);
+      let answer: Record<string, unknown>;
+      switch (request.op) {
+        case 'get':
+          answer = jobs.getPending(ns, thingName);
+          break;
+        case 'start-next':
+          answer = jobs.startNext(ns, thingName, b);
+          break;
+        case 'describe':
+          if (request.jobId !== '$next' && !JOB_ID.test(request.jobId))
+            throw new JobError('InvalidRequest', `${request.jobId} is not a valid job id`);
+          answer = jobs.describe(ns, thingName, request.jobId, b);
+          break;
+        case 'update':
+          if (!JOB_ID.test(request.jobId)) throw new JobError('InvalidRequest', `${request.jobId} is not a valid job id`);
+          answer = jobs.update(ns, thingName, request.jobId, b);
+          break;
+      }
+      if (token !== undefined) answer.clientToken = token;
+      reply(ns, msg.origin, `${msg.topic}/accepted`, answer);
+    } catch (err) {
+      let e = err;
+      if (!(err instanceof JobError)) {
+        log.error({ err, topic: msg.topic }, 'jobs request failed');
+        e = new JobError('InternalError', 'Internal error');
+      }
+      const je = e as JobError;
+      const doc: Record<string, unknown> = { code: je.code, message: je.message, timestamp: Math.floor(Date.now() / 1000) };
+      if (token !== undefined) doc.clientToken = token;
+      if (je.executionState) doc.executionState = je.executionState;
+      reply(ns, msg.origin, `${msg.topic}/rejected`, doc);
+    }
+  };
+  const stop = broker.subscribeService('$aws/things/+/jobs/#', handle);
+  return stop;
+}

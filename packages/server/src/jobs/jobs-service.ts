@@ -1,0 +1,640 @@
+/**
+ * The Jobs control plane (reference controlplane §5.1): jobs and their targets, rollouts, timers,
+ * cancellation and deletion, executions as administrators see them, job templates, and continuous
+ * jobs following thing group membership. Device-side operations are in device-jobs.ts; what follows
+ * a change of an execution (notifications, events, retries, abort, completion) in job-lifecycle.ts.
+ */
+import { iotArn, parseArn, type Namespace } from '../accounts/namespace.js';
+import { pageOf } from '../api/pagination.js';
+import { AwsError, alreadyExists, invalidRequest, notFound, versionConflict } from '../aws/errors.js';
+import type { RegistryEvents } from '../registry/events.js';
+import type { RegistryStore } from '../registry/registry-store.js';
+import {
+  applyParameters,
+  checkDocument,
+  checkDocumentParameters,
+  checkJobId,
+  checkTargets,
+  checkTargetSelection,
+  optionalConfig,
+  optionalText,
+} from './job-config.js';
+import { JobLifecycle, Outbox, type JobPublish } from './job-lifecycle.js';
+import type { JobStore, TemplateRecord } from './job-store.js';
+import { EXECUTION_STATUSES, JOB_STATUSES, isTerminal, type ExecutionRecord, type JobConfig, type JobRecord } from './job-types.js';
+import { countLatest, executionSummary, executionView, jobSummary, jobView, thingArn } from './job-views.js';
+import { RolloutPacer } from './rollout.js';
+import { fileReferences } from '../files/placeholders.js';
+
+/** What the Jobs service needs from the file store (OTA payloads and documents kept as files). */
+export interface JobFiles {
+  /** Throws InvalidRequestException when the document names a file that does not exist. */
+  checkReferences(ns: Namespace, documentText: string): void;
+  /** The document with its file placeholders replaced by presigned URLs and digests. */
+  substitute(ns: Namespace, documentText: string, expiresInSec: number): string;
+  /** The text of a stored file used as a job document (`documentSource`). */
+  readText(ns: Namespace, fileName: string, maxBytes: number): string;
+}
+
+export interface JobsDeps {
+  store: JobStore;
+  registry: RegistryStore;
+  events: RegistryEvents;
+  publish: JobPublish;
+  files?: JobFiles;
+  clock?: () => number;
+}
+
+const invalidTransition = (message: string): AwsError => new AwsError('InvalidStateTransitionException', 409, message);
+const MAX_RESULTS = 250;
+const TICK_MS = 1000;
+/** `documentSource` naming a Thicket file instead of an S3 object. */
+const FILE_SOURCE = /^thicket:files\/([a-zA-Z0-9._-]{1,128})$/;
+
+export class JobsService {
+  readonly lifecycle: JobLifecycle;
+  private readonly store: JobStore;
+  private readonly clock: () => number;
+  private readonly pacer: RolloutPacer;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly d: JobsDeps) {
+    this.store = d.store;
+    this.clock = d.clock ?? Date.now;
+    this.lifecycle = new JobLifecycle({
+      store: d.store,
+      events: d.events,
+      publish: d.publish,
+      clock: this.clock,
+      documentFor: (ns, job) => this.deviceDocument(ns, job),
+    });
+    this.pacer = new RolloutPacer(this.clock);
+  }
+
+  /** Starts the timers (execution timeouts, rollouts); they pick up where the store left off. */
+  start(): void {
+    this.timer ??= setInterval(() => this.tick(), TICK_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Times out executions whose timer ran out and lets rollouts notify their next things. */
+  tick(): void {
+    const out = new Outbox();
+    this.store.tx(() => {
+      const now = this.clock();
+      for (const due of this.store.dueExecutions(now)) {
+        const e = this.store.execution(due.ns, due.jobId, due.thingName, due.executionNumber);
+        if (!e || e.status !== 'IN_PROGRESS') continue;
+        const before = this.lifecycle.snapshot(due.ns, e.thingName);
+        e.status = 'TIMED_OUT';
+        e.versionNumber++;
+        e.lastUpdatedAt = now;
+        e.stepDeadline = undefined;
+        e.inProgressDeadline = undefined;
+        this.lifecycle.changed(due.ns, e, before, out);
+      }
+      for (const { ns, jobId } of this.store.rollingOut()) {
+        const job = this.store.job(ns, jobId);
+        if (job?.status === 'IN_PROGRESS') this.rollOut(ns, job, out);
+      }
+    });
+    out.flush();
+  }
+
+  /** Creates executions for as many queued targets as the rollout rate allows now. */
+  private rollOut(ns: Namespace, job: JobRecord, out: Outbox): void {
+    const succeeded = () => countLatest(this.store.executionsOfJob(ns, job.jobId)).SUCCEEDED;
+    let n = this.pacer.allowance(ns, job, succeeded);
+    if (n <= 0) return;
+    // Things that are no longer due are skipped without using the rate.
+    while (n > 0) {
+      const things = this.store.dequeue(ns, job.jobId, n);
+      if (things.length === 0) break;
+      for (const t of things) {
+        if (!this.stillDue(ns, job, t)) continue;
+        this.notifyThing(ns, job, t, out);
+        n--;
+      }
+    }
+    this.store.putJob(ns, job);
+  }
+
+  /**
+   * Whether a thing the rollout queue reached is still to get an execution. A thing waits in the
+   * queue for minutes or hours: it may have been deleted, left a continuous job's target groups
+   * (it is no longer targeted), or been queued twice (it joined two target groups, or left and
+   * joined again) and received its execution from the earlier entry.
+   */
+  private stillDue(ns: Namespace, job: JobRecord, thingName: string): boolean {
+    if (!this.d.registry.thing(ns, thingName)) return false;
+    const latest = this.store.execution(ns, job.jobId, thingName);
+    if (latest && latest.status !== 'REMOVED') return false;
+    return job.targetSelection !== 'CONTINUOUS' || this.targets(ns, job, thingName, (g) => this.lineage(ns, g));
+  }
+
+  /** A group and its ancestors' names (as ThingGroups.lineage, read from the registry store). */
+  private lineage(ns: Namespace, group: string): string[] {
+    const out: string[] = [];
+    for (let g = this.d.registry.group(ns, group); g; g = g.parentName === null ? undefined : this.d.registry.group(ns, g.parentName)) {
+      out.unshift(g.name);
+    }
+    return out;
+  }
+
+  private notifyThing(ns: Namespace, job: JobRecord, thingName: string, out: Outbox): void {
+    job.notified++;
+    this.lifecycle.createExecution(ns, job, thingName, out);
+  }
+
+  // ---- documents
+
+  /** The document as devices receive it: parameters filled, file placeholders signed, parsed. */
+  deviceDocument(ns: Namespace, job: JobRecord): unknown {
+    let text = applyParameters(job.document, job.documentParameters);
+    if (this.d.files) text = this.d.files.substitute(ns, text, job.presignedUrlConfig?.expiresInSec ?? 3600);
+    return JSON.parse(text) as unknown;
+  }
+
+  /** A job that is not over and whose document names the file, described for an error message. */
+  fileUser(ns: Namespace, fileName: string): string | undefined {
+    const live = this.store
+      .jobs(ns)
+      .find((j) => (j.status === 'IN_PROGRESS' || j.status === 'SCHEDULED') && fileReferences(j.document).includes(fileName));
+    return live && `job ${live.jobId} (${live.status})`;
+  }
+
+  private sourceDocument(ns: Namespace, source: unknown): string {
+    if (typeof source !== 'string') throw invalidRequest('documentSource must be a string');
+    const m = FILE_SOURCE.exec(source);
+    if (!m) {
+      throw invalidRequest(
+        `documentSource ${JSON.stringify(source)} is not available here: Thicket reads job documents from its own files, as thicket:files/<fileName>, or inline in document`,
+      );
+    }
+    if (!this.d.files) throw invalidRequest('This server keeps no files; pass the job document inline in document');
+    return checkDocument('documentSource', this.d.files.readText(ns, m[1]!, 32_768 * 4));
+  }
+
+  // ---- targets
+
+  /** The things an ARN list targets now: things themselves, and groups' members through their child groups. */
+  private expandTargets(ns: Namespace, targets: string[]): string[] {
+    const things = new Set<string>();
+    for (const arn of targets) {
+      const p = parseArn(arn);
+      const slash = p?.resource.indexOf('/') ?? -1;
+      const kind = p?.resource.slice(0, slash);
+      const name = p?.resource.slice(slash + 1) ?? '';
+      if (!p || p.service !== 'iot' || (kind !== 'thing' && kind !== 'thinggroup')) {
+        throw invalidRequest(`targets must be thing or thing group ARNs, not ${arn}`);
+      }
+      if (p.accountId !== ns.accountId || p.region !== ns.region) throw invalidRequest(`target ${arn} is not in this account and region`);
+      if (kind === 'thing') {
+        if (!this.d.registry.thing(ns, name)) throw notFound(`Thing ${name} cannot be found.`);
+        things.add(name);
+      } else {
+        if (!this.d.registry.group(ns, name)) throw notFound(`Thing Group ${name} cannot be found.`);
+        for (const t of this.groupMembers(ns, name)) things.add(t);
+      }
+    }
+    return [...things];
+  }
+
+  private groupMembers(ns: Namespace, group: string): string[] {
+    const out: string[] = [];
+    const stack = [group];
+    while (stack.length) {
+      const g = stack.pop()!;
+      out.push(...this.d.registry.membersOf(ns, g));
+      for (const c of this.d.registry.children(ns, g)) stack.push(c.name);
+    }
+    return out;
+  }
+
+  /** Whether a job's targets reach the thing now (directly or through one of its groups' lineages). */
+  private targets(ns: Namespace, job: JobRecord, thingName: string, lineage: (group: string) => string[]): boolean {
+    if (job.targets.includes(thingArn(ns, thingName))) return true;
+    const groups = new Set(this.d.registry.groupsOfThing(ns, thingName).flatMap(lineage));
+    return job.targets.some((t) => {
+      const p = parseArn(t);
+      return p?.resource.startsWith('thinggroup/') === true && groups.has(p.resource.slice('thinggroup/'.length));
+    });
+  }
+
+  /**
+   * Thing group membership changed: continuous jobs targeting the group (or an ancestor) queue an
+   * execution for a thing that joined, and mark a thing that left no longer targeted REMOVED if its
+   * execution had not started.
+   */
+  membershipChanged(ns: Namespace, thingName: string, lineage: (group: string) => string[]): void {
+    const out = new Outbox();
+    this.store.tx(() => {
+      for (const job of this.store.jobs(ns)) {
+        if (job.targetSelection !== 'CONTINUOUS' || job.status !== 'IN_PROGRESS') continue;
+        const latest = this.store.execution(ns, job.jobId, thingName);
+        if (this.targets(ns, job, thingName, lineage)) {
+          if (latest && latest.status !== 'REMOVED') continue;
+          if (job.jobExecutionsRolloutConfig) this.store.enqueue(ns, job.jobId, [thingName]);
+          else this.notifyThing(ns, job, thingName, out);
+          this.store.putJob(ns, job);
+        } else if (latest?.status === 'QUEUED') {
+          this.remove(ns, latest, out);
+        }
+      }
+    });
+    out.flush();
+  }
+
+  private remove(ns: Namespace, e: ExecutionRecord, out: Outbox): void {
+    const before = this.lifecycle.snapshot(ns, e.thingName);
+    e.status = 'REMOVED';
+    e.versionNumber++;
+    e.lastUpdatedAt = this.clock();
+    e.stepDeadline = undefined;
+    e.inProgressDeadline = undefined;
+    this.lifecycle.changed(ns, e, before, out);
+  }
+
+  /**
+   * A deleted thing will never report: its pending executions become REMOVED, so that snapshot
+   * jobs can still complete (AWS is silent on this; removal is what its state machine offers).
+   */
+  thingDeleted(ns: Namespace, thingName: string): void {
+    const out = new Outbox();
+    this.store.tx(() => {
+      for (const e of this.store.pendingOfThing(ns, thingName)) this.remove(ns, e, out);
+    });
+    out.flush();
+  }
+
+  // ---- jobs
+
+  private job(ns: Namespace, jobId: string): JobRecord {
+    const job = this.store.job(ns, jobId);
+    if (!job) throw notFound(`Job ${jobId} cannot be found.`);
+    return job;
+  }
+
+  private template(ns: Namespace, arn: unknown): TemplateRecord {
+    if (typeof arn !== 'string') throw invalidRequest('jobTemplateArn must be a string');
+    const p = parseArn(arn);
+    const id = p?.resource.startsWith('jobtemplate/') ? p.resource.slice('jobtemplate/'.length) : undefined;
+    const t = id !== undefined && p?.accountId === ns.accountId && p.region === ns.region ? this.store.template(ns, id) : undefined;
+    if (!t) throw notFound(`Job template ${arn} cannot be found.`);
+    return t;
+  }
+
+  createJob(ns: Namespace, jobIdParam: string | undefined, body: Record<string, unknown>) {
+    const jobId = checkJobId('jobId', jobIdParam);
+    // Refused rather than ignored: a job meant for later must not start now.
+    if (body.schedulingConfig !== undefined) {
+      throw invalidRequest(
+        'schedulingConfig (scheduled jobs and maintenance windows) is not supported by Thicket yet; create the job when it should start',
+      );
+    }
+    const targets = checkTargets(body.targets);
+    const given = [body.document, body.documentSource, body.jobTemplateArn].filter((v) => v !== undefined).length;
+    if (given !== 1) throw invalidRequest('Exactly one of document, documentSource and jobTemplateArn must be given');
+    const template = body.jobTemplateArn !== undefined ? this.template(ns, body.jobTemplateArn) : undefined;
+    const document =
+      body.document !== undefined
+        ? checkDocument('document', body.document)
+        : body.documentSource !== undefined
+          ? this.sourceDocument(ns, body.documentSource)
+          : template!.document;
+    const documentParameters = checkDocumentParameters(body.documentParameters);
+    // Every parameter must be given and every referenced file must exist before anything is created.
+    const substituted = applyParameters(document, documentParameters);
+    this.d.files?.checkReferences(ns, substituted);
+    const config: JobConfig = {
+      ...(template?.config as Partial<JobConfig> | undefined),
+      ...optionalConfig(body),
+      document,
+      documentSource: typeof body.documentSource === 'string' ? body.documentSource : undefined,
+      targets,
+      targetSelection: checkTargetSelection(body.targetSelection),
+      documentParameters,
+      jobTemplateArn: template ? iotArn(ns, `jobtemplate/${template.jobTemplateId}`) : undefined,
+      namespaceId: optionalText('namespaceId', body.namespaceId, 64),
+    };
+    if (config.description === undefined && template) config.description = template.description;
+    const out = new Outbox();
+    const job = this.store.tx(() => {
+      if (this.store.job(ns, jobId)) throw alreadyExists(`Job ${jobId} already exists.`, jobId, iotArn(ns, `job/${jobId}`));
+      const things = this.expandTargets(ns, targets);
+      const now = this.clock();
+      const job: JobRecord = { ...config, jobId, status: 'IN_PROGRESS', createdAt: now, lastUpdatedAt: now, notified: 0 };
+      this.store.putJob(ns, job);
+      if (job.jobExecutionsRolloutConfig) {
+        this.store.enqueue(ns, jobId, things);
+        this.rollOut(ns, job, out);
+      } else {
+        for (const t of things) this.notifyThing(ns, job, t, out);
+      }
+      this.store.putJob(ns, job);
+      this.lifecycle.checkCompleted(ns, jobId, out);
+      return job;
+    });
+    out.flush();
+    return { jobArn: iotArn(ns, `job/${jobId}`), jobId, description: job.description };
+  }
+
+  private view(ns: Namespace, job: JobRecord) {
+    const counts = countLatest(this.store.executionsOfJob(ns, job.jobId));
+    return jobView(ns, job, counts, this.store.queuedTargets(ns, job.jobId) > 0);
+  }
+
+  describeJob(ns: Namespace, jobId: string) {
+    const job = this.job(ns, jobId);
+    return { documentSource: job.documentSource, job: this.view(ns, job) };
+  }
+
+  /** The document as stored (parameters filled unless `beforeSubstitution`); presigned URLs are only made for devices. */
+  getJobDocument(ns: Namespace, jobId: string, beforeSubstitution: boolean) {
+    const job = this.job(ns, jobId);
+    return { document: beforeSubstitution ? job.document : applyParameters(job.document, job.documentParameters) };
+  }
+
+  listJobs(
+    ns: Namespace,
+    q: { status?: string; targetSelection?: string; thingGroupName?: string; maxResults: number; nextToken?: string },
+  ) {
+    if (q.status !== undefined && !(JOB_STATUSES as readonly string[]).includes(q.status)) {
+      throw invalidRequest(`status must be one of ${JOB_STATUSES.join(', ')}, not '${q.status}'`);
+    }
+    if (q.targetSelection !== undefined) checkTargetSelection(q.targetSelection);
+    if (q.thingGroupName !== undefined && !this.d.registry.group(ns, q.thingGroupName)) {
+      throw notFound(`Thing Group ${q.thingGroupName} cannot be found.`);
+    }
+    const groupArn = q.thingGroupName !== undefined ? iotArn(ns, `thinggroup/${q.thingGroupName}`) : undefined;
+    const jobs = this.store
+      .jobs(ns)
+      .filter((j) => q.status === undefined || j.status === q.status)
+      .filter((j) => q.targetSelection === undefined || j.targetSelection === q.targetSelection)
+      .filter((j) => groupArn === undefined || j.targets.includes(groupArn))
+      .sort((a, b) => b.createdAt - a.createdAt || (a.jobId < b.jobId ? -1 : 1));
+    const page = pageOf(jobs, Math.min(q.maxResults, MAX_RESULTS), q.nextToken);
+    return { jobs: page.items.map((j) => jobSummary(ns, j)), nextToken: page.next };
+  }
+
+  updateJob(ns: Namespace, jobId: string, body: Record<string, unknown>): Record<string, never> {
+    const changes = optionalConfig(body);
+    this.store.tx(() => {
+      const job = this.job(ns, jobId);
+      if (job.status !== 'IN_PROGRESS' && job.status !== 'SCHEDULED')
+        throw invalidRequest(`Job ${jobId} is ${job.status}; only an IN_PROGRESS job can be updated`);
+      Object.assign(job, changes, { lastUpdatedAt: this.clock() });
+      this.store.putJob(ns, job);
+    });
+    return {};
+  }
+
+  cancelJob(ns: Namespace, jobId: string, force: boolean, body: Record<string, unknown>) {
+    const reasonCode = optionalText('reasonCode', body.reasonCode, 128);
+    const comment = optionalText('comment', body.comment, 2028);
+    const out = new Outbox();
+    const job = this.store.tx(() => {
+      const job = this.job(ns, jobId);
+      const upgrade = job.status === 'CANCELED' && force && !job.forceCanceled;
+      if (job.status !== 'IN_PROGRESS' && job.status !== 'SCHEDULED' && !upgrade) {
+        // The CancelJob model lists no InvalidStateTransitionException (only InvalidRequest,
+        // ResourceNotFound, Throttling, ServiceUnavailable, LimitExceeded): SDKs that catch the
+        // modeled exception must catch this refusal too.
+        throw invalidRequest(
+          `Job ${jobId} is ${job.status}${job.status === 'CANCELED' ? ' already' : ''}; it cannot be canceled${job.status === 'CANCELED' ? ' again unless with force' : ''}`,
+        );
+      }
+      this.lifecycle.cancelJob(ns, job, { force, reasonCode: reasonCode ?? job.reasonCode, comment: comment ?? job.comment }, out);
+      return job;
+    });
+    out.flush();
+    return { jobArn: iotArn(ns, `job/${jobId}`), jobId, description: job.description };
+  }
+
+  deleteJob(ns: Namespace, jobId: string, force: boolean): Record<string, never> {
+    const out = new Outbox();
+    this.store.tx(() => {
+      const job = this.job(ns, jobId);
+      if (!force && job.status !== 'COMPLETED' && job.status !== 'CANCELED') {
+        throw invalidTransition(`Job ${jobId} is ${job.status}; delete it with force, or cancel it first`);
+      }
+      const executions = this.store.executionsOfJob(ns, jobId);
+      const things = [...new Set(executions.map((e) => e.thingName))];
+      const before = new Map(things.map((t) => [t, this.lifecycle.snapshot(ns, t)]));
+      // The job event reports the job as it was deleted: its counters are read before the
+      // executions go (afterwards they would all be 0); it is still sent after the execution events.
+      job.status = 'DELETION_IN_PROGRESS';
+      const jobDeleted = new Outbox();
+      this.lifecycle.jobEvent(ns, job, 'deleted', jobDeleted);
+      this.store.deleteJob(ns, jobId);
+      this.pacer.forget(ns, jobId);
+      for (const e of executions) this.lifecycle.executionEvent(ns, e, 'deleted', out);
+      for (const t of things) this.lifecycle.notifyIfChanged(ns, t, before.get(t)!, out);
+      out.add(() => jobDeleted.flush());
+    });
+    out.flush();
+    return {};
+  }
+
+  associateTargets(ns: Namespace, jobId: string, body: Record<string, unknown>) {
+    const targets = checkTargets(body.targets);
+    optionalText('comment', body.comment, 2028);
+    const out = new Outbox();
+    const job = this.store.tx(() => {
+      const job = this.job(ns, jobId);
+      if (job.status !== 'IN_PROGRESS')
+        throw invalidRequest(`Job ${jobId} is ${job.status}; targets can only be added to an IN_PROGRESS job`);
+      // AWS: "The job must have been created with the targetSelection field set to CONTINUOUS"
+      // (AssociateTargetsWithJob API reference); a snapshot job's target set is fixed.
+      if (job.targetSelection !== 'CONTINUOUS')
+        throw invalidRequest(`Job ${jobId} is a SNAPSHOT job; targets can only be added to a CONTINUOUS job`);
+      const things = this.expandTargets(ns, targets).filter((t) => !this.store.execution(ns, jobId, t));
+      job.targets = [...new Set([...job.targets, ...targets])];
+      job.lastUpdatedAt = this.clock();
+      if (job.jobExecutionsRolloutConfig) this.store.enqueue(ns, jobId, things);
+      else for (const t of things) this.notifyThing(ns, job, t, out);
+      this.store.putJob(ns, job);
+      return job;
+    });
+    out.flush();
+    return { jobArn: iotArn(ns, `job/${jobId}`), jobId, description: job.description };
+  }
+
+  // ---- executions, as administrators see them
+
+  private execution(ns: Namespace, jobId: string, thingName: string, executionNumber?: number): ExecutionRecord {
+    const e = this.store.execution(ns, jobId, thingName, executionNumber);
+    if (!e) {
+      const which = executionNumber === undefined ? '' : ` with executionNumber ${executionNumber}`;
+      throw notFound(`Job execution of job ${jobId} on thing ${thingName}${which} cannot be found.`);
+    }
+    return e;
+  }
+
+  describeExecution(ns: Namespace, jobId: string, thingName: string, executionNumber: number | undefined) {
+    return { execution: executionView(ns, this.execution(ns, jobId, thingName, executionNumber), this.clock()) };
+  }
+
+  private checkStatus(status: string | undefined): void {
+    if (status !== undefined && !(EXECUTION_STATUSES as readonly string[]).includes(status)) {
+      throw invalidRequest(`status must be one of ${EXECUTION_STATUSES.join(', ')}, not '${status}'`);
+    }
+  }
+
+  listExecutionsForJob(ns: Namespace, jobId: string, q: { status?: string; maxResults: number; nextToken?: string }) {
+    this.checkStatus(q.status);
+    this.job(ns, jobId);
+    const latest = new Map<string, ExecutionRecord>();
+    for (const e of this.store.executionsOfJob(ns, jobId)) latest.set(e.thingName, e);
+    const list = [...latest.values()].filter((e) => q.status === undefined || e.status === q.status);
+    const page = pageOf(list, Math.min(q.maxResults, MAX_RESULTS), q.nextToken);
+    return {
+      executionSummaries: page.items.map((e) => ({ thingArn: thingArn(ns, e.thingName), jobExecutionSummary: executionSummary(e) })),
+      nextToken: page.next,
+    };
+  }
+
+  listExecutionsForThing(ns: Namespace, thingName: string, q: { status?: string; jobId?: string; maxResults: number; nextToken?: string }) {
+    this.checkStatus(q.status);
+    if (!this.d.registry.thing(ns, thingName) && this.store.executionsOfThing(ns, thingName).length === 0) {
+      throw notFound(`Thing ${thingName} cannot be found.`);
+    }
+    const all = this.store.executionsOfThing(ns, thingName);
+    let list: ExecutionRecord[];
+    if (q.jobId !== undefined) list = all.filter((e) => e.jobId === q.jobId);
+    else {
+      const latest = new Map<string, ExecutionRecord>();
+      for (const e of all) if ((latest.get(e.jobId)?.executionNumber ?? 0) < e.executionNumber) latest.set(e.jobId, e);
+      list = [...latest.values()];
+    }
+    list = list.filter((e) => q.status === undefined || e.status === q.status).sort((a, b) => b.seq - a.seq);
+    const page = pageOf(list, Math.min(q.maxResults, MAX_RESULTS), q.nextToken);
+    return {
+      executionSummaries: page.items.map((e) => ({ jobId: e.jobId, jobExecutionSummary: executionSummary(e) })),
+      nextToken: page.next,
+    };
+  }
+
+  cancelExecution(ns: Namespace, jobId: string, thingName: string, force: boolean, body: Record<string, unknown>): Record<string, never> {
+    const details = body.statusDetails === undefined ? undefined : checkStatusDetails(body.statusDetails);
+    const out = new Outbox();
+    this.store.tx(() => {
+      const e = this.execution(ns, jobId, thingName);
+      if (body.expectedVersion !== undefined && body.expectedVersion !== e.versionNumber) {
+        throw versionConflict(`The job execution is at version ${e.versionNumber}, not ${String(body.expectedVersion)}`);
+      }
+      if (isTerminal(e.status)) throw invalidTransition(`The job execution is ${e.status} already`);
+      if (e.status === 'IN_PROGRESS' && !force) throw invalidTransition('The job execution is IN_PROGRESS; cancel it with force');
+      this.lifecycle.cancelExecution(ns, e, force, out, details);
+      this.lifecycle.checkCompleted(ns, jobId, out);
+    });
+    out.flush();
+    return {};
+  }
+
+  deleteExecution(ns: Namespace, jobId: string, thingName: string, executionNumber: number, force: boolean): Record<string, never> {
+    const out = new Outbox();
+    this.store.tx(() => {
+      const e = this.execution(ns, jobId, thingName, executionNumber);
+      if (!isTerminal(e.status) && !force)
+        throw invalidTransition(`The job execution is ${e.status}; delete it with force, or wait until it ends`);
+      const before = this.lifecycle.snapshot(ns, thingName);
+      this.store.deleteExecution(ns, jobId, thingName, executionNumber);
+      this.lifecycle.executionEvent(ns, e, 'deleted', out);
+      this.lifecycle.notifyIfChanged(ns, thingName, before, out);
+      this.lifecycle.checkCompleted(ns, jobId, out);
+    });
+    out.flush();
+    return {};
+  }
+
+  // ---- templates
+
+  createTemplate(ns: Namespace, idParam: string | undefined, body: Record<string, unknown>) {
+    const jobTemplateId = checkJobId('jobTemplateId', idParam);
+    const description = optionalText('description', body.description, 2028);
+    if (description === undefined) throw invalidRequest('description is required');
+    const given = [body.jobArn, body.document, body.documentSource].filter((v) => v !== undefined).length;
+    if (given !== 1) throw invalidRequest('Exactly one of jobArn, document and documentSource must be given');
+    let document: string;
+    let config: Partial<JobConfig> = optionalConfig(body);
+    if (body.jobArn !== undefined) {
+      const p = typeof body.jobArn === 'string' ? parseArn(body.jobArn) : undefined;
+      const jobId = p?.resource.startsWith('job/') ? p.resource.slice(4) : '';
+      const job = p?.accountId === ns.accountId && p.region === ns.region ? this.store.job(ns, jobId) : undefined;
+      if (!job) throw notFound(`Job ${String(body.jobArn)} cannot be found.`);
+      document = job.document;
+      const { presignedUrlConfig, jobExecutionsRolloutConfig, abortConfig, timeoutConfig, jobExecutionsRetryConfig } = job;
+      config = { presignedUrlConfig, jobExecutionsRolloutConfig, abortConfig, timeoutConfig, jobExecutionsRetryConfig, ...config };
+    } else if (body.document !== undefined) document = checkDocument('document', body.document);
+    else document = this.sourceDocument(ns, body.documentSource);
+    return this.store.tx(() => {
+      if (this.store.template(ns, jobTemplateId))
+        throw new AwsError('ConflictException', 409, `Job template ${jobTemplateId} already exists.`, { resourceId: jobTemplateId });
+      this.store.putTemplate(ns, {
+        jobTemplateId,
+        createdAt: this.clock(),
+        description,
+        document,
+        config: JSON.parse(JSON.stringify(config)) as Record<string, unknown>,
+      });
+      return { jobTemplateArn: iotArn(ns, `jobtemplate/${jobTemplateId}`), jobTemplateId };
+    });
+  }
+
+  describeTemplate(ns: Namespace, id: string) {
+    const t = this.store.template(ns, id);
+    if (!t) throw notFound(`Job template ${id} cannot be found.`);
+    return {
+      jobTemplateArn: iotArn(ns, `jobtemplate/${id}`),
+      jobTemplateId: id,
+      description: t.description,
+      document: t.document,
+      createdAt: t.createdAt / 1000,
+      ...t.config,
+    };
+  }
+
+  listTemplates(ns: Namespace, q: { maxResults: number; nextToken?: string }) {
+    const page = pageOf(this.store.templates(ns), Math.min(q.maxResults, MAX_RESULTS), q.nextToken);
+    return {
+      jobTemplates: page.items.map((t) => ({
+        jobTemplateArn: iotArn(ns, `jobtemplate/${t.jobTemplateId}`),
+        jobTemplateId: t.jobTemplateId,
+        description: t.description,
+        createdAt: t.createdAt / 1000,
+      })),
+      nextToken: page.next,
+    };
+  }
+
+  deleteTemplate(ns: Namespace, id: string): Record<string, never> {
+    if (!this.store.deleteTemplate(ns, id)) throw notFound(`Job template ${id} cannot be found.`);
+    return {};
+  }
+
+  clear(): void {
+    this.store.clear();
+    this.pacer.clear();
+  }
+}
+
+/** statusDetails: at most 10 entries, keys of [a-zA-Z0-9:_-], string values of at most 1,024 characters. */
+export function checkStatusDetails(v: unknown): Record<string, string> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalidRequest('statusDetails must be an object of strings');
+  const entries = Object.entries(v);
+  if (entries.length > 10) throw invalidRequest(`statusDetails may have at most 10 entries, not ${entries.length}`);
+  for (const [k, val] of entries) {
+    if (!/^[a-zA-Z0-9:_-]{1,128}$/.test(k))
+      throw invalidRequest(`statusDetails key ${JSON.stringify(k)} must be 1 to 128 characters of a-z, A-Z, 0-9, :, _ and -`);
+    if (typeof val !== 'string' || val.length === 0 || val.length > 1024) {
+      throw invalidRequest(`statusDetails.${k} must be a string of 1 to 1024 characters`);
+    }
+  }
+  return v as Record<string, string>;
+}
