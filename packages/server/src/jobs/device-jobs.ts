@@ -10,7 +10,7 @@ import { Outbox, type JobLifecycle } from './job-lifecycle.js';
 import type { JobStore } from './job-store.js';
 import { EXECUTION_STATUSES, isTerminal, type ExecutionRecord, type ExecutionStatus, type JobRecord } from './job-types.js';
 import { deviceExecution, deviceSummary, executionState } from './job-views.js';
-import { checkStatusDetails } from './jobs-service.js';
+import { checkStatusDetails } from './job-config.js';
 
 const DEVICE_TARGETS: ReadonlySet<ExecutionStatus> = new Set(['IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'REJECTED']);
 

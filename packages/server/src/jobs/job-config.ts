@@ -200,3 +200,18 @@ export function applyParameters(document: string, params: Record<string, string>
     return JSON.stringify(v).slice(1, -1);
   });
 }
+
+/** statusDetails: at most 10 entries, keys of [a-zA-Z0-9:_-], string values of at most 1,024 characters. */
+export function checkStatusDetails(v: unknown): Record<string, string> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalidRequest('statusDetails must be an object of strings');
+  const entries = Object.entries(v);
+  if (entries.length > 10) throw invalidRequest(`statusDetails may have at most 10 entries, not ${entries.length}`);
+  for (const [k, val] of entries) {
+    if (!/^[a-zA-Z0-9:_-]{1,128}$/.test(k))
+      throw invalidRequest(`statusDetails key ${JSON.stringify(k)} must be 1 to 128 characters of a-z, A-Z, 0-9, :, _ and -`);
+    if (typeof val !== 'string' || val.length === 0 || val.length > 1024) {
+      throw invalidRequest(`statusDetails.${k} must be a string of 1 to 1024 characters`);
+    }
+  }
+  return v as Record<string, string>;
+}

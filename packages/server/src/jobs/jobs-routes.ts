@@ -142,7 +142,7 @@ export function jobsControlRoutes(jobs: JobsService): ApiRoute[] {
       path: '/job-templates/:jobTemplateId',
       service: 'iot',
       operation: 'CreateJobTemplate',
-      handler: (r) => jobs.createTemplate(r.ctx.ns, r.params.jobTemplateId, r.body),
+      handler: (r) => jobs.templates.create(r.ctx.ns, r.params.jobTemplateId, r.body),
     },
     {
       method: 'GET',
@@ -150,7 +150,7 @@ export function jobsControlRoutes(jobs: JobsService): ApiRoute[] {
       service: 'iot',
       operation: 'DescribeJobTemplate',
       readOnly: true,
-      handler: (r) => jobs.describeTemplate(r.ctx.ns, r.params.jobTemplateId!),
+      handler: (r) => jobs.templates.describe(r.ctx.ns, r.params.jobTemplateId!),
     },
     {
       method: 'GET',
@@ -158,14 +158,14 @@ export function jobsControlRoutes(jobs: JobsService): ApiRoute[] {
       service: 'iot',
       operation: 'ListJobTemplates',
       readOnly: true,
-      handler: (r) => jobs.listTemplates(r.ctx.ns, list(r)),
+      handler: (r) => jobs.templates.list(r.ctx.ns, list(r)),
     },
     {
       method: 'DELETE',
       path: '/job-templates/:jobTemplateId',
       service: 'iot',
       operation: 'DeleteJobTemplate',
-      handler: (r) => jobs.deleteTemplate(r.ctx.ns, r.params.jobTemplateId!),
+      handler: (r) => jobs.templates.delete(r.ctx.ns, r.params.jobTemplateId!),
     },
   ];
 }

@@ -14,13 +14,15 @@ import {
   checkDocument,
   checkDocumentParameters,
   checkJobId,
+  checkStatusDetails,
   checkTargets,
   checkTargetSelection,
   optionalConfig,
   optionalText,
 } from './job-config.js';
 import { JobLifecycle, Outbox, type JobPublish } from './job-lifecycle.js';
-import type { JobStore, TemplateRecord } from './job-store.js';
+import type { JobStore } from './job-store.js';
+import { JobTemplates } from './job-templates.js';
 import { EXECUTION_STATUSES, JOB_STATUSES, isTerminal, type ExecutionRecord, type JobConfig, type JobRecord } from './job-types.js';
 import { countLatest, executionSummary, executionView, jobSummary, jobView, thingArn } from './job-views.js';
 import { RolloutPacer } from './rollout.js';
@@ -53,6 +55,7 @@ const FILE_SOURCE = /^thicket:files\/([a-zA-Z0-9._-]{1,128})$/;
 
 export class JobsService {
   readonly lifecycle: JobLifecycle;
+  readonly templates: JobTemplates;
   private readonly store: JobStore;
   private readonly clock: () => number;
   private readonly pacer: RolloutPacer;
@@ -69,6 +72,7 @@ export class JobsService {
       documentFor: (ns, job) => this.deviceDocument(ns, job),
     });
     this.pacer = new RolloutPacer(this.clock);
+    this.templates = new JobTemplates(d.store, this.clock, (ns, source) => this.sourceDocument(ns, source));
   }
 
   /** Starts the timers (execution timeouts, rollouts); they pick up where the store left off. */
@@ -280,15 +284,6 @@ export class JobsService {
     return job;
   }
 
-  private template(ns: Namespace, arn: unknown): TemplateRecord {
-    if (typeof arn !== 'string') throw invalidRequest('jobTemplateArn must be a string');
-    const p = parseArn(arn);
-    const id = p?.resource.startsWith('jobtemplate/') ? p.resource.slice('jobtemplate/'.length) : undefined;
-    const t = id !== undefined && p?.accountId === ns.accountId && p.region === ns.region ? this.store.template(ns, id) : undefined;
-    if (!t) throw notFound(`Job template ${arn} cannot be found.`);
-    return t;
-  }
-
   createJob(ns: Namespace, jobIdParam: string | undefined, body: Record<string, unknown>) {
     const jobId = checkJobId('jobId', jobIdParam);
     // Refused rather than ignored: a job meant for later must not start now.
@@ -300,7 +295,7 @@ export class JobsService {
     const targets = checkTargets(body.targets);
     const given = [body.document, body.documentSource, body.jobTemplateArn].filter((v) => v !== undefined).length;
     if (given !== 1) throw invalidRequest('Exactly one of document, documentSource and jobTemplateArn must be given');
-    const template = body.jobTemplateArn !== undefined ? this.template(ns, body.jobTemplateArn) : undefined;
+    const template = body.jobTemplateArn !== undefined ? this.templates.byArn(ns, body.jobTemplateArn) : undefined;
     const document =
       body.document !== undefined
         ? checkDocument('document', body.document)
@@ -553,88 +548,8 @@ export class JobsService {
     return {};
   }
 
-  // ---- templates
-
-  createTemplate(ns: Namespace, idParam: string | undefined, body: Record<string, unknown>) {
-    const jobTemplateId = checkJobId('jobTemplateId', idParam);
-    const description = optionalText('description', body.description, 2028);
-    if (description === undefined) throw invalidRequest('description is required');
-    const given = [body.jobArn, body.document, body.documentSource].filter((v) => v !== undefined).length;
-    if (given !== 1) throw invalidRequest('Exactly one of jobArn, document and documentSource must be given');
-    let document: string;
-    let config: Partial<JobConfig> = optionalConfig(body);
-    if (body.jobArn !== undefined) {
-      const p = typeof body.jobArn === 'string' ? parseArn(body.jobArn) : undefined;
-      const jobId = p?.resource.startsWith('job/') ? p.resource.slice(4) : '';
-      const job = p?.accountId === ns.accountId && p.region === ns.region ? this.store.job(ns, jobId) : undefined;
-      if (!job) throw notFound(`Job ${String(body.jobArn)} cannot be found.`);
-      document = job.document;
-      const { presignedUrlConfig, jobExecutionsRolloutConfig, abortConfig, timeoutConfig, jobExecutionsRetryConfig } = job;
-      config = { presignedUrlConfig, jobExecutionsRolloutConfig, abortConfig, timeoutConfig, jobExecutionsRetryConfig, ...config };
-    } else if (body.document !== undefined) document = checkDocument('document', body.document);
-    else document = this.sourceDocument(ns, body.documentSource);
-    return this.store.tx(() => {
-      if (this.store.template(ns, jobTemplateId))
-        throw new AwsError('ConflictException', 409, `Job template ${jobTemplateId} already exists.`, { resourceId: jobTemplateId });
-      this.store.putTemplate(ns, {
-        jobTemplateId,
-        createdAt: this.clock(),
-        description,
-        document,
-        config: JSON.parse(JSON.stringify(config)) as Record<string, unknown>,
-      });
-      return { jobTemplateArn: iotArn(ns, `jobtemplate/${jobTemplateId}`), jobTemplateId };
-    });
-  }
-
-  describeTemplate(ns: Namespace, id: string) {
-    const t = this.store.template(ns, id);
-    if (!t) throw notFound(`Job template ${id} cannot be found.`);
-    return {
-      jobTemplateArn: iotArn(ns, `jobtemplate/${id}`),
-      jobTemplateId: id,
-      description: t.description,
-      document: t.document,
-      createdAt: t.createdAt / 1000,
-      ...t.config,
-    };
-  }
-
-  listTemplates(ns: Namespace, q: { maxResults: number; nextToken?: string }) {
-    const page = pageOf(this.store.templates(ns), Math.min(q.maxResults, MAX_RESULTS), q.nextToken);
-    return {
-      jobTemplates: page.items.map((t) => ({
-        jobTemplateArn: iotArn(ns, `jobtemplate/${t.jobTemplateId}`),
-        jobTemplateId: t.jobTemplateId,
-        description: t.description,
-        createdAt: t.createdAt / 1000,
-      })),
-      nextToken: page.next,
-    };
-  }
-
-  deleteTemplate(ns: Namespace, id: string): Record<string, never> {
-    if (!this.store.deleteTemplate(ns, id)) throw notFound(`Job template ${id} cannot be found.`);
-    return {};
-  }
-
   clear(): void {
     this.store.clear();
     this.pacer.clear();
   }
-}
-
-/** statusDetails: at most 10 entries, keys of [a-zA-Z0-9:_-], string values of at most 1,024 characters. */
-export function checkStatusDetails(v: unknown): Record<string, string> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalidRequest('statusDetails must be an object of strings');
-  const entries = Object.entries(v);
-  if (entries.length > 10) throw invalidRequest(`statusDetails may have at most 10 entries, not ${entries.length}`);
-  for (const [k, val] of entries) {
-    if (!/^[a-zA-Z0-9:_-]{1,128}$/.test(k))
-      throw invalidRequest(`statusDetails key ${JSON.stringify(k)} must be 1 to 128 characters of a-z, A-Z, 0-9, :, _ and -`);
-    if (typeof val !== 'string' || val.length === 0 || val.length > 1024) {
-      throw invalidRequest(`statusDetails.${k} must be a string of 1 to 1024 characters`);
-    }
-  }
-  return v as Record<string, string>;
 }
