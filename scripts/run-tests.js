@@ -38,7 +38,7 @@ const child = spawn(
     'tsx',
     '--test',
     `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 4}`,
-    '--test-timeout=120000',
+    '--test-timeout=240000',
     ...files,
   ],
   { stdio: 'inherit', cwd: root },

@@ -1,107 +1,13 @@
-/** `thicket jobs` against a running server, with mqtt.js devices running the executions. */
+/** `thicket jobs` commands against a running server: create, list, describe, executions, document, cancel, delete, bad input. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import mqtt, { type MqttClient } from 'mqtt';
-import {
-  AddThingToThingGroupCommand,
-  CreateJobTemplateCommand,
-  CreateThingCommand,
-  CreateThingGroupCommand,
-  IoTClient,
-} from '@aws-sdk/client-iot';
-import { parseCredentialsFile } from '@thicket/server';
-import { cliWithHttpServer } from './helpers.js';
+import { CreateJobTemplateCommand, CreateThingCommand, CreateThingGroupCommand } from '@aws-sdk/client-iot';
+import { jobsCli } from './jobs-cli-helpers.js';
 
-/** For the setup that is not under test (things, groups, templates): the API directly, quicker than the CLI. */
-let iot: IoTClient;
-const ctx = cliWithHttpServer({
-  serveArgs: ['--dev', '--mqtt-port', '0'],
-  setup: (_server, dataDir) => {
-    iot = new IoTClient({
-      endpoint: `http://127.0.0.1:${ctx.server().ports.http}`,
-      region: 'us-east-1',
-      credentials: parseCredentialsFile(readFileSync(join(dataDir, 'credentials'), 'utf8'), 'default')!,
-    });
-  },
-  teardown: () => iot.destroy(),
-});
-const { args: cliArgs, thicket, fails } = ctx;
-
-const ZEROS = { queued: 0, 'in progress': 0, succeeded: 0, failed: 0, rejected: 0, 'timed out': 0, canceled: 0, removed: 0 };
-/** The progress line `thicket jobs watch` prints when stdout is not a terminal. */
-function progress(bar: string, counts: Partial<typeof ZEROS>, status: string): string {
-  const text = Object.entries({ ...ZEROS, ...counts })
-    .map(([k, v]) => `${k} ${v}`)
-    .join('  ');
-  return `[${bar}] ${text}  ${status}`;
-}
-
-/** `thicket <args>` as a process whose stdout lines are collected as they come. */
-function start(args: string[], input?: string) {
-  const proc = spawn(process.execPath, cliArgs(args), { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-  if (input !== undefined) proc.stdin!.end(input);
-  const lines: string[] = [];
-  let stderr = '';
-  createInterface({ input: proc.stdout! }).on('line', (l) => lines.push(l));
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => proc.once('close', (code) => r(code)));
-  /** Resolves once `n` lines have been printed. */
-  const printed = async (n: number, timeoutMs = 10_000): Promise<string[]> => {
-    const deadline = Date.now() + timeoutMs;
-    while (lines.length < n) {
-      if (Date.now() > deadline || proc.exitCode !== null) {
-        throw new Error(`expected ${n} lines, got:\n${lines.join('\n')}\nstderr: ${stderr}`);
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    return lines;
-  };
-  return { proc, lines, exited, printed, stderr: () => stderr };
-}
-
-/** A device on MQTT running the Jobs API by its topics. */
-async function device(thing: string): Promise<MqttClient> {
-  return mqtt.connectAsync(`mqtt://127.0.0.1:${ctx.server().ports.mqtt}`, { clientId: thing, protocolVersion: 5, reconnectPeriod: 0 });
-}
-
-/** Publishes a Jobs request and resolves to its `accepted` answer (it goes to the requester without a subscription). */
-function request(c: MqttClient, topic: string, body: object): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (t: string, payload: Buffer): void => {
-      if (t !== `${topic}/accepted` && t !== `${topic}/rejected`) return;
-      c.off('message', onMessage);
-      const doc = JSON.parse(payload.toString()) as Record<string, unknown>;
-      if (t.endsWith('/accepted')) resolve(doc);
-      else reject(new Error(`${topic} rejected: ${payload.toString()}`));
-    };
-    c.on('message', onMessage);
-    c.publish(topic, JSON.stringify(body), { qos: 1 });
-  });
-}
-
-async function startNext(c: MqttClient, thing: string): Promise<string> {
-  const r = (await request(c, `$aws/things/${thing}/jobs/start-next`, {})) as { execution?: { jobId: string } };
-  assert.ok(r.execution, `${thing} has a job to start`);
-  return r.execution.jobId;
-}
-
-function finish(c: MqttClient, thing: string, jobId: string, status: 'SUCCEEDED' | 'FAILED' | 'REJECTED') {
-  return request(c, `$aws/things/${thing}/jobs/${jobId}/update`, { status });
-}
-
-async function things(...names: string[]): Promise<void> {
-  for (const thingName of names) await iot.send(new CreateThingCommand({ thingName }));
-}
-
-async function thingsInGroup(group: string, names: string[]): Promise<void> {
-  await iot.send(new CreateThingGroupCommand({ thingGroupName: group }));
-  await things(...names);
-  for (const thingName of names) await iot.send(new AddThingToThingGroupCommand({ thingGroupName: group, thingName }));
-}
+const { ctx, api, start, device, startNext, finish, things, thingsInGroup } = jobsCli();
+const { thicket, fails } = ctx;
 
 test('create (inline, @file, stdin, template), list, describe, executions, document, cancel and delete', async () => {
   await thingsInGroup('lamps', ['lamp-1', 'lamp-2']);
@@ -192,7 +98,7 @@ test('create (inline, @file, stdin, template), list, describe, executions, docum
   assert.deepEqual(JSON.parse(await thicket('jobs', 'document', 'from-stdin', '--json')), { document: '{"op":"ping"}' });
 
   // A template with a parameter, and the configuration options.
-  await iot.send(
+  await api().send(
     new CreateJobTemplateCommand({ jobTemplateId: 'ota', description: 'OTA', document: '{"version":"${aws:iot:parameter:version}"}' }),
   );
   await thicket('jobs', 'create', 'ota-2', '--targets', 'lamps', '--template', 'ota', '--param', 'version=2.1');
@@ -240,8 +146,8 @@ test('create (inline, @file, stdin, template), list, describe, executions, docum
 });
 
 test('bad input: unknown or ambiguous targets and invalid documents fail with the reason', async () => {
-  const { thingArn } = await iot.send(new CreateThingCommand({ thingName: 'both' }));
-  await iot.send(new CreateThingGroupCommand({ thingGroupName: 'both' }));
+  const { thingArn } = await api().send(new CreateThingCommand({ thingName: 'both' }));
+  await api().send(new CreateThingGroupCommand({ thingGroupName: 'both' }));
   const missing = thingArn!.replace(/both$/, 'nope');
 
   assert.match(
@@ -280,100 +186,4 @@ test('bad input: unknown or ambiguous targets and invalid documents fail with th
   assert.match(await fails('jobs', 'executions'), /give a job id, --thing, or both/);
   assert.match(await fails('jobs', 'watch', 'nope'), /ResourceNotFoundException: Job nope cannot be found\./);
   assert.doesNotMatch(await thicket('jobs', 'list'), /\bbad\b/);
-});
-
-test('jobs watch, not on a terminal, prints a line per change while devices work, and exits 1 when one failed', async () => {
-  const things = ['w-1', 'w-2', 'w-3'];
-  await thingsInGroup('watched', things);
-  await thicket('jobs', 'create', 'rollout', '--targets', 'watched', '--document', '{"op":"update"}');
-  const watch = start(['jobs', 'watch', 'rollout']);
-  const devices = await Promise.all(things.map(device));
-  try {
-    await watch.printed(1);
-    let n = 1;
-    const step = async (action: () => Promise<unknown>): Promise<void> => {
-      await action();
-      await watch.printed(++n);
-    };
-    await step(() => startNext(devices[0]!, 'w-1'));
-    await step(() => finish(devices[0]!, 'w-1', 'rollout', 'SUCCEEDED'));
-    await step(() => startNext(devices[1]!, 'w-2'));
-    await step(() => finish(devices[1]!, 'w-2', 'rollout', 'FAILED'));
-    await step(() => startNext(devices[2]!, 'w-3'));
-    await step(() => finish(devices[2]!, 'w-3', 'rollout', 'SUCCEEDED'));
-    assert.equal(await watch.exited, 1, watch.stderr());
-    assert.deepEqual(watch.lines, [
-      progress('....................', { queued: 3 }, 'IN_PROGRESS'),
-      progress('>>>>>>>.............', { queued: 2, 'in progress': 1 }, 'IN_PROGRESS'),
-      progress('#######.............', { queued: 2, succeeded: 1 }, 'IN_PROGRESS'),
-      progress('#######>>>>>>>......', { queued: 1, 'in progress': 1, succeeded: 1 }, 'IN_PROGRESS'),
-      progress('#######!!!!!!!......', { queued: 1, succeeded: 1, failed: 1 }, 'IN_PROGRESS'),
-      progress('#######!!!!!!!>>>>>>', { 'in progress': 1, succeeded: 1, failed: 1 }, 'IN_PROGRESS'),
-      progress('#############!!!!!!!', { succeeded: 2, failed: 1 }, 'COMPLETED'),
-    ]);
-    assert.equal(watch.stderr(), '');
-  } finally {
-    await Promise.all(devices.map((d) => d.endAsync()));
-  }
-});
-
-test('jobs create --watch follows the rollout to COMPLETED and exits 0 when every execution succeeded', async () => {
-  const things = ['auto-1', 'auto-2'];
-  await thingsInGroup('auto', things);
-  // Devices that run every job they are told about: start-next, then SUCCEEDED a moment later.
-  const devices = await Promise.all(
-    things.map(async (thing) => {
-      const c = await device(thing);
-      c.on('message', (topic, payload) => {
-        if (topic !== `$aws/things/${thing}/jobs/notify-next`) return;
-        if (!(JSON.parse(payload.toString()) as { execution?: unknown }).execution) return;
-        void (async () => {
-          const jobId = await startNext(c, thing);
-          await new Promise((r) => setTimeout(r, 600));
-          await finish(c, thing, jobId, 'SUCCEEDED');
-        })();
-      });
-      await c.subscribeAsync(`$aws/things/${thing}/jobs/notify-next`, { qos: 1 });
-      return c;
-    }),
-  );
-  try {
-    const run = start(['jobs', 'create', 'auto-update', '--targets', 'group/auto', '--document', '{"op":"update"}', '--watch']);
-    assert.equal(await run.exited, 0, run.stderr());
-    const [first, ...rest] = run.lines;
-    assert.match(first!, /^created job auto-update \(arn:aws:iot:us-east-1:\d{12}:job\/auto-update\)$/);
-    assert.equal(rest.at(-1), progress('####################', { succeeded: 2 }, 'COMPLETED'));
-    assert.ok(rest.length >= 2, rest.join('\n'));
-    for (const [i, line] of rest.entries()) {
-      assert.match(line, /^\[[#>.]{20}\] queued \d {2}in progress \d {2}succeeded \d .* (IN_PROGRESS|COMPLETED)$/);
-      if (i > 0) assert.notEqual(line, rest[i - 1], 'a line only when something changed');
-    }
-  } finally {
-    await Promise.all(devices.map((d) => d.endAsync()));
-  }
-});
-
-test('jobs watch ends when the job is canceled, in JSON with --json, and stops on Ctrl-C with 130', async () => {
-  await things('idle-1');
-  await thicket('jobs', 'create', 'stays', '--targets', 'idle-1', '--document', '{}');
-  const json = start(['jobs', 'watch', 'stays', '--json']);
-  await json.printed(1);
-  await thicket('jobs', 'cancel', 'stays');
-  assert.equal(await json.exited, 0, json.stderr());
-  const docs = json.lines.map((l) => JSON.parse(l) as { jobId: string; status: string; jobProcessDetails: Record<string, number> });
-  assert.deepEqual(
-    docs.map((d) => [d.jobId, d.status, d.jobProcessDetails.numberOfQueuedThings, d.jobProcessDetails.numberOfCanceledThings]),
-    [
-      ['stays', 'IN_PROGRESS', 1, 0],
-      ['stays', 'CANCELED', 0, 1],
-    ],
-  );
-
-  await thicket('jobs', 'create', 'waits', '--targets', 'idle-1', '--document', '{}');
-  const watch = start(['jobs', 'watch', 'waits']);
-  await watch.printed(1);
-  watch.proc.kill('SIGINT');
-  assert.equal(await watch.exited, 130);
-  assert.deepEqual(watch.lines, [progress('....................', { queued: 1 }, 'IN_PROGRESS')]);
-  assert.equal(watch.stderr(), '');
 });

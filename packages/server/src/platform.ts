@@ -164,6 +164,7 @@ export class Platform {
       store: jobStore,
       registry: this.registry,
       events: this.events,
+      log: opts.log.child({ component: 'jobs' }),
       publish,
       files: {
         checkReferences: (ns, text) => files.checkFileReferences(text, ns),
@@ -176,6 +177,7 @@ export class Platform {
       lifecycle: this.jobs.lifecycle,
       documentFor: (ns, job) => this.jobs.deviceDocument(ns, job),
       clock: Date.now,
+      expireDue: () => this.jobs.expireDue(),
     });
     this.things.deleted = (ns, thingName) => this.jobs.thingDeleted(ns, thingName);
     this.thingGroups.membershipChanged = (ns, thingName) =>

@@ -36,6 +36,7 @@ export interface Harness {
   jobs: JobsService;
   devices: DeviceJobs;
   store: JobStore;
+  registry: RegistryStore;
   things: Things;
   groups: ThingGroups;
   events: RegistryEvents;
@@ -75,6 +76,7 @@ export function harness(path: string | null = null, start = T0): Harness {
     lifecycle: jobs.lifecycle,
     documentFor: (ns, job) => jobs.deviceDocument(ns, job),
     clock: () => clock.now,
+    expireDue: () => jobs.expireDue(),
   });
   groups.membershipChanged = (ns, thingName) => jobs.membershipChanged(ns, thingName, (g) => groups.lineage(ns, g));
   things.deleted = (ns, thingName) => jobs.thingDeleted(ns, thingName);
@@ -84,6 +86,7 @@ export function harness(path: string | null = null, start = T0): Harness {
     jobs,
     devices,
     store,
+    registry,
     things,
     groups,
     events,

@@ -256,13 +256,15 @@ test('an HTTP update publishes notify and notify-next to MQTT subscribers', asyn
     assert.deepEqual([next.execution?.jobId, next.execution?.status], ['hn-2', 'QUEUED']);
     assert.deepEqual(next.execution?.jobDocument, { operation: 'hn-2' }, 'an object over MQTT');
 
+    // Starting lists hn-2 as IN_PROGRESS (it stays next, so no notify-next); ending empties the list.
     await jobs.send(new StartNextPendingJobExecutionCommand({ thingName: thing }));
+    assert.deepEqual(ids((await inbox.next(`${p}/notify`)).jobs?.IN_PROGRESS), ['hn-2']);
     await jobs.send(new UpdateJobExecutionCommand({ thingName: thing, jobId: 'hn-2', status: 'FAILED' }));
     assert.deepEqual((await inbox.next(`${p}/notify`)).jobs, {});
     assert.equal('execution' in (await inbox.next(`${p}/notify-next`)), false);
     // Refused requests publish nothing.
     await awsError(jobs.send(new UpdateJobExecutionCommand({ thingName: thing, jobId: 'hn-2', status: 'SUCCEEDED' })));
-    assert.deepEqual([inbox.count(`${p}/notify`), inbox.count(`${p}/notify-next`)], [2, 2]);
+    assert.deepEqual([inbox.count(`${p}/notify`), inbox.count(`${p}/notify-next`)], [3, 2]);
   } finally {
     await c.endAsync();
   }

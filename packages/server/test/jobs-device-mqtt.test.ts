@@ -155,7 +155,7 @@ test('nothing pending: start-next and $next/get answer without an execution; an 
   }
 });
 
-test('notify when executions join or leave the pending list (IN_PROGRESS first); notify-next when the next one changes', async () => {
+test('notify when executions join or leave the pending list or start (IN_PROGRESS first); notify-next when the next one changes', async () => {
   const thing = 'notified-dev';
   const p = `$aws/things/${thing}/jobs`;
   await admin.thing(thing);
@@ -177,8 +177,11 @@ test('notify when executions join or leave the pending list (IN_PROGRESS first);
   await admin.job('nt-b', [thing]);
   assert.deepEqual(ids((await notify()).QUEUED), ['nt-a', 'nt-b']);
 
-  // nt-b starts: the list holds the same executions, but nt-b (IN_PROGRESS) is next now.
+  // nt-b starts: AWS lists an execution that "changes to a non-terminal status", and nt-b
+  // (IN_PROGRESS) is next now.
   await ask(d, `${p}/nt-b/update`, { status: 'IN_PROGRESS' });
+  const n2 = await notify();
+  assert.deepEqual([ids(n2.IN_PROGRESS), ids(n2.QUEUED)], [['nt-b'], ['nt-a']]);
   const nn2 = await notifyNext();
   assert.deepEqual([nn2.execution?.jobId, nn2.execution?.status], ['nt-b', 'IN_PROGRESS']);
 
@@ -205,7 +208,7 @@ test('notify when executions join or leave the pending list (IN_PROGRESS first);
   assert.equal(typeof empty.timestamp, 'number');
 
   await sleep(200);
-  assert.equal(d.inbox.count(`${p}/notify`), 6, 'one notify per execution joining or leaving');
+  assert.equal(d.inbox.count(`${p}/notify`), 7, 'one notify per execution joining, starting or leaving');
   assert.equal(d.inbox.count(`${p}/notify-next`), 5, 'one notify-next per change of the next execution');
 });
 
@@ -305,6 +308,7 @@ test('topic-level policies: a device may ask only about its own thing; other thi
   assert.deepEqual(ids((await ask(d, '$aws/things/jpol-a/jobs/get', {})).queuedJobs), ['jpol-job']);
   const started = await ask(d, '$aws/things/jpol-a/jobs/start-next', {});
   assert.equal(started.execution?.status, 'IN_PROGRESS');
+  assert.deepEqual(Object.keys((await d.inbox.next('$aws/things/jpol-a/jobs/notify')).jobs!), ['IN_PROGRESS']);
   await ask(d, '$aws/things/jpol-a/jobs/jpol-job/update', { status: 'SUCCEEDED' });
   assert.deepEqual((await d.inbox.next('$aws/things/jpol-a/jobs/notify')).jobs, {});
 

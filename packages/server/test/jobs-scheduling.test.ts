@@ -155,11 +155,22 @@ test('stepTimeoutInMinutes times out on its own, is replaced by the next step, a
   h.devices.startNext(NS, 's2', { stepTimeoutInMinutes: 3 });
   const left = () => h.jobs.describeExecution(NS, 'bounded', 's2', undefined).execution.approximateSecondsBeforeTimedOut;
   assert.equal(left(), 180, 'the step timer is the earlier one');
-  h.clock.now = T0 + 5 * MINUTE;
+  h.clock.now = T0 + 2 * MINUTE;
   h.report('bounded', 's2', 'IN_PROGRESS', { stepTimeoutInMinutes: 20 });
-  assert.equal(left(), 300, 'a 20-minute step at 5 minutes still ends with the 10-minute bound');
+  assert.equal(left(), 480, 'a 20-minute step at 2 minutes still ends with the 10-minute bound');
   h.at(T0 + 10 * MINUTE);
   assert.equal(h.exec('bounded', 's2')!.status, 'TIMED_OUT');
+});
+
+test('an update that arrives after the deadline, before the timer tick noticed, is refused: the execution TIMED_OUT', () => {
+  const h = harness();
+  h.fleet(['late']);
+  create(h, 'late', { targets: [thingArn('late')] });
+  h.devices.startNext(NS, 'late', { stepTimeoutInMinutes: 1 });
+  h.clock.now = T0 + MINUTE + 1;
+  assert.throws(() => h.report('late', 'late', 'SUCCEEDED'), { name: 'JobError', message: /TIMED_OUT, a terminal state/ });
+  assert.equal(h.exec('late', 'late')!.status, 'TIMED_OUT');
+  assert.equal(h.exec('late', 'late')!.versionNumber, 3);
 });
 
 test('a device update without stepTimeoutInMinutes keeps the running step timer', () => {

@@ -239,10 +239,10 @@ async function handle(req: FastifyRequest, reply: FastifyReply, candidates: ApiR
 /** Answers a failed request: an AwsError as it is, anything else as a logged 500 that names the request id. */
 export function replyWithError(req: FastifyRequest, reply: FastifyReply, err: unknown, requestId: string, log: Logger): FastifyReply {
   if (err instanceof AwsError) {
-    log.debug({ requestId, code: err.code, msg: err.message, url: req.url }, 'API request refused');
+    log.debug({ requestId, code: err.code, msg: err.message, url: req.url.split('?')[0] }, 'API request refused');
     return sendAwsError(reply, err);
   }
-  log.error({ err, requestId, url: req.url }, 'API request failed');
+  log.error({ err, requestId, url: req.url.split('?')[0] }, 'API request failed');
   return sendAwsError(reply, new AwsError('InternalFailureException', 500, `An internal error occurred (request id ${requestId})`));
 }
 

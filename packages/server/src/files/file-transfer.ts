@@ -80,7 +80,7 @@ async function upload(req: FastifyRequest, reply: FastifyReply, deps: FileTransf
     // The client went away mid-upload, or the body outgrew the limit and the connection was cut:
     // nobody is left to answer, and it is not the server's failure.
     if (req.raw.socket.destroyed) {
-      deps.log.debug({ requestId, url: req.url, reason: (err as Error).message }, 'upload interrupted');
+      deps.log.debug({ requestId, url: req.url.split('?')[0], reason: (err as Error).message }, 'upload interrupted');
       reply.hijack();
       return reply;
     }

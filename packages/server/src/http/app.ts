@@ -30,14 +30,17 @@ export interface HttpsOptions {
   ca: string[];
 }
 
+/** A URL without its query: presigned file URLs and SigV4 query authentication carry signatures there. */
+const pathOf = (url: string): string => url.split('?')[0]!;
+
 /** Per-request lines at debug level: a metrics scraper or a busy device fleet would drown an info log. */
 class RequestLogAtDebug extends LogController {
   override incomingRequest(request: FastifyRequest): void {
-    request.log.debug({ method: request.method, url: request.url }, 'incoming request');
+    request.log.debug({ method: request.method, url: pathOf(request.url) }, 'incoming request');
   }
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (error) reply.log.error({ err: error, url: request.url, statusCode: reply.statusCode }, 'request errored');
-    else reply.log.debug({ url: request.url, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+    if (error) reply.log.error({ err: error, url: pathOf(request.url), statusCode: reply.statusCode }, 'request errored');
+    else reply.log.debug({ url: pathOf(request.url), statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
   }
 }
 

@@ -19,6 +19,8 @@ export interface DeviceJobsDeps {
   lifecycle: JobLifecycle;
   documentFor(ns: Namespace, job: JobRecord): unknown;
   clock: () => number;
+  /** Times out executions whose deadline passed (JobsService.expireDue), before a request is served. */
+  expireDue?: () => void;
 }
 
 /** Validation failures of the control-plane helpers become the device API's InvalidRequest. */
@@ -69,7 +71,20 @@ export class DeviceJobs {
     return job ? this.d.documentFor(ns, job) : undefined;
   }
 
+  /**
+   * The document for an answer to a change that has committed: if it cannot be made (a file it
+   * names was deleted), the answer goes without it rather than telling the device its change failed.
+   */
+  private documentAfterCommit(ns: Namespace, e: ExecutionRecord): unknown {
+    try {
+      return this.document(ns, e);
+    } catch {
+      return undefined;
+    }
+  }
+
   getPending(ns: Namespace, thingName: string) {
+    this.d.expireDue?.();
     const pending = this.d.store.pendingOfThing(ns, thingName);
     return {
       inProgressJobs: pending.filter((e) => e.status === 'IN_PROGRESS').map(deviceSummary),
@@ -83,9 +98,10 @@ export class DeviceJobs {
   }
 
   startNext(ns: Namespace, thingName: string, body: Record<string, unknown>) {
+    this.d.expireDue?.();
     const details = body.statusDetails === undefined ? undefined : asRequestError(() => checkStatusDetails(body.statusDetails));
     const step = stepTimeout(body.stepTimeoutInMinutes);
-    const out = new Outbox();
+    const out = new Outbox(this.d.store);
     const execution = this.d.store.tx(() => {
       const e = this.next(ns, thingName);
       if (!e) return undefined;
@@ -100,7 +116,9 @@ export class DeviceJobs {
     });
     out.flush();
     const timestamp = Math.floor(this.now() / 1000);
-    return execution ? { execution: deviceExecution(execution, this.document(ns, execution), this.now()), timestamp } : { timestamp };
+    return execution
+      ? { execution: deviceExecution(execution, this.documentAfterCommit(ns, execution), this.now()), timestamp }
+      : { timestamp };
   }
 
   /** QUEUED → IN_PROGRESS: the start time and the job's in-progress timer. */
@@ -115,6 +133,7 @@ export class DeviceJobs {
   }
 
   describe(ns: Namespace, thingName: string, jobId: string, body: { executionNumber?: unknown; includeJobDocument?: unknown }) {
+    this.d.expireDue?.();
     const n = executionNumber(body.executionNumber);
     const include = flag('includeJobDocument', body.includeJobDocument, true);
     const now = this.now();
@@ -133,6 +152,7 @@ export class DeviceJobs {
   }
 
   update(ns: Namespace, thingName: string, jobId: string, body: Record<string, unknown>) {
+    this.d.expireDue?.();
     if (typeof body.status !== 'string' || !(EXECUTION_STATUSES as readonly string[]).includes(body.status)) {
       throw new JobError(
         'InvalidRequest',
@@ -148,7 +168,7 @@ export class DeviceJobs {
     if (body.expectedVersion !== undefined && (typeof body.expectedVersion !== 'number' || !Number.isInteger(body.expectedVersion))) {
       throw new JobError('InvalidRequest', `expectedVersion must be a whole number, not ${JSON.stringify(body.expectedVersion)}`);
     }
-    const out = new Outbox();
+    const out = new Outbox(this.d.store);
     const e = this.d.store.tx(() => {
       const e = this.d.store.execution(ns, jobId, thingName, n);
       if (!e)
@@ -195,7 +215,7 @@ export class DeviceJobs {
     out.flush();
     return {
       executionState: includeState ? executionState(e) : undefined,
-      jobDocument: includeDocument ? this.document(ns, e) : undefined,
+      jobDocument: includeDocument ? this.documentAfterCommit(ns, e) : undefined,
       timestamp: Math.floor(this.now() / 1000),
     };
   }

@@ -2,12 +2,13 @@
  * Validation of the configuration members of CreateJob, UpdateJob and CreateJobTemplate, with the
  * ranges of the AWS model (reference controlplane §5.1); every refusal names the member.
  */
-import { invalidRequest } from '../aws/errors.js';
+import { invalidRequest, limitExceeded } from '../aws/errors.js';
 import type { AbortCriteria, JobConfig, RetryCriteria, RolloutConfig } from './job-types.js';
 
 export const JOB_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 export const MAX_DOCUMENT_CHARS = 32_768;
-export const MAX_TARGETS = 100_000;
+/** AWS: "the total number of targets associated with a job must not exceed 100" (a group counts once). */
+export const MAX_TARGETS = 100;
 
 export function checkJobId(member: string, v: unknown): string {
   if (typeof v !== 'string' || !JOB_ID.test(v)) {
@@ -73,7 +74,7 @@ export function checkDocument(member: string, v: unknown): string {
 
 export function checkTargets(v: unknown): string[] {
   if (!Array.isArray(v) || v.length === 0) throw invalidRequest('targets must be a non-empty list of thing and thing group ARNs');
-  if (v.length > MAX_TARGETS) throw invalidRequest(`targets may list at most ${MAX_TARGETS} ARNs`);
+  if (v.length > MAX_TARGETS) throw limitExceeded(`A job may have at most ${MAX_TARGETS} targets, not ${v.length}`);
   for (const t of v) if (typeof t !== 'string' || t.length > 2048) throw invalidRequest(`targets must be ARNs, not ${JSON.stringify(t)}`);
   return [...new Set(v as string[])];
 }

@@ -8,18 +8,21 @@ import type { Namespace } from '../accounts/namespace.js';
 import type { RegistryEvents } from '../registry/events.js';
 import type { JobStore } from './job-store.js';
 import { isTerminal, type ExecutionRecord, type ExecutionStatus, type JobRecord } from './job-types.js';
-import { countLatest, deviceExecution, deviceSummary, processDetails, thingArn } from './job-views.js';
+import { deviceExecution, deviceSummary, processDetails, thingArn } from './job-views.js';
 
 export type JobPublish = (ns: Namespace, topic: string, payload: Record<string, unknown>) => void;
 
 /** Messages and events to send once the transaction that caused them has committed. */
 export class Outbox {
   private readonly items: Array<() => void> = [];
+  constructor(private readonly store: Pick<JobStore, 'afterCommit'>) {}
   add(fn: () => void): void {
     this.items.push(fn);
   }
+  /** Sends now if the change has committed, else when the transaction around it (a registry change's) commits. */
   flush(): void {
-    for (const fn of this.items.splice(0)) fn();
+    const items = this.items.splice(0);
+    if (items.length) this.store.afterCommit(() => items.forEach((fn) => fn()));
   }
 }
 
@@ -29,7 +32,8 @@ interface PendingSnapshot {
   next: string;
 }
 
-const NOTIFY_LIMIT = 10;
+/** AWS's ListNotification holds at most 15 pending executions. */
+const NOTIFY_LIMIT = 15;
 
 export interface LifecycleDeps {
   store: JobStore;
@@ -46,9 +50,10 @@ export class JobLifecycle {
   snapshot(ns: Namespace, thingName: string): PendingSnapshot {
     const pending = this.ordered(this.d.store.pendingOfThing(ns, thingName));
     return {
-      // `notify` is for executions joining or leaving the list, not for a QUEUED one starting.
+      // `notify` goes out when an execution joins or leaves the list or changes status within it
+      // (AWS: "queued or changes to a non-terminal status"); refreshing statusDetails is not a change.
       list: pending
-        .map((e) => `${e.jobId}#${e.executionNumber}`)
+        .map((e) => `${e.jobId}#${e.executionNumber}:${e.status}`)
         .sort()
         .join(','),
       next: pending[0] ? `${pending[0].jobId}#${pending[0].executionNumber}` : '',
@@ -93,8 +98,15 @@ export class JobLifecycle {
     }
   }
 
-  /** Creates the first (or a retry) execution of a job for a thing, QUEUED. */
-  createExecution(ns: Namespace, job: JobRecord, thingName: string, out: Outbox, previous?: ExecutionRecord): ExecutionRecord {
+  /** Creates the first (or a retry) execution of a job for a thing, QUEUED; `silent`: the caller notifies. */
+  createExecution(
+    ns: Namespace,
+    job: JobRecord,
+    thingName: string,
+    out: Outbox,
+    previous?: ExecutionRecord,
+    silent = false,
+  ): ExecutionRecord {
     const before = this.snapshot(ns, thingName);
     const now = this.d.clock();
     const latest = previous ?? this.d.store.execution(ns, job.jobId, thingName);
@@ -111,7 +123,7 @@ export class JobLifecycle {
       seq: this.d.store.nextSeq(),
     };
     this.d.store.putExecution(ns, e);
-    this.notifyIfChanged(ns, thingName, before, out);
+    if (!silent) this.notifyIfChanged(ns, thingName, before, out);
     return e;
   }
 
@@ -121,12 +133,14 @@ export class JobLifecycle {
    */
   changed(ns: Namespace, e: ExecutionRecord, before: PendingSnapshot, out: Outbox): void {
     this.d.store.putExecution(ns, e);
+    const terminal = isTerminal(e.status);
+    const job = terminal ? this.d.store.job(ns, e.jobId) : undefined;
+    // A retry is queued before the devices are told, so they never see a moment without it.
+    const retried = job?.status === 'IN_PROGRESS' && this.retry(ns, job, e, out);
     this.notifyIfChanged(ns, e.thingName, before, out);
-    if (!isTerminal(e.status)) return;
+    if (!terminal) return;
     this.executionEvent(ns, e, e.status.toLowerCase(), out);
-    const job = this.d.store.job(ns, e.jobId);
-    if (!job) return;
-    if (job.status === 'IN_PROGRESS' && this.retry(ns, job, e, out)) return;
+    if (!job || retried) return;
     if (job.status === 'IN_PROGRESS') this.checkAbort(ns, job, out);
     this.checkCompleted(ns, e.jobId, out);
   }
@@ -145,7 +159,7 @@ export class JobLifecycle {
   }
 
   jobEvent(ns: Namespace, job: JobRecord, operation: string, out: Outbox): void {
-    const counts = countLatest(this.d.store.executionsOfJob(ns, job.jobId));
+    const counts = this.d.store.countLatest(ns, job.jobId);
     const details = processDetails(counts, undefined);
     delete details.processingTargets;
     const body: Record<string, unknown> = {
@@ -173,18 +187,18 @@ export class JobLifecycle {
     const criterion = list.find((c) => c.failureType === e.status) ?? list.find((c) => c.failureType === 'ALL');
     if (!criterion) return false;
     const counted: ExecutionStatus[] = criterion.failureType === 'ALL' ? ['FAILED', 'TIMED_OUT'] : [criterion.failureType];
-    const attempts = this.d.store.executionsOfJob(ns, job.jobId).filter((x) => x.thingName === e.thingName);
+    const attempts = this.d.store.attempts(ns, job.jobId, e.thingName);
     // Each earlier attempt that ended this way was retried once already.
     const used = attempts.filter((x) => x.executionNumber < e.executionNumber && counted.includes(x.status)).length;
     if (used >= criterion.numberOfRetries) return false;
-    this.createExecution(ns, job, e.thingName, out, e);
+    this.createExecution(ns, job, e.thingName, out, e, true);
     return true;
   }
 
   private checkAbort(ns: Namespace, job: JobRecord, out: Outbox): void {
     const criteria = job.abortConfig?.criteriaList;
     if (!criteria?.length) return;
-    const counts = countLatest(this.d.store.executionsOfJob(ns, job.jobId));
+    const counts = this.d.store.countLatest(ns, job.jobId);
     const executed = counts.SUCCEEDED + counts.FAILED + counts.REJECTED + counts.TIMED_OUT;
     for (const c of criteria) {
       if (executed < c.minNumberOfExecutedThings) continue;
@@ -240,7 +254,7 @@ export class JobLifecycle {
     const job = this.d.store.job(ns, jobId);
     if (!job || job.status !== 'IN_PROGRESS' || job.targetSelection !== 'SNAPSHOT') return;
     if (this.d.store.queuedTargets(ns, jobId) > 0) return;
-    const counts = countLatest(this.d.store.executionsOfJob(ns, jobId));
+    const counts = this.d.store.countLatest(ns, jobId);
     if (counts.QUEUED + counts.IN_PROGRESS > 0) return;
     const now = this.d.clock();
     job.status = 'COMPLETED';

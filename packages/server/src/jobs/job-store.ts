@@ -4,8 +4,9 @@
  * index), targets still waiting for the rollout to reach them, and job templates.
  */
 import type { Namespace } from '../accounts/namespace.js';
-import { inTransaction, type Db } from '../store/database.js';
-import { deadlineOf, type ExecutionRecord, type JobRecord } from './job-types.js';
+import { afterCommit, inTransaction, type Db } from '../store/database.js';
+import { deadlineOf, type ExecutionRecord, type ExecutionStatus, type JobRecord } from './job-types.js';
+import { emptyCounts, type StatusCounts } from './job-views.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -63,6 +64,10 @@ export class JobStore {
         'INSERT INTO jobs VALUES (?, ?, ?, ?) ON CONFLICT (account_id, region, job_id) DO UPDATE SET record = excluded.record',
       ),
       deleteJob: q<[string, string, string]>('DELETE FROM jobs WHERE account_id = ? AND region = ? AND job_id = ?'),
+      liveContinuous: q<[string, string], { record: string }>(
+        `SELECT record FROM jobs WHERE account_id = ? AND region = ?
+         AND json_extract(record, '$.targetSelection') = 'CONTINUOUS' AND json_extract(record, '$.status') = 'IN_PROGRESS'`,
+      ),
       jobs: q<[string, string], { record: string }>('SELECT record FROM jobs WHERE account_id = ? AND region = ? ORDER BY job_id'),
       exec: q<[string, string, string, string, number], { record: string }>(
         'SELECT record FROM job_executions WHERE account_id = ? AND region = ? AND job_id = ? AND thing_name = ? AND execution_number = ?',
@@ -82,6 +87,17 @@ export class JobStore {
       deleteExecsOfJob: q<[string, string, string]>('DELETE FROM job_executions WHERE account_id = ? AND region = ? AND job_id = ?'),
       execsOfJob: q<[string, string, string], { record: string }>(
         'SELECT record FROM job_executions WHERE account_id = ? AND region = ? AND job_id = ? ORDER BY thing_name, execution_number',
+      ),
+      countLatest: q<[string, string, string], { status: ExecutionStatus; n: number }>(
+        `SELECT e.status AS status, count(*) AS n FROM job_executions e
+         WHERE e.account_id = ? AND e.region = ? AND e.job_id = ?
+         AND e.execution_number = (SELECT max(x.execution_number) FROM job_executions x
+           WHERE x.account_id = e.account_id AND x.region = e.region AND x.job_id = e.job_id AND x.thing_name = e.thing_name)
+         GROUP BY e.status`,
+      ),
+      attempts: q<[string, string, string, string], { record: string }>(
+        `SELECT record FROM job_executions WHERE account_id = ? AND region = ? AND job_id = ? AND thing_name = ?
+         ORDER BY execution_number`,
       ),
       execsOfThing: q<[string, string, string], { record: string }>(
         'SELECT record FROM job_executions WHERE account_id = ? AND region = ? AND thing_name = ? ORDER BY seq',
@@ -129,6 +145,11 @@ export class JobStore {
     return inTransaction(this.db, fn);
   }
 
+  /** Runs `fn` once the open transaction commits (the caller's, when a registry change called in). */
+  afterCommit(fn: () => void): void {
+    afterCommit(this.db, fn);
+  }
+
   // ---- jobs
 
   job(ns: Namespace, jobId: string): JobRecord | undefined {
@@ -144,6 +165,11 @@ export class JobStore {
     this.s.deleteJob.run(...key(ns), jobId);
     this.s.deleteExecsOfJob.run(...key(ns), jobId);
     this.s.clearQueue.run(...key(ns), jobId);
+  }
+
+  /** Continuous jobs still in progress: the ones a change of group membership concerns. */
+  liveContinuousJobs(ns: Namespace): JobRecord[] {
+    return this.s.liveContinuous.all(...key(ns)).map((r) => JSON.parse(r.record) as JobRecord);
   }
 
   jobs(ns: Namespace): JobRecord[] {
@@ -181,6 +207,21 @@ export class JobStore {
 
   executionsOfJob(ns: Namespace, jobId: string): ExecutionRecord[] {
     return this.s.execsOfJob.all(...key(ns), jobId).map((r) => JSON.parse(r.record) as ExecutionRecord);
+  }
+
+  /**
+   * The latest attempt of each thing counted by status, in SQL: a job's counters are read on every
+   * execution that ends, and parsing ten thousand records each time would make a large job quadratic.
+   */
+  countLatest(ns: Namespace, jobId: string): StatusCounts {
+    const counts = emptyCounts();
+    for (const r of this.s.countLatest.all(...key(ns), jobId)) counts[r.status] = r.n;
+    return counts;
+  }
+
+  /** Every attempt of one thing at one job, first to last. */
+  attempts(ns: Namespace, jobId: string, thingName: string): ExecutionRecord[] {
+    return this.s.attempts.all(...key(ns), jobId, thingName).map((r) => JSON.parse(r.record) as ExecutionRecord);
   }
 
   executionsOfThing(ns: Namespace, thingName: string): ExecutionRecord[] {

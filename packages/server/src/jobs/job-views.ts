@@ -19,18 +19,6 @@ export function emptyCounts(): StatusCounts {
   return { QUEUED: 0, IN_PROGRESS: 0, SUCCEEDED: 0, FAILED: 0, TIMED_OUT: 0, REJECTED: 0, REMOVED: 0, CANCELED: 0 };
 }
 
-/** Counts the latest attempt of each thing by status. */
-export function countLatest(executions: ExecutionRecord[]): StatusCounts {
-  const latest = new Map<string, ExecutionRecord>();
-  for (const e of executions) {
-    const prev = latest.get(e.thingName);
-    if (!prev || prev.executionNumber < e.executionNumber) latest.set(e.thingName, e);
-  }
-  const counts = emptyCounts();
-  for (const e of latest.values()) counts[e.status]++;
-  return counts;
-}
-
 export function processDetails(counts: StatusCounts, processingTargets: string[] | undefined) {
   return {
     processingTargets,

@@ -58,7 +58,9 @@ function clientToken(payload: Buffer): string | undefined {
 export function serveJobsOverMqtt(broker: Broker, jobs: DeviceJobs, log: Logger): () => void {
   const reply = (ns: Namespace, origin: string | undefined, topic: string, doc: Record<string, unknown>): void => {
     const input = { mount: mountOf(ns), topic, payload: JSON.stringify(doc), qos: 1 as const };
-    if (origin === undefined || !broker.deliverTo(input.mount, origin, input)) broker.publish(input);
+    // Only the requester may see an answer (it may carry presigned URLs): with no session to
+    // deliver to (a request published from inside the server), there is nobody to answer.
+    if (origin !== undefined) broker.deliverTo(input.mount, origin, input);
   };
 
   const handle = (msg: Message, mount: string): void => {

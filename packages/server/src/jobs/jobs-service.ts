@@ -4,9 +4,10 @@
  * jobs following thing group membership. Device-side operations are in device-jobs.ts; what follows
  * a change of an execution (notifications, events, retries, abort, completion) in job-lifecycle.ts.
  */
+import type { Logger } from 'pino';
 import { iotArn, parseArn, type Namespace } from '../accounts/namespace.js';
 import { pageOf } from '../api/pagination.js';
-import { AwsError, alreadyExists, invalidRequest, notFound, versionConflict } from '../aws/errors.js';
+import { AwsError, alreadyExists, invalidRequest, limitExceeded, notFound, versionConflict } from '../aws/errors.js';
 import type { RegistryEvents } from '../registry/events.js';
 import type { RegistryStore } from '../registry/registry-store.js';
 import {
@@ -17,6 +18,7 @@ import {
   checkStatusDetails,
   checkTargets,
   checkTargetSelection,
+  MAX_TARGETS,
   optionalConfig,
   optionalText,
 } from './job-config.js';
@@ -24,7 +26,7 @@ import { JobLifecycle, Outbox, type JobPublish } from './job-lifecycle.js';
 import type { JobStore } from './job-store.js';
 import { JobTemplates } from './job-templates.js';
 import { EXECUTION_STATUSES, JOB_STATUSES, isTerminal, type ExecutionRecord, type JobConfig, type JobRecord } from './job-types.js';
-import { countLatest, executionSummary, executionView, jobSummary, jobView, thingArn } from './job-views.js';
+import { executionSummary, executionView, jobSummary, jobView, thingArn } from './job-views.js';
 import { RolloutPacer } from './rollout.js';
 import { fileReferences } from '../files/placeholders.js';
 
@@ -45,6 +47,7 @@ export interface JobsDeps {
   publish: JobPublish;
   files?: JobFiles;
   clock?: () => number;
+  log?: Pick<Logger, 'error'>;
 }
 
 const invalidTransition = (message: string): AwsError => new AwsError('InvalidStateTransitionException', 409, message);
@@ -88,20 +91,18 @@ export class JobsService {
 
   /** Times out executions whose timer ran out and lets rollouts notify their next things. */
   tick(): void {
-    const out = new Outbox();
+    try {
+      this.runTimers();
+    } catch (err) {
+      // A bad record must not take the server down (and again at every restart): log and go on.
+      this.d.log?.error({ err }, 'jobs timer tick failed');
+    }
+  }
+
+  private runTimers(): void {
+    this.expireDue();
+    const out = new Outbox(this.store);
     this.store.tx(() => {
-      const now = this.clock();
-      for (const due of this.store.dueExecutions(now)) {
-        const e = this.store.execution(due.ns, due.jobId, due.thingName, due.executionNumber);
-        if (!e || e.status !== 'IN_PROGRESS') continue;
-        const before = this.lifecycle.snapshot(due.ns, e.thingName);
-        e.status = 'TIMED_OUT';
-        e.versionNumber++;
-        e.lastUpdatedAt = now;
-        e.stepDeadline = undefined;
-        e.inProgressDeadline = undefined;
-        this.lifecycle.changed(due.ns, e, before, out);
-      }
       for (const { ns, jobId } of this.store.rollingOut()) {
         const job = this.store.job(ns, jobId);
         if (job?.status === 'IN_PROGRESS') this.rollOut(ns, job, out);
@@ -110,11 +111,37 @@ export class JobsService {
     out.flush();
   }
 
+  /**
+   * Times out IN_PROGRESS executions whose timer ran out. The tick calls it every second, and the
+   * device API before each request, so a device never gets an update accepted after its deadline.
+   */
+  expireDue(): void {
+    const now = this.clock();
+    const due = this.store.dueExecutions(now);
+    if (due.length === 0) return;
+    const out = new Outbox(this.store);
+    this.store.tx(() => {
+      for (const d of due) {
+        const e = this.store.execution(d.ns, d.jobId, d.thingName, d.executionNumber);
+        if (!e || e.status !== 'IN_PROGRESS') continue;
+        const before = this.lifecycle.snapshot(d.ns, e.thingName);
+        e.status = 'TIMED_OUT';
+        e.versionNumber++;
+        e.lastUpdatedAt = now;
+        e.stepDeadline = undefined;
+        e.inProgressDeadline = undefined;
+        this.lifecycle.changed(d.ns, e, before, out);
+      }
+    });
+    out.flush();
+  }
+
   /** Creates executions for as many queued targets as the rollout rate allows now. */
   private rollOut(ns: Namespace, job: JobRecord, out: Outbox): void {
-    const succeeded = () => countLatest(this.store.executionsOfJob(ns, job.jobId)).SUCCEEDED;
-    let n = this.pacer.allowance(ns, job, succeeded);
-    if (n <= 0) return;
+    const succeeded = () => this.store.countLatest(ns, job.jobId).SUCCEEDED;
+    const allowed = this.pacer.allowance(ns, job, succeeded);
+    if (allowed <= 0) return;
+    let n = allowed;
     // Things that are no longer due are skipped without using the rate.
     while (n > 0) {
       const things = this.store.dequeue(ns, job.jobId, n);
@@ -125,7 +152,10 @@ export class JobsService {
         n--;
       }
     }
+    this.pacer.spend(ns, job.jobId, allowed - n);
     this.store.putJob(ns, job);
+    // The last queued things may all have been skipped: nothing else would complete the job.
+    if (this.store.queuedTargets(ns, job.jobId) === 0) this.lifecycle.checkCompleted(ns, job.jobId, out);
   }
 
   /**
@@ -150,6 +180,16 @@ export class JobsService {
     return out;
   }
 
+  /**
+   * Things get their executions through the rollout queue, paced by the job's rollout rate or by
+   * AWS's default of 1,000 a minute: a job for a small fleet starts everywhere at once, and one
+   * for a group of 100,000 does not publish 200,000 messages inside one request.
+   */
+  private queueTargets(ns: Namespace, job: JobRecord, things: string[], out: Outbox): void {
+    this.store.enqueue(ns, job.jobId, things);
+    this.rollOut(ns, job, out);
+  }
+
   private notifyThing(ns: Namespace, job: JobRecord, thingName: string, out: Outbox): void {
     job.notified++;
     this.lifecycle.createExecution(ns, job, thingName, out);
@@ -166,10 +206,13 @@ export class JobsService {
 
   /** A job that is not over and whose document names the file, described for an error message. */
   fileUser(ns: Namespace, fileName: string): string | undefined {
-    const live = this.store
-      .jobs(ns)
-      .find((j) => (j.status === 'IN_PROGRESS' || j.status === 'SCHEDULED') && fileReferences(j.document).includes(fileName));
-    return live && `job ${live.jobId} (${live.status})`;
+    for (const job of this.store.jobs(ns)) {
+      if (!fileReferences(applyParametersLoosely(job)).includes(fileName)) continue;
+      // A canceled job's started executions may still download it.
+      const counts = this.store.countLatest(ns, job.jobId);
+      if (job.status === 'IN_PROGRESS' || counts.QUEUED + counts.IN_PROGRESS > 0) return `job ${job.jobId} (${job.status})`;
+    }
+    return undefined;
   }
 
   private sourceDocument(ns: Namespace, source: unknown): string {
@@ -236,16 +279,13 @@ export class JobsService {
    * execution had not started.
    */
   membershipChanged(ns: Namespace, thingName: string, lineage: (group: string) => string[]): void {
-    const out = new Outbox();
+    const out = new Outbox(this.store);
     this.store.tx(() => {
-      for (const job of this.store.jobs(ns)) {
-        if (job.targetSelection !== 'CONTINUOUS' || job.status !== 'IN_PROGRESS') continue;
+      for (const job of this.store.liveContinuousJobs(ns)) {
         const latest = this.store.execution(ns, job.jobId, thingName);
         if (this.targets(ns, job, thingName, lineage)) {
           if (latest && latest.status !== 'REMOVED') continue;
-          if (job.jobExecutionsRolloutConfig) this.store.enqueue(ns, job.jobId, [thingName]);
-          else this.notifyThing(ns, job, thingName, out);
-          this.store.putJob(ns, job);
+          this.queueTargets(ns, job, [thingName], out);
         } else if (latest?.status === 'QUEUED') {
           this.remove(ns, latest, out);
         }
@@ -269,7 +309,7 @@ export class JobsService {
    * jobs can still complete (AWS is silent on this; removal is what its state machine offers).
    */
   thingDeleted(ns: Namespace, thingName: string): void {
-    const out = new Outbox();
+    const out = new Outbox(this.store);
     this.store.tx(() => {
       for (const e of this.store.pendingOfThing(ns, thingName)) this.remove(ns, e, out);
     });
@@ -318,20 +358,14 @@ export class JobsService {
       namespaceId: optionalText('namespaceId', body.namespaceId, 64),
     };
     if (config.description === undefined && template) config.description = template.description;
-    const out = new Outbox();
+    const out = new Outbox(this.store);
     const job = this.store.tx(() => {
       if (this.store.job(ns, jobId)) throw alreadyExists(`Job ${jobId} already exists.`, jobId, iotArn(ns, `job/${jobId}`));
       const things = this.expandTargets(ns, targets);
       const now = this.clock();
       const job: JobRecord = { ...config, jobId, status: 'IN_PROGRESS', createdAt: now, lastUpdatedAt: now, notified: 0 };
       this.store.putJob(ns, job);
-      if (job.jobExecutionsRolloutConfig) {
-        this.store.enqueue(ns, jobId, things);
-        this.rollOut(ns, job, out);
-      } else {
-        for (const t of things) this.notifyThing(ns, job, t, out);
-      }
-      this.store.putJob(ns, job);
+      this.queueTargets(ns, job, things, out);
       this.lifecycle.checkCompleted(ns, jobId, out);
       return job;
     });
@@ -340,7 +374,7 @@ export class JobsService {
   }
 
   private view(ns: Namespace, job: JobRecord) {
-    const counts = countLatest(this.store.executionsOfJob(ns, job.jobId));
+    const counts = this.store.countLatest(ns, job.jobId);
     return jobView(ns, job, counts, this.store.queuedTargets(ns, job.jobId) > 0);
   }
 
@@ -392,7 +426,7 @@ export class JobsService {
   cancelJob(ns: Namespace, jobId: string, force: boolean, body: Record<string, unknown>) {
     const reasonCode = optionalText('reasonCode', body.reasonCode, 128);
     const comment = optionalText('comment', body.comment, 2028);
-    const out = new Outbox();
+    const out = new Outbox(this.store);
     const job = this.store.tx(() => {
       const job = this.job(ns, jobId);
       const upgrade = job.status === 'CANCELED' && force && !job.forceCanceled;
@@ -412,7 +446,7 @@ export class JobsService {
   }
 
   deleteJob(ns: Namespace, jobId: string, force: boolean): Record<string, never> {
-    const out = new Outbox();
+    const out = new Outbox(this.store);
     this.store.tx(() => {
       const job = this.job(ns, jobId);
       if (!force && job.status !== 'COMPLETED' && job.status !== 'CANCELED') {
@@ -424,7 +458,7 @@ export class JobsService {
       // The job event reports the job as it was deleted: its counters are read before the
       // executions go (afterwards they would all be 0); it is still sent after the execution events.
       job.status = 'DELETION_IN_PROGRESS';
-      const jobDeleted = new Outbox();
+      const jobDeleted = new Outbox(this.store);
       this.lifecycle.jobEvent(ns, job, 'deleted', jobDeleted);
       this.store.deleteJob(ns, jobId);
       this.pacer.forget(ns, jobId);
@@ -439,7 +473,7 @@ export class JobsService {
   associateTargets(ns: Namespace, jobId: string, body: Record<string, unknown>) {
     const targets = checkTargets(body.targets);
     optionalText('comment', body.comment, 2028);
-    const out = new Outbox();
+    const out = new Outbox(this.store);
     const job = this.store.tx(() => {
       const job = this.job(ns, jobId);
       if (job.status !== 'IN_PROGRESS')
@@ -448,12 +482,16 @@ export class JobsService {
       // (AssociateTargetsWithJob API reference); a snapshot job's target set is fixed.
       if (job.targetSelection !== 'CONTINUOUS')
         throw invalidRequest(`Job ${jobId} is a SNAPSHOT job; targets can only be added to a CONTINUOUS job`);
-      const things = this.expandTargets(ns, targets).filter((t) => !this.store.execution(ns, jobId, t));
+      const things = this.expandTargets(ns, targets).filter((t) => {
+        const e = this.store.execution(ns, jobId, t);
+        return !e || e.status === 'REMOVED';
+      });
       job.targets = [...new Set([...job.targets, ...targets])];
+      if (job.targets.length > MAX_TARGETS) {
+        throw limitExceeded(`A job may have at most ${MAX_TARGETS} targets; ${jobId} would have ${job.targets.length}`);
+      }
       job.lastUpdatedAt = this.clock();
-      if (job.jobExecutionsRolloutConfig) this.store.enqueue(ns, jobId, things);
-      else for (const t of things) this.notifyThing(ns, job, t, out);
-      this.store.putJob(ns, job);
+      this.queueTargets(ns, job, things, out);
       return job;
     });
     out.flush();
@@ -517,7 +555,7 @@ export class JobsService {
 
   cancelExecution(ns: Namespace, jobId: string, thingName: string, force: boolean, body: Record<string, unknown>): Record<string, never> {
     const details = body.statusDetails === undefined ? undefined : checkStatusDetails(body.statusDetails);
-    const out = new Outbox();
+    const out = new Outbox(this.store);
     this.store.tx(() => {
       const e = this.execution(ns, jobId, thingName);
       if (body.expectedVersion !== undefined && body.expectedVersion !== e.versionNumber) {
@@ -533,7 +571,7 @@ export class JobsService {
   }
 
   deleteExecution(ns: Namespace, jobId: string, thingName: string, executionNumber: number, force: boolean): Record<string, never> {
-    const out = new Outbox();
+    const out = new Outbox(this.store);
     this.store.tx(() => {
       const e = this.execution(ns, jobId, thingName, executionNumber);
       if (!isTerminal(e.status) && !force)
@@ -551,5 +589,14 @@ export class JobsService {
   clear(): void {
     this.store.clear();
     this.pacer.clear();
+  }
+}
+
+/** The document with its parameters filled where they can be (a file may be named through one). */
+function applyParametersLoosely(job: JobRecord): string {
+  try {
+    return applyParameters(job.document, job.documentParameters);
+  } catch {
+    return job.document;
   }
 }

@@ -29,7 +29,7 @@ export class RolloutPacer {
 
   constructor(private readonly clock: () => number) {}
 
-  /** Takes and returns the number of things the job may notify now. */
+  /** How many things the job may notify now; call spend() with how many it did. */
   allowance(ns: Namespace, job: JobRecord, succeeded: () => number): number {
     const rate = ratePerMinute(job, succeeded);
     const key = `${mountOf(ns)}/${job.jobId}`;
@@ -40,9 +40,12 @@ export class RolloutPacer {
       b.tokens = Math.min(rate, b.tokens + ((now - b.at) * rate) / 60_000);
       b.at = now;
     }
-    const n = Math.floor(b.tokens);
-    b.tokens -= n;
-    return n;
+    return Math.floor(b.tokens);
+  }
+
+  spend(ns: Namespace, jobId: string, n: number): void {
+    const b = this.buckets.get(`${mountOf(ns)}/${jobId}`);
+    if (b) b.tokens -= n;
   }
 
   /** Drops a deleted job's bucket: a job later created under the same id starts with a full one. */

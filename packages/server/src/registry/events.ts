@@ -56,7 +56,8 @@ export class RegistryEvents {
 
   /** Publishes `body` (with eventType, eventId, timestamp and accountId added) if the type is enabled. */
   emit(ns: Namespace, type: EventType, topic: string, body: Record<string, unknown>): void {
-    this.onChange(ns);
+    // Job state is no policy input: a fleet reporting executions must not recompile every policy.
+    if (type !== 'JOB' && type !== 'JOB_EXECUTION') this.onChange(ns);
     if (!this.enabled(ns, type)) return;
     this.publish(ns, topic, {
       eventType: `${type}_EVENT`,

@@ -32,5 +32,30 @@ export function inTransaction<T>(db: Db, fn: () => T): T {
     run = db.transaction((f: () => unknown) => f());
     runners.set(db, run);
   }
-  return run(fn) as T;
+  if (db.inTransaction) return run(fn) as T;
+  let result: T;
+  try {
+    result = run(fn) as T;
+  } catch (err) {
+    committed.delete(db);
+    throw err;
+  }
+  const after = committed.get(db);
+  committed.delete(db);
+  if (after) for (const f of after) f();
+  return result;
+}
+
+const committed = new WeakMap<Db, Array<() => void>>();
+
+/**
+ * Runs `fn` once the transaction now open on `db` has committed (at once when none is open), and
+ * never if it rolls back: what a change publishes must not be seen before the change is durable.
+ * Work of a nested savepoint that rolls back while its outer transaction commits still runs.
+ */
+export function afterCommit(db: Db, fn: () => void): void {
+  if (!db.inTransaction) return fn();
+  let list = committed.get(db);
+  if (!list) committed.set(db, (list = []));
+  list.push(fn);
 }
