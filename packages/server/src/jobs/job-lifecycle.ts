@@ -254,8 +254,7 @@ export class JobLifecycle {
     const job = this.d.store.job(ns, jobId);
     if (!job || job.status !== 'IN_PROGRESS' || job.targetSelection !== 'SNAPSHOT') return;
     if (this.d.store.queuedTargets(ns, jobId) > 0) return;
-    const counts = this.d.store.countLatest(ns, jobId);
-    if (counts.QUEUED + counts.IN_PROGRESS > 0) return;
+    if (this.d.store.hasPending(ns, jobId)) return;
     const now = this.d.clock();
     job.status = 'COMPLETED';
     job.completedAt = now;

@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS job_executions (
   record TEXT NOT NULL,
   PRIMARY KEY (account_id, region, job_id, thing_name, execution_number)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS job_executions_thing ON job_executions (account_id, region, thing_name, seq);
+CREATE INDEX IF NOT EXISTS job_executions_status ON job_executions (account_id, region, job_id, status);
 CREATE INDEX IF NOT EXISTS job_executions_deadline ON job_executions (deadline) WHERE deadline IS NOT NULL;
 CREATE TABLE IF NOT EXISTS job_rollout_queue (
   account_id TEXT NOT NULL, region TEXT NOT NULL, job_id TEXT NOT NULL, position INTEGER NOT NULL,
@@ -94,6 +95,10 @@ export class JobStore {
          AND e.execution_number = (SELECT max(x.execution_number) FROM job_executions x
            WHERE x.account_id = e.account_id AND x.region = e.region AND x.job_id = e.job_id AND x.thing_name = e.thing_name)
          GROUP BY e.status`,
+      ),
+      hasPending: q<[string, string, string], { one: number }>(
+        `SELECT 1 AS one FROM job_executions WHERE account_id = ? AND region = ? AND job_id = ?
+         AND status IN ('QUEUED', 'IN_PROGRESS') LIMIT 1`,
       ),
       attempts: q<[string, string, string, string], { record: string }>(
         `SELECT record FROM job_executions WHERE account_id = ? AND region = ? AND job_id = ? AND thing_name = ?
@@ -217,6 +222,11 @@ export class JobStore {
     const counts = emptyCounts();
     for (const r of this.s.countLatest.all(...key(ns), jobId)) counts[r.status] = r.n;
     return counts;
+  }
+
+  /** Whether any execution of the job is QUEUED or IN_PROGRESS (only a latest attempt can be), by index. */
+  hasPending(ns: Namespace, jobId: string): boolean {
+    return this.s.hasPending.get(...key(ns), jobId) !== undefined;
   }
 
   /** Every attempt of one thing at one job, first to last. */
