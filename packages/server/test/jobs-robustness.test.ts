@@ -76,8 +76,10 @@ test('without a rollout configuration, AWS pace of 1,000 things a minute; at mos
   h.jobs.createJob(NS, 'wide', { document: doc, targets: [groupArn('big')] });
   assert.equal(h.store.executionsOfJob(NS, 'wide').length, 1000);
   assert.equal(h.jobs.describeJob(NS, 'wide').job.isConcurrent, true);
+  assert.equal(h.jobs.listJobs(NS, { maxResults: 10 }).jobs[0]!.isConcurrent, true, 'ListJobs too');
   h.at(T0 + 1000);
   assert.equal(h.store.executionsOfJob(NS, 'wide').length, 1005, '1,000 a minute is 16 a second');
+  assert.equal(h.jobs.listJobs(NS, { maxResults: 10 }).jobs[0]!.isConcurrent, false);
 
   const many = names.slice(0, 101).map((n) => thingArn(n));
   const refused = await awsError(Promise.resolve().then(() => h.jobs.createJob(NS, 'too-many', { document: doc, targets: many })));

@@ -61,7 +61,7 @@ export function jobView(ns: Namespace, job: JobRecord, counts: StatusCounts, rol
   };
 }
 
-export function jobSummary(ns: Namespace, job: JobRecord) {
+export function jobSummary(ns: Namespace, job: JobRecord, rollingOut: boolean) {
   return {
     jobArn: jobArn(ns, job.jobId),
     jobId: job.jobId,
@@ -70,7 +70,7 @@ export function jobSummary(ns: Namespace, job: JobRecord) {
     createdAt: seconds(job.createdAt),
     lastUpdatedAt: seconds(job.lastUpdatedAt),
     completedAt: job.completedAt === undefined ? undefined : seconds(job.completedAt),
-    isConcurrent: false,
+    isConcurrent: rollingOut,
   };
 }
 

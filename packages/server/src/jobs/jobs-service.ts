@@ -408,7 +408,7 @@ export class JobsService {
       .filter((j) => groupArn === undefined || j.targets.includes(groupArn))
       .sort((a, b) => b.createdAt - a.createdAt || (a.jobId < b.jobId ? -1 : 1));
     const page = pageOf(jobs, Math.min(q.maxResults, MAX_RESULTS), q.nextToken);
-    return { jobs: page.items.map((j) => jobSummary(ns, j)), nextToken: page.next };
+    return { jobs: page.items.map((j) => jobSummary(ns, j, this.store.queuedTargets(ns, j.jobId) > 0)), nextToken: page.next };
   }
 
   updateJob(ns: Namespace, jobId: string, body: Record<string, unknown>): Record<string, never> {
