@@ -81,7 +81,7 @@ test('placeholders become a working presigned URL, the digest and the size, and 
   assert.equal(parsed.size, firmware.length);
   assert.match(
     parsed.url,
-    /^http:\/\/updates\.example\.com:8080\/_thicket\/files\/fw\.bin\/content\?account=123456789012&region=us-east-1&expires=\d+&signature=[0-9a-f]{64}$/,
+    /^http:\/\/updates\.example\.com:8080\/_thicket\/files\/fw\.bin\/content\?account=123456789012&region=us-east-1&expires=\d+&version=[0-9a-f-]{36}&signature=[0-9a-f]{64}$/,
   );
 });
 

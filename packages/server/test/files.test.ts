@@ -203,7 +203,7 @@ test('Range requests resume a download (206), past the end is 416, and a changed
   assert.deepEqual([current.status, current.body.length], [206, 10]);
 });
 
-test('an expired URL, an altered URL and an unsigned one get 403 saying which; a deleted file 404', async () => {
+test('an expired URL, an altered URL and an unsigned one get 403 saying which; a deleted or replaced file 404', async () => {
   const expired = server.platform.files.presignedUrl(ns, 'fw-1.2.0.bin', { expiresInSec: 60, issuedAt: Date.now() - 61_000 });
   const e = refusal(await get(expired.url, server.pki.caCertPem));
   assert.equal(e.status, 403);
@@ -223,6 +223,7 @@ test('an expired URL, an altered URL and an unsigned one get 403 saying which; a
     altered('expires', String(Number(u.searchParams.get('expires')) + 3600)),
     altered('account', '210987654321'),
     altered('region', 'eu-west-1'),
+    altered('version', '00000000-0000-4000-8000-000000000000'),
     url.replace('/fw-1.2.0.bin/', '/app.tar.gz/'),
   ];
   for (const t of tampered) {
@@ -240,6 +241,13 @@ test('an expired URL, an altered URL and an unsigned one get 403 saying which; a
   await filesApi(server, 'DELETE', '/short-lived.bin');
   const gone = refusal(await get(doomed, server.pki.caCertPem));
   assert.deepEqual(gone, { status: 404, type: 'ResourceNotFoundException', message: "file 'short-lived.bin' does not exist" });
+
+  // Uploaded again under the same name: a URL issued for the old content does not serve the new.
+  await uploaded(server, 'short-lived.bin', Buffer.from('something else'));
+  const replaced = refusal(await get(doomed, server.pki.caCertPem));
+  assert.equal(replaced.status, 404);
+  assert.match(replaced.message, /was deleted and uploaded again after this URL was issued/);
+  assert.equal((await get(await presignedUrl(server, 'short-lived.bin'), server.pki.caCertPem)).body.toString(), 'something else');
 });
 
 test('the URL API checks its file and its expiry; read-only keys may ask for one', async () => {

@@ -146,9 +146,12 @@ export class FileService {
 
   /** A presigned download URL of an existing file and its expiry (epoch seconds). */
   presignedUrl(ns: Namespace, fileName: string, o: PresignOptions = {}): { url: string; expiresAt: number } {
-    this.existing(ns, fileName);
+    const file = this.existing(ns, fileName);
     const expires = Math.floor((o.issuedAt ?? Date.now()) / 1000) + checkExpiresInSec(o.expiresInSec ?? DEFAULT_URL_EXPIRY_SEC);
-    return { url: this.signer.url(o.baseUrl ?? this.publicBaseUrl(), { ns, fileName, expires }), expiresAt: expires };
+    return {
+      url: this.signer.url(o.baseUrl ?? this.publicBaseUrl(), { ns, fileName, expires, version: file.contentId }),
+      expiresAt: expires,
+    };
   }
 
   /** Where devices download from: the public HTTPS listener, else the HTTP one. */
@@ -167,6 +170,9 @@ export class FileService {
     const grant = this.signer.verify(fileName, query, Date.now());
     const file = this.store.get(grant.ns, fileName);
     if (!file) throw missing(fileName);
+    if (file.contentId !== grant.version) {
+      throw notFound(`File '${fileName}' was deleted and uploaded again after this URL was issued; ask for a new URL`);
+    }
     try {
       return { file, handle: await this.content.open(file.contentId) };
     } catch (err) {

@@ -17,6 +17,8 @@ export interface DownloadGrant {
   ns: Namespace;
   fileName: string;
   expires: number;
+  /** The content the URL was issued for: a file deleted and uploaded again under its name is not it. */
+  version: string;
 }
 
 const denied = (message: string): AwsError => new AwsError('AccessDeniedException', 403, message);
@@ -71,8 +73,8 @@ export class UrlSigner {
   constructor(private readonly secret: Buffer) {}
 
   signature(g: DownloadGrant): string {
-    // Newline-separated: no part can contain one (account digits, region, file name, number).
-    const message = `thicket-file-url-v1\n${g.ns.accountId}\n${g.ns.region}\n${g.fileName}\n${g.expires}`;
+    // Newline-separated: no part can contain one (account digits, region, file name, number, uuid).
+    const message = `thicket-file-url-v2\n${g.ns.accountId}\n${g.ns.region}\n${g.fileName}\n${g.expires}\n${g.version}`;
     return createHmac('sha256', this.secret).update(message).digest('hex');
   }
 
@@ -82,6 +84,7 @@ export class UrlSigner {
       account: g.ns.accountId,
       region: g.ns.region,
       expires: String(g.expires),
+      version: g.version,
       signature: this.signature(g),
     });
     return `${baseUrl.replace(/\/+$/, '')}/_thicket/files/${g.fileName}/content?${query}`;
@@ -89,11 +92,11 @@ export class UrlSigner {
 
   /** The grant of a download request's query, or AccessDeniedException saying whether it is unsigned, altered or expired. */
   verify(fileName: string, query: Record<string, string | undefined>, nowMs: number): DownloadGrant {
-    const { account, region, expires, signature } = query;
-    if (!account || !region || !expires || !signature) {
-      throw denied('The URL is not signed: a download URL needs the account, region, expires and signature parameters of a presigned URL');
+    const { account, region, expires, version, signature } = query;
+    if (!account || !region || !expires || !version || !signature) {
+      throw denied('The URL is not signed: a download URL needs the account, region, expires, version and signature parameters of a presigned URL');
     }
-    const grant: DownloadGrant = { ns: { accountId: account, region }, fileName, expires: Number(expires) };
+    const grant: DownloadGrant = { ns: { accountId: account, region }, fileName, expires: Number(expires), version };
     const given = Buffer.from(signature, 'utf8');
     const expected = Buffer.from(/^\d{1,12}$/.test(expires) ? this.signature(grant) : '', 'utf8');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
