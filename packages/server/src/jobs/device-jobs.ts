@@ -62,7 +62,8 @@ function executionNumber(v: unknown): number | undefined {
 export class DeviceJobs {
   constructor(private readonly d: DeviceJobsDeps) {}
 
-  private now(): number {
+  /** The service clock, in epoch ms (answers' timestamps come from it). */
+  now(): number {
     return this.d.clock();
   }
 

@@ -41,7 +41,8 @@ const HTTP: Record<JobErrorCode, [string, number]> = {
   InvalidStateTransition: ['InvalidStateTransitionException', 409],
   VersionMismatch: ['InvalidStateTransitionException', 409],
   ResourceNotFound: ['ResourceNotFoundException', 404],
-  InternalError: ['ServiceUnavailableException', 503],
+  // Not ServiceUnavailableException (503), which SDKs retry: a failed request may have done nothing or half.
+  InternalError: ['InternalServerException', 500],
   RequestThrottled: ['ThrottlingException', 429],
   TerminalStateReached: ['TerminalStateException', 410],
 };

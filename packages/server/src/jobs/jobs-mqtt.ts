@@ -102,7 +102,7 @@ export function serveJobsOverMqtt(broker: Broker, jobs: DeviceJobs, log: Logger)
         e = new JobError('InternalError', 'Internal error');
       }
       const je = e as JobError;
-      const doc: Record<string, unknown> = { code: je.code, message: je.message, timestamp: Math.floor(Date.now() / 1000) };
+      const doc: Record<string, unknown> = { code: je.code, message: je.message, timestamp: Math.floor(jobs.now() / 1000) };
       if (token !== undefined) doc.clientToken = token;
       if (je.executionState) doc.executionState = je.executionState;
       reply(ns, msg.origin, `${msg.topic}/rejected`, doc);
