@@ -7,6 +7,7 @@ import type { Job } from './scenarios.js';
 import type { Measurement } from './results.js';
 import { runConnections } from './workloads/connections.js';
 import { runLatency } from './workloads/latency.js';
+import { runJobs } from './workloads/jobs.js';
 import { runShadow } from './workloads/shadow.js';
 import { runThroughput } from './workloads/throughput.js';
 
@@ -36,6 +37,9 @@ async function execute(job: Job): Promise<Measurement> {
       return runConnections(to, job.brokerPid, s.storm, s.idle, s.concurrency);
     case 'shadow':
       return runShadow(to, job.brokerPid, s.devices, s.rate, job.timing);
+    case 'jobs':
+      if (!job.api) throw new Error('the jobs scenario needs the server API (a durable thicket)');
+      return runJobs(to, job.brokerPid, s.devices, job.api);
   }
 }
 

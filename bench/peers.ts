@@ -18,6 +18,8 @@ export const PEER_NAMES: PeerName[] = ['thicket', 'aedes', 'mosquitto'];
 export interface RunningPeer {
   pid: number;
   port: number;
+  /** Thicket with a durable store: its HTTP API and the admin credentials file. */
+  api?: { httpPort: number; credentialsFile: string };
   stop(): Promise<void>;
 }
 
@@ -102,6 +104,8 @@ const thicket: Peer = {
     const dataDir = durable ? mkdtempSync(path.join(os.tmpdir(), 'thicket-bench-data-')) : undefined;
     const data = dataDir ? scratchDir(dataDir) : undefined;
     const storeArgs = dataDir ? ['--data-dir', dataDir] : ['--ephemeral'];
+    // With a data directory the load generator may use the API: a known port and the admin key.
+    const httpPort = dataDir ? await freePort() : 0;
     const args = [
       ...THICKET_NODE_ARGS,
       THICKET_MAIN,
@@ -115,7 +119,7 @@ const thicket: Peer = {
       '--mqtts-port',
       '0',
       '--http-port',
-      '0',
+      String(httpPort),
       '--https-port',
       '0',
       '--log-level',
@@ -123,11 +127,13 @@ const thicket: Peer = {
       ...policyArgs,
     ];
     const proc = start(process.execPath, args, BROKER_CORE, pinning, { cwd: REPO });
-    return ready(proc, port, async () => {
+    const running = await ready(proc, port, async () => {
       await stop(proc);
       policy?.remove();
       data?.remove();
     });
+    if (dataDir) running.api = { httpPort, credentialsFile: path.join(dataDir, 'credentials') };
+    return running;
   },
 };
 

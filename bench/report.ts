@@ -30,6 +30,8 @@ function describe(s: Scenario): string {
       return `latency: 1 publisher -> 1 subscriber at ${s.rate} msg/s, QoS ${s.qos}`;
     case 'connections':
       return `connections: storm of ${s.storm} (CONNECT->CONNACK, ${s.concurrency} in flight), then ${s.idle} held idle`;
+    case 'jobs':
+      return `jobs: CreateJob to a group of ${s.devices} things, each device (MQTT) start-next then SUCCEEDED; store on disk`;
     case 'shadow':
       return s.rate === null
         ? `shadow: ${s.devices} devices, each with one QoS 1 reported-state update in flight; latency to /update/accepted; store on disk`
@@ -58,6 +60,9 @@ const cpuColumns: Column[] = [
 /** Warnings a reader needs before trusting a figure. */
 function warnings(m: Measurement): string[] {
   const out: string[] = [];
+  if (m.kind === 'jobs') {
+    if (m.jobStatus !== 'COMPLETED' || m.succeeded !== m.devices) out.push(`job ${m.jobStatus}, ${m.succeeded} succeeded`);
+  }
   if (m.kind === 'shadow') {
     if (m.rejected > 0) out.push(`${count(m.rejected)} rejected (${m.firstRejection ?? '?'})`);
     if (m.versionErrors > 0) out.push(`${count(m.versionErrors)} version errors`);
@@ -134,6 +139,21 @@ function columnsFor(s: Scenario): { columns: Column[]; headlines: Headline[] } {
           { label: 'conn/s', value: (m) => t(m).stormPerSecond, higherIsBetter: true },
           { label: 'KB/conn', value: (m) => t(m).kbPerConnection, higherIsBetter: false },
         ],
+      };
+    }
+    case 'jobs': {
+      const t = (m: Measurement): Extract<Measurement, { kind: 'jobs' }> => m as Extract<Measurement, { kind: 'jobs' }>;
+      return {
+        columns: [
+          { title: 'executions/s', cell: (m) => count(t(m).perSecond) },
+          { title: 'job done ms', cell: (m) => count(t(m).completionMs) },
+          { title: 'create ms', cell: (m) => count(t(m).createMs) },
+          { title: 'notify p50/p99 ms', cell: (m) => `${fixed(t(m).notifyP50Ms, 0)} / ${fixed(t(m).notifyP99Ms, 0)}` },
+          { title: 'request p50/p99 ms', cell: (m) => `${fixed(t(m).requestP50Ms, 2)} / ${fixed(t(m).requestP99Ms, 2)}` },
+          ...cpuColumns,
+          noteColumn,
+        ],
+        headlines: [{ label: 'executions/s', value: (m) => t(m).perSecond, higherIsBetter: true }],
       };
     }
     case 'shadow': {

@@ -83,7 +83,27 @@ export interface ShadowMeasurement {
   cpu: CpuShare;
 }
 
-export type Measurement = ThroughputMeasurement | LatencyMeasurement | ConnectionMeasurement | ShadowMeasurement;
+export interface JobsMeasurement {
+  kind: 'jobs';
+  devices: number;
+  /** CreateJob's answer time (the executions are created inside it). */
+  createMs: number;
+  /** From sending CreateJob to the last device's accepted SUCCEEDED. */
+  completionMs: number;
+  /** Executions run to SUCCEEDED per second over the whole job. */
+  perSecond: number;
+  /** From sending CreateJob to a device's notify-next. */
+  notifyP50Ms: number;
+  notifyP99Ms: number;
+  /** A device request (start-next, update) to its accepted answer. */
+  requestP50Ms: number;
+  requestP99Ms: number;
+  jobStatus: string;
+  succeeded: number;
+  cpu: CpuShare;
+}
+
+export type Measurement = ThroughputMeasurement | LatencyMeasurement | ConnectionMeasurement | ShadowMeasurement | JobsMeasurement;
 
 export type RunResult =
   { scenario: string; peer: string; ok: true; measurement: Measurement } | { scenario: string; peer: string; ok: false; error: string };

@@ -96,12 +96,15 @@ async function runOne(peerName: PeerName, scenario: Scenario, t: Timing, pinning
   let running: RunningPeer | undefined;
   try {
     running = await peer.start({
-      qos: scenario.kind === 'connections' ? 0 : scenario.kind === 'shadow' ? 1 : scenario.qos,
+      qos: scenario.kind === 'connections' ? 0 : scenario.kind === 'shadow' || scenario.kind === 'jobs' ? 1 : scenario.qos,
       pinning,
       policy: scenario.kind === 'fan-in' && scenario.policy !== undefined,
-      durable: scenario.kind === 'shadow',
+      durable: scenario.kind === 'shadow' || scenario.kind === 'jobs',
     });
-    const reply = await runLoadgen({ scenario, timing: t, host: HOST, port: running.port, brokerPid: running.pid }, pinning);
+    const reply = await runLoadgen(
+      { scenario, timing: t, host: HOST, port: running.port, brokerPid: running.pid, api: running.api },
+      pinning,
+    );
     if ('error' in reply) return { scenario: scenario.name, peer: peerName, ok: false, error: reply.error };
     return { scenario: scenario.name, peer: peerName, ok: true, measurement: reply.measurement };
   } catch (err) {

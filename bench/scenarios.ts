@@ -9,7 +9,9 @@ export type Scenario =
   | { name: string; kind: 'latency'; rate: number; qos: QoS }
   | { name: string; kind: 'connections'; storm: number; idle: number; concurrency: number }
   /** Thicket only (the peers have no shadow service), with its store on disk as in production. */
-  | { name: string; kind: 'shadow'; devices: number; rate: number | null };
+  | { name: string; kind: 'shadow'; devices: number; rate: number | null }
+  /** Thicket only: one job to a group of `devices` things, each device running its execution over MQTT. */
+  | { name: string; kind: 'jobs'; devices: number };
 
 export interface Timing {
   warmupMs: number;
@@ -24,6 +26,8 @@ export interface Job {
   port: number;
   /** The broker's PID, whose CPU time and RSS the load generator samples from /proc. */
   brokerPid: number;
+  /** Thicket's HTTP API, for scenarios that set up resources (jobs). */
+  api?: { httpPort: number; credentialsFile: string };
 }
 
 export const PAYLOAD_BYTES = 64;
@@ -74,12 +78,13 @@ export function scenarios(quick: boolean): Scenario[] {
   list.push({ name: 'shadow-1000-q1', kind: 'shadow', devices: 1000, rate: null });
   // Each device once a second: a fleet's everyday load, where latency is the service's, not a queue's.
   list.push({ name: 'shadow-1000-q1-1hz', kind: 'shadow', devices: 1000, rate: 1000 });
+  list.push({ name: 'jobs-1000', kind: 'jobs', devices: 1000 });
   return list;
 }
 
 /** Scenarios that only thicket can run. */
 export function thicketOnly(s: Scenario): boolean {
-  return s.kind === 'shadow' || (s.kind === 'fan-in' && s.policy !== undefined);
+  return s.kind === 'shadow' || s.kind === 'jobs' || (s.kind === 'fan-in' && s.policy !== undefined);
 }
 
 /** The smoke run keeps one of each kind of code path so that it finishes in about a minute. */
@@ -94,6 +99,7 @@ export const QUICK_SET = [
   'connections',
   'shadow-1000-q1',
   'shadow-1000-q1-1hz',
+  'jobs-1000',
 ];
 
 export function timing(quick: boolean): Timing {

@@ -2,7 +2,7 @@
  * Accounts and the access keys that sign HTTP API requests. A key belongs to one account; a root
  * key (the one created at first start) may also act for other accounts (`x-thicket-account`).
  */
-import type { Db } from '../store/database.js';
+import { type Db, prepared } from '../store/database.js';
 import { newAccessKey, type AccessKey } from '../credentials.js';
 import { DEFAULT_ACCOUNT_ID } from './namespace.js';
 
@@ -73,12 +73,12 @@ export class AccountStore {
   }
 
   account(accountId: string): Account | undefined {
-    const r = this.db.prepare('SELECT * FROM accounts WHERE account_id = ?').get(accountId) as Row | undefined;
+    const r = prepared(this.db, 'SELECT * FROM accounts WHERE account_id = ?').get(accountId) as Row | undefined;
     return r ? { accountId: r.account_id as string, name: r.name as string, createdAt: r.created_at as number } : undefined;
   }
 
   accounts(): Account[] {
-    return (this.db.prepare('SELECT * FROM accounts ORDER BY account_id').all() as Row[]).map((r) => ({
+    return (prepared(this.db, 'SELECT * FROM accounts ORDER BY account_id').all() as Row[]).map((r) => ({
       accountId: r.account_id as string,
       name: r.name as string,
       createdAt: r.created_at as number,
@@ -87,7 +87,7 @@ export class AccountStore {
 
   createAccount(accountId: string, name: string): Account {
     const createdAt = Date.now();
-    this.db.prepare('INSERT INTO accounts (account_id, name, created_at) VALUES (?, ?, ?)').run(accountId, name, createdAt);
+    prepared(this.db, 'INSERT INTO accounts (account_id, name, created_at) VALUES (?, ?, ?)').run(accountId, name, createdAt);
     return { accountId, name, createdAt };
   }
 
@@ -106,7 +106,7 @@ export class AccountStore {
   }
 
   deleteKey(accessKeyId: string): boolean {
-    const n = this.db.prepare('DELETE FROM access_keys WHERE access_key_id = ?').run(accessKeyId).changes;
+    const n = prepared(this.db, 'DELETE FROM access_keys WHERE access_key_id = ?').run(accessKeyId).changes;
     this.keys.delete(accessKeyId);
     return n > 0;
   }
@@ -120,11 +120,10 @@ export class AccountStore {
   }
 
   private putKey(k: StoredAccessKey): void {
-    this.db
-      .prepare(
-        'INSERT INTO access_keys (access_key_id, secret_access_key, account_id, root, read_only, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(k.accessKeyId, k.secretAccessKey, k.accountId, k.root ? 1 : 0, k.readOnly ? 1 : 0, k.description, k.createdAt);
+    prepared(
+      this.db,
+      'INSERT INTO access_keys (access_key_id, secret_access_key, account_id, root, read_only, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ).run(k.accessKeyId, k.secretAccessKey, k.accountId, k.root ? 1 : 0, k.readOnly ? 1 : 0, k.description, k.createdAt);
     this.keys.set(k.accessKeyId, k);
   }
 }

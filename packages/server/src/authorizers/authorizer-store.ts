@@ -4,7 +4,7 @@
  * serves MQTT connections, which name an authorizer before anything tells us their namespace.
  */
 import type { Namespace } from '../accounts/namespace.js';
-import { inTransaction, type Db } from '../store/database.js';
+import { inTransaction, type Db, prepared } from '../store/database.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS authorizers (
@@ -62,9 +62,11 @@ export class AuthorizerStore {
   }
 
   authorizer(ns: Namespace, name: string): AuthorizerRow | undefined {
-    const r = this.db
-      .prepare('SELECT * FROM authorizers WHERE account_id = ? AND region = ? AND name = ?')
-      .get(ns.accountId, ns.region, name) as Row | undefined;
+    const r = prepared(this.db, 'SELECT * FROM authorizers WHERE account_id = ? AND region = ? AND name = ?').get(
+      ns.accountId,
+      ns.region,
+      name,
+    ) as Row | undefined;
     return r ? authorizer(r) : undefined;
   }
 
@@ -72,62 +74,66 @@ export class AuthorizerStore {
   authorizers(ns: Namespace, status?: AuthorizerStatus): AuthorizerRow[] {
     const rows =
       status === undefined
-        ? this.db.prepare('SELECT * FROM authorizers WHERE account_id = ? AND region = ? ORDER BY name').all(ns.accountId, ns.region)
-        : this.db
-            .prepare('SELECT * FROM authorizers WHERE account_id = ? AND region = ? AND status = ? ORDER BY name')
-            .all(ns.accountId, ns.region, status);
+        ? prepared(this.db, 'SELECT * FROM authorizers WHERE account_id = ? AND region = ? ORDER BY name').all(ns.accountId, ns.region)
+        : prepared(this.db, 'SELECT * FROM authorizers WHERE account_id = ? AND region = ? AND status = ? ORDER BY name').all(
+            ns.accountId,
+            ns.region,
+            status,
+          );
     return (rows as Row[]).map(authorizer);
   }
 
   count(ns: Namespace): number {
-    const r = this.db
-      .prepare('SELECT COUNT(*) AS n FROM authorizers WHERE account_id = ? AND region = ?')
-      .get(ns.accountId, ns.region) as Row;
+    const r = prepared(this.db, 'SELECT COUNT(*) AS n FROM authorizers WHERE account_id = ? AND region = ?').get(
+      ns.accountId,
+      ns.region,
+    ) as Row;
     return r.n as number;
   }
 
   /** Every authorizer with this name, in any namespace (an MQTT client names one without saying where). */
   byName(name: string): Array<{ ns: Namespace; row: AuthorizerRow }> {
-    return (this.db.prepare('SELECT * FROM authorizers WHERE name = ? ORDER BY account_id, region').all(name) as Row[]).map((r) => ({
+    return (prepared(this.db, 'SELECT * FROM authorizers WHERE name = ? ORDER BY account_id, region').all(name) as Row[]).map((r) => ({
       ns: namespaceOf(r),
       row: authorizer(r),
     }));
   }
 
   put(ns: Namespace, a: AuthorizerRow): void {
-    this.db
-      .prepare(
-        'INSERT OR REPLACE INTO authorizers (account_id, region, name, function_arn, token_key_name, token_signing_public_keys, status, signing_disabled, enable_caching_for_http, created_at, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        ns.accountId,
-        ns.region,
-        a.name,
-        a.functionArn,
-        a.tokenKeyName,
-        JSON.stringify(a.tokenSigningPublicKeys),
-        a.status,
-        a.signingDisabled ? 1 : 0,
-        a.enableCachingForHttp ? 1 : 0,
-        a.createdAt,
-        a.lastModified,
-      );
+    prepared(
+      this.db,
+      'INSERT OR REPLACE INTO authorizers (account_id, region, name, function_arn, token_key_name, token_signing_public_keys, status, signing_disabled, enable_caching_for_http, created_at, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      ns.accountId,
+      ns.region,
+      a.name,
+      a.functionArn,
+      a.tokenKeyName,
+      JSON.stringify(a.tokenSigningPublicKeys),
+      a.status,
+      a.signingDisabled ? 1 : 0,
+      a.enableCachingForHttp ? 1 : 0,
+      a.createdAt,
+      a.lastModified,
+    );
   }
 
   delete(ns: Namespace, name: string): void {
-    this.db.prepare('DELETE FROM authorizers WHERE account_id = ? AND region = ? AND name = ?').run(ns.accountId, ns.region, name);
+    prepared(this.db, 'DELETE FROM authorizers WHERE account_id = ? AND region = ? AND name = ?').run(ns.accountId, ns.region, name);
   }
 
   defaultName(ns: Namespace): string | undefined {
-    const r = this.db.prepare('SELECT name FROM default_authorizers WHERE account_id = ? AND region = ?').get(ns.accountId, ns.region) as
+    const r = prepared(this.db, 'SELECT name FROM default_authorizers WHERE account_id = ? AND region = ?').get(ns.accountId, ns.region) as
       Row | undefined;
     return r ? (r.name as string) : undefined;
   }
 
   setDefault(ns: Namespace, name: string): void {
-    this.db
-      .prepare('INSERT OR REPLACE INTO default_authorizers (account_id, region, name) VALUES (?, ?, ?)')
-      .run(ns.accountId, ns.region, name);
+    prepared(this.db, 'INSERT OR REPLACE INTO default_authorizers (account_id, region, name) VALUES (?, ?, ?)').run(
+      ns.accountId,
+      ns.region,
+      name,
+    );
   }
 
   /** Removes every authorizer and default of every namespace (test-mode reset). */
@@ -136,12 +142,12 @@ export class AuthorizerStore {
   }
 
   clearDefault(ns: Namespace): void {
-    this.db.prepare('DELETE FROM default_authorizers WHERE account_id = ? AND region = ?').run(ns.accountId, ns.region);
+    prepared(this.db, 'DELETE FROM default_authorizers WHERE account_id = ? AND region = ?').run(ns.accountId, ns.region);
   }
 
   /** The default authorizer of every namespace that has one. */
   defaults(): Array<{ ns: Namespace; name: string }> {
-    return (this.db.prepare('SELECT * FROM default_authorizers ORDER BY account_id, region').all() as Row[]).map((r) => ({
+    return (prepared(this.db, 'SELECT * FROM default_authorizers ORDER BY account_id, region').all() as Row[]).map((r) => ({
       ns: namespaceOf(r),
       name: r.name as string,
     }));

@@ -1,5 +1,5 @@
 /** SQLite tables of device certificates, CA certificates and registration codes. */
-import { inTransaction, type Db } from '../store/database.js';
+import { inTransaction, type Db, prepared } from '../store/database.js';
 import type { Namespace } from '../accounts/namespace.js';
 
 const SCHEMA = `
@@ -84,15 +84,17 @@ export class CertificateStore {
   }
 
   certificate(ns: Namespace, id: string): CertificateRow | undefined {
-    const r = this.db
-      .prepare('SELECT * FROM certificates WHERE account_id = ? AND region = ? AND certificate_id = ?')
-      .get(ns.accountId, ns.region, id) as Row | undefined;
+    const r = prepared(this.db, 'SELECT * FROM certificates WHERE account_id = ? AND region = ? AND certificate_id = ?').get(
+      ns.accountId,
+      ns.region,
+      id,
+    ) as Row | undefined;
     return r ? cert(r) : undefined;
   }
 
   /** Every registration of a certificate, in any namespace (a TLS client presents only the certificate). */
   registrations(id: string): Array<CertificateRow & Namespace> {
-    return (this.db.prepare('SELECT * FROM certificates WHERE certificate_id = ?').all(id) as Row[]).map((r) => ({
+    return (prepared(this.db, 'SELECT * FROM certificates WHERE certificate_id = ?').all(id) as Row[]).map((r) => ({
       ...cert(r),
       accountId: r.account_id as string,
       region: r.region as string,
@@ -100,91 +102,98 @@ export class CertificateStore {
   }
 
   putCertificate(ns: Namespace, c: CertificateRow): void {
-    this.db
-      .prepare(
-        'INSERT OR REPLACE INTO certificates (account_id, region, certificate_id, pem, status, ca_certificate_id, mode, created_at, last_modified, customer_version, generation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        ns.accountId,
-        ns.region,
-        c.certificateId,
-        c.pem,
-        c.status,
-        c.caCertificateId,
-        c.mode,
-        c.createdAt,
-        c.lastModified,
-        c.customerVersion,
-        c.generationId,
-      );
+    prepared(
+      this.db,
+      'INSERT OR REPLACE INTO certificates (account_id, region, certificate_id, pem, status, ca_certificate_id, mode, created_at, last_modified, customer_version, generation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      ns.accountId,
+      ns.region,
+      c.certificateId,
+      c.pem,
+      c.status,
+      c.caCertificateId,
+      c.mode,
+      c.createdAt,
+      c.lastModified,
+      c.customerVersion,
+      c.generationId,
+    );
   }
 
   deleteCertificate(ns: Namespace, id: string): void {
-    this.db.prepare('DELETE FROM certificates WHERE account_id = ? AND region = ? AND certificate_id = ?').run(ns.accountId, ns.region, id);
+    prepared(this.db, 'DELETE FROM certificates WHERE account_id = ? AND region = ? AND certificate_id = ?').run(
+      ns.accountId,
+      ns.region,
+      id,
+    );
   }
 
   certificates(ns: Namespace, caCertificateId?: string): CertificateRow[] {
     const rows =
       caCertificateId === undefined
-        ? this.db
-            .prepare('SELECT * FROM certificates WHERE account_id = ? AND region = ? ORDER BY created_at, certificate_id')
-            .all(ns.accountId, ns.region)
-        : this.db
-            .prepare(
-              'SELECT * FROM certificates WHERE account_id = ? AND region = ? AND ca_certificate_id = ? ORDER BY created_at, certificate_id',
-            )
-            .all(ns.accountId, ns.region, caCertificateId);
+        ? prepared(this.db, 'SELECT * FROM certificates WHERE account_id = ? AND region = ? ORDER BY created_at, certificate_id').all(
+            ns.accountId,
+            ns.region,
+          )
+        : prepared(
+            this.db,
+            'SELECT * FROM certificates WHERE account_id = ? AND region = ? AND ca_certificate_id = ? ORDER BY created_at, certificate_id',
+          ).all(ns.accountId, ns.region, caCertificateId);
     return (rows as Row[]).map(cert);
   }
 
   caCertificate(ns: Namespace, id: string): CaCertificateRow | undefined {
-    const r = this.db
-      .prepare('SELECT * FROM ca_certificates WHERE account_id = ? AND region = ? AND certificate_id = ?')
-      .get(ns.accountId, ns.region, id) as Row | undefined;
+    const r = prepared(this.db, 'SELECT * FROM ca_certificates WHERE account_id = ? AND region = ? AND certificate_id = ?').get(
+      ns.accountId,
+      ns.region,
+      id,
+    ) as Row | undefined;
     return r ? caCert(r) : undefined;
   }
 
   putCaCertificate(ns: Namespace, c: CaCertificateRow): void {
-    this.db
-      .prepare(
-        'INSERT OR REPLACE INTO ca_certificates (account_id, region, certificate_id, pem, status, auto_registration, mode, registration_config, created_at, last_modified, customer_version, generation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        ns.accountId,
-        ns.region,
-        c.certificateId,
-        c.pem,
-        c.status,
-        c.autoRegistration,
-        c.mode,
-        c.registrationConfig === null ? null : JSON.stringify(c.registrationConfig),
-        c.createdAt,
-        c.lastModified,
-        c.customerVersion,
-        c.generationId,
-      );
+    prepared(
+      this.db,
+      'INSERT OR REPLACE INTO ca_certificates (account_id, region, certificate_id, pem, status, auto_registration, mode, registration_config, created_at, last_modified, customer_version, generation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      ns.accountId,
+      ns.region,
+      c.certificateId,
+      c.pem,
+      c.status,
+      c.autoRegistration,
+      c.mode,
+      c.registrationConfig === null ? null : JSON.stringify(c.registrationConfig),
+      c.createdAt,
+      c.lastModified,
+      c.customerVersion,
+      c.generationId,
+    );
   }
 
   deleteCaCertificate(ns: Namespace, id: string): void {
-    this.db
-      .prepare('DELETE FROM ca_certificates WHERE account_id = ? AND region = ? AND certificate_id = ?')
-      .run(ns.accountId, ns.region, id);
+    prepared(this.db, 'DELETE FROM ca_certificates WHERE account_id = ? AND region = ? AND certificate_id = ?').run(
+      ns.accountId,
+      ns.region,
+      id,
+    );
   }
 
   caCertificates(ns: Namespace): CaCertificateRow[] {
     return (
-      this.db
-        .prepare('SELECT * FROM ca_certificates WHERE account_id = ? AND region = ? ORDER BY created_at, certificate_id')
-        .all(ns.accountId, ns.region) as Row[]
+      prepared(this.db, 'SELECT * FROM ca_certificates WHERE account_id = ? AND region = ? ORDER BY created_at, certificate_id').all(
+        ns.accountId,
+        ns.region,
+      ) as Row[]
     ).map(caCert);
   }
 
   registrationCode(ns: Namespace, create: () => string): string {
-    const r = this.db.prepare('SELECT code FROM registration_codes WHERE account_id = ? AND region = ?').get(ns.accountId, ns.region) as
+    const r = prepared(this.db, 'SELECT code FROM registration_codes WHERE account_id = ? AND region = ?').get(ns.accountId, ns.region) as
       Row | undefined;
     if (r) return r.code as string;
     const code = create();
-    this.db.prepare('INSERT INTO registration_codes (account_id, region, code) VALUES (?, ?, ?)').run(ns.accountId, ns.region, code);
+    prepared(this.db, 'INSERT INTO registration_codes (account_id, region, code) VALUES (?, ?, ?)').run(ns.accountId, ns.region, code);
     return code;
   }
 }

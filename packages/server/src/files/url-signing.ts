@@ -94,7 +94,9 @@ export class UrlSigner {
   verify(fileName: string, query: Record<string, string | undefined>, nowMs: number): DownloadGrant {
     const { account, region, expires, version, signature } = query;
     if (!account || !region || !expires || !version || !signature) {
-      throw denied('The URL is not signed: a download URL needs the account, region, expires, version and signature parameters of a presigned URL');
+      throw denied(
+        'The URL is not signed: a download URL needs the account, region, expires, version and signature parameters of a presigned URL',
+      );
     }
     const grant: DownloadGrant = { ns: { accountId: account, region }, fileName, expires: Number(expires), version };
     const given = Buffer.from(signature, 'utf8');

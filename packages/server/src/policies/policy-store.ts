@@ -1,5 +1,5 @@
 /** SQLite tables of IoT policies, their versions, and what they are attached to. */
-import { inTransaction, type Db } from '../store/database.js';
+import { inTransaction, type Db, prepared } from '../store/database.js';
 import type { Namespace } from '../accounts/namespace.js';
 
 const SCHEMA = `
@@ -60,91 +60,105 @@ export class PolicyStore {
   }
 
   policy(ns: Namespace, name: string): PolicyRow | undefined {
-    const r = this.db
-      .prepare('SELECT * FROM policies WHERE account_id = ? AND region = ? AND name = ?')
-      .get(ns.accountId, ns.region, name) as Row | undefined;
+    const r = prepared(this.db, 'SELECT * FROM policies WHERE account_id = ? AND region = ? AND name = ?').get(
+      ns.accountId,
+      ns.region,
+      name,
+    ) as Row | undefined;
     return r ? policy(r) : undefined;
   }
 
   policies(ns: Namespace): PolicyRow[] {
     return (
-      this.db.prepare('SELECT * FROM policies WHERE account_id = ? AND region = ? ORDER BY name').all(ns.accountId, ns.region) as Row[]
+      prepared(this.db, 'SELECT * FROM policies WHERE account_id = ? AND region = ? ORDER BY name').all(ns.accountId, ns.region) as Row[]
     ).map(policy);
   }
 
   putPolicy(ns: Namespace, p: PolicyRow): void {
-    this.db
-      .prepare(
-        'INSERT OR REPLACE INTO policies (account_id, region, name, default_version, next_version, created_at, last_modified, generation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(ns.accountId, ns.region, p.name, p.defaultVersion, p.nextVersion, p.createdAt, p.lastModified, p.generationId);
+    prepared(
+      this.db,
+      'INSERT OR REPLACE INTO policies (account_id, region, name, default_version, next_version, created_at, last_modified, generation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(ns.accountId, ns.region, p.name, p.defaultVersion, p.nextVersion, p.createdAt, p.lastModified, p.generationId);
   }
 
   deletePolicy(ns: Namespace, name: string): void {
-    this.db.prepare('DELETE FROM policies WHERE account_id = ? AND region = ? AND name = ?').run(ns.accountId, ns.region, name);
-    this.db.prepare('DELETE FROM policy_versions WHERE account_id = ? AND region = ? AND name = ?').run(ns.accountId, ns.region, name);
+    prepared(this.db, 'DELETE FROM policies WHERE account_id = ? AND region = ? AND name = ?').run(ns.accountId, ns.region, name);
+    prepared(this.db, 'DELETE FROM policy_versions WHERE account_id = ? AND region = ? AND name = ?').run(ns.accountId, ns.region, name);
   }
 
   version(ns: Namespace, name: string, version: number): PolicyVersionRow | undefined {
-    const r = this.db
-      .prepare('SELECT * FROM policy_versions WHERE account_id = ? AND region = ? AND name = ? AND version = ?')
-      .get(ns.accountId, ns.region, name, version) as Row | undefined;
+    const r = prepared(this.db, 'SELECT * FROM policy_versions WHERE account_id = ? AND region = ? AND name = ? AND version = ?').get(
+      ns.accountId,
+      ns.region,
+      name,
+      version,
+    ) as Row | undefined;
     return r ? { version: r.version as number, document: r.document as string, createdAt: r.created_at as number } : undefined;
   }
 
   versions(ns: Namespace, name: string): PolicyVersionRow[] {
     return (
-      this.db
-        .prepare('SELECT * FROM policy_versions WHERE account_id = ? AND region = ? AND name = ? ORDER BY version DESC')
-        .all(ns.accountId, ns.region, name) as Row[]
+      prepared(this.db, 'SELECT * FROM policy_versions WHERE account_id = ? AND region = ? AND name = ? ORDER BY version DESC').all(
+        ns.accountId,
+        ns.region,
+        name,
+      ) as Row[]
     ).map((r) => ({ version: r.version as number, document: r.document as string, createdAt: r.created_at as number }));
   }
 
   putVersion(ns: Namespace, name: string, v: PolicyVersionRow): void {
-    this.db
-      .prepare('INSERT INTO policy_versions (account_id, region, name, version, document, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(ns.accountId, ns.region, name, v.version, v.document, v.createdAt);
+    prepared(
+      this.db,
+      'INSERT INTO policy_versions (account_id, region, name, version, document, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(ns.accountId, ns.region, name, v.version, v.document, v.createdAt);
   }
 
   deleteVersion(ns: Namespace, name: string, version: number): void {
-    this.db
-      .prepare('DELETE FROM policy_versions WHERE account_id = ? AND region = ? AND name = ? AND version = ?')
-      .run(ns.accountId, ns.region, name, version);
+    prepared(this.db, 'DELETE FROM policy_versions WHERE account_id = ? AND region = ? AND name = ? AND version = ?').run(
+      ns.accountId,
+      ns.region,
+      name,
+      version,
+    );
   }
 
   attach(ns: Namespace, name: string, target: string): void {
-    this.db
-      .prepare('INSERT OR IGNORE INTO policy_targets (account_id, region, policy_name, target, attached_at) VALUES (?, ?, ?, ?, ?)')
-      .run(ns.accountId, ns.region, name, target, Date.now());
+    prepared(
+      this.db,
+      'INSERT OR IGNORE INTO policy_targets (account_id, region, policy_name, target, attached_at) VALUES (?, ?, ?, ?, ?)',
+    ).run(ns.accountId, ns.region, name, target, Date.now());
   }
 
   detach(ns: Namespace, name: string, target: string): boolean {
     return (
-      this.db
-        .prepare('DELETE FROM policy_targets WHERE account_id = ? AND region = ? AND policy_name = ? AND target = ?')
-        .run(ns.accountId, ns.region, name, target).changes > 0
+      prepared(this.db, 'DELETE FROM policy_targets WHERE account_id = ? AND region = ? AND policy_name = ? AND target = ?').run(
+        ns.accountId,
+        ns.region,
+        name,
+        target,
+      ).changes > 0
     );
   }
 
   detachTarget(ns: Namespace, target: string): void {
-    this.db.prepare('DELETE FROM policy_targets WHERE account_id = ? AND region = ? AND target = ?').run(ns.accountId, ns.region, target);
+    prepared(this.db, 'DELETE FROM policy_targets WHERE account_id = ? AND region = ? AND target = ?').run(ns.accountId, ns.region, target);
   }
 
   targets(ns: Namespace, name: string): string[] {
     return (
-      this.db
-        .prepare('SELECT target FROM policy_targets WHERE account_id = ? AND region = ? AND policy_name = ? ORDER BY attached_at, target')
-        .all(ns.accountId, ns.region, name) as Row[]
+      prepared(
+        this.db,
+        'SELECT target FROM policy_targets WHERE account_id = ? AND region = ? AND policy_name = ? ORDER BY attached_at, target',
+      ).all(ns.accountId, ns.region, name) as Row[]
     ).map((r) => r.target as string);
   }
 
   policiesOf(ns: Namespace, target: string): string[] {
     return (
-      this.db
-        .prepare(
-          'SELECT policy_name FROM policy_targets WHERE account_id = ? AND region = ? AND target = ? ORDER BY attached_at, policy_name',
-        )
-        .all(ns.accountId, ns.region, target) as Row[]
+      prepared(
+        this.db,
+        'SELECT policy_name FROM policy_targets WHERE account_id = ? AND region = ? AND target = ? ORDER BY attached_at, policy_name',
+      ).all(ns.accountId, ns.region, target) as Row[]
     ).map((r) => r.policy_name as string);
   }
 }

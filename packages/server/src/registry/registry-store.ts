@@ -1,5 +1,5 @@
 /** SQLite tables of the registry: things, thing types, static thing groups, memberships, thing principals, tags. */
-import { inTransaction, type Db } from '../store/database.js';
+import { inTransaction, type Db, prepared } from '../store/database.js';
 import type { Namespace } from '../accounts/namespace.js';
 import type { Tag } from './validation.js';
 
@@ -118,25 +118,28 @@ export class RegistryStore {
   // ---- things --------------------------------------------------------------------------------
 
   thing(ns: Namespace, name: string): ThingRow | undefined {
-    const r = this.db
-      .prepare('SELECT * FROM things WHERE account_id = ? AND region = ? AND thing_name = ?')
-      .get(ns.accountId, ns.region, name) as Row | undefined;
+    const r = prepared(this.db, 'SELECT * FROM things WHERE account_id = ? AND region = ? AND thing_name = ?').get(
+      ns.accountId,
+      ns.region,
+      name,
+    ) as Row | undefined;
     return r ? thing(r) : undefined;
   }
 
   putThing(ns: Namespace, t: ThingRow): void {
-    this.db
-      .prepare(
-        'INSERT OR REPLACE INTO things (account_id, region, thing_name, thing_id, thing_type_name, attributes, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(ns.accountId, ns.region, t.thingName, t.thingId, t.thingTypeName, JSON.stringify(t.attributes), t.version, t.createdAt);
+    prepared(
+      this.db,
+      'INSERT OR REPLACE INTO things (account_id, region, thing_name, thing_id, thing_type_name, attributes, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(ns.accountId, ns.region, t.thingName, t.thingId, t.thingTypeName, JSON.stringify(t.attributes), t.version, t.createdAt);
   }
 
   deleteThing(ns: Namespace, name: string): void {
-    this.db.prepare('DELETE FROM things WHERE account_id = ? AND region = ? AND thing_name = ?').run(ns.accountId, ns.region, name);
-    this.db
-      .prepare('DELETE FROM thing_group_members WHERE account_id = ? AND region = ? AND thing_name = ?')
-      .run(ns.accountId, ns.region, name);
+    prepared(this.db, 'DELETE FROM things WHERE account_id = ? AND region = ? AND thing_name = ?').run(ns.accountId, ns.region, name);
+    prepared(this.db, 'DELETE FROM thing_group_members WHERE account_id = ? AND region = ? AND thing_name = ?').run(
+      ns.accountId,
+      ns.region,
+      name,
+    );
   }
 
   /** Things ordered by name, after `after` (keyset paging). */
@@ -149,14 +152,16 @@ export class RegistryStore {
     }
     sql += ' ORDER BY thing_name LIMIT ?';
     args.push(opts.limit);
-    return (this.db.prepare(sql).all(...args) as Row[]).map(thing);
+    return (prepared(this.db, sql).all(...args) as Row[]).map(thing);
   }
 
   countThingsOfType(ns: Namespace, type: string): number {
     return (
-      this.db
-        .prepare('SELECT COUNT(*) AS n FROM things WHERE account_id = ? AND region = ? AND thing_type_name = ?')
-        .get(ns.accountId, ns.region, type) as {
+      prepared(this.db, 'SELECT COUNT(*) AS n FROM things WHERE account_id = ? AND region = ? AND thing_type_name = ?').get(
+        ns.accountId,
+        ns.region,
+        type,
+      ) as {
         n: number;
       }
     ).n;
@@ -165,178 +170,199 @@ export class RegistryStore {
   // ---- thing types ---------------------------------------------------------------------------
 
   thingType(ns: Namespace, name: string): ThingTypeRow | undefined {
-    const r = this.db
-      .prepare('SELECT * FROM thing_types WHERE account_id = ? AND region = ? AND name = ?')
-      .get(ns.accountId, ns.region, name) as Row | undefined;
+    const r = prepared(this.db, 'SELECT * FROM thing_types WHERE account_id = ? AND region = ? AND name = ?').get(
+      ns.accountId,
+      ns.region,
+      name,
+    ) as Row | undefined;
     return r ? thingType(r) : undefined;
   }
 
   putThingType(ns: Namespace, t: ThingTypeRow): void {
-    this.db
-      .prepare(
-        'INSERT OR REPLACE INTO thing_types (account_id, region, name, id, description, searchable_attributes, mqtt5_configuration, deprecated, deprecated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        ns.accountId,
-        ns.region,
-        t.name,
-        t.id,
-        t.description,
-        JSON.stringify(t.searchableAttributes),
-        t.mqtt5Configuration === undefined ? null : JSON.stringify(t.mqtt5Configuration),
-        t.deprecated ? 1 : 0,
-        t.deprecatedAt,
-        t.createdAt,
-      );
+    prepared(
+      this.db,
+      'INSERT OR REPLACE INTO thing_types (account_id, region, name, id, description, searchable_attributes, mqtt5_configuration, deprecated, deprecated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      ns.accountId,
+      ns.region,
+      t.name,
+      t.id,
+      t.description,
+      JSON.stringify(t.searchableAttributes),
+      t.mqtt5Configuration === undefined ? null : JSON.stringify(t.mqtt5Configuration),
+      t.deprecated ? 1 : 0,
+      t.deprecatedAt,
+      t.createdAt,
+    );
   }
 
   deleteThingType(ns: Namespace, name: string): void {
-    this.db.prepare('DELETE FROM thing_types WHERE account_id = ? AND region = ? AND name = ?').run(ns.accountId, ns.region, name);
+    prepared(this.db, 'DELETE FROM thing_types WHERE account_id = ? AND region = ? AND name = ?').run(ns.accountId, ns.region, name);
   }
 
   thingTypes(ns: Namespace): ThingTypeRow[] {
     return (
-      this.db.prepare('SELECT * FROM thing_types WHERE account_id = ? AND region = ? ORDER BY name').all(ns.accountId, ns.region) as Row[]
+      prepared(this.db, 'SELECT * FROM thing_types WHERE account_id = ? AND region = ? ORDER BY name').all(ns.accountId, ns.region) as Row[]
     ).map(thingType);
   }
 
   // ---- thing groups --------------------------------------------------------------------------
 
   group(ns: Namespace, name: string): ThingGroupRow | undefined {
-    const r = this.db
-      .prepare('SELECT * FROM thing_groups WHERE account_id = ? AND region = ? AND name = ?')
-      .get(ns.accountId, ns.region, name) as Row | undefined;
+    const r = prepared(this.db, 'SELECT * FROM thing_groups WHERE account_id = ? AND region = ? AND name = ?').get(
+      ns.accountId,
+      ns.region,
+      name,
+    ) as Row | undefined;
     return r ? group(r) : undefined;
   }
 
   putGroup(ns: Namespace, g: ThingGroupRow): void {
-    this.db
-      .prepare(
-        'INSERT OR REPLACE INTO thing_groups (account_id, region, name, id, parent_name, description, attributes, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(ns.accountId, ns.region, g.name, g.id, g.parentName, g.description, JSON.stringify(g.attributes), g.version, g.createdAt);
+    prepared(
+      this.db,
+      'INSERT OR REPLACE INTO thing_groups (account_id, region, name, id, parent_name, description, attributes, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(ns.accountId, ns.region, g.name, g.id, g.parentName, g.description, JSON.stringify(g.attributes), g.version, g.createdAt);
   }
 
   deleteGroup(ns: Namespace, name: string): void {
-    this.db.prepare('DELETE FROM thing_groups WHERE account_id = ? AND region = ? AND name = ?').run(ns.accountId, ns.region, name);
-    this.db
-      .prepare('DELETE FROM thing_group_members WHERE account_id = ? AND region = ? AND group_name = ?')
-      .run(ns.accountId, ns.region, name);
+    prepared(this.db, 'DELETE FROM thing_groups WHERE account_id = ? AND region = ? AND name = ?').run(ns.accountId, ns.region, name);
+    prepared(this.db, 'DELETE FROM thing_group_members WHERE account_id = ? AND region = ? AND group_name = ?').run(
+      ns.accountId,
+      ns.region,
+      name,
+    );
   }
 
   groups(ns: Namespace): ThingGroupRow[] {
     return (
-      this.db.prepare('SELECT * FROM thing_groups WHERE account_id = ? AND region = ? ORDER BY name').all(ns.accountId, ns.region) as Row[]
+      prepared(this.db, 'SELECT * FROM thing_groups WHERE account_id = ? AND region = ? ORDER BY name').all(
+        ns.accountId,
+        ns.region,
+      ) as Row[]
     ).map(group);
   }
 
   children(ns: Namespace, parent: string): ThingGroupRow[] {
     return (
-      this.db
-        .prepare('SELECT * FROM thing_groups WHERE account_id = ? AND region = ? AND parent_name = ? ORDER BY name')
-        .all(ns.accountId, ns.region, parent) as Row[]
+      prepared(this.db, 'SELECT * FROM thing_groups WHERE account_id = ? AND region = ? AND parent_name = ? ORDER BY name').all(
+        ns.accountId,
+        ns.region,
+        parent,
+      ) as Row[]
     ).map(group);
   }
 
   addMember(ns: Namespace, groupName: string, thingName: string): boolean {
     return (
-      this.db
-        .prepare('INSERT OR IGNORE INTO thing_group_members (account_id, region, group_name, thing_name) VALUES (?, ?, ?, ?)')
-        .run(ns.accountId, ns.region, groupName, thingName).changes > 0
+      prepared(this.db, 'INSERT OR IGNORE INTO thing_group_members (account_id, region, group_name, thing_name) VALUES (?, ?, ?, ?)').run(
+        ns.accountId,
+        ns.region,
+        groupName,
+        thingName,
+      ).changes > 0
     );
   }
 
   removeMember(ns: Namespace, groupName: string, thingName: string): boolean {
     return (
-      this.db
-        .prepare('DELETE FROM thing_group_members WHERE account_id = ? AND region = ? AND group_name = ? AND thing_name = ?')
-        .run(ns.accountId, ns.region, groupName, thingName).changes > 0
+      prepared(this.db, 'DELETE FROM thing_group_members WHERE account_id = ? AND region = ? AND group_name = ? AND thing_name = ?').run(
+        ns.accountId,
+        ns.region,
+        groupName,
+        thingName,
+      ).changes > 0
     );
   }
 
   groupsOfThing(ns: Namespace, thingName: string): string[] {
     return (
-      this.db
-        .prepare('SELECT group_name FROM thing_group_members WHERE account_id = ? AND region = ? AND thing_name = ? ORDER BY group_name')
-        .all(ns.accountId, ns.region, thingName) as Row[]
+      prepared(
+        this.db,
+        'SELECT group_name FROM thing_group_members WHERE account_id = ? AND region = ? AND thing_name = ? ORDER BY group_name',
+      ).all(ns.accountId, ns.region, thingName) as Row[]
     ).map((r) => r.group_name as string);
   }
 
   membersOf(ns: Namespace, groupName: string): string[] {
     return (
-      this.db
-        .prepare('SELECT thing_name FROM thing_group_members WHERE account_id = ? AND region = ? AND group_name = ? ORDER BY thing_name')
-        .all(ns.accountId, ns.region, groupName) as Row[]
+      prepared(
+        this.db,
+        'SELECT thing_name FROM thing_group_members WHERE account_id = ? AND region = ? AND group_name = ? ORDER BY thing_name',
+      ).all(ns.accountId, ns.region, groupName) as Row[]
     ).map((r) => r.thing_name as string);
   }
 
   // ---- thing principals ----------------------------------------------------------------------
 
   attachPrincipal(ns: Namespace, thingName: string, principal: string, exclusive: boolean): void {
-    this.db
-      .prepare('INSERT OR REPLACE INTO thing_principals (account_id, region, thing_name, principal, exclusive) VALUES (?, ?, ?, ?, ?)')
-      .run(ns.accountId, ns.region, thingName, principal, exclusive ? 1 : 0);
+    prepared(
+      this.db,
+      'INSERT OR REPLACE INTO thing_principals (account_id, region, thing_name, principal, exclusive) VALUES (?, ?, ?, ?, ?)',
+    ).run(ns.accountId, ns.region, thingName, principal, exclusive ? 1 : 0);
   }
 
   detachPrincipal(ns: Namespace, thingName: string, principal: string): boolean {
     return (
-      this.db
-        .prepare('DELETE FROM thing_principals WHERE account_id = ? AND region = ? AND thing_name = ? AND principal = ?')
-        .run(ns.accountId, ns.region, thingName, principal).changes > 0
+      prepared(this.db, 'DELETE FROM thing_principals WHERE account_id = ? AND region = ? AND thing_name = ? AND principal = ?').run(
+        ns.accountId,
+        ns.region,
+        thingName,
+        principal,
+      ).changes > 0
     );
   }
 
   principalsOf(ns: Namespace, thingName: string): Array<{ principal: string; exclusive: boolean }> {
     return (
-      this.db
-        .prepare(
-          'SELECT principal, exclusive FROM thing_principals WHERE account_id = ? AND region = ? AND thing_name = ? ORDER BY principal',
-        )
-        .all(ns.accountId, ns.region, thingName) as Row[]
+      prepared(
+        this.db,
+        'SELECT principal, exclusive FROM thing_principals WHERE account_id = ? AND region = ? AND thing_name = ? ORDER BY principal',
+      ).all(ns.accountId, ns.region, thingName) as Row[]
     ).map((r) => ({ principal: r.principal as string, exclusive: r.exclusive === 1 }));
   }
 
   thingsOf(ns: Namespace, principal: string): Array<{ thingName: string; exclusive: boolean }> {
     return (
-      this.db
-        .prepare(
-          'SELECT thing_name, exclusive FROM thing_principals WHERE account_id = ? AND region = ? AND principal = ? ORDER BY thing_name',
-        )
-        .all(ns.accountId, ns.region, principal) as Row[]
+      prepared(
+        this.db,
+        'SELECT thing_name, exclusive FROM thing_principals WHERE account_id = ? AND region = ? AND principal = ? ORDER BY thing_name',
+      ).all(ns.accountId, ns.region, principal) as Row[]
     ).map((r) => ({ thingName: r.thing_name as string, exclusive: r.exclusive === 1 }));
   }
 
   // ---- tags ----------------------------------------------------------------------------------
 
   tags(arn: string): Tag[] {
-    return (this.db.prepare('SELECT key, value FROM tags WHERE resource_arn = ? ORDER BY key').all(arn) as Row[]).map((r) =>
+    return (prepared(this.db, 'SELECT key, value FROM tags WHERE resource_arn = ? ORDER BY key').all(arn) as Row[]).map((r) =>
       r.value === null ? { Key: r.key as string } : { Key: r.key as string, Value: r.value as string },
     );
   }
 
   putTags(arn: string, tags: Tag[]): void {
-    const stmt = this.db.prepare('INSERT OR REPLACE INTO tags (resource_arn, key, value) VALUES (?, ?, ?)');
+    const stmt = prepared(this.db, 'INSERT OR REPLACE INTO tags (resource_arn, key, value) VALUES (?, ?, ?)');
     for (const t of tags) stmt.run(arn, t.Key, t.Value ?? null);
   }
 
   deleteTags(arn: string, keys?: string[]): void {
-    if (!keys) this.db.prepare('DELETE FROM tags WHERE resource_arn = ?').run(arn);
-    else for (const k of keys) this.db.prepare('DELETE FROM tags WHERE resource_arn = ? AND key = ?').run(arn, k);
+    if (!keys) prepared(this.db, 'DELETE FROM tags WHERE resource_arn = ?').run(arn);
+    else for (const k of keys) prepared(this.db, 'DELETE FROM tags WHERE resource_arn = ? AND key = ?').run(arn, k);
   }
 
   // ---- event configurations ------------------------------------------------------------------
 
   eventConfigurations(ns: Namespace): Array<{ type: string; enabled: boolean; updatedAt: number }> {
     return (
-      this.db
-        .prepare('SELECT event_type, enabled, updated_at FROM event_configurations WHERE account_id = ? AND region = ?')
-        .all(ns.accountId, ns.region) as Row[]
+      prepared(this.db, 'SELECT event_type, enabled, updated_at FROM event_configurations WHERE account_id = ? AND region = ?').all(
+        ns.accountId,
+        ns.region,
+      ) as Row[]
     ).map((r) => ({ type: r.event_type as string, enabled: r.enabled === 1, updatedAt: r.updated_at as number }));
   }
 
   setEventConfiguration(ns: Namespace, type: string, enabled: boolean): void {
-    this.db
-      .prepare('INSERT OR REPLACE INTO event_configurations (account_id, region, event_type, enabled, updated_at) VALUES (?, ?, ?, ?, ?)')
-      .run(ns.accountId, ns.region, type, enabled ? 1 : 0, Date.now());
+    prepared(
+      this.db,
+      'INSERT OR REPLACE INTO event_configurations (account_id, region, event_type, enabled, updated_at) VALUES (?, ?, ?, ?, ?)',
+    ).run(ns.accountId, ns.region, type, enabled ? 1 : 0, Date.now());
   }
 }
