@@ -92,11 +92,11 @@ export class Platform {
     this.accounts = new AccountStore(db);
     this.accounts.ensureDefault(opts.adminKey, opts.defaultNamespace.accountId);
     this.registry = new RegistryStore(db);
-    this.events = new RegistryEvents(
-      this.registry,
-      (ns, topic, payload) => this.broker?.publish({ mount: mountOf(ns), topic, payload: JSON.stringify(payload), qos: 1 }),
-      (ns) => this.authorizer.invalidate(ns),
-    );
+    // What the services publish (events, shadow answers, job notifications): JSON at QoS 1.
+    const publish = (ns: Namespace, topic: string, payload: object): void => {
+      this.broker?.publish({ mount: mountOf(ns), topic, payload: JSON.stringify(payload), qos: 1 });
+    };
+    this.events = new RegistryEvents(this.registry, publish, (ns) => this.authorizer.invalidate(ns));
     this.things = new Things(this.registry, this.events);
     this.thingTypes = new ThingTypes(this.registry, this.events);
     this.thingGroups = new ThingGroups(this.registry, this.events);
@@ -105,7 +105,7 @@ export class Platform {
     this.policies = new Policies(this.policyStore, {
       targetExists: (ns, arn) => this.resourceExists(arn) && parseArn(arn)?.accountId === ns.accountId,
       groupAncestors: (ns, group) => this.thingGroups.lineage(ns, group).slice(0, -1),
-      groupsOfThing: (ns, thing) => [...new Set(this.registry.groupsOfThing(ns, thing).flatMap((g) => this.thingGroups.lineage(ns, g)))],
+      groupsOfThing: (ns, thing) => this.thingGroups.groupsReaching(ns, thing),
       changed: (ns) => this.authorizer.invalidate(ns),
     });
 
@@ -141,11 +141,7 @@ export class Platform {
       log: opts.log.child({ component: 'authz' }),
     });
 
-    this.shadows = new ShadowService(
-      new ShadowStore(db),
-      (ns, topic, document) => this.broker?.publish({ mount: mountOf(ns), topic, payload: JSON.stringify(document), qos: 1 }),
-      opts.shadows ?? DEFAULT_SHADOW_SETTINGS,
-    );
+    this.shadows = new ShadowService(new ShadowStore(db), publish, opts.shadows ?? DEFAULT_SHADOW_SETTINGS);
     // The PKI's directory is the data directory (a temporary one with --ephemeral).
     this.files = new FileService({
       db,
@@ -155,14 +151,12 @@ export class Platform {
       inUse: (ns, fileName) => this.jobs.fileUser(ns, fileName),
     });
 
-    const publish = (ns: Namespace, topic: string, payload: Record<string, unknown>): void => {
-      this.broker?.publish({ mount: mountOf(ns), topic, payload: JSON.stringify(payload), qos: 1 });
-    };
     const jobStore = new JobStore(db);
     const files = this.files;
     this.jobs = new JobsService({
       store: jobStore,
       registry: this.registry,
+      groups: this.thingGroups,
       events: this.events,
       log: opts.log.child({ component: 'jobs' }),
       publish,
@@ -180,8 +174,7 @@ export class Platform {
       expireDue: () => this.jobs.expireDue(),
     });
     this.things.deleted = (ns, thingName) => this.jobs.thingDeleted(ns, thingName);
-    this.thingGroups.membershipChanged = (ns, thingName) =>
-      this.jobs.membershipChanged(ns, thingName, (g) => this.thingGroups.lineage(ns, g));
+    this.thingGroups.membershipChanged = (ns, thingName) => this.jobs.membershipChanged(ns, thingName);
 
     this.routes = [
       ...registryRoutes({

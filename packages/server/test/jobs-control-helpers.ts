@@ -67,6 +67,7 @@ export function harness(path: string | null = null, start = T0): Harness {
   const jobs = new JobsService({
     store,
     registry,
+    groups,
     events,
     publish: (_ns, topic, payload) => published.push({ topic, payload }),
     clock: () => clock.now,
@@ -78,7 +79,7 @@ export function harness(path: string | null = null, start = T0): Harness {
     clock: () => clock.now,
     expireDue: () => jobs.expireDue(),
   });
-  groups.membershipChanged = (ns, thingName) => jobs.membershipChanged(ns, thingName, (g) => groups.lineage(ns, g));
+  groups.membershipChanged = (ns, thingName) => jobs.membershipChanged(ns, thingName);
   things.deleted = (ns, thingName) => jobs.thingDeleted(ns, thingName);
   const h: Harness = {
     db,

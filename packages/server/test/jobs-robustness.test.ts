@@ -43,7 +43,7 @@ test('job events do not make the authorizer recompile policies; registry events 
     () => invalidations++,
   );
   events.configure(NS, { JOB: true, JOB_EXECUTION: true });
-  const jobs = new JobsService({ store: h.store, registry: h.registry, events, publish: () => {}, clock: () => T0 });
+  const jobs = new JobsService({ store: h.store, registry: h.registry, groups: h.groups, events, publish: () => {}, clock: () => T0 });
   h.fleet(['p1']);
   invalidations = 0;
   jobs.createJob(NS, 'quiet', { document: doc, targets: [thingArn('p1')] });
@@ -130,6 +130,7 @@ test('a record that cannot be read does not stop the timers: the tick logs it an
   const jobs = new JobsService({
     store: h.store,
     registry: h.registry,
+    groups: h.groups,
     events: h.events,
     publish: () => {},
     clock: () => T0 + 2 * MINUTE,

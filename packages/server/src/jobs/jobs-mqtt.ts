@@ -33,25 +33,17 @@ function parse(rest: string): Request | undefined {
   return { op: 'invalid' };
 }
 
-function body(payload: Buffer): Record<string, unknown> {
+/** The request object, or the InvalidJson error to answer with (parsed once: the clientToken is echoed either way). */
+function body(payload: Buffer): Record<string, unknown> | JobError {
   if (payload.length === 0) return {};
   let v: unknown;
   try {
     v = JSON.parse(payload.toString('utf8'));
   } catch {
-    throw new JobError('InvalidJson', 'The request is not valid UTF-8 JSON');
+    return new JobError('InvalidJson', 'The request is not valid UTF-8 JSON');
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new JobError('InvalidJson', 'The request must be a JSON object');
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return new JobError('InvalidJson', 'The request must be a JSON object');
   return v as Record<string, unknown>;
-}
-
-function clientToken(payload: Buffer): string | undefined {
-  try {
-    const t = (JSON.parse(payload.toString('utf8')) as { clientToken?: unknown }).clientToken;
-    return typeof t === 'string' ? t : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Serves Jobs requests published to the broker; returns the function that stops it. */
@@ -70,11 +62,12 @@ export function serveJobsOverMqtt(broker: Broker, jobs: DeviceJobs, log: Logger)
     const thingName = m[1]!;
     const request = parse(m[2]!);
     if (!request) return;
-    const token = clientToken(msg.payload);
+    const b = body(msg.payload);
+    const token = b instanceof JobError || typeof b.clientToken !== 'string' ? undefined : b.clientToken;
     try {
       if (request.op === 'invalid') throw new JobError('InvalidTopic', `${msg.topic} is not a Jobs API topic`);
       if (!THING.test(thingName)) throw new JobError('InvalidRequest', `${thingName} is not a valid thing name`);
-      const b = body(msg.payload);
+      if (b instanceof JobError) throw b;
       let answer: Record<string, unknown>;
       switch (request.op) {
         case 'get':

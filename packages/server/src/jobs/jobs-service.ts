@@ -10,6 +10,7 @@ import { pageOf } from '../api/pagination.js';
 import { AwsError, alreadyExists, invalidRequest, limitExceeded, notFound, versionConflict } from '../aws/errors.js';
 import type { RegistryEvents } from '../registry/events.js';
 import type { RegistryStore } from '../registry/registry-store.js';
+import type { ThingGroups } from '../registry/thing-groups.js';
 import {
   applyParameters,
   checkDocument,
@@ -43,6 +44,7 @@ export interface JobFiles {
 export interface JobsDeps {
   store: JobStore;
   registry: RegistryStore;
+  groups: Pick<ThingGroups, 'members' | 'groupsReaching'>;
   events: RegistryEvents;
   publish: JobPublish;
   files?: JobFiles;
@@ -168,16 +170,7 @@ export class JobsService {
     if (!this.d.registry.thing(ns, thingName)) return false;
     const latest = this.store.execution(ns, job.jobId, thingName);
     if (latest && latest.status !== 'REMOVED') return false;
-    return job.targetSelection !== 'CONTINUOUS' || this.targets(ns, job, thingName, (g) => this.lineage(ns, g));
-  }
-
-  /** A group and its ancestors' names (as ThingGroups.lineage, read from the registry store). */
-  private lineage(ns: Namespace, group: string): string[] {
-    const out: string[] = [];
-    for (let g = this.d.registry.group(ns, group); g; g = g.parentName === null ? undefined : this.d.registry.group(ns, g.parentName)) {
-      out.unshift(g.name);
-    }
-    return out;
+    return job.targetSelection !== 'CONTINUOUS' || this.targets(ns, job, thingName);
   }
 
   /**
@@ -246,27 +239,16 @@ export class JobsService {
         things.add(name);
       } else {
         if (!this.d.registry.group(ns, name)) throw notFound(`Thing Group ${name} cannot be found.`);
-        for (const t of this.groupMembers(ns, name)) things.add(t);
+        for (const t of this.d.groups.members(ns, name, true)) things.add(t);
       }
     }
     return [...things];
   }
 
-  private groupMembers(ns: Namespace, group: string): string[] {
-    const out: string[] = [];
-    const stack = [group];
-    while (stack.length) {
-      const g = stack.pop()!;
-      out.push(...this.d.registry.membersOf(ns, g));
-      for (const c of this.d.registry.children(ns, g)) stack.push(c.name);
-    }
-    return out;
-  }
-
   /** Whether a job's targets reach the thing now (directly or through one of its groups' lineages). */
-  private targets(ns: Namespace, job: JobRecord, thingName: string, lineage: (group: string) => string[]): boolean {
+  private targets(ns: Namespace, job: JobRecord, thingName: string): boolean {
     if (job.targets.includes(thingArn(ns, thingName))) return true;
-    const groups = new Set(this.d.registry.groupsOfThing(ns, thingName).flatMap(lineage));
+    const groups = new Set(this.d.groups.groupsReaching(ns, thingName));
     return job.targets.some((t) => {
       const p = parseArn(t);
       return p?.resource.startsWith('thinggroup/') === true && groups.has(p.resource.slice('thinggroup/'.length));
@@ -278,12 +260,12 @@ export class JobsService {
    * execution for a thing that joined, and mark a thing that left no longer targeted REMOVED if its
    * execution had not started.
    */
-  membershipChanged(ns: Namespace, thingName: string, lineage: (group: string) => string[]): void {
+  membershipChanged(ns: Namespace, thingName: string): void {
     const out = new Outbox(this.store);
     this.store.tx(() => {
       for (const job of this.store.liveContinuousJobs(ns)) {
         const latest = this.store.execution(ns, job.jobId, thingName);
-        if (this.targets(ns, job, thingName, lineage)) {
+        if (this.targets(ns, job, thingName)) {
           if (latest && latest.status !== 'REMOVED') continue;
           this.queueTargets(ns, job, [thingName], out);
         } else if (latest?.status === 'QUEUED') {

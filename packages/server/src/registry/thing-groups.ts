@@ -264,11 +264,20 @@ export class ThingGroups {
     return {};
   }
 
+  /** The group's things, with those of its child groups when `recursive`, sorted. */
+  members(ns: Namespace, name: string, recursive: boolean): string[] {
+    const groups = [name, ...(recursive ? this.descendants(ns, name).map((g) => g.name) : [])];
+    return [...new Set(groups.flatMap((g) => this.store.membersOf(ns, g)))].sort();
+  }
+
+  /** Every group a thing is in, directly or as a member of a child group (policy inheritance, job targets). */
+  groupsReaching(ns: Namespace, thingName: string): string[] {
+    return [...new Set(this.store.groupsOfThing(ns, thingName).flatMap((g) => this.lineage(ns, g)))];
+  }
+
   listThings(ns: Namespace, name: string, q: { nextToken?: string; maxResults: number; recursive?: boolean }) {
     this.get(ns, name);
-    const groups = [name, ...(q.recursive ? this.descendants(ns, name).map((g) => g.name) : [])];
-    const things = [...new Set(groups.flatMap((g) => this.store.membersOf(ns, g)))].sort();
-    const page = pageOf(things, q.maxResults, q.nextToken);
+    const page = pageOf(this.members(ns, name, q.recursive ?? false), q.maxResults, q.nextToken);
     return { things: page.items, nextToken: page.next };
   }
 
