@@ -12,6 +12,7 @@ import type { AccountStore, StoredAccessKey } from '../accounts/account-store.js
 import { isRegion, type Namespace } from '../accounts/namespace.js';
 import { AwsError, forbidden, sendAwsError, unauthorized } from '../aws/errors.js';
 import { verifySigV4 } from '../aws/sigv4.js';
+import { checkPathLabels } from './path-labels.js';
 
 export type AwsService = 'iot' | 'iotdata' | 'iot-jobs-data';
 
@@ -218,6 +219,7 @@ async function handle(req: FastifyRequest, reply: FastifyReply, candidates: ApiR
     if (ctx.key?.readOnly && !route.readOnly) {
       throw new AwsError('AccessDeniedException', 403, `access key ${ctx.key.accessKeyId} is read-only; ${route.operation} changes state`);
     }
+    checkPathLabels(req.params as Record<string, string>, route.service);
     const query: Record<string, string | undefined> = {};
     for (const [k, v] of Object.entries(req.query as Record<string, string | string[]>)) query[k] = firstValue(v);
     const result = await route.handler({

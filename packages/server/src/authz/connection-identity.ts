@@ -9,14 +9,15 @@ import type { RegistryStore } from '../registry/registry-store.js';
 
 export interface ThingBinding {
   thingName: string;
-  /** The certificate is attached to the thing (the thing may exist without being attached). */
-  attached: boolean;
+  /** The principal is attached to this thing only (AWS's exclusive attachment). */
   exclusive: boolean;
 }
 
 /**
  * The connection's thing: the one the certificate is attached to exclusively, else the thing named
- * like the client id (attached or not, which `iot:Connection.Thing.IsAttached` tells policies).
+ * like the client id when the connection's principal is attached to it. As on AWS, a thing the
+ * principal is not attached to binds nothing: its thing policy variables stay unresolved, so a
+ * certificate cannot borrow another thing's identity by choosing that thing's name as client id.
  */
 export function bindThing(
   registry: RegistryStore,
@@ -24,14 +25,12 @@ export function bindThing(
   principal: string | undefined,
   clientId: string,
 ): ThingBinding | undefined {
-  if (principal) {
-    const exclusive = registry.thingsOf(ns, principal).find((t) => t.exclusive);
-    if (exclusive) return { thingName: exclusive.thingName, attached: true, exclusive: true };
-  }
-  const thing = registry.thing(ns, clientId);
-  if (!thing) return undefined;
-  const attached = principal !== undefined && registry.principalsOf(ns, clientId).some((p) => p.principal === principal);
-  return { thingName: clientId, attached, exclusive: false };
+  if (!principal) return undefined;
+  const attachments = registry.thingsOf(ns, principal);
+  const exclusive = attachments.find((t) => t.exclusive);
+  if (exclusive) return { thingName: exclusive.thingName, exclusive: true };
+  if (!attachments.some((t) => t.thingName === clientId)) return undefined;
+  return { thingName: clientId, exclusive: false };
 }
 
 const SUBJECT_FIELDS: Record<string, string> = {
@@ -112,7 +111,7 @@ export function identityVariables(i: IdentityInput): { vars: PolicyVariables; co
   };
   if (i.thing) {
     vars['iot:Connection.Thing.ThingName'] = i.thing.thingName;
-    vars['iot:Connection.Thing.IsAttached'] = String(i.thing.attached);
+    vars['iot:Connection.Thing.IsAttached'] = 'true';
     if (i.thingTypeName) vars['iot:Connection.Thing.ThingTypeName'] = i.thingTypeName;
     for (const [k, v] of Object.entries(i.thingAttributes ?? {})) vars[`iot:Connection.Thing.Attributes[${k}]`] = v;
   } else {

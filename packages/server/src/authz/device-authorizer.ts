@@ -305,7 +305,7 @@ export class DeviceAuthorizer implements BrokerHooks {
     // Thing-group policies reach a connection only through a thing its certificate is attached to.
     const docs =
       auth.documents ??
-      policies.documents(auth.ns, policies.effectiveNames(auth.ns, auth.principal, thing?.attached ? thing.thingName : undefined));
+      policies.documents(auth.ns, policies.effectiveNames(auth.ns, auth.principal, thing?.thingName));
     auth.thingName = thing?.thingName;
     auth.thingExclusive = thing?.exclusive ?? false;
     auth.context = context;

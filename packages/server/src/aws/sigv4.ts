@@ -64,14 +64,23 @@ const amz = (d: Date): string =>
     .replace(/[-:]/g, '')
     .replace(/\.\d{3}/, '');
 
+/** Malformed escapes (`%zz`, a lone `%`, overlong UTF-8 such as `%c0%ae`) are the client's error. */
+function decodeQueryPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new AwsError('InvalidRequestException', 400, `The query string has a malformed percent-escape: '${part.slice(0, 64)}'`);
+  }
+}
+
 function parseQuery(raw: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   if (!raw) return out;
   for (const part of raw.split('&')) {
     if (!part) continue;
     const eq = part.indexOf('=');
-    const k = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
-    const v = eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1));
+    const k = decodeQueryPart(eq < 0 ? part : part.slice(0, eq));
+    const v = eq < 0 ? '' : decodeQueryPart(part.slice(eq + 1));
     const prev = out[k];
     out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }

@@ -1,10 +1,18 @@
 /** The HTTP(S) application: health, metrics, the CA certificate, and MQTT over WebSocket on /mqtt. */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { attachWebSocket, type Broker } from '@thicket/broker';
 import { registerApi, type ApiRoute, type DeviceAuthenticator } from '../api/aws-api.js';
 import type { AccountStore } from '../accounts/account-store.js';
+import { replyWithFrameworkError } from '../api/framework-errors.js';
 import { registerFileTransfer, type FileService } from '../files/index.js';
 
 export interface HttpContext {
@@ -50,6 +58,8 @@ export function createHttpApp(ctx: HttpContext, https?: HttpsOptions): FastifyIn
     loggerInstance: ctx.log as FastifyBaseLogger,
     logController: new RequestLogAtDebug(),
     routerOptions: { maxParamLength: 2048 },
+    // Every error on the API ports has the AWS shape, also those raised before routing.
+    frameworkErrors: (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => replyWithFrameworkError(err, req, reply, ctx.log),
   };
   // The HTTPS instance differs only in its raw server type; routes see the same request and reply.
   const app: FastifyInstance = https
@@ -58,6 +68,8 @@ export function createHttpApp(ctx: HttpContext, https?: HttpsOptions): FastifyIn
         https: { key: https.key, cert: https.cert, ca: https.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
       }) as unknown as FastifyInstance)
     : Fastify(common);
+
+  app.setErrorHandler((err: FastifyError, req, reply) => replyWithFrameworkError(err, req, reply, ctx.log));
 
   app.get('/healthz', async () => ({ status: 'ok', connections: ctx.broker.openConnections }));
 
