@@ -20,14 +20,15 @@ function collect(path, out) {
 const args = process.argv.slice(2);
 const files = [];
 if (args.length) for (const a of args) collect(resolve(a), files);
-else for (const pkg of readdirSync(join(root, 'packages'))) {
-  const dir = join(root, 'packages', pkg, 'test');
-  try {
-    collect(dir, files);
-  } catch {
-    /* package without tests */
+else
+  for (const pkg of readdirSync(join(root, 'packages'))) {
+    const dir = join(root, 'packages', pkg, 'test');
+    try {
+      collect(dir, files);
+    } catch {
+      /* package without tests */
+    }
   }
-}
 files.sort();
 
 const child = spawn(

@@ -1,0 +1,346 @@
+// Every non-external function, with the AWS iot-sql-functions examples among the rows.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { exprCases, UNDEF, value } from './helpers.js';
+
+exprCases('math', [
+  ['abs(-5)', 5],
+  ['abs(-5.5)', 5.5],
+  ["abs('-3')", 3],
+  ['abs(true)', UNDEF],
+  ['abs(null)', UNDEF],
+  ['acos(0)', 1.5707963267948966],
+  ['acos(2)', UNDEF],
+  ['asin(0)', 0],
+  ['atan(1)', 0.7853981633974483],
+  ['atan2(1, 0)', 1.5707963267948966],
+  ['cos(0)', 1],
+  ['cosh(0)', 1],
+  ['sin(0)', 0],
+  ['sinh(0)', 0],
+  ['tan(0)', 0],
+  ['tanh(0)', 0],
+  ['cosh(2.3)', 5.037220649268761],
+  ['sinh(2.3)', 4.936961805545957],
+  ['tan(3)', -0.1425465430742778],
+  ['tanh(2.3)', 0.9800963962661914],
+  ['power(2, 5)', 32],
+  ['asin(2)', UNDEF],
+  ['exp(1)', 2.718281828459045],
+  ["exp('x')", UNDEF],
+  ['ln(1)', 0],
+  ['ln(0)', UNDEF],
+  ['log(100)', 2],
+  ['sqrt(9)', 3],
+  ['sqrt(-1)', UNDEF],
+  ['power(2, 3)', 8],
+  ['power(2, -1)', 0.5],
+  ['bitand(13, 5)', 5],
+  ['bitor(8, 5)', 13],
+  ['bitxor(8, 5)', 13],
+  ['bitnot(13)', -14],
+  ['bitand(13.9, 5)', 5],
+  ["bitand('12', 4)", 4],
+  ['bitand(true, 1)', UNDEF],
+  ['bitor(4294967296, 1)', 4294967297],
+  ['ceil(1.2)', 2],
+  ['ceil(-1.2)', -1],
+  ['ceil(5)', 5],
+  ['floor(1.2)', 1],
+  ['floor(-1.2)', -2],
+  ["floor('3.7')", 3],
+  ['round(1.2)', 1],
+  ['round(1.5)', 2],
+  ['round(1.7)', 2],
+  ['round(-1.1)', -1],
+  ['round(-1.5)', -2],
+  ['round(7)', 7],
+  ['round(null)', UNDEF],
+  ['sign(-7)', -1],
+  ['sign(0)', 0],
+  ['sign(13)', 1],
+  ['sign(-0.5)', -1],
+  ['trunc(2.3, 0)', 2],
+  ['trunc(2.3123, 2)', 2.31],
+  ['trunc(2.888, 2)', 2.88],
+  ['trunc(2.00, 5)', 2],
+  ['trunc(-2.888, 1)', -2.8],
+  ['trunc(1.005, 2)', 1],
+  ["trunc('x', 1)", UNDEF],
+  ['mod(8, 3)', 2],
+  ['remainder(8, 3)', 2],
+  ['mod(-8, 3)', -2],
+  ['mod(8.5, 3)', 2.5],
+  ['mod(8, 0)', UNDEF],
+  ["mod('8', 3)", 2],
+  ['nanvl(8, 3)', 8],
+  ['nanvl(missing, 3)', UNDEF],
+  ['nanvl(null, 3)', null],
+  ['nanvl(x, 3)', 'NaN', { x: 'NaN' }],
+  ["nanvl('x', 3)", 'x'],
+  ['ROUND(2.5)', 3],
+]);
+
+exprCases('strings', [
+  ['concat()', UNDEF],
+  ['concat(1)', 1],
+  ['concat([1, 2, 3], 4)', [1, 2, 3, 4]],
+  ['concat([1, 2, 3], "hello")', [1, 2, 3, 'hello']],
+  ['concat("con", "cat")', 'concat'],
+  ['concat(1, "hello")', '1hello'],
+  ['concat("he","is","man")', 'heisman'],
+  ['concat([1, 2, 3], "hello", [4, 5, 6])', [1, 2, 3, 'hello', 4, 5, 6]],
+  ['concat(1, 2)', UNDEF],
+  ["concat('a', null)", UNDEF],
+  ["startswith('cat', 'c')", true],
+  ['startswith("ranger","ran")', true],
+  ['endswith("cat","at")', true],
+  ["startswith('cat', 'a')", false],
+  ['startswith(123, 1)', true],
+  ["endswith('cat', 'at')", true],
+  ["endswith(null, 'a')", UNDEF],
+  ["indexof('abcd', 'bc')", 1],
+  ["indexof('abcd', 'x')", -1],
+  ["indexof(['a'], 'a')", UNDEF],
+  ["length('hi')", 2],
+  ['length(false)', 5],
+  ['length(12345)', 5],
+  ['length(null)', UNDEF],
+  ['length([1,2])', 5],
+  ["numbytes('hi')", 2],
+  ["numbytes('€')", 3],
+  ["lower('HELLO')", 'hello'],
+  ['lower(["HELLO"])', '["hello"]'],
+  ["upper('hello')", 'HELLO'],
+  ['upper(1.5)', '1.5'],
+  ['upper(["hello"])', '["HELLO"]'],
+  ['rpad(1, 3)', '1   '],
+  ['Trim(" hi ")', 'hi'],
+  ['rtrim(" h i ")', ' h i'],
+  ['lower(null)', UNDEF],
+  ["UPPER('a')", 'A'],
+  ["lpad('hello', 2)", '  hello'],
+  ['lpad(1, 3)', '   1'],
+  ["lpad('hello', -3)", 'hello'],
+  ["lpad('hello', 2.9)", '  hello'],
+  ["rpad('hello', 2)", 'hello  '],
+  ['rpad(true, 1)', 'true '],
+  ["length(lpad('x', 5000))", 1001],
+  ['lpad(null, 2)', UNDEF],
+  ["ltrim('  h i  ')", 'h i  '],
+  ["rtrim('  h i  ')", '  h i'],
+  ["trim('\\t h i \\t')", 'h i'],
+  ['trim(null)', UNDEF],
+  ['substring("012345", 0)', '012345'],
+  ['substring("012345", 2)', '2345'],
+  ['substring("012345", 2.745)', '2345'],
+  ['substring(123, 2)', '3'],
+  ['substring("012345", -1)', '012345'],
+  ['substring(true, 1.2)', 'rue'],
+  ['substring(false, -2.411E5)', 'false'],
+  ['substring(false, -2.411E247)', 'false'],
+  ['substring("012345", 1, 3)', '12'],
+  ['substring("012345", -50, 50)', '012345'],
+  ['substring("012345", 3, 1)', ''],
+  ['substring(null, 1)', UNDEF],
+  ["replace('abcd', 'bc', 'x')", 'axd'],
+  ["replace('abcdabcd', 'b', 'x')", 'axcdaxcd'],
+  ['replace(1231, 1, 9)', '9239'],
+  ["replace('a.b.c', '.', '/')", 'a/b/c'],
+  ["replace('abc', '', 'x')", 'abc'],
+  ['chr(65)', 'A'],
+  ['chr(49)', '1'],
+  ['chr(65.9)', 'A'],
+  ['chr(-1)', UNDEF],
+  ["chr('66')", 'B'],
+  ['chr(127)', '\u007f'],
+  ['chr(300)', UNDEF],
+  ["regexp_matches('aaaa', 'a{2,}')", true],
+  ["regexp_matches('aaaa', 'b')", false],
+  ["regexp_matches('aaa', 'a{4,}')", false],
+  ["regexp_matches('x', '(')", UNDEF],
+  ["regexp_matches('ABC', '(?i)abc')", true],
+  ["regexp_matches('a1', '\\\\d')", true],
+  ["regexp_replace('abcd', 'bc', 'x')", 'axd'],
+  ["regexp_replace('abcd', 'b(.*)d', '$1')", 'ac'],
+  ["regexp_replace('aaa', 'a', 'b')", 'bbb'],
+  ["regexp_replace('a.b', '\\\\.', '-')", 'a-b'],
+  ["regexp_replace('a1', '[0-9]', '\\\\$')", 'a$'],
+  ['regexp_substr("hihihello","hi")', 'hi'],
+  ['regexp_substr("hihihello","(hi)*")', 'hihi'],
+  ["regexp_substr('abc', 'x')", ''],
+  ["regexp_substr('abc', '[')", UNDEF],
+]);
+
+exprCases('hashes and encodings', [
+  ["md5('hello')", '5d41402abc4b2a76b9719d911017c592'],
+  ['md5(123)', '202cb962ac59075b964b07152d234b70'],
+  ['md5(null)', UNDEF],
+  ["sha1('hello')", 'aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d'],
+  ["sha224('hello')", 'ea09ae9cc6768c50fcee903ed054556e5bfc8347907f12598aa24193'],
+  ["sha256('hello')", '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824'],
+  ["sha384('')", '38b060a751ac96384cd9327eb1b1e36a21fdb71114be07434c0cc7bf63f6e1da274edebfe76f65fbd51ad2f14898b95b'],
+  [
+    "sha512('')",
+    'cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e',
+  ],
+  ['md2("hello")', 'a9046c73e00331af68917d3804f70655'],
+  ["md2('')", '8350e5a3e24c153df2275c9f80692773'],
+  ["md2('abc')", 'da853b0d3f88d99b30283a69e6ded6bb'],
+  ["md2('message digest')", 'ab4f496bfb2a530b219ff33031fe06b0'],
+  ["encode('hello', 'base64')", 'aGVsbG8='],
+  ["encode(123, 'base64')", 'MTIz'],
+  ["encode('x', 'hex')", UNDEF],
+  ["decode('aGVsbG8=', 'base64')", 'hello'],
+  ["decode('eyJhIjoxfQ==', 'base64')", { a: 1 }],
+  ["decode('eyJhIjoxfQ==', 'base64').a", 1],
+  ["decode('!!!', 'base64')", null],
+  ["decode(null, 'base64')", UNDEF],
+]);
+
+exprCases('collections and tests', [
+  ['get(["a", "b", "c"], 1)', 'b'],
+  ['get({"a":"b"}, "a")', 'b'],
+  ['get("abc", 1)', 'b'],
+  ['get(arr, 5)', UNDEF, { arr: [1] }],
+  ["get(arr, '0')", 1, { arr: [1] }],
+  ["get({'a':1}, 1)", UNDEF],
+  ["get(o, 'my-key')", 'v', { o: { 'my-key': 'v' } }],
+  ['get(get(get(mydata,"item2"),"0"),"my-key")', 'myValue', { mydata: { item2: { '0': { 'my-key': 'myValue' } } } }],
+  ["get(o, 'constructor')", UNDEF, { o: {} }],
+  ["get_or_default(missing, 'd')", 'd'],
+  ["get_or_default(x, 'd')", null, { x: null }],
+  ['get_or_default(1, 2)', 1],
+  ['isNull(null)', true],
+  ['isNull(missing)', false],
+  ['isNull(0)', false],
+  ['ISNULL(NULL)', true],
+  ['isUndefined(missing)', true],
+  ['isUndefined(null)', false],
+  ['isUndefined(5)', false],
+  ['isUndefined(floor([1,2,3]))', true],
+  ['isNull(5)', false],
+  ['IsUndefined(x)', false, { x: 1 }],
+  [
+    "transform('enrichArray', {'a':'b'}, [{'x':1},{'y':2}])",
+    [
+      { x: 1, a: 'b' },
+      { y: 2, a: 'b' },
+    ],
+  ],
+  [
+    'transform("enrichArray", attributes, values)',
+    [
+      { a: 3, data1: 1, data2: 2 },
+      { b: 4, data1: 1, data2: 2 },
+      { c: 5, data1: 1, data2: 2 },
+    ],
+    { attributes: { data1: 1, data2: 2 }, values: [{ a: 3 }, { b: 4 }, { c: 5 }] },
+  ],
+  ["transform('other', {}, [])", UNDEF],
+  ["transform('enrichArray', 1, [])", UNDEF],
+  ["transform('enrichArray', {'a':1}, [1, {'b':2}])", [{ b: 2, a: 1 }]],
+]);
+
+exprCases('message metadata', [
+  ['sql_version()', '2016-03-23'],
+  ['sql_version()', '2015-10-08', {}, '2015-10-08'],
+  ['sql_version()', 'beta', {}, 'beta'],
+  ['topic()', 'dt/d1/temp'],
+  ['topic(1)', 'dt'],
+  ['topic(2)', 'd1'],
+  ['topic(3)', 'temp'],
+  ['topic(4)', UNDEF],
+  ['topic(0)', UNDEF],
+  ['clientid()', 'client-1'],
+  ['principal()', 'abc123'],
+  ['accountid()', '123456789012'],
+  ['sourceip()', '10.0.0.7'],
+  ['traceid()', 'trace-1'],
+  ['timestamp()', 1_700_000_000_000],
+  ["get_mqtt_property('content_type')", UNDEF],
+]);
+
+exprCases('time', [
+  ['parse_time("yyyy-MM-dd\'T\'HH:mm:ss", 1520000000000)', '2018-03-02T14:13:20'],
+  ['parse_time("yyyy.MM.dd G \'at\' HH:mm:ss z", 1520000000000)', '2018.03.02 AD at 14:13:20 UTC'],
+  ["parse_time('yyyy-MM-dd HH:mm', 1520000000000, 'America/Los_Angeles')", '2018-03-02 06:13'],
+  ["parse_time('EEE, d MMM yyyy', 1520000000000)", 'Fri, 2 Mar 2018'],
+  ["parse_time('EEEE MMMM', 1520000000000)", 'Friday March'],
+  ["parse_time('hh:mm a', 1520000000000)", '02:13 PM'],
+  ["parse_time('Z ZZ', 0, '+05:30')", '+0530 +05:30'],
+  ["parse_time('HH:mm', 0, '+05:30')", '05:30'],
+  ["parse_time('SSS', 1520000000123)", '123'],
+  ["parse_time('yy MMMM D', 1520000000000)", '18 March 61'],
+  ['parse_time("yyyy.MM.dd G \'at\' HH:mm:ss z", 1234567890000)', '2009.02.13 AD at 23:31:30 UTC'],
+  ['parse_time("yyyy-MM-dd\'T\'HH:mm:ss", 1234567890000, "America/Belize")', '2009-02-13T17:31:30'],
+  ["parse_time(\"yyyy.MM.dd G 'at' HH:mm:ss z\", 100000000, 'America/Belize')", '1970.01.01 AD at 21:46:40 CST'],
+  ["parse_time('yyyy', 1497028786000, 'UTC')", '2017'],
+  ["parse_time('q', 0)", UNDEF],
+  ["parse_time('yyyy', 'x')", UNDEF],
+  ["parse_time('yyyy-MM-dd', 0, 'Not/AZone')", UNDEF],
+  ["parse_time('yyyy', '1520000000000')", '2018'],
+  ["time_to_epoch('2020-04-01 00:00:00', 'yyyy-MM-dd HH:mm:ss')", 1585699200000],
+  ["time_to_epoch('2020-04-01T00:00:00Z', \"yyyy-MM-dd'T'HH:mm:ssX\")", 1585699200000],
+  ["time_to_epoch('2020-04-01T00:00:00+02:00', \"yyyy-MM-dd'T'HH:mm:ssXXX\")", 1585692000000],
+  ["time_to_epoch('01 Apr 2020 12:30:15.250', 'dd MMM yyyy HH:mm:ss.SSS')", 1585744215250],
+  ["time_to_epoch('04/01/2020 01:30 PM', 'MM/dd/yyyy hh:mm a')", 1585747800000],
+  ["time_to_epoch('2020-04-01 00:00 America/New_York', 'yyyy-MM-dd HH:mm VV')", 1585713600000],
+  ['time_to_epoch("2020-04-01 09:30:00 UTC+01:00", "yyyy-MM-dd HH:mm:ss VV")', 1585729800000],
+  ['time_to_epoch("2020-04-03 09:45:18 UTC+01:00", "yyyy-MM-dd HH:mm:ss VV")', 1585903518000],
+  ['time_to_epoch("18 December 2015", "dd MMMM yyyy")', 1450396800000],
+  ['time_to_epoch("2007-12-03 10:15:30.592 America/Los_Angeles", "yyyy-MM-dd HH:mm:ss.SSS z")', 1196705730592],
+  ["time_to_epoch('2020-02-30', 'yyyy-MM-dd')", UNDEF],
+  ["time_to_epoch('garbage', 'yyyy')", UNDEF],
+  ["time_to_epoch(null, 'yyyy')", UNDEF],
+]);
+
+test('rand() is a double in [0, 1) and differs between calls', async () => {
+  const a = (await value('rand()')) as number;
+  const b = (await value('rand()')) as number;
+  assert.ok(a >= 0 && a < 1 && b >= 0 && b < 1);
+  assert.notEqual(a, b);
+});
+
+test('newuuid() is a random v4 UUID', async () => {
+  const u = (await value('newuuid()')) as string;
+  assert.match(u, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.notEqual(u, await value('newuuid()'));
+});
+
+test('timestamp() falls back to the evaluation clock', async () => {
+  const before = Date.now();
+  const t = (await value('timestamp()', {}, '2016-03-23', { timestamp: undefined })) as number;
+  assert.ok(t >= before && t <= Date.now());
+});
+
+test('MQTT 5 properties: get_mqtt_property and get_user_properties', async () => {
+  const properties = {
+    payloadFormatIndicator: true,
+    contentType: 'application/json',
+    responseTopic: 'reply/here',
+    correlationData: Buffer.from('corr-1'),
+    userProperties: { color: ['red', 'blue'], size: 'L' },
+  };
+  assert.equal(await value("get_mqtt_property('format_indicator')", {}, '2016-03-23', { properties }), 'UTF8_DATA');
+  assert.equal(await value("get_mqtt_property('content_type')", {}, '2016-03-23', { properties }), 'application/json');
+  assert.equal(await value("get_mqtt_property('response_topic')", {}, '2016-03-23', { properties }), 'reply/here');
+  assert.equal(
+    await value("get_mqtt_property('correlation_data')", {}, '2016-03-23', { properties }),
+    Buffer.from('corr-1').toString('base64'),
+  );
+  assert.equal(await value("get_mqtt_property('nope')", {}, '2016-03-23', { properties }), UNDEF);
+  assert.deepEqual(await value("get_user_properties('color')", {}, '2016-03-23', { properties }), ['red', 'blue']);
+  assert.deepEqual(await value("get_user_properties('size')", {}, '2016-03-23', { properties }), ['L']);
+  assert.equal(await value("get_user_properties('missing')", {}, '2016-03-23', { properties }), UNDEF);
+  assert.equal(await value("get_user_properties('__proto__')", {}, '2016-03-23', { properties }), UNDEF);
+  assert.equal(
+    await value("get_mqtt_property('format_indicator')", {}, '2016-03-23', { properties: { payloadFormatIndicator: 0 } }),
+    'UNSPECIFIED_BYTES',
+  );
+});
+
+test('clientid() is "n/a" when the message did not come over MQTT', async () => {
+  assert.equal(await value('clientid()', {}, '2016-03-23', { clientId: undefined }), 'n/a');
+  assert.equal(await value('traceid()', {}, '2016-03-23', { traceId: undefined }), UNDEF);
+});
