@@ -14,18 +14,26 @@ function withToken(doc: JsonObject, clientToken: string | undefined): JsonObject
   return doc;
 }
 
+/**
+ * A section with no properties does not exist (see `mergeState`); one stored empty by an older
+ * version of the merge is left out here too, so GET and `/update/documents` never show it.
+ */
+function present(section: JsonObject | undefined): section is JsonObject {
+  return section !== undefined && Object.keys(section).length > 0;
+}
+
 function stateDocument(state: ShadowState): JsonObject {
   const doc: JsonObject = {};
-  if (state.desired !== undefined) doc['desired'] = cloneJson(state.desired);
-  if (state.reported !== undefined) doc['reported'] = cloneJson(state.reported);
+  if (present(state.desired)) doc['desired'] = cloneJson(state.desired);
+  if (present(state.reported)) doc['reported'] = cloneJson(state.reported);
   return doc;
 }
 
 /** Metadata for output; copied through `conformObject` so it always has the state's shape. */
 function metadataDocument(state: ShadowState, metadata: ShadowMetadata, fallback: number): JsonObject {
   const doc: JsonObject = {};
-  if (state.desired !== undefined) doc['desired'] = conformObject(state.desired, metadata.desired, fallback);
-  if (state.reported !== undefined) doc['reported'] = conformObject(state.reported, metadata.reported, fallback);
+  if (present(state.desired)) doc['desired'] = conformObject(state.desired, metadata.desired, fallback);
+  if (present(state.reported)) doc['reported'] = conformObject(state.reported, metadata.reported, fallback);
   return doc;
 }
 

@@ -17,9 +17,12 @@ const SECTIONS = ['desired', 'reported'] as const;
 /**
  * Merges a request state into the stored one. `state: null` clears everything (the shadow itself
  * stays, only the caller's version bump marks the change); `desired: null` / `reported: null`
- * drop that section. A section that loses all its keys stays as `{}`: AWS removes a section only
- * when it is set to null, and keeps emptied objects below it (observed by the Greengrass shadow
- * manager team, aws-greengrass-shadow-manager#213), so the rule is the same at every level.
+ * drop that section. A top-level section with no properties does not exist: AWS documents that a
+ * shadow "contains a `desired` property only if it has a desired state" (device-shadow-document,
+ * "Empty shadow document properties"), so a section whose last key is deleted, one that receives
+ * only deletions of keys it never had, and `"desired": {}` sent to a shadow without desired state
+ * all leave the section (and its metadata) absent. Below the section, objects are values: one
+ * emptied by deletion or written as `{}` stays as `{}`.
  */
 export function mergeState(current: StoredShadow | undefined, patch: UpdateRequest['state'], timestamp: number): Merged {
   const merged: Merged = { state: {}, metadata: {} };
@@ -29,11 +32,13 @@ export function mergeState(current: StoredShadow | undefined, patch: UpdateReque
     const storedMeta = current?.metadata[name];
     const p = patch[name];
     if (p === undefined) {
-      if (stored === undefined) continue;
+      // An empty section stored before sections were dropped when emptied is dropped on the next write.
+      if (stored === undefined || Object.keys(stored).length === 0) continue;
       merged.state[name] = cloneJson(stored);
       merged.metadata[name] = conformObject(stored, storedMeta, timestamp);
     } else if (p !== null) {
       const m = mergeObject(stored, storedMeta, p, timestamp);
+      if (Object.keys(m.value).length === 0) continue;
       merged.state[name] = m.value;
       merged.metadata[name] = m.meta;
     }

@@ -5,7 +5,7 @@ export type MetadataLeaf = { timestamp: number };
 export type MetadataNode = MetadataLeaf | MetadataObject | MetadataNode[];
 export type MetadataObject = { [key: string]: MetadataNode };
 
-/** A section is absent until something is written to it, and after it was set to `null`. */
+/** A section is absent until a property is written to it, after it was set to `null`, and once its last property is deleted; never `{}`. */
 export interface ShadowState {
   desired?: JsonObject;
   reported?: JsonObject;

