@@ -96,7 +96,7 @@ const thicket: Peer = {
     } catch {}
     return `${pkg.version}${commit}`;
   },
-  settings: 'serve --dev --ephemeral; defaults: 100 in flight per client, 1000 queued per session',
+  settings: 'serve --dev --ephemeral; defaults: 100 in flight per client, 100,000 queued per session',
   async start({ pinning, policy: withPolicy, durable }) {
     const port = await freePort();
     const policy = withPolicy ? writePolicy() : undefined;

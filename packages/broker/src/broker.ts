@@ -10,9 +10,11 @@ import type { BrokerHooks, DisconnectReason } from './hooks.js';
 import { forwardedProperties, Message, type MessageProperties } from './message.js';
 import { Namespace } from './namespace.js';
 import { MQTT_DEFAULTS, type BrokerConfig } from './options.js';
-import { Session, type DropReason, type Subscription } from './session.js';
+import { DropLog } from './drop-log.js';
+import { Delivered, Session, type SessionContext, type Subscription } from './session.js';
 import { BrokerStats } from './stats.js';
 import { MemoryStore } from './store/memory.js';
+import { MessageRefs } from './store/message-refs.js';
 import { loadState, toStored } from './store/restore.js';
 import type { BrokerStore } from './store/types.js';
 import { TopicTree, type SharedGroup } from './topic-tree.js';
@@ -51,6 +53,14 @@ export interface PublishInput {
 
 export type ServiceHandler = (message: Message, mount: string) => void;
 
+/** What route() tells an MQTT publisher beyond its return value. */
+export interface RouteOutcome {
+  /** Sessions over their congestion bound: the publisher's acknowledgement waits for them. */
+  congested: Session[];
+  /** Every session the message was for dropped it as over its queue bounds, and nothing else took it. */
+  refused: boolean;
+}
+
 interface ServiceSubscription {
   handler: ServiceHandler;
   /** undefined: every namespace. */
@@ -82,9 +92,8 @@ export class Broker extends EventEmitter {
       this.groups.push(group);
     },
   };
-  private readonly onDrop = (reason: DropReason): void => {
-    this.stats.dropped[reason]++;
-  };
+  readonly drops: DropLog;
+  private readonly sessionContext: SessionContext;
 
   constructor(options: BrokerOptions = {}) {
     super();
@@ -93,6 +102,14 @@ export class Broker extends EventEmitter {
     this.store = store ?? new MemoryStore();
     this.hooks = hooks ?? allowAll;
     this.log = logger ?? silent;
+    this.drops = new DropLog(this.stats, this.log);
+    const drops = this.drops;
+    this.sessionContext = {
+      store: this.store,
+      refs: new MessageRefs(this.store),
+      config: this.config,
+      onDrop: (reason, session) => drops.note(reason, session),
+    };
     this.services = new TopicTree(this.config.hashMatchesParent);
     this.restore();
     this.sweepTimer = setInterval(() => this.sweep(), 1000);
@@ -112,6 +129,13 @@ export class Broker extends EventEmitter {
   get retainedCount(): number {
     let n = 0;
     for (const ns of this.namespaces.values()) n += ns.retained.size;
+    return n;
+  }
+
+  /** Bytes of the QoS 1/2 messages waiting in sessions. */
+  get queuedBytes(): number {
+    let n = 0;
+    for (const ns of this.namespaces.values()) for (const s of ns.sessions.values()) n += s.queuedBytes;
     return n;
   }
 
@@ -344,10 +368,10 @@ export class Broker extends EventEmitter {
   /**
    * Delivers a message to every matching subscription in its namespace and to in-process services.
    * Returns true when the store now holds writes that must commit before the publish is acknowledged.
-   * Sessions whose queue is over its bound are added to `congested`: the publisher's acknowledgement
-   * waits for them (back-pressure instead of loss).
+   * Sessions whose queue is over its bound are added to `outcome.congested`: the publisher's
+   * acknowledgement waits for them (back-pressure instead of loss).
    */
-  route(ns: Namespace, msg: Message, congested?: Session[]): boolean {
+  route(ns: Namespace, msg: Message, outcome?: RouteOutcome): boolean {
     const stamp = ++this.stamp;
     const subs: Subscription[] = [];
     const shared: Array<SharedGroup<Subscription>> = [];
@@ -377,23 +401,35 @@ export class Broker extends EventEmitter {
       }
     }
     const hooks = this.hooks;
+    let offered = 0;
+    let refused = 0;
     for (let i = 0; i < matched.length; i++) {
       const s = matched[i]!;
       if (hooks.authorizeReceive && s.client && !hooks.authorizeReceive(s.client, msg.topic)) {
         this.stats.dropped.not_authorized++;
         continue;
       }
-      if (s.deliver(msg, s.matchQos, s.matchRetain, s.matchIds)) congested?.push(s);
+      offered++;
+      const r = s.deliver(msg, s.matchQos, s.matchRetain, s.matchIds);
+      if (r === Delivered.Congested) outcome?.congested.push(s);
+      else if (r === Delivered.Refused) refused++;
     }
-    for (const g of shared) this.deliverShared(g, msg, congested);
-    let mustCommit = msg.refs > 0;
+    for (const g of shared) {
+      const r = this.deliverShared(g, msg, outcome);
+      if (r === undefined) continue;
+      offered++;
+      if (r === Delivered.Refused) refused++;
+    }
+    // A message gets a store row id when a persistent session queues it.
+    let mustCommit = msg.id !== 0;
     if (msg.retain && this.setRetained(ns, msg.topic, msg) && msg.qos > 0) mustCommit = true;
-    if (this.services.size > 0) this.dispatchServices(ns.mount, msg);
+    const served = this.services.size > 0 ? this.dispatchServices(ns.mount, msg) : 0;
+    if (outcome) outcome.refused = offered > 0 && refused === offered && served === 0 && !msg.retain;
     return mustCommit;
   }
 
   /** One member of a shared group gets the message: the next online one, else a persistent offline one. */
-  private deliverShared(g: SharedGroup<Subscription>, msg: Message, congested: Session[] | undefined): void {
+  private deliverShared(g: SharedGroup<Subscription>, msg: Message, outcome: RouteOutcome | undefined): Delivered | undefined {
     const n = g.members.length;
     const hooks = this.hooks;
     let chosen: Subscription | undefined;
@@ -409,10 +445,12 @@ export class Broker extends EventEmitter {
         break;
       }
     }
-    if (!chosen) return;
+    if (!chosen) return undefined;
     const qos = (chosen.qos < msg.qos ? chosen.qos : msg.qos) as QoS;
     const ids = chosen.subscriptionId !== undefined ? [chosen.subscriptionId] : undefined;
-    if (chosen.session.deliver(msg, qos, chosen.retainAsPublished && msg.retain, ids)) congested?.push(chosen.session);
+    const r = chosen.session.deliver(msg, qos, chosen.retainAsPublished && msg.retain, ids);
+    if (r === Delivered.Congested) outcome?.congested.push(chosen.session);
+    return r;
   }
 
   /** Stores or clears a retained message; returns whether a message was stored. */
@@ -429,7 +467,8 @@ export class Broker extends EventEmitter {
     return true;
   }
 
-  private dispatchServices(mount: string, msg: Message): void {
+  /** Returns how many in-process handlers took the message. */
+  private dispatchServices(mount: string, msg: Message): number {
     const handlers: ServiceSubscription[] = [];
     this.services.match(msg.topic, {
       onSubscription(s) {
@@ -444,6 +483,7 @@ export class Broker extends EventEmitter {
         this.log.error({ err, topic: msg.topic }, 'in-process subscriber failed');
       }
     }
+    return handlers.length;
   }
 
   /** Whether the reserved-topic rule (AWS profile: only `$aws/...`) lets a client use this topic or filter. */
@@ -497,8 +537,20 @@ export class Broker extends EventEmitter {
     };
   }
 
+  /** The retained message of a topic, unless there is none or it expired (MQTT 5 Message Expiry). */
   retained(mount: string, topic: string): Message | null {
-    return this.namespaces.get(mount)?.retained.get(topic) ?? null;
+    const m = this.namespaces.get(mount)?.retained.get(topic);
+    return m && !m.expired(Date.now()) ? m : null;
+  }
+
+  /** Every unexpired retained message of a namespace, in topic order (ListRetainedMessages pages through it). */
+  retainedMessages(mount: string): Message[] {
+    const ns = this.namespaces.get(mount);
+    if (!ns) return [];
+    const now = Date.now();
+    const out: Message[] = [];
+    for (const m of ns.retained.all()) if (!m.expired(now)) out.push(m);
+    return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
   }
 
   /** Closes a client's connection from the server side (API-initiated). Returns whether it was connected. */
@@ -540,6 +592,7 @@ export class Broker extends EventEmitter {
     }
     this.namespaces.clear();
     this.store.clear();
+    this.sessionContext.refs.clear();
   }
 
   /** Stops the broker: MQTT 5 clients get DISCONNECT 0x8B, state is flushed to the store. */
@@ -587,6 +640,7 @@ export class Broker extends EventEmitter {
   private restore(): void {
     const sessions = loadState(
       this.store,
+      this.sessionContext.refs,
       this.config,
       (mount) => this.namespace(mount),
       (ns, clientId) => this.newSession(ns, clientId),
@@ -600,7 +654,7 @@ export class Broker extends EventEmitter {
   }
 
   private newSession(ns: Namespace, clientId: string): Session {
-    return new Session(ns, clientId, this.store, this.config.maxQueued, this.config.queueDropPolicy, this.onDrop);
+    return new Session(ns, clientId, this.sessionContext);
   }
 }
 

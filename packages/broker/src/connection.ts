@@ -22,7 +22,7 @@ import type {
 } from './codec/packets.js';
 import { PacketType } from './codec/packets.js';
 import { connackCodeV3, MqttProtocolError, RC } from './codec/reason-codes.js';
-import type { Broker } from './broker.js';
+import type { Broker, RouteOutcome } from './broker.js';
 import type { ClientInfo, DisconnectReason } from './hooks.js';
 import { parseUsername } from './hooks.js';
 import { forwardedProperties, Message } from './message.js';
@@ -80,8 +80,17 @@ export class Connection implements SessionLink {
   /** PUBACK/PUBREC not yet sent, in publish order (acks keep that order, MQTT 5 §4.6). */
   private acks: Array<PendingAck | undefined> = [];
   private ackHead = 0;
-  /** Reused by onPublish to learn which subscribers hold the publisher back. */
-  private readonly congested: Session[] = [];
+  /** Reused by onPublish to learn which subscribers hold the publisher back, or refused the message. */
+  private readonly routed: RouteOutcome = { congested: [], refused: false };
+  /**
+   * QoS 1/2 publishes received on this connection without their PUBACK, or PUBCOMP, sent yet: the
+   * client's use of the Receive Maximum announced in CONNACK (MQTT 5 §4.9).
+   */
+  private unacknowledged = 0;
+  /** QoS 2 packet ids counted in `unacknowledged` until their PUBCOMP. */
+  private countedQos2: Set<number> | null = null;
+  /** Whether an MQTT 5 client over its Receive Maximum is disconnected (0x93) rather than paused. */
+  private enforceReceiveMaximum = false;
   private clientReceiveMaximum = 65_535;
   private clientMaxPacketSize = Number.MAX_SAFE_INTEGER;
   private outboundAliasMax = 0;
@@ -234,6 +243,7 @@ export class Connection implements SessionLink {
     const expiry = Math.min(requestedExpiry, cfg.maxSessionExpiry);
 
     if (this.v5) {
+      this.enforceReceiveMaximum = cfg.receiveMaximumExceeded === 'disconnect';
       if (props.receiveMaximum !== undefined) this.clientReceiveMaximum = props.receiveMaximum;
       if (props.maximumPacketSize !== undefined) this.clientMaxPacketSize = props.maximumPacketSize;
       if (props.topicAliasMaximum) this.outboundAliasMax = props.topicAliasMaximum;
@@ -297,7 +307,7 @@ export class Connection implements SessionLink {
     const ack: Properties = {};
     if (this.v5) {
       if (expiry !== requestedExpiry) ack.sessionExpiryInterval = expiry;
-      if (cfg.maxInflight < 65_535) ack.receiveMaximum = cfg.maxInflight;
+      if (this.receiveMaximum < 65_535) ack.receiveMaximum = this.receiveMaximum;
       if (cfg.maximumQoS < 2) ack.maximumQoS = cfg.maximumQoS;
       if (!cfg.retainAvailable) ack.retainAvailable = 0;
       ack.maximumPacketSize = cfg.maxPacketSize;
@@ -375,6 +385,12 @@ export class Connection implements SessionLink {
       if (!this.ackWaiting(p.packetId)) this.transport.write(encodeAck(PacketType.PUBREC, p.packetId, this.v5));
       return;
     }
+    if (p.qos > 0 && this.enforceReceiveMaximum && !this.countInbound(p)) {
+      return this.violation(
+        RC.RECEIVE_MAXIMUM_EXCEEDED,
+        `more than ${this.receiveMaximum} QoS 1 and QoS 2 publishes without their acknowledgement (Receive Maximum)`,
+      );
+    }
     broker.stats.messagesIn[p.qos]!++;
     broker.stats.bytesIn[p.qos]! += size;
 
@@ -419,9 +435,17 @@ export class Connection implements SessionLink {
 
     const msg = new Message(topic, p.payload, p.qos, p.retain, this.v5 ? forwardedProperties(p.properties) : undefined);
     msg.origin = client.clientId;
-    const congested = this.congested;
-    let mustCommit = broker.route(session.namespace, msg, p.qos > 0 ? congested : undefined);
+    const routed = this.routed;
+    let mustCommit = broker.route(session.namespace, msg, p.qos > 0 ? routed : undefined);
     if (p.qos === 0) return;
+    const congested = routed.congested;
+    if (routed.refused && this.v5) {
+      // Every subscriber's queue was full: nothing took the message, and an MQTT 5 publisher is told so.
+      routed.refused = false;
+      this.queueAck(p, RC.QUOTA_EXCEEDED, 'no subscriber could take the message: their queues are full', congested.length);
+      congested.length = 0;
+      return;
+    }
     if (p.qos === 2) {
       session.receivedQos2(p.packetId);
       // The id must be durable before PUBREC, or a retransmission after a crash is delivered twice.
@@ -437,15 +461,17 @@ export class Connection implements SessionLink {
   /**
    * Queues the PUBACK/PUBREC of a publish; it is sent once its `waits` (store commit, congested
    * subscribers) are over and every earlier ack has gone. While too many acks wait, reading from
-   * the client stops: AWS IoT's "no new PUBLISH accepted until PUBACKs", and TCP back-pressure for
-   * the publisher, rather than a DISCONNECT that clients such as mqtt.js (which ignore the server's
-   * Receive Maximum) would hit in normal operation.
+   * the client stops (receiveMaximumExceeded 'pause', and MQTT 3.1.1): AWS IoT's "no new PUBLISH
+   * accepted until PUBACKs", and TCP back-pressure for the publisher, rather than a DISCONNECT that
+   * clients such as mqtt.js (which ignore the server's Receive Maximum) would hit in normal
+   * operation. With 'disconnect' an MQTT 5 client is trusted to keep within its Receive Maximum,
+   * and one that does not gets 0x93 (see countInbound).
    */
   private queueAck(p: PublishPacket, code: number, reason?: string, waits = 0): PendingAck {
     const ack: PendingAck = { packetId: p.packetId, qos: p.qos as 1 | 2, code, reason, waits };
     this.acks.push(ack);
     if (waits === 0) this.flushAcks();
-    else if (this.acks.length - this.ackHead >= this.broker.config.maxInflight && !this.inputPaused) {
+    else if (this.acks.length - this.ackHead >= this.broker.config.maxInflight && !this.inputPaused && !this.enforceReceiveMaximum) {
       this.inputPaused = true;
       this.hold ??= [];
       this.transport.pause();
@@ -466,6 +492,8 @@ export class Connection implements SessionLink {
       if (this.state !== 'open') continue;
       const props = a.code !== 0 && a.reason && this.problemInformation ? { reasonString: a.reason } : undefined;
       this.transport.write(encodeAck(a.qos === 1 ? PacketType.PUBACK : PacketType.PUBREC, a.packetId, this.v5, a.code, props));
+      // A PUBACK, or a PUBREC with an error (no PUBREL follows), ends the exchange (§4.9).
+      if (this.enforceReceiveMaximum && (a.qos === 1 || a.code >= 0x80)) this.uncountInbound(a.packetId, a.qos);
     }
     if (this.ackHead === acks.length) {
       this.acks = [];
@@ -490,6 +518,23 @@ export class Connection implements SessionLink {
     return false;
   }
 
+  /** The Receive Maximum announced to MQTT 5 clients. */
+  private get receiveMaximum(): number {
+    return Math.min(this.broker.config.maxInflight, 65_535);
+  }
+
+  /** Counts a QoS 1/2 publish against the Receive Maximum; false when that is exceeded. */
+  private countInbound(p: PublishPacket): boolean {
+    if (++this.unacknowledged > this.receiveMaximum) return false;
+    if (p.qos === 2) (this.countedQos2 ??= new Set()).add(p.packetId);
+    return true;
+  }
+
+  private uncountInbound(packetId: number, qos: 1 | 2): void {
+    if (qos === 2 && !this.countedQos2?.delete(packetId)) return;
+    this.unacknowledged--;
+  }
+
   private withinRate(limit: number): boolean {
     const now = Date.now();
     if (now - this.rateWindowStart >= 1000) {
@@ -500,6 +545,7 @@ export class Connection implements SessionLink {
   }
 
   private onPubrel(p: AckPacket): void {
+    if (this.enforceReceiveMaximum) this.uncountInbound(p.packetId, 2);
     const known = this.session!.releasedQos2(p.packetId);
     const rc = known || !this.v5 ? RC.SUCCESS : RC.PACKET_IDENTIFIER_NOT_FOUND;
     this.transport.write(encodeAck(PacketType.PUBCOMP, p.packetId, this.v5, rc));
@@ -592,7 +638,7 @@ export class Connection implements SessionLink {
 
   sendQos0(msg: Message, retain: boolean, subscriptionIds: number[] | undefined): boolean {
     if (this.state !== 'open' || this.transport.bufferedBytes >= this.broker.config.slowConsumerBytes) {
-      this.broker.stats.dropped.slow_consumer++;
+      this.broker.drops.note('slow_consumer', this.session ?? undefined);
       return false;
     }
     return this.write(msg, 0, retain, false, 0, subscriptionIds);
@@ -625,7 +671,7 @@ export class Connection implements SessionLink {
     const bytes = msg.encode(this.v5, qos, retain, dup, packetId, now, perReceiver);
     if (bytes.length > this.clientMaxPacketSize) {
       // MQTT 5 §3.1.2.11.4: a packet too large for the client is discarded as if delivered.
-      this.broker.stats.dropped.packet_too_large++;
+      this.broker.drops.note('packet_too_large', this.session ?? undefined);
       return false;
     }
     // The alias exists for the client only once a PUBLISH that sets it has been sent.

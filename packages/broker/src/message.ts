@@ -28,8 +28,6 @@ let emptyProps: Buffer | undefined;
 export class Message {
   /** Row id in the store when the message is persisted for a session or as retained; 0 otherwise. */
   id = 0;
-  /** Store rows (session queue entries) that reference this message. */
-  refs = 0;
   /** Epoch ms after which the message is not delivered; 0 = never. */
   readonly expiresAt: number;
   /** Client id of the publisher inside its namespace, for the No Local option; undefined for in-process publishers. */

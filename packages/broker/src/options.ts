@@ -11,10 +11,23 @@ export interface BrokerLimits {
   maxConnections: number;
   /** Outbound QoS 1/2 messages in flight per client, and the Receive Maximum announced to clients. */
   maxInflight: number;
-  /** QoS 1/2 messages queued per session beyond the in-flight window. */
+  /**
+   * QoS 1/2 messages queued per session beyond the in-flight window, connected or not. Persistent
+   * sessions on a store that can page (SQLite) keep only the first QUEUE_MEMORY_WINDOW of them in
+   * memory; the rest stay on disk until the client drains its queue.
+   */
   maxQueued: number;
+  /** Bytes (payload + topic) of the messages queued per session; 0 = no limit. */
+  maxQueuedBytes: number;
   /** What goes when a session's queue is full: the arriving message or the oldest queued one. */
   queueDropPolicy: 'newest' | 'oldest';
+  /**
+   * An MQTT 5 client that has more QoS 1/2 publishes unacknowledged than the Receive Maximum it was
+   * told: `disconnect` it with 0x93 (MQTT 5 §3.3.4), or `pause` reading from it until acknowledgements
+   * go out (AWS IoT's behaviour, and kind to clients such as mqtt.js that ignore the server's limit).
+   * MQTT 3.1.1 clients have no Receive Maximum and are always paused.
+   */
+  receiveMaximumExceeded: 'disconnect' | 'pause';
   /** 0 = no limit. */
   maxSubscriptionsPerClient: number;
   /** 0 = no limit. AWS: 8. */
@@ -58,8 +71,11 @@ export const MQTT_DEFAULTS: BrokerConfig = {
   maxClientIdLength: 65_535,
   maxConnections: 0,
   maxInflight: 100,
-  maxQueued: 1000,
+  // An hour offline at ~25 messages a second; on disk for persistent sessions (see maxQueued).
+  maxQueued: 100_000,
+  maxQueuedBytes: 256 * 1024 * 1024,
   queueDropPolicy: 'newest',
+  receiveMaximumExceeded: 'disconnect',
   maxSubscriptionsPerClient: 0,
   maxFiltersPerSubscribe: 0,
   maxPublishRate: 0,
@@ -89,6 +105,7 @@ export const AWS_PROFILE: Partial<BrokerConfig> = {
   maxSubscriptionsPerClient: 50,
   maxFiltersPerSubscribe: 8,
   maxPublishRate: 100,
+  receiveMaximumExceeded: 'pause',
   topicAliasMaximum: 8,
   maxKeepAlive: 1200,
   minKeepAlive: 30,

@@ -6,8 +6,10 @@ import type { QoS, WillPacket } from './codec/packets.js';
 import type { ClientInfo } from './hooks.js';
 import type { Message } from './message.js';
 import type { Namespace } from './namespace.js';
-import type { BrokerStore, StoredSubscription } from './store/types.js';
-import { toStored } from './store/restore.js';
+import type { BrokerConfig } from './options.js';
+import type { MessageRefs } from './store/message-refs.js';
+import type { BrokerStore, StoredQueueItem, StoredSubscription } from './store/types.js';
+import { fromStored } from './store/restore.js';
 
 export interface Subscription {
   readonly session: Session;
@@ -57,10 +59,50 @@ export interface SessionLink {
   sendPubrel(packetId: number): void;
 }
 
-/** A connected session's queue may grow to this many times the bound before messages drop. */
+/**
+ * Queued messages past which a connected session holds its QoS 1/2 publishers back (their
+ * acknowledgements wait) instead of growing its queue further; maxQueued when that is lower.
+ */
+export const CONGESTION_QUEUED = 1000;
+
+/**
+ * A connected session's queue may hold this many times its congestion bound even when maxQueued is
+ * lower: a small maxQueued bounds offline queues without dropping from a client that is reading.
+ */
 export const CONNECTED_QUEUE_FACTOR = 10;
 
-export type DropReason = 'queue_full' | 'expired' | 'offline_qos0' | 'slow_consumer' | 'packet_too_large' | 'not_authorized';
+/**
+ * Queued messages a persistent session keeps in memory when its store can page (SQLite); later
+ * ones are only in the store until the client has taken the earlier ones.
+ */
+export const QUEUE_MEMORY_WINDOW = 1000;
+
+export type DropReason =
+  'queue_full' | 'queue_full_bytes' | 'expired' | 'offline_qos0' | 'slow_consumer' | 'packet_too_large' | 'not_authorized';
+
+/** What deliver() did with a message. */
+export const Delivered = {
+  /** Sent, queued, or (QoS 0) written or dropped as QoS 0 is. */
+  Taken: 0,
+  /** Queued, and the queue is over the congestion bound: the publisher's acknowledgement should wait. */
+  Congested: 1,
+  /** Dropped because the session's queue is full (messages or bytes). */
+  Refused: 2,
+} as const;
+export type Delivered = (typeof Delivered)[keyof typeof Delivered];
+
+/** What every session of a broker shares. */
+export interface SessionContext {
+  readonly store: BrokerStore;
+  readonly refs: MessageRefs;
+  readonly config: Pick<BrokerConfig, 'maxQueued' | 'maxQueuedBytes' | 'queueDropPolicy'>;
+  onDrop(reason: DropReason, session: Session): void;
+}
+
+/** Bytes a queued message counts against maxQueuedBytes. */
+function sizeOf(msg: Message): number {
+  return msg.payload.length + msg.topic.length;
+}
 
 export class Session {
   readonly subscriptions = new Map<string, Subscription>();
@@ -82,6 +124,15 @@ export class Session {
   readonly inboundQos2 = new Set<number>();
   private queue: Delivery[] = [];
   private head = 0;
+  /** Queued deliveries only in the store, after those in memory (see QUEUE_MEMORY_WINDOW). */
+  private spilled = 0;
+  /** Highest queue seq held in memory; spilled entries come after it. */
+  private memorySeq = 0;
+  /** Bytes of queued (not in-flight) messages, spilled ones included. */
+  queuedBytes = 0;
+  /** Drops not yet reported in a log line, and when the last line went out (see DropLog). */
+  dropsUnlogged = 0;
+  dropLoggedAt = 0;
   private nextPacketId = 1;
   private seq = 0;
   /** Publishers' acknowledgements waiting for this session's queue to drain. */
@@ -95,14 +146,15 @@ export class Session {
   matchIds: number[] | undefined;
   matchNoLocal = false;
 
+  private readonly store: BrokerStore;
+
   constructor(
     readonly namespace: Namespace,
     readonly clientId: string,
-    private readonly store: BrokerStore,
-    private readonly maxQueued: number,
-    private readonly dropPolicy: 'newest' | 'oldest',
-    private readonly onDrop: (reason: DropReason) => void,
-  ) {}
+    private readonly ctx: SessionContext,
+  ) {
+    this.store = ctx.store;
+  }
 
   get mount(): string {
     return this.namespace.mount;
@@ -112,8 +164,13 @@ export class Session {
     return this.expiryInterval > 0;
   }
 
+  /** Queued QoS 1/2 messages, in memory or spilled to the store (not those in flight). */
   get queued(): number {
-    return this.queue.length - this.head;
+    return this.queue.length - this.head + this.spilled;
+  }
+
+  private get congestionBound(): number {
+    return Math.min(this.ctx.config.maxQueued, CONGESTION_QUEUED);
   }
 
   set lastSeq(n: number) {
@@ -121,35 +178,103 @@ export class Session {
   }
 
   /**
-   * Hands a matched message to the session: sent now, queued, or dropped. Returns true when the
-   * session is congested: its client is connected but its queue is over the bound, and the
-   * publisher's acknowledgement should wait (see onUncongested).
+   * Hands a matched message to the session: sent now, queued, or dropped.
    *
-   * The bound is hard for an offline session (a drop by policy) and soft for a connected one, whose
-   * queue drains: QoS 1/2 publishers are held back instead, and only a client that stops reading
-   * altogether reaches the hard limit of CONNECTED_QUEUE_FACTOR times the bound.
+   * The queue is bounded by maxQueued messages (for a connected session at least
+   * CONNECTED_QUEUE_FACTOR times the congestion bound) and maxQueuedBytes; past the bound
+   * `queueDropPolicy` drops the arriving message or the oldest queued ones. A connected session
+   * whose queue passes the congestion bound answers Congested: the publisher's acknowledgement
+   * waits for it to drain (see onUncongested) instead of the queue growing to its hard bound.
    */
-  deliver(msg: Message, qos: QoS, retain: boolean, subscriptionIds: number[] | undefined): boolean {
+  deliver(msg: Message, qos: QoS, retain: boolean, subscriptionIds: number[] | undefined): Delivered {
     if (qos === 0) {
-      if (!this.link) this.onDrop('offline_qos0');
+      if (!this.link) this.ctx.onDrop('offline_qos0', this);
       else this.link.sendQos0(msg, retain, subscriptionIds);
-      return false;
+      return Delivered.Taken;
+    }
+    const { maxQueuedBytes, queueDropPolicy } = this.ctx.config;
+    let maxQueued = this.ctx.config.maxQueued;
+    if (this.link) maxQueued = Math.max(maxQueued, this.congestionBound * CONNECTED_QUEUE_FACTOR);
+    const size = sizeOf(msg);
+    let reason = this.overBound(maxQueued, maxQueuedBytes, size);
+    if (reason) {
+      if (queueDropPolicy === 'newest' || (maxQueuedBytes > 0 && size > maxQueuedBytes)) {
+        this.ctx.onDrop(reason, this);
+        return Delivered.Refused;
+      }
+      while (reason && this.dropOldest()) {
+        this.ctx.onDrop(reason, this);
+        reason = this.overBound(maxQueued, maxQueuedBytes, size);
+      }
+      if (reason) {
+        // Nothing left to drop and still no room (maxQueued 0).
+        this.ctx.onDrop(reason, this);
+        return Delivered.Refused;
+      }
     }
     const d: Delivery = { msg, qos, retain, subscriptionIds, seq: 0, packetId: 0, state: 0 };
-    const queued = this.queued;
-    if (queued >= (this.link ? this.maxQueued * CONNECTED_QUEUE_FACTOR : this.maxQueued)) {
-      if (this.dropPolicy === 'newest') {
-        this.onDrop('queue_full');
-        return this.link !== null;
+    this.queuedBytes += size;
+    if (this.persistent) {
+      this.persist(d);
+      if (this.spilled > 0 || (this.queue.length - this.head >= QUEUE_MEMORY_WINDOW && this.store.pageQueue)) {
+        // Its row (and reference) stays in the store; pageIn() brings it back in order.
+        this.spilled++;
+        this.drain();
+        return this.link !== null && this.queued >= this.congestionBound ? Delivered.Congested : Delivered.Taken;
       }
-      this.discard(this.queue[this.head]!);
-      this.queue[this.head++] = undefined as unknown as Delivery;
-      this.onDrop('queue_full');
+      this.memorySeq = d.seq;
     }
-    if (this.persistent) this.persist(d);
     this.queue.push(d);
     this.drain();
-    return this.link !== null && this.queued >= this.maxQueued;
+    return this.link !== null && this.queued >= this.congestionBound ? Delivered.Congested : Delivered.Taken;
+  }
+
+  /** Which bound a message of `size` bytes would break if queued now, if any. */
+  private overBound(maxQueued: number, maxQueuedBytes: number, size: number): DropReason | null {
+    if (this.queued >= maxQueued) return 'queue_full';
+    if (maxQueuedBytes > 0 && this.queuedBytes + size > maxQueuedBytes) return 'queue_full_bytes';
+    return null;
+  }
+
+  /** Drops the oldest queued message (policy `oldest`); false when nothing is queued. */
+  private dropOldest(): boolean {
+    if (this.head === this.queue.length && !this.pageIn()) return false;
+    const d = this.queue[this.head]!;
+    this.queue[this.head++] = undefined as unknown as Delivery;
+    this.queuedBytes -= sizeOf(d.msg);
+    this.discard(d);
+    return true;
+  }
+
+  /**
+   * Reads the next spilled deliveries back from the store into memory; false when there are none.
+   * Their references were counted when they were spilled and stay with them.
+   */
+  private pageIn(all = false): boolean {
+    if (this.spilled === 0 || !this.store.pageQueue) return false;
+    const limit = all ? this.spilled : QUEUE_MEMORY_WINDOW;
+    const items: StoredQueueItem[] = this.store.pageQueue(this.mount, this.clientId, this.memorySeq, limit);
+    if (this.head > 0) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    for (const { entry, message } of items) {
+      const msg = fromStored(message);
+      msg.id = message.id;
+      this.queue.push({
+        msg,
+        qos: entry.qos,
+        retain: entry.retain,
+        subscriptionIds: entry.subscriptionIds ?? undefined,
+        seq: entry.seq,
+        packetId: 0,
+        state: 0,
+      });
+      this.memorySeq = entry.seq;
+    }
+    // Fewer rows than expected means the counts were off; what the store holds is the truth.
+    this.spilled = items.length < limit ? 0 : this.spilled - items.length;
+    return items.length > 0;
   }
 
   get hasWaiters(): boolean {
@@ -168,17 +293,23 @@ export class Session {
   /** Releases publishers waiting on this session's queue; with `force` even if it is still full. */
   releaseWaiters(force = false): void {
     const waiters = this.waiters;
-    if (!waiters || (!force && this.link && this.queued >= this.maxQueued)) return;
+    if (!waiters || (!force && this.link && this.queued >= this.congestionBound)) return;
     this.waiters = null;
     for (const cb of waiters) cb();
   }
 
-  /** Adds a delivery read back from the store at start. */
+  /** Adds a delivery read back from the store at start (in seq order); past the memory window it stays there. */
   restore(d: Delivery): void {
     // New queue rows must not reuse (and so overwrite) the sequence numbers of restored ones.
     this.lastSeq = d.seq;
-    if (d.state === 0) this.queue.push(d);
-    else this.inflight.set(d.packetId, d);
+    if (d.state === 0) {
+      this.queuedBytes += sizeOf(d.msg);
+      if (this.spilled > 0 || (this.queue.length - this.head >= QUEUE_MEMORY_WINDOW && this.store.pageQueue)) this.spilled++;
+      else {
+        this.queue.push(d);
+        this.memorySeq = d.seq;
+      }
+    } else this.inflight.set(d.packetId, d);
     if (d.packetId >= this.nextPacketId) this.nextPacketId = d.packetId + 1 > 0xffff ? 1 : d.packetId + 1;
   }
 
@@ -187,12 +318,14 @@ export class Session {
     const link = this.link;
     if (!link) return;
     const now = Date.now();
-    while (this.head < this.queue.length && link.canSendMore(this.inflight.size)) {
+    while (link.canSendMore(this.inflight.size)) {
+      if (this.head === this.queue.length && !this.pageIn()) break;
       const d = this.queue[this.head]!;
       this.queue[this.head++] = undefined as unknown as Delivery;
+      this.queuedBytes -= sizeOf(d.msg);
       if (d.msg.expired(now)) {
         this.discard(d);
-        this.onDrop('expired');
+        this.ctx.onDrop('expired', this);
         continue;
       }
       d.packetId = this.allocatePacketId();
@@ -278,6 +411,7 @@ export class Session {
     for (const id of this.inboundQos2) this.store.putInboundQos2(this.mount, this.clientId, id);
     for (const d of this.inflight.values()) if (!d.seq) this.persist(d);
     for (let i = this.head; i < this.queue.length; i++) if (!this.queue[i]!.seq) this.persist(this.queue[i]!);
+    if (this.queue.length > this.head) this.memorySeq = this.queue[this.queue.length - 1]!.seq;
   }
 
   saveMeta(): void {
@@ -294,11 +428,13 @@ export class Session {
   /** Ends the session: forgets its queue (releasing stored messages). Subscriptions are removed by the broker. */
   destroy(): void {
     this.releaseWaiters(true);
+    this.pageIn(true);
     for (const d of this.inflight.values()) this.release(d);
     for (let i = this.head; i < this.queue.length; i++) this.release(this.queue[i]!);
     this.inflight.clear();
     this.queue = [];
     this.head = 0;
+    this.queuedBytes = 0;
     this.inboundQos2.clear();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
   }
@@ -306,24 +442,20 @@ export class Session {
   /** The session stops being persistent: its rows leave the store while it lives on in memory. */
   forgetStored(): void {
     this.stored = false;
+    // Spilled deliveries come back into memory first: the session lives on without the store.
+    this.pageIn(true);
     this.store.deleteSession(this.mount, this.clientId);
     for (const d of this.inflight.values()) this.release(d);
     for (let i = this.head; i < this.queue.length; i++) this.release(this.queue[i]!);
   }
 
   private persist(d: Delivery): void {
-    const msg = d.msg;
     d.seq = ++this.seq;
-    if (msg.id === 0) {
-      msg.id = nextMessageId();
-      this.store.putMessage(toStored(msg, msg.id));
-    }
-    msg.refs++;
     this.store.putQueueEntry({
       mount: this.mount,
       clientId: this.clientId,
       seq: d.seq,
-      messageId: msg.id,
+      messageId: this.ctx.refs.acquire(d.msg),
       qos: d.qos,
       retain: d.retain,
       subscriptionIds: d.subscriptionIds ?? null,
@@ -343,11 +475,7 @@ export class Session {
   private release(d: Delivery): void {
     if (!d.seq) return;
     d.seq = 0;
-    const msg = d.msg;
-    if (--msg.refs === 0 && msg.id !== 0) {
-      this.store.deleteMessage(msg.id);
-      msg.id = 0;
-    }
+    this.ctx.refs.release(d.msg.id);
   }
 
   private allocatePacketId(): number {
@@ -358,13 +486,4 @@ export class Session {
     }
     throw new Error('no free packet identifier');
   }
-}
-
-let lastMessageId = 0;
-/** Message ids are handed out in memory (no round trip to the store); seeded from the store at start. */
-export function nextMessageId(): number {
-  return ++lastMessageId;
-}
-export function seedMessageId(maxId: number): void {
-  lastMessageId = Math.max(lastMessageId, maxId);
 }

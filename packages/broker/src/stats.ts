@@ -13,6 +13,7 @@ export class BrokerStats {
   packetsOut = 0;
   readonly dropped: Record<DropReason, number> = {
     queue_full: 0,
+    queue_full_bytes: 0,
     expired: 0,
     offline_qos0: 0,
     slow_consumer: 0,

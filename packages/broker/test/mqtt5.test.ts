@@ -201,12 +201,12 @@ describe('MQTT 5', { concurrency: true }, () => {
       assert.deepEqual(payloads(await client.take(1)), ['4']);
     }));
 
-  test('receive maximum (server): announced in CONNACK; a client that exceeds it is not disconnected', () =>
-    withBroker({ maxInflight: 3 }, async (tb) => {
+  test('receive maximum (server), receiveMaximumExceeded "pause": announced in CONNACK; a client that exceeds it is not disconnected', () =>
+    withBroker({ maxInflight: 3, receiveMaximumExceeded: 'pause' }, async (tb) => {
       const { client, connack } = await tb.rawConnected(5);
       assert.equal(connack.properties?.receiveMaximum, 3);
       // Four QoS 2 flows open at once (no PUBREL yet): mqtt.js and others do not count the server's limit,
-      // so, like AWS IoT, the broker throttles instead of answering with DISCONNECT 0x93.
+      // so with "pause" (the aws profile), like AWS IoT, the broker throttles instead of answering with DISCONNECT 0x93.
       for (let id = 1; id <= 4; id++)
         client.send({ cmd: 'publish', topic: 'rx', payload: 'x', qos: 2, messageId: id, dup: false, retain: false });
       const recs = await client.take(4);
@@ -219,8 +219,8 @@ describe('MQTT 5', { concurrency: true }, () => {
       assert.equal(client.isClosed, false);
     }));
 
-  test('receive maximum (server): while that many acknowledgements wait, the broker stops reading from the publisher', () =>
-    withBroker({ maxInflight: 2, maxQueued: 1 }, async (tb) => {
+  test('receive maximum (server), receiveMaximumExceeded "pause": while that many acknowledgements wait, the broker stops reading from the publisher', () =>
+    withBroker({ maxInflight: 2, maxQueued: 1, receiveMaximumExceeded: 'pause' }, async (tb) => {
       const topic = `bp/${uid()}`;
       const { client: sub } = await tb.rawConnected(4);
       sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });

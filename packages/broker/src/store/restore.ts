@@ -2,8 +2,9 @@
 import type { BrokerConfig } from '../options.js';
 import { Message } from '../message.js';
 import type { Namespace } from '../namespace.js';
-import { seedMessageId, type Delivery, type Session, type Subscription } from '../session.js';
+import type { Delivery, Session, Subscription } from '../session.js';
 import { parseFilter } from '../topics.js';
+import { seedMessageId, type MessageRefs } from './message-refs.js';
 import type { BrokerStore, StoredMessage } from './types.js';
 
 export function toStored(msg: Message, id: number): StoredMessage {
@@ -19,7 +20,7 @@ export function toStored(msg: Message, id: number): StoredMessage {
   };
 }
 
-function fromStored(m: StoredMessage): Message {
+export function fromStored(m: StoredMessage): Message {
   return new Message(m.topic, m.payload, m.qos, m.retain, m.properties, m.createdAt, m.expiresAt);
 }
 
@@ -30,6 +31,7 @@ function fromStored(m: StoredMessage): Message {
  */
 export function loadState(
   store: BrokerStore,
+  refs: MessageRefs,
   config: BrokerConfig,
   namespace: (mount: string) => Namespace,
   newSession: (ns: Namespace, clientId: string) => Session,
@@ -75,11 +77,13 @@ export function loadState(
     ns.sessions.set(s.clientId, session);
     sessions.push(session);
   }
+  const referenced = new Set<number>();
   for (const q of [...state.queue].sort((a, b) => a.seq - b.seq)) {
     const session = namespace(q.mount).sessions.get(q.clientId);
     const msg = messages.get(q.messageId);
     if (!session || !msg) continue;
-    msg.refs++;
+    refs.adopt(msg.id);
+    referenced.add(msg.id);
     const d: Delivery = {
       msg,
       qos: q.qos,
@@ -96,6 +100,6 @@ export function loadState(
     if (!msg.expired(now)) namespace(r.mount).retained.set(msg.topic, msg);
   }
   // Messages no queue entry points at any more (their session ended before the crash).
-  for (const msg of messages.values()) if (msg.refs === 0) store.deleteMessage(msg.id);
+  for (const msg of messages.values()) if (!referenced.has(msg.id)) store.deleteMessage(msg.id);
   return sessions;
 }

@@ -9,7 +9,15 @@
  */
 import Database from 'better-sqlite3';
 import type { MessageProperties } from '../message.js';
-import type { BrokerStore, StoredMessage, StoredQueueEntry, StoredSession, StoredState, StoredSubscription } from './types.js';
+import type {
+  BrokerStore,
+  StoredMessage,
+  StoredQueueEntry,
+  StoredQueueItem,
+  StoredSession,
+  StoredState,
+  StoredSubscription,
+} from './types.js';
 import type { QoS } from '../codec/packets.js';
 
 const SCHEMA = `
@@ -109,6 +117,12 @@ export class SqliteStore implements BrokerStore {
       ),
       updQueue: d.prepare('UPDATE mqtt_queue SET packet_id = ?, state = ? WHERE mount = ? AND client_id = ? AND seq = ?'),
       delQueue: d.prepare('DELETE FROM mqtt_queue WHERE mount = ? AND client_id = ? AND seq = ?'),
+      pageQueue: d.prepare(
+        `SELECT q.seq, q.message_id, q.qos, q.retain, q.subscription_ids, q.packet_id, q.state,
+                m.topic, m.payload, m.qos AS m_qos, m.retain AS m_retain, m.properties, m.created_at, m.expires_at
+         FROM mqtt_queue q JOIN mqtt_messages m ON m.id = q.message_id
+         WHERE q.mount = ? AND q.client_id = ? AND q.seq > ? ORDER BY q.seq LIMIT ?`,
+      ),
       putRetained: d.prepare(
         'INSERT OR REPLACE INTO mqtt_retained (mount, topic, payload, qos, properties, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
@@ -271,6 +285,40 @@ export class SqliteStore implements BrokerStore {
 
   deleteQueueEntry(mount: string, clientId: string, seq: number): void {
     this.push(() => this.stmt.delQueue.run(mount, clientId, seq));
+  }
+
+  pageQueue(mount: string, clientId: string, afterSeq: number, limit: number): StoredQueueItem[] {
+    // The rows asked for may still be among the pending writes: commit them now. Their afterCommit
+    // callbacks run at the flush already scheduled, which then finds nothing left to write.
+    if (this.ops.length > 0) {
+      const ops = this.ops;
+      this.ops = [];
+      this.commit(ops);
+    }
+    type Row = Record<string, unknown>;
+    return (this.stmt.pageQueue.all(mount, clientId, afterSeq, limit) as Row[]).map((r) => ({
+      entry: {
+        mount,
+        clientId,
+        seq: r.seq as number,
+        messageId: r.message_id as number,
+        qos: r.qos as QoS,
+        retain: r.retain === 1,
+        subscriptionIds: r.subscription_ids ? (JSON.parse(r.subscription_ids as string) as number[]) : null,
+        packetId: r.packet_id as number,
+        state: r.state as 0 | 1 | 2,
+      },
+      message: {
+        id: r.message_id as number,
+        topic: r.topic as string,
+        payload: r.payload as Buffer,
+        qos: r.m_qos as QoS,
+        retain: r.m_retain === 1,
+        properties: decodeProps(r.properties as string | null),
+        createdAt: r.created_at as number,
+        expiresAt: r.expires_at as number,
+      },
+    }));
   }
 
   putRetained(mount: string, m: StoredMessage): void {

@@ -57,6 +57,12 @@ export interface StoredQueueEntry {
   state: 0 | 1 | 2;
 }
 
+/** A queue entry read back with its message (paging). */
+export interface StoredQueueItem {
+  entry: StoredQueueEntry;
+  message: StoredMessage;
+}
+
 export interface StoredRetained {
   mount: string;
   message: StoredMessage;
@@ -84,6 +90,12 @@ export interface BrokerStore {
   putQueueEntry(entry: StoredQueueEntry): void;
   updateQueueEntry(mount: string, clientId: string, seq: number, packetId: number, state: 0 | 1 | 2): void;
   deleteQueueEntry(mount: string, clientId: string, seq: number): void;
+  /**
+   * Optional paging: up to `limit` queue entries of a session with a seq above `afterSeq`, in seq
+   * order, with their messages, writes issued so far included. A store that has it lets persistent
+   * sessions keep long queues out of memory (Session's QUEUE_MEMORY_WINDOW).
+   */
+  pageQueue?(mount: string, clientId: string, afterSeq: number, limit: number): StoredQueueItem[];
   putRetained(mount: string, message: StoredMessage): void;
   deleteRetained(mount: string, topic: string): void;
   /** Drops everything (test-mode reset). */
