@@ -8,9 +8,11 @@ import { registerProvision } from './commands/provision.js';
 import { registerRegistry } from './commands/registry.js';
 import { registerAccounts } from './commands/accounts.js';
 import { registerAuthorizers } from './commands/authorizers.js';
+import { registerDomains } from './commands/domains.js';
 import { registerShadow } from './commands/shadow.js';
 import { registerFiles } from './commands/files.js';
 import { registerJobs } from './commands/jobs.js';
+import { registerRoles } from './commands/roles.js';
 
 tuneRuntime();
 // The AWS SDK warns on every run that its 2027 releases need Node 22; Thicket pins a release that runs on 20.
@@ -23,9 +25,11 @@ registerCerts(program);
 registerProvision(program);
 registerAccounts(program);
 registerAuthorizers(program);
+registerDomains(program);
 registerShadow(program);
 registerFiles(program);
 registerJobs(program);
+registerRoles(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`thicket: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -4,10 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import type { BrokerConfig } from '@thicket/broker';
+import { MQTT_DEFAULTS, type BrokerConfig } from '@thicket/broker';
 import { DEFAULT_SHADOW_SETTINGS, type ShadowSettings } from './shadow/shadow-service.js';
 
 export type Profile = 'mqtt' | 'aws';
+export type LogFormat = 'auto' | 'json' | 'pretty';
 
 export interface ServerConfig {
   /** Address the listeners bind to. */
@@ -30,6 +31,8 @@ export interface ServerConfig {
   /** Serve POST /_thicket/reset, which removes all state (for tests run against the server). */
   testMode: boolean;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** Log lines as JSON (for machines), `pretty` (for people), or `auto`: pretty when stdout is a terminal. */
+  logFormat: LogFormat;
   /** Names clients use to reach this server: server certificate SANs and advertised endpoints. */
   hostnames: string[];
   /** MQTT behaviour: the standard (`mqtt`) or AWS IoT Core's limits and deviations (`aws`). */
@@ -59,6 +62,7 @@ export const DEFAULTS: ServerConfig = {
   ephemeral: false,
   testMode: false,
   logLevel: 'info',
+  logFormat: 'auto',
   hostnames: [],
   profile: 'mqtt',
   fsync: false,
@@ -70,6 +74,7 @@ export const DEFAULTS: ServerConfig = {
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const LOG_FORMATS = ['auto', 'json', 'pretty'];
 
 /** Reads `off` / `none` / `false` as a disabled listener, otherwise a port number. */
 export function parsePort(value: unknown, name: string): number | null {
@@ -119,6 +124,49 @@ function parseShadowSettings(value: unknown): Partial<ShadowSettings> {
   return out;
 }
 
+/** Broker settings whose values are one of a few words. */
+const MQTT_CHOICES: Partial<Record<keyof BrokerConfig, readonly string[]>> = {
+  queueDropPolicy: ['newest', 'oldest'],
+  receiveMaximumExceeded: ['disconnect', 'pause'],
+};
+
+/**
+ * The `mqtt` section (broker limits): known keys only, whole numbers of at least 0 where the default
+ * is a number, booleans where it is a boolean, one of the listed words for MQTT_CHOICES. Numbers and
+ * booleans may come as strings (environment variables, flags).
+ */
+function parseMqttSettings(value: unknown): Partial<BrokerConfig> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new Error('mqtt: expected a mapping of broker limits');
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    if (!(k in MQTT_DEFAULTS)) throw new Error(`mqtt: unknown setting "${k}" (known: ${Object.keys(MQTT_DEFAULTS).join(', ')})`);
+    const key = k as keyof BrokerConfig;
+    const choices = MQTT_CHOICES[key];
+    const def = MQTT_DEFAULTS[key];
+    if (choices) {
+      if (typeof v !== 'string' || !choices.includes(v)) throw new Error(`mqtt.${k}: "${String(v)}" is not one of ${choices.join(', ')}`);
+      out[k] = v;
+    } else if (typeof def === 'number') {
+      const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
+        throw new Error(`mqtt.${k}: "${String(v)}" is not a whole number of at least 0`);
+      out[k] = n;
+    } else if (typeof def === 'boolean') out[k] = parseBool(v, `mqtt.${k}`);
+    else out[k] = v;
+  }
+  return out as Partial<BrokerConfig>;
+}
+
+/** Broker settings that have their own environment variable (the rest come from the config file's `mqtt` section). */
+const MQTT_ENV: Record<string, keyof BrokerConfig> = {
+  THICKET_MQTT_MAX_QUEUED: 'maxQueued',
+  THICKET_MQTT_MAX_QUEUED_BYTES: 'maxQueuedBytes',
+  THICKET_MQTT_QUEUE_DROP_POLICY: 'queueDropPolicy',
+  THICKET_MQTT_RECEIVE_MAXIMUM_EXCEEDED: 'receiveMaximumExceeded',
+};
+
 /** Partial configuration from one source, before validation. */
 export type ConfigInput = { [K in keyof ServerConfig]?: unknown };
 
@@ -134,6 +182,7 @@ const ENV: Record<string, keyof ServerConfig> = {
   THICKET_EPHEMERAL: 'ephemeral',
   THICKET_TEST_MODE: 'testMode',
   THICKET_LOG_LEVEL: 'logLevel',
+  THICKET_LOG_FORMAT: 'logFormat',
   THICKET_HOSTNAMES: 'hostnames',
   THICKET_PROFILE: 'profile',
   THICKET_FSYNC: 'fsync',
@@ -155,6 +204,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
               .filter(Boolean)
           : v;
   }
+  const mqtt: Record<string, string> = {};
+  for (const [name, key] of Object.entries(MQTT_ENV)) if (env[name] !== undefined) mqtt[key] = env[name];
+  if (Object.keys(mqtt).length > 0) out.mqtt = mqtt;
   return out;
 }
 
@@ -173,28 +225,43 @@ export function configFromFile(path: string): ConfigInput {
   return data as ConfigInput;
 }
 
+function definedOnly(o: object): object {
+  return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined));
+}
+
 /** Merges sources (later wins) over the defaults and validates every value. */
 export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
   const merged: ConfigInput = { ...DEFAULTS };
   for (const s of sources)
     for (const [k, v] of Object.entries(s)) {
       if (v === undefined) continue;
-      // Shadow limits merge key by key: a flag overrides one limit of the config file, not all.
+      // Shadow and broker limits merge key by key: a flag overrides one limit of the config file, not all.
+      // Keys left undefined (flags not given) keep the earlier source's value.
       if (k === 'shadow' && v !== null && typeof v === 'object' && !Array.isArray(v))
-        merged.shadow = { ...(merged.shadow as object), ...v };
+        merged.shadow = { ...(merged.shadow as object), ...definedOnly(v) };
+      else if (
+        k === 'mqtt' &&
+        v !== null &&
+        typeof v === 'object' &&
+        !Array.isArray(v) &&
+        merged.mqtt !== null &&
+        typeof merged.mqtt === 'object'
+      )
+        merged.mqtt = { ...(merged.mqtt as object), ...definedOnly(v) };
       else (merged as Record<string, unknown>)[k] = v;
     }
   const profile = String(merged.profile);
   if (profile !== 'mqtt' && profile !== 'aws') throw new Error(`profile: "${profile}" is not one of mqtt, aws`);
   const logLevel = String(merged.logLevel);
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`log level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  const logFormat = String(merged.logFormat);
+  if (!LOG_FORMATS.includes(logFormat)) throw new Error(`log format: "${logFormat}" is not one of ${LOG_FORMATS.join(', ')}`);
   const hostnames = Array.isArray(merged.hostnames)
     ? merged.hostnames.map(String)
     : String(merged.hostnames ?? '')
         .split(',')
         .filter(Boolean);
-  const mqtt = merged.mqtt ?? {};
-  if (typeof mqtt !== 'object' || Array.isArray(mqtt)) throw new Error('mqtt: expected a mapping of broker limits');
+  const mqtt = parseMqttSettings(merged.mqtt);
   return {
     shadow: parseShadowSettings(merged.shadow),
     host: String(merged.host),
@@ -208,12 +275,13 @@ export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
     ephemeral: parseBool(merged.ephemeral, 'ephemeral'),
     testMode: parseBool(merged.testMode, 'testMode'),
     logLevel: logLevel as ServerConfig['logLevel'],
+    logFormat: logFormat as LogFormat,
     hostnames,
     profile,
     fsync: parseBool(merged.fsync, 'fsync'),
     commitDelayMs: parseDelay(merged.commitDelayMs),
     accountId: checked(String(merged.accountId), /^\d{12}$/, 'account id', 'twelve digits'),
     region: checked(String(merged.region), /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, 'region', 'a region name such as us-east-1'),
-    mqtt: mqtt as Partial<BrokerConfig>,
+    mqtt,
   };
 }

@@ -8,6 +8,7 @@ export {
   type ServerConfig,
   type ConfigInput,
   type Profile,
+  type LogFormat,
 } from './config.js';
 export { ensureAdminCredentials, parseCredentialsFile, formatCredentialsFile, type AccessKey } from './credentials.js';
 export * from './pki/index.js';

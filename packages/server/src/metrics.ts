@@ -64,6 +64,14 @@ export function createMetrics(broker: Broker): Registry {
     },
   });
   new Gauge({
+    name: 'thicket_mqtt_messages_queued_bytes',
+    help: 'Bytes (payload + topic) of the QoS 1/2 messages waiting in sessions, in memory or on disk',
+    registers: [registry],
+    collect() {
+      this.set(broker.queuedBytes);
+    },
+  });
+  new Gauge({
     name: 'thicket_mqtt_retained_messages',
     help: 'Retained messages',
     registers: [registry],
@@ -79,7 +87,7 @@ export function createMetrics(broker: Broker): Registry {
   mirroredCounter(registry, 'thicket_mqtt_messages_sent_total', 'PUBLISH packets sent to clients', ['qos'], byQos(s.messagesOut));
   mirroredCounter(registry, 'thicket_mqtt_received_bytes_total', 'Bytes of PUBLISH packets received', ['qos'], byQos(s.bytesIn));
   mirroredCounter(registry, 'thicket_mqtt_sent_bytes_total', 'Bytes of PUBLISH packets sent', ['qos'], byQos(s.bytesOut));
-  mirroredCounter(registry, 'thicket_mqtt_messages_dropped_total', 'Messages not delivered, by reason', ['reason'], () =>
+  mirroredCounter(registry, 'thicket_mqtt_messages_dropped_total', 'Messages not delivered to a session, by reason', ['reason'], () =>
     Object.entries(s.dropped).map(([reason, n]) => [{ reason }, n]),
   );
   mirroredCounter(registry, 'thicket_mqtt_protocol_errors_total', 'Bad input from clients, by kind', ['kind'], () =>

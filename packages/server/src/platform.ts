@@ -10,8 +10,10 @@ import { iotArn, mountOf, parseArn, type Namespace } from './accounts/namespace.
 import type { ApiRoute } from './api/aws-api.js';
 import { endpointRoutes, type PublicEndpoints } from './api/endpoint-routes.js';
 import { subscribeRoutes } from './api/subscribe-route.js';
+import { dataplaneRoutes } from './dataplane/index.js';
 import { DeviceAuthorizer, type ConnectionAuth } from './authz/device-authorizer.js';
 import { AuthorizerStore, CustomAuthorizers, authorizerRoutes } from './authorizers/index.js';
+import { createDomains, normalizeHost, type Domains } from './domains/index.js';
 import { CaCertificates } from './certificates/ca-certificates.js';
 import { CertificateStore } from './certificates/cert-store.js';
 import { Certificates } from './certificates/certificates.js';
@@ -24,6 +26,8 @@ import { Policies } from './policies/policies.js';
 import type { PolicyDocument } from './policies/engine/index.js';
 import { PolicyStore } from './policies/policy-store.js';
 import { policyRoutes } from './policies/routes.js';
+import { BillingGroups } from './registry/billing-groups.js';
+import { createRoleModule, type RoleModule } from './roles/index.js';
 import { RegistryEvents } from './registry/events.js';
 import { RegistryStore } from './registry/registry-store.js';
 import { registryRoutes } from './registry/routes.js';
@@ -60,6 +64,7 @@ export class Platform {
   readonly things: Things;
   readonly thingTypes: ThingTypes;
   readonly thingGroups: ThingGroups;
+  readonly billingGroups: BillingGroups;
   readonly certificateStore: CertificateStore;
   readonly certificates: Certificates;
   readonly caCertificates: CaCertificates;
@@ -69,6 +74,10 @@ export class Platform {
   readonly authorizer: DeviceAuthorizer;
   readonly authorizerStore: AuthorizerStore;
   readonly customAuthorizers: CustomAuthorizers;
+  /** Domain configurations: host names with their own certificate and default authorizer, matched by SNI. */
+  readonly domains: Domains;
+  /** Roles, role aliases and the credentials provider (temporary credentials acting as a role). */
+  readonly roles: RoleModule;
   readonly shadows: ShadowService;
   readonly jobs: JobsService;
   readonly deviceJobs: DeviceJobs;
@@ -97,7 +106,8 @@ export class Platform {
       this.broker?.publish({ mount: mountOf(ns), topic, payload: JSON.stringify(payload), qos: 1 });
     };
     this.events = new RegistryEvents(this.registry, publish, (ns) => this.authorizer.invalidate(ns));
-    this.things = new Things(this.registry, this.events);
+    this.billingGroups = new BillingGroups(this.registry);
+    this.things = new Things(this.registry, this.events, this.billingGroups);
     this.thingTypes = new ThingTypes(this.registry, this.events);
     this.thingGroups = new ThingGroups(this.registry, this.events);
 
@@ -127,9 +137,26 @@ export class Platform {
       policyDocumentsFor: (ns, names) => this.policies.documents(ns, names),
       log: opts.log.child({ component: 'custom-auth' }),
       tags: { put: (arn, tags) => this.registry.putTags(arn, tags), remove: (arn) => this.registry.deleteTags(arn) },
+      domainsUsing: (ns, name) => this.domains.configurations.usingAuthorizer(ns, name),
+    });
+    this.domains = createDomains({
+      db,
+      pki: opts.pki,
+      authorizerExists: (ns, name) => this.authorizerStore.authorizer(ns, name) !== undefined,
+      managedDomainSuffix: () => this.endpoints.host,
+      tags: { put: (arn, tags) => this.registry.putTags(arn, tags), remove: (arn) => this.registry.deleteTags(arn) },
+      disconnectHost: (host, why) =>
+        this.broker?.disconnectWhere(
+          (c) => normalizeHost(c.client?.transport.tls?.servername ?? '') === host,
+          'AUTH_ERROR',
+          RC.NOT_AUTHORIZED,
+          why,
+        ),
+      log: opts.log.child({ component: 'domains' }),
     });
     this.authorizer = new DeviceAuthorizer({
       customAuthorizers: this.customAuthorizers,
+      domainOf: (servername) => this.domains.sni.domainOf(servername),
       disconnect: (auth, why) => this.disconnect(auth.ns, (a) => a === auth, why, 'CUSTOMAUTH_TTL_EXPIRATION'),
       certificates: this.certificateStore,
       registry: this.registry,
@@ -174,6 +201,14 @@ export class Platform {
       expireDue: () => this.jobs.expireDue(),
     });
     this.things.deleted = (ns, thingName) => this.jobs.thingDeleted(ns, thingName);
+    this.roles = createRoleModule({
+      db,
+      thingsOf: (ns, id) => this.registry.thingsOf(ns, iotArn(ns, `cert/${id}`)).map((t) => t.thingName),
+      thingTypeOf: (ns, thingName) => this.registry.thing(ns, thingName)?.thingTypeName,
+      certificateActive: (ns, id) => this.certificateStore.certificate(ns, id)?.status === 'ACTIVE',
+      tags: { put: (arn, tags) => this.registry.putTags(arn, tags), remove: (arn) => this.registry.deleteTags(arn) },
+    });
+    this.accounts.sessions = this.roles.provider;
     this.thingGroups.membershipChanged = (ns, thingName) => this.jobs.membershipChanged(ns, thingName);
 
     this.routes = [
@@ -182,19 +217,23 @@ export class Platform {
         things: this.things,
         thingTypes: this.thingTypes,
         thingGroups: this.thingGroups,
+        billingGroups: this.billingGroups,
         events: this.events,
         resourceExists: (arn) => this.resourceExists(arn),
       }),
       ...certificateRoutes(this.certificates, this.caCertificates, this.principals),
       ...policyRoutes(this.policies),
       ...authorizerRoutes(this.customAuthorizers),
+      ...this.domains.routes,
       ...shadowRoutes(this.shadows),
+      ...dataplaneRoutes(() => this.broker),
       ...jobsControlRoutes(this.jobs),
       ...jobsDataRoutes(this.deviceJobs),
       ...fileRoutes(this.files),
       ...subscribeRoutes(() => this.broker),
       ...endpointRoutes(() => this.endpoints),
       ...adminRoutes(this.accounts),
+      ...this.roles.routes,
     ];
   }
 
@@ -210,8 +249,10 @@ export class Platform {
       this.certificateStore.clear();
       this.policyStore.clear();
       this.authorizerStore.clear();
+      this.domains.clear();
       this.shadows.clear();
       this.jobs.clear();
+      this.roles.clear();
     });
     // After the commit: content removed for records that stayed would be lost.
     this.files.clear();
@@ -257,6 +298,8 @@ export class Platform {
         return this.registry.thingType(p, name) !== undefined;
       case 'thinggroup':
         return this.registry.group(p, name) !== undefined;
+      case 'billinggroup':
+        return this.registry.billingGroup(p, name) !== undefined;
       case 'cert':
         return this.certificateStore.certificate(p, name) !== undefined;
       case 'cacert':
@@ -265,6 +308,10 @@ export class Platform {
         return this.policyStore.policy(p, name) !== undefined;
       case 'authorizer':
         return this.authorizerStore.authorizer(p, name) !== undefined;
+      case 'rolealias':
+        return this.roles.aliases.get(p, name) !== undefined;
+      case 'domainconfiguration':
+        return this.domains.store.domain(p, name.split('/')[0]!) !== undefined;
       default:
         return false;
     }

@@ -4,9 +4,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { parsePolicyDocument, type PolicyDocument } from './policies/engine/index.js';
 import type net from 'node:net';
+import type tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import { Broker, listenTcp, listenTls, MemoryStore, SqliteStore, type BrokerStore } from '@thicket/broker';
 import type { FastifyInstance } from 'fastify';
 import type { ServerConfig } from './config.js';
@@ -49,8 +50,10 @@ function readDevPolicy(path: string): PolicyDocument {
   }
 }
 
-export function createLogger(config: Pick<ServerConfig, 'logLevel'>): Logger {
-  return pino({ level: config.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+/** JSON lines on stdout, or on `destination` (the CLI passes a pretty-printing stream on a terminal). */
+export function createLogger(config: Pick<ServerConfig, 'logLevel'>, destination?: DestinationStream): Logger {
+  const options = { level: config.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
 
 export async function startServer(config: ServerConfig, log: Logger = createLogger(config)): Promise<ThicketServer> {
@@ -90,6 +93,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const apps: FastifyInstance[] = [];
   const ports: ServerPorts = { mqtt: null, mqtts: null, http: null, https: null };
   const host = config.host;
+  // Domain configurations' certificates by SNI on both TLS listeners (the default one otherwise).
+  const sni = platform.domains.sni.callback;
+  // listenTls spreads these into tls.createServer's options, which is where SNICallback belongs.
+  const tlsWithSni: tls.TlsOptions = { key: pki.serverKeyPem, cert: pki.serverCertPem, ca: [pki.caCertPem], SNICallback: sni };
   try {
     if (config.mqttPort !== null) {
       const l = await listenTcp(broker, { host, port: config.mqttPort });
@@ -100,7 +107,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       const l = await listenTls(broker, {
         host,
         port: config.mqttsPort,
-        secureContext: { key: pki.serverKeyPem, cert: pki.serverCertPem, ca: [pki.caCertPem] },
+        secureContext: tlsWithSni,
         requestCert: true,
       });
       servers.push(l.server);
@@ -126,7 +133,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       ports.http = (app.server.address() as net.AddressInfo).port;
     }
     if (config.httpsPort !== null) {
-      const app = createHttpApp(ctx, { key: pki.serverKeyPem, cert: pki.serverCertPem, ca: [pki.caCertPem] });
+      const app = createHttpApp(ctx, { key: pki.serverKeyPem, cert: pki.serverCertPem, ca: [pki.caCertPem], SNICallback: sni });
       apps.push(app);
       await app.listen({ host, port: config.httpsPort });
       ports.https = (app.server.address() as net.AddressInfo).port;

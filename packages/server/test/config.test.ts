@@ -39,3 +39,51 @@ test('bad settings are refused with a message that names them', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('queue and Receive Maximum settings: file, THICKET_MQTT_* variables and flags merge key by key', () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir, 'thicket.yaml');
+    writeFileSync(file, 'mqtt:\n  maxInflight: 20\n  maxQueued: 5000\n  queueDropPolicy: oldest\n');
+    const env = configFromEnv({ THICKET_MQTT_MAX_QUEUED_BYTES: '1048576', THICKET_MQTT_RECEIVE_MAXIMUM_EXCEEDED: 'pause' });
+    assert.deepEqual(env.mqtt, { maxQueuedBytes: '1048576', receiveMaximumExceeded: 'pause' });
+    // Flags not given arrive as undefined and keep what the file and the environment said.
+    const flags = {
+      mqtt: { maxQueued: '200000', maxQueuedBytes: undefined, queueDropPolicy: undefined, receiveMaximumExceeded: undefined },
+    };
+    const cfg = resolveConfig(configFromFile(file), env, flags);
+    assert.deepEqual(cfg.mqtt, {
+      maxInflight: 20,
+      maxQueued: 200_000,
+      queueDropPolicy: 'oldest',
+      maxQueuedBytes: 1_048_576,
+      receiveMaximumExceeded: 'pause',
+    });
+    assert.deepEqual(resolveConfig({}).mqtt, {}, 'the profile decides what is not set');
+    assert.deepEqual(configFromEnv({}).mqtt, undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad broker settings are refused with a message that names them', () => {
+  assert.throws(
+    () => resolveConfig({ mqtt: { queueDropPolicy: 'random' } }),
+    /^Error: mqtt\.queueDropPolicy: "random" is not one of newest, oldest$/,
+  );
+  assert.throws(
+    () => resolveConfig(configFromEnv({ THICKET_MQTT_RECEIVE_MAXIMUM_EXCEEDED: 'ignore' })),
+    /^Error: mqtt\.receiveMaximumExceeded: "ignore" is not one of disconnect, pause$/,
+  );
+  assert.throws(
+    () => resolveConfig(configFromEnv({ THICKET_MQTT_MAX_QUEUED: '-1' })),
+    /^Error: mqtt\.maxQueued: "-1" is not a whole number of at least 0$/,
+  );
+  assert.throws(() => resolveConfig({ mqtt: { maxQueuedBytes: '1e999' } }), /mqtt\.maxQueuedBytes: "1e999" is not a whole number/);
+  assert.throws(() => resolveConfig({ mqtt: { maxQueued: '10 messages' } }), /mqtt\.maxQueued: "10 messages"/);
+  assert.throws(() => resolveConfig({ mqtt: { maxQueued: 1.5 } }), /mqtt\.maxQueued: "1\.5"/);
+  assert.throws(() => resolveConfig({ mqtt: { maxQueue: 10 } }), /mqtt: unknown setting "maxQueue" \(known: .*maxQueued, maxQueuedBytes/);
+  assert.throws(() => resolveConfig({ mqtt: { retainAvailable: 'perhaps' } }), /mqtt\.retainAvailable: "perhaps" is not a boolean/);
+  assert.throws(() => resolveConfig({ mqtt: ['maxQueued'] }), /mqtt: expected a mapping of broker limits/);
+  assert.equal(resolveConfig({ mqtt: { retainAvailable: 'false' } }).mqtt.retainAvailable, false);
+});

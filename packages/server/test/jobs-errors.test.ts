@@ -42,7 +42,11 @@ async function expectInvalid(change: Partial<CreateJobCommandInput>, message: Re
 
 test('an invalid jobId is refused, naming the member and the allowed characters', async () => {
   for (const jobId of ['has space', 'dots.are.not.allowed', 'x'.repeat(65), 'slash/in/it']) {
-    await expectInvalid({}, /Value '.*' at 'jobId' failed to satisfy constraint: Member must (satisfy regular expression pattern: \[a-zA-Z0-9_-\]\+|have length less than or equal to 64)/, jobId);
+    await expectInvalid(
+      {},
+      /Value '.*' at 'jobId' failed to satisfy constraint: Member must (satisfy regular expression pattern: \[a-zA-Z0-9_-\]\+|have length less than or equal to 64)/,
+      jobId,
+    );
   }
   const ok = await createJob({}, 'x'.repeat(64));
   assert.equal(ok.name, 'no error', '64 characters is the most');

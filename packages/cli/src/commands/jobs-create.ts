@@ -5,6 +5,7 @@ import {
   DescribeThingGroupCommand,
   type CreateJobRequest,
   type IoTClient,
+  type JobEndBehavior,
 } from '@aws-sdk/client-iot';
 import type { ApiOptions } from '../api-client.js';
 import { namedValues, numberOption, textArgument } from '../arguments.js';
@@ -21,6 +22,10 @@ export interface CreateOptions extends ApiOptions {
   abortThreshold?: string;
   abortMin?: string;
   param?: string[];
+  startTime?: string;
+  endTime?: string;
+  endBehavior?: string;
+  maintenanceWindow?: string[];
   watch?: boolean;
 }
 
@@ -35,7 +40,26 @@ Targets:
 
 Examples:
   thicket jobs create fw-2 --targets group/lamps lamp-7 --document @job.json --watch
-  thicket jobs create fw-3 --targets lamps --template ota --param version=2.1 --max-per-minute 50`;
+  thicket jobs create fw-3 --targets lamps --template ota --param version=2.1 --max-per-minute 50
+  thicket jobs create fw-4 --targets lamps --document @job.json --start-time 2026-07-01T22:00 \
+    --end-time 2026-07-08T06:00 --end-behavior CANCEL --maintenance-window 'cron(0 1 ? * * *)/240'
+
+Scheduling (times in UTC, written YYYY-MM-DDTHH:MM, as AWS takes them):
+  --start-time       the job is SCHEDULED until then (30 minutes to a year ahead)
+  --end-time         then --end-behavior applies: STOP_ROLLOUT (no more things are notified),
+                     CANCEL (queued executions are canceled) or FORCE_CANCEL (in-progress ones too)
+  --maintenance-window 'cron(minutes hours day-of-month month day-of-week year)/minutes'
+                     things are notified only inside these windows (repeat the option for more)`;
+
+/** `cron(0 1 ? * SUN *)/120` as a MaintenanceWindow; the duration follows the expression's last ')'. */
+export function maintenanceWindow(spec: string): { startTime: string; durationInMinutes: number } {
+  const m = /^(cron\(.*\))\/(\d+)$/.exec(spec.trim());
+  if (!m)
+    throw new Error(
+      `--maintenance-window ${JSON.stringify(spec)}: write it as 'cron(minutes hours day-of-month month day-of-week year)/minutes'`,
+    );
+  return { startTime: m[1]!, durationInMinutes: Number(m[2]) };
+}
 
 const notFound = (err: unknown): boolean => (err as { name?: string }).name === 'ResourceNotFoundException';
 
@@ -87,6 +111,8 @@ export async function createJobRequest(iot: IoTClient, jobId: string, o: CreateO
       ? o.template
       : (await iot.send(new DescribeJobTemplateCommand({ jobTemplateId: o.template }))).jobTemplateArn;
   }
+  const maintenanceWindows = o.maintenanceWindow?.map(maintenanceWindow);
+  const scheduled = o.startTime ?? o.endTime ?? o.endBehavior ?? maintenanceWindows;
   const targets = await Promise.all(o.targets.map((t) => targetArn(iot, t)));
   return {
     jobId,
@@ -103,5 +129,9 @@ export async function createJobRequest(iot: IoTClient, jobId: string, o: CreateO
         ? undefined
         : { criteriaList: [{ failureType: 'ALL', action: 'CANCEL', thresholdPercentage, minNumberOfExecutedThings }] },
     documentParameters,
+    schedulingConfig:
+      scheduled === undefined
+        ? undefined
+        : { startTime: o.startTime, endTime: o.endTime, endBehavior: o.endBehavior as JobEndBehavior | undefined, maintenanceWindows },
   };
 }

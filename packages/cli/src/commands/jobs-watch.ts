@@ -58,7 +58,9 @@ export async function watchJob(iot: IoTClient, jobId: string, o: WatchOptions = 
       }
       const counts = jobCounts(job?.jobProcessDetails);
       const status = job?.status ?? 'UNKNOWN';
-      show(counts, status, job?.jobProcessDetails);
+      const start = job?.schedulingConfig?.startTime;
+      // A scheduled job has nothing to count yet: the line says when it starts.
+      show(counts, status === 'SCHEDULED' && start && !o.json ? `SCHEDULED (starts ${start} UTC)` : status, job?.jobProcessDetails);
       if (FINAL.has(status)) return failures(counts) > 0 ? 1 : 0;
       try {
         await sleep(o.intervalMs ?? 500, undefined, { signal: abort.signal });

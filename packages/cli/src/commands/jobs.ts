@@ -11,6 +11,7 @@ import {
   ListJobExecutionsForThingCommand,
   ListJobsCommand,
   type IoTClient,
+  type Job,
   type JobExecution,
   type JobExecutionStatus,
   type JobExecutionSummary,
@@ -42,6 +43,18 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
+}
+
+/** A job's schedule as `jobs describe` prints it: windows as `cron(…)/minutes`, the next openings. */
+function scheduleFields(job: Job | undefined) {
+  const s = job?.schedulingConfig;
+  return {
+    startTime: s?.startTime,
+    endTime: s?.endTime,
+    endBehavior: s?.endTime !== undefined ? (s.endBehavior ?? 'STOP_ROLLOUT') : s?.endBehavior,
+    maintenanceWindows: s?.maintenanceWindows?.map((w) => `${w.startTime}/${w.durationInMinutes}`).join(', ') || undefined,
+    nextWindows: job?.scheduledJobRollouts?.map((r) => r.startTime).join(', ') || undefined,
+  };
 }
 
 const nameOf = (arn: string | undefined): string => arn?.slice(arn.lastIndexOf('/') + 1) ?? '';
@@ -102,6 +115,10 @@ export function registerJobs(program: Command): void {
     .option('--abort-threshold <pct>', 'cancel the job when this percentage of executions failed…')
     .option('--abort-min <n>', '…once at least n executions ended')
     .option('--param <name=value...>', 'values for ${aws:iot:parameter:name} in the document')
+    .option('--start-time <time>', 'start the rollout then (UTC, YYYY-MM-DDTHH:MM); the job is SCHEDULED until then')
+    .option('--end-time <time>', 'apply --end-behavior then (UTC, YYYY-MM-DDTHH:MM)')
+    .option('--end-behavior <behavior>', 'at --end-time: STOP_ROLLOUT, CANCEL or FORCE_CANCEL')
+    .option('--maintenance-window <cron/minutes...>', "notify things only inside these windows: 'cron(…)/minutes'")
     .option('--watch', 'then show the progress, as `jobs watch` does')
     .addHelpText('after', TARGETS_HELP)
     .action((jobId: string, o: CreateOptions) =>
@@ -117,12 +134,18 @@ export function registerJobs(program: Command): void {
       withClient(o, async (iot) => {
         const r = await iot.send(new DescribeJobCommand({ jobId }));
         print(o.json, r, () => {
-          const job = { ...r.job, documentSource: r.documentSource, executions: countsText(jobCounts(r.job?.jobProcessDetails)) };
+          const job = {
+            ...r.job,
+            ...scheduleFields(r.job),
+            documentSource: r.documentSource,
+            executions: countsText(jobCounts(r.job?.jobProcessDetails)),
+          };
           const keys = ['jobId', 'jobArn', 'status', 'targetSelection', 'description', 'targets', 'documentSource', 'jobTemplateArn'];
+          const schedule = ['startTime', 'endTime', 'endBehavior', 'maintenanceWindows', 'nextWindows'];
           const more = ['forceCanceled', 'reasonCode', 'comment', 'createdAt', 'lastUpdatedAt', 'completedAt', 'executions'];
           return fields(
             job,
-            [...keys, ...more].filter((k) => (job as Record<string, unknown>)[k] !== undefined),
+            [...keys, ...schedule, ...more].filter((k) => (job as Record<string, unknown>)[k] !== undefined),
           );
         });
       }),
@@ -137,7 +160,18 @@ export function registerJobs(program: Command): void {
           const r = await iot.send(new ListJobsCommand({ nextToken, status: o.status as JobStatus, thingGroupName: o.group }));
           return { items: r.jobs, next: r.nextToken };
         });
-        print(o.json, { jobs: list }, () => table(list, ['jobId', 'status', 'targetSelection', 'createdAt', 'completedAt']));
+        if (o.json) return print(true, { jobs: list }, () => '');
+        // ListJobs has no schedule: a SCHEDULED job is described for when it starts.
+        const rows = await mapLimited(list, 8, async (j) => ({
+          ...j,
+          startTime:
+            j.status === 'SCHEDULED'
+              ? (await iot.send(new DescribeJobCommand({ jobId: j.jobId }))).job?.schedulingConfig?.startTime
+              : undefined,
+        }));
+        const columns = ['jobId', 'status', 'targetSelection', 'createdAt', 'completedAt'];
+        if (rows.some((r) => r.startTime !== undefined)) columns.splice(2, 0, 'startTime');
+        process.stdout.write(table(rows, columns));
       }),
     );
 

@@ -1,21 +1,28 @@
-/** `thicket things`, `thicket thing-types`, `thicket groups`: the registry over the API. */
+/** `thicket things`, `thicket thing-types`, `thicket groups`, `thicket billing-groups`: the registry over the API. */
 import type { Command } from 'commander';
 import {
+  AddThingToBillingGroupCommand,
   AddThingToThingGroupCommand,
+  CreateBillingGroupCommand,
   CreateThingCommand,
   CreateThingGroupCommand,
   CreateThingTypeCommand,
+  DeleteBillingGroupCommand,
   DeleteThingCommand,
   DeleteThingGroupCommand,
   DeleteThingTypeCommand,
   DeprecateThingTypeCommand,
+  DescribeBillingGroupCommand,
   DescribeThingCommand,
   DescribeThingGroupCommand,
   DescribeThingTypeCommand,
+  ListBillingGroupsCommand,
   ListThingGroupsCommand,
   ListThingsCommand,
+  ListThingsInBillingGroupCommand,
   ListThingsInThingGroupCommand,
   ListThingTypesCommand,
+  RemoveThingFromBillingGroupCommand,
   RemoveThingFromThingGroupCommand,
   UpdateThingCommand,
   type ThingAttribute,
@@ -56,7 +63,7 @@ export function registerRegistry(program: Command): void {
   apiOptions(things.command('describe <thingName>').description('show a thing')).action((name: string, o: ApiOptions) =>
     withClient(o, async (iot) => {
       const r = await iot.send(new DescribeThingCommand({ thingName: name }));
-      print(o.json, r, () => fields(r, ['thingName', 'thingArn', 'thingId', 'thingTypeName', 'version', 'attributes']));
+      print(o.json, r, () => fields(r, ['thingName', 'thingArn', 'thingId', 'thingTypeName', 'billingGroupName', 'version', 'attributes']));
     }),
   );
   apiOptions(things.command('create <thingName>').description('create a thing'))
@@ -157,7 +164,9 @@ export function registerRegistry(program: Command): void {
     .action((o: ApiOptions & { parent?: string; recursive?: boolean }) =>
       withClient(o, async (iot) => {
         const list = await all(async (nextToken) => {
-          const r = await iot.send(new ListThingGroupsCommand({ nextToken, parentGroup: o.parent, recursive: o.recursive }));
+          // With a parent, AWS lists all descendants unless recursive is false: --parent alone means children.
+          const recursive = o.parent === undefined ? o.recursive : (o.recursive ?? false);
+          const r = await iot.send(new ListThingGroupsCommand({ nextToken, parentGroup: o.parent, recursive }));
           return { items: r.thingGroups, next: r.nextToken };
         });
         print(o.json, { thingGroups: list }, () => table(list, ['groupName', 'groupArn']));
@@ -215,4 +224,70 @@ export function registerRegistry(program: Command): void {
         print(o.json, { things: list }, () => (list.length ? list.join('\n') + '\n' : '(none)\n'));
       }),
     );
+
+  registerBillingGroups(program);
+}
+
+/** Billing groups: flat groups for cost allocation; a thing is in at most one. */
+function registerBillingGroups(program: Command): void {
+  const billing = program.command('billing-groups').description('billing groups (a thing is in at most one)');
+  apiOptions(billing.command('list').description('list billing groups'))
+    .option('--prefix <prefix>', 'names starting with this')
+    .action((o: ApiOptions & { prefix?: string }) =>
+      withClient(o, async (iot) => {
+        const list = await all(async (nextToken) => {
+          const r = await iot.send(new ListBillingGroupsCommand({ nextToken, namePrefixFilter: o.prefix }));
+          return { items: r.billingGroups, next: r.nextToken };
+        });
+        print(o.json, { billingGroups: list }, () => table(list, ['groupName', 'groupArn']));
+      }),
+    );
+  apiOptions(billing.command('create <name>').description('create a billing group'))
+    .option('--description <text>', 'description')
+    .action((name: string, o: ApiOptions & { description?: string }) =>
+      withClient(o, async (iot) => {
+        const r = await iot.send(
+          new CreateBillingGroupCommand({ billingGroupName: name, billingGroupProperties: { billingGroupDescription: o.description } }),
+        );
+        print(o.json, r, () => `created billing group ${r.billingGroupName}\n`);
+      }),
+    );
+  apiOptions(billing.command('describe <name>').description('show a billing group')).action((name: string, o: ApiOptions) =>
+    withClient(o, async (iot) => {
+      const r = await iot.send(new DescribeBillingGroupCommand({ billingGroupName: name }));
+      print(o.json, r, () =>
+        fields(r, ['billingGroupName', 'billingGroupArn', 'version', 'billingGroupProperties', 'billingGroupMetadata']),
+      );
+    }),
+  );
+  apiOptions(billing.command('delete <name>').description('delete a billing group (its things stay, in none)')).action(
+    (name: string, o: ApiOptions) =>
+      withClient(o, async (iot) => {
+        const r = await iot.send(new DeleteBillingGroupCommand({ billingGroupName: name }));
+        print(o.json, r, () => `deleted billing group ${name}\n`);
+      }),
+  );
+  apiOptions(billing.command('add <group> <thing>').description('put a thing in a billing group (out of any other)')).action(
+    (group: string, thing: string, o: ApiOptions) =>
+      withClient(o, async (iot) => {
+        const r = await iot.send(new AddThingToBillingGroupCommand({ billingGroupName: group, thingName: thing }));
+        print(o.json, r, () => `added ${thing} to billing group ${group}\n`);
+      }),
+  );
+  apiOptions(billing.command('remove <group> <thing>').description('take a thing out of a billing group')).action(
+    (group: string, thing: string, o: ApiOptions) =>
+      withClient(o, async (iot) => {
+        const r = await iot.send(new RemoveThingFromBillingGroupCommand({ billingGroupName: group, thingName: thing }));
+        print(o.json, r, () => `removed ${thing} from billing group ${group}\n`);
+      }),
+  );
+  apiOptions(billing.command('things <group>').description('things in a billing group')).action((group: string, o: ApiOptions) =>
+    withClient(o, async (iot) => {
+      const list = await all(async (nextToken) => {
+        const r = await iot.send(new ListThingsInBillingGroupCommand({ billingGroupName: group, nextToken }));
+        return { items: r.things, next: r.nextToken };
+      });
+      print(o.json, { things: list }, () => (list.length ? list.join('\n') + '\n' : '(none)\n'));
+    }),
+  );
 }

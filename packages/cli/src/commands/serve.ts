@@ -1,15 +1,8 @@
 /** `thicket serve`: runs the platform until SIGTERM/SIGINT. */
 import type { Command } from 'commander';
-import {
-  configFromEnv,
-  configFromFile,
-  createLogger,
-  resolveConfig,
-  startServer,
-  type ConfigInput,
-  type ThicketServer,
-} from '@thicket/server';
-import { relative } from 'node:path';
+import { configFromEnv, configFromFile, createLogger, resolveConfig, startServer, type ConfigInput } from '@thicket/server';
+import { banner } from '../banner.js';
+import { logOutput } from '../log-output.js';
 
 interface ServeFlags {
   config?: string;
@@ -24,6 +17,7 @@ interface ServeFlags {
   ephemeral?: boolean;
   testMode?: boolean;
   logLevel?: string;
+  logFormat?: string;
   hostname?: string[];
   profile?: string;
   fsync?: boolean;
@@ -34,6 +28,10 @@ interface ServeFlags {
   shadowMaxDepth?: string;
   shadowRate?: string;
   shadowMaxNamed?: string;
+  mqttMaxQueued?: string;
+  mqttMaxQueuedBytes?: string;
+  mqttQueueDropPolicy?: string;
+  mqttReceiveMaximumExceeded?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -55,6 +53,7 @@ export function registerServe(program: Command): void {
     .option('--ephemeral', 'keep all state in memory; nothing survives a restart')
     .option('--test-mode', 'serve POST /_thicket/reset, which removes all state (for test suites)')
     .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent (default info)')
+    .option('--log-format <format>', 'json, pretty, or auto: pretty on a terminal, JSON lines otherwise (default auto)')
     .option('--hostname <name...>', 'public host names of this server (certificate SANs, advertised endpoints)')
     .option('--profile <profile>', '"mqtt" (the MQTT standard, default) or "aws" (AWS IoT Core limits and deviations)')
     .option('--fsync', 'fsync every commit: survive power loss, not only a crash (slower)')
@@ -65,6 +64,13 @@ export function registerServe(program: Command): void {
     .option('--shadow-max-depth <n>', 'deepest nesting in desired or reported (default 6, as AWS)')
     .option('--shadow-rate <n>', 'shadow requests per second per thing, 0 for no limit (default 0; 20 with --profile aws)')
     .option('--shadow-max-named <n>', 'named shadows per thing, 0 for no limit (default 0)')
+    .option('--mqtt-max-queued <n>', 'QoS 1/2 messages queued per session, e.g. while its client is offline (default 100000)')
+    .option('--mqtt-max-queued-bytes <n>', 'bytes (payload + topic) queued per session, 0 for no limit (default 268435456)')
+    .option('--mqtt-queue-drop-policy <policy>', 'what a full queue drops: "newest" (the arriving message, default) or "oldest"')
+    .option(
+      '--mqtt-receive-maximum-exceeded <action>',
+      'an MQTT 5 client over the Receive Maximum: "disconnect" (0x93; default) or "pause" reading (default with --profile aws)',
+    )
     .action(async (flags: ServeFlags) => {
       const fromFlags: ConfigInput = {
         host: flags.host,
@@ -78,6 +84,7 @@ export function registerServe(program: Command): void {
         ephemeral: flags.ephemeral,
         testMode: flags.testMode,
         logLevel: flags.logLevel,
+        logFormat: flags.logFormat,
         hostnames: flags.hostname,
         profile: flags.profile,
         fsync: flags.fsync,
@@ -90,10 +97,18 @@ export function registerServe(program: Command): void {
           requestsPerSecondPerThing: flags.shadowRate,
           maxNamedShadowsPerThing: flags.shadowMaxNamed,
         },
+        mqtt: {
+          maxQueued: flags.mqttMaxQueued,
+          maxQueuedBytes: flags.mqttMaxQueuedBytes,
+          queueDropPolicy: flags.mqttQueueDropPolicy,
+          receiveMaximumExceeded: flags.mqttReceiveMaximumExceeded,
+        },
       };
       const config = resolveConfig(flags.config ? configFromFile(flags.config) : {}, configFromEnv(process.env), fromFlags);
-      const log = createLogger(config);
+      const output = await logOutput(config.logFormat);
+      const log = createLogger(config, output.destination);
       const server = await startServer(config, log);
+      // After the `listening` line, through the same synchronous stdout as the log lines: one block.
       process.stdout.write(banner(server));
       let signals = 0;
       const shutdown = (signal: string): void => {
@@ -110,30 +125,4 @@ export function registerServe(program: Command): void {
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       process.on('SIGINT', () => shutdown('SIGINT'));
     });
-}
-
-function banner(s: ThicketServer): string {
-  const host = s.config.host === '0.0.0.0' || s.config.host === '::' ? 'localhost' : s.config.host;
-  const rel = (p: string): string => {
-    const r = relative(process.cwd(), p);
-    return r.startsWith('..') ? p : r;
-  };
-  const lines = ['', `Thicket is running${s.config.dev ? ' in DEVELOPMENT MODE (anonymous clients allowed)' : ''}`, ''];
-  const row = (name: string, value: string): void => {
-    lines.push(`  ${name.padEnd(18)}${value}`);
-  };
-  if (s.ports.mqtt !== null) row('MQTT', `mqtt://${host}:${s.ports.mqtt}`);
-  if (s.ports.mqtts !== null) row('MQTT over TLS', `mqtts://${host}:${s.ports.mqtts}  (client certificate required)`);
-  if (s.ports.http !== null) row('MQTT over WS', `ws://${host}:${s.ports.http}/mqtt`);
-  if (s.ports.https !== null) row('MQTT over WSS', `wss://${host}:${s.ports.https}/mqtt`);
-  if (s.ports.http !== null) row('HTTP', `http://${host}:${s.ports.http}  (/healthz, /metrics, /ca.pem)`);
-  if (s.ports.https !== null) row('HTTPS', `https://${host}:${s.ports.https}`);
-  lines.push('');
-  row('Data directory', s.config.ephemeral ? '(in memory: --ephemeral)' : rel(s.dataDir));
-  row('CA certificate', rel(s.caPath));
-  row('Admin access key', `${s.adminKey.accessKeyId}  (secret in ${rel(s.credentialsPath)}, AWS credentials-file format)`);
-  lines.push('');
-  lines.push(`  A device certificate:  npx thicket certs issue my-device --data-dir ${rel(s.dataDir)}`);
-  lines.push('');
-  return lines.join('\n') + '\n';
 }

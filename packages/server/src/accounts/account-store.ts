@@ -5,6 +5,7 @@
 import { type Db, prepared } from '../store/database.js';
 import { newAccessKey, type AccessKey } from '../credentials.js';
 import { DEFAULT_ACCOUNT_ID } from './namespace.js';
+import type { SessionCredentials } from './session-credentials.js';
 
 export interface Account {
   accountId: string;
@@ -48,6 +49,8 @@ function keyFromRow(r: Row): StoredAccessKey {
 export class AccountStore {
   /** Keys are read on every signed request; they change rarely, so they are kept in memory. */
   private keys = new Map<string, StoredAccessKey>();
+  /** Temporary credentials (the credentials provider's); requests signed with them act as a role. */
+  sessions: SessionCredentials | undefined;
 
   constructor(private readonly db: Db) {
     db.exec(SCHEMA);

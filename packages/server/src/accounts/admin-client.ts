@@ -7,7 +7,7 @@ export interface AdminRequest {
   endpoint: string;
   region: string;
   credentials: AccessKey;
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   query?: Record<string, string>;
   body?: unknown;

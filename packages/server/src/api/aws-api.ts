@@ -9,10 +9,12 @@ import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AccountStore, StoredAccessKey } from '../accounts/account-store.js';
+import type { RoleSession } from '../accounts/session-credentials.js';
 import { isRegion, type Namespace } from '../accounts/namespace.js';
 import { AwsError, forbidden, sendAwsError, unauthorized } from '../aws/errors.js';
 import { verifySigV4 } from '../aws/sigv4.js';
 import { checkPathLabels } from './path-labels.js';
+import { authorizeRoleRequest } from '../roles/role-actions.js';
 
 export type AwsService = 'iot' | 'iotdata' | 'iot-jobs-data';
 
@@ -31,6 +33,10 @@ export interface ApiContext {
   requestId: string;
   /** The access key of a SigV4 caller; undefined for a device authenticated by its certificate. */
   key: StoredAccessKey | undefined;
+  /** Temporary credentials from the credentials provider: the role whose policy decides each request. */
+  role?: RoleSession;
+  /** The certificate of a device authenticated by it. */
+  certificateId?: string;
   /**
    * Throws 403 ForbiddenException unless the caller may perform `action` on `resource`. Access keys
    * may do anything in their account; devices are decided by their certificate's IoT policies.
@@ -41,6 +47,7 @@ export interface ApiContext {
 /** A device calling the data-plane API with its TLS client certificate instead of SigV4. */
 export interface DeviceCaller {
   ns: Namespace;
+  certificateId?: string;
   allows(action: string, resource: string): boolean;
 }
 
@@ -109,10 +116,16 @@ export function firstValue(v: string | string[] | undefined): string | undefined
  * key, the one named by x-thicket-account) and the credential scope's region. `body` is undefined
  * for a streamed body (see SignedRequest).
  */
-export async function authenticate(req: FastifyRequest, body: Buffer | undefined, accounts: AccountStore): Promise<{ ctx: ApiContext }> {
+export async function authenticate(
+  req: FastifyRequest,
+  body: Buffer | undefined,
+  accounts: AccountStore,
+  /** Temporary credentials are refused unless the caller enforces their role's policy (handle does). */
+  opts: { roleSessions?: boolean } = {},
+): Promise<{ ctx: ApiContext }> {
   const id = await verifySigV4(
     { method: req.method, rawUrl: req.raw.url ?? req.url, headers: req.headers, body },
-    (akid) => accounts.key(akid)?.secretAccessKey,
+    (akid) => accounts.key(akid)?.secretAccessKey ?? accounts.sessions?.secretOf(akid),
   );
   const service = SIGNING_NAMES[id.service];
   if (!service)
@@ -123,7 +136,8 @@ export async function authenticate(req: FastifyRequest, body: Buffer | undefined
     );
   if (!isRegion(id.region))
     throw new AwsError('InvalidSignatureException', 403, `Credential should be scoped to a valid region, not '${id.region}'.`);
-  const key = accounts.key(id.accessKeyId)!;
+  const key = accounts.key(id.accessKeyId);
+  if (!key) return { ctx: sessionContext(req, id.accessKeyId, id.region, service, accounts, opts.roleSessions ?? false) };
   let accountId = key.accountId;
   const asAccount = firstValue(req.headers['x-thicket-account']);
   if (asAccount !== undefined && asAccount !== accountId) {
@@ -132,6 +146,29 @@ export async function authenticate(req: FastifyRequest, body: Buffer | undefined
     accountId = asAccount;
   }
   return { ctx: { ns: { accountId, region: id.region }, service, requestId: '', key, authorize: allowEverything } };
+}
+
+/** A request signed with temporary credentials: the token must match, and the role decides (see handle). */
+function sessionContext(
+  req: FastifyRequest,
+  accessKeyId: string,
+  region: string,
+  service: AwsService,
+  accounts: AccountStore,
+  allowed: boolean,
+): ApiContext {
+  // Presigned requests carry the token in the query (IoT's WebSocket URLs append it after signing).
+  const token =
+    firstValue(req.headers['x-amz-security-token']) ?? firstValue((req.query as Record<string, string | string[]>)['X-Amz-Security-Token']);
+  const role = accounts.sessions!.open(accessKeyId, token, req.ip);
+  const asAccount = firstValue(req.headers['x-thicket-account']);
+  if (asAccount !== undefined && asAccount !== role.accountId) {
+    throw new AwsError('AccessDeniedException', 403, `User: ${role.assumedRoleArn} may not act for account ${asAccount}`);
+  }
+  if (!allowed)
+    throw new AwsError('AccessDeniedException', 403, `User: ${role.assumedRoleArn} may not call this operation with temporary credentials`);
+  // Each request is decided once, centrally, by the role's policy; routes' own checks are for devices.
+  return { ns: { accountId: role.accountId, region }, service, requestId: '', key: undefined, role, authorize: allowEverything };
 }
 
 /** The client certificate of an HTTPS request, when the request carries no SigV4 signature. */
@@ -148,6 +185,7 @@ function deviceContext(caller: DeviceCaller, route: ApiRoute): ApiContext {
     service: route.service,
     requestId: '',
     key: undefined,
+    certificateId: caller.certificateId,
     authorize(action, resource) {
       if (!caller.allows(action, resource)) throw forbidden(`The certificate's policies do not allow ${action} on ${resource}`);
     },
@@ -209,7 +247,7 @@ async function handle(req: FastifyRequest, reply: FastifyReply, candidates: ApiR
       ctx = deviceContext(caller, deviceRoute);
       route = deviceRoute;
     } else {
-      ({ ctx } = await authenticate(req, raw, deps.accounts));
+      ({ ctx } = await authenticate(req, raw, deps.accounts, { roleSessions: true }));
       route = candidates.find((c) => c.service === ctx.service);
     }
     ctx.requestId = requestId;
@@ -220,6 +258,7 @@ async function handle(req: FastifyRequest, reply: FastifyReply, candidates: ApiR
       throw new AwsError('AccessDeniedException', 403, `access key ${ctx.key.accessKeyId} is read-only; ${route.operation} changes state`);
     }
     checkPathLabels(req.params as Record<string, string>, route.service);
+    if (ctx.role) authorizeRoleRequest(ctx.role, route, req.params as Record<string, string>, ctx.ns);
     const query: Record<string, string | undefined> = {};
     for (const [k, v] of Object.entries(req.query as Record<string, string | string[]>)) query[k] = firstValue(v);
     const result = await route.handler({

@@ -64,6 +64,8 @@ export interface CustomAuthorizersOptions {
   tags?: { put(arn: string, tags: Tag[]): void; remove(arn: string): void };
   /** An authorizer changed or was deleted: connections it authenticated may need a second look. */
   changed?(ns: Namespace, authorizerName: string): void;
+  /** The domain configurations that name the authorizer as their default (it cannot be deleted then). */
+  domainsUsing?(ns: Namespace, authorizerName: string): string[];
 }
 
 /** Why a request did not reach, or did not survive, the authorizer function. */
@@ -228,6 +230,12 @@ export class CustomAuthorizers {
       if (a.status === ACTIVE_STATUS) throw deleteConflict(`Authorizer ${name} is ACTIVE; set its status to INACTIVE before deleting it`);
       if (this.store.defaultName(ns) === name)
         throw deleteConflict(`Authorizer ${name} is the default authorizer; clear the default authorizer before deleting it`);
+      const domains = this.opts.domainsUsing?.(ns, name) ?? [];
+      if (domains.length) {
+        throw deleteConflict(
+          `Authorizer ${name} is the default authorizer of domain configuration ${domains.join(', ')}; change or remove their authorizerConfig first`,
+        );
+      }
       this.store.delete(ns, name);
       this.defaultsChanged();
     });

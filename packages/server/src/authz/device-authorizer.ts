@@ -18,6 +18,7 @@ import type { RegistryStore } from '../registry/registry-store.js';
 import { certificateIdOf } from './certificate-id.js';
 import { customAuthRequestFromMqtt, type CustomAuthorizers, type CustomAuthRequest } from '../authorizers/index.js';
 import { bindThing, identityVariables } from './connection-identity.js';
+import type { ConnectionDomain } from '../domains/index.js';
 
 /** What the hooks keep on each connection (ClientInfo.context). */
 export interface ConnectionAuth {
@@ -68,6 +69,8 @@ export interface AuthorizerDeps {
   customAuthorizers: CustomAuthorizers;
   /** Closes the connection authenticated as `auth` (a refresh of its custom auth failed). */
   disconnect(auth: ConnectionAuth, why: string): void;
+  /** The domain configuration of the host name a TLS client asked for (SNI), if any. */
+  domainOf?(servername: string | undefined): ConnectionDomain | undefined;
 }
 
 const ip = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) : a);
@@ -101,10 +104,14 @@ export class DeviceAuthorizer implements BrokerHooks {
     const tls = req.transport.tls;
     const sourceIp = ip(req.transport.remoteAddress);
     let auth: ConnectionAuth;
-    const custom = tls?.peerCertificate ? undefined : this.customAuthRequest(req);
+    const domain = this.deps.domainOf?.(tls?.servername);
+    // The handshake already refuses a DISABLED domain; this covers one disabled since.
+    if (domain && !domain.enabled)
+      return { reasonCode: RC.NOT_AUTHORIZED, reasonString: `domain configuration ${domain.name} is DISABLED` };
+    const custom = tls?.peerCertificate ? undefined : this.customAuthRequest(req, domain);
     if (custom) return this.customAuthenticate(req, custom, sourceIp);
     if (tls?.peerCertificate) {
-      const found = this.certificateAuth(tls.peerCertificate, req.clientId, sourceIp);
+      const found = this.certificateAuth(tls.peerCertificate, req.clientId, sourceIp, domain?.ns);
       if ('reasonCode' in found) return found;
       auth = found;
     } else if (this.deps.dev) {
@@ -135,12 +142,13 @@ export class DeviceAuthorizer implements BrokerHooks {
   httpCaller(
     certificate: Buffer,
     sourceIp: string,
-  ): { ns: Namespace; allows(action: string, resource: string): boolean } | { refused: string } {
+  ): { ns: Namespace; certificateId?: string; allows(action: string, resource: string): boolean } | { refused: string } {
     const found = this.certificateAuth(certificate, '', ip(sourceIp));
     if ('reasonCode' in found) return { refused: found.reasonString ?? 'certificate refused' };
     const auth = found;
     return {
       ns: auth.ns,
+      certificateId: auth.certificateId,
       allows: (action, resource) => this.policySet(auth).evaluate(action, resource, auth.context) === 'allow',
     };
   }
@@ -149,15 +157,24 @@ export class DeviceAuthorizer implements BrokerHooks {
    * The custom-auth request of a CONNECT without a certificate: when it names an authorizer, or when
    * a default authorizer exists (AWS: the endpoint's default authorizer applies to such clients).
    */
-  private customAuthRequest(req: ConnectRequest): CustomAuthRequest | undefined {
+  private customAuthRequest(req: ConnectRequest, domain: ConnectionDomain | undefined): CustomAuthRequest | undefined {
+    const domainDefault = domain?.defaultAuthorizerName;
+    const anyDefault = domainDefault !== undefined || this.deps.customAuthorizers.hasDefault();
     // A plain MQTT client over TCP that names no authorizer, when no default exists: nothing to parse.
-    if (!req.transport.http && Object.keys(req.usernameQuery).length === 0 && !this.deps.customAuthorizers.hasDefault()) return undefined;
+    if (!req.transport.http && Object.keys(req.usernameQuery).length === 0 && !anyDefault) return undefined;
     const transport = { tls: req.transport.tls ? { servername: req.transport.tls.servername } : undefined, http: req.transport.http };
     const args = [req.username, req.usernameQuery, req.password, req.clientId, transport, randomUUID()] as const;
-    return (
-      customAuthRequestFromMqtt(...args) ??
-      (this.deps.customAuthorizers.hasDefault() ? customAuthRequestFromMqtt(...args, { useDefault: true }) : undefined)
-    );
+    const request =
+      customAuthRequestFromMqtt(...args) ?? (anyDefault ? customAuthRequestFromMqtt(...args, { useDefault: true }) : undefined);
+    if (request && domain) {
+      // A domain's host name selects its account (reference dataplane §0, §5.2), and its default
+      // authorizer decides unless the client names another one and the domain allows that.
+      request.ns = domain.ns;
+      if (domainDefault !== undefined && (request.authorizerName === undefined || !domain.allowAuthorizerOverride)) {
+        request.authorizerName = domainDefault;
+      }
+    }
+    return request;
   }
 
   private async customAuthenticate(req: ConnectRequest, request: CustomAuthRequest, sourceIp: string): Promise<AuthResult> {
@@ -211,14 +228,17 @@ export class DeviceAuthorizer implements BrokerHooks {
   }
 
   /** Builds the connection's auth from a certificate, or the refusal. */
-  private certificateAuth(der: Buffer, clientId: string, sourceIp: string): ConnectionAuth | AuthResult {
+  /** `within`: the namespace of the domain configuration the client connected through (its host name selects the account). */
+  private certificateAuth(der: Buffer, clientId: string, sourceIp: string, within?: Namespace): ConnectionAuth | AuthResult {
     const id = certificateIdOf(der);
     const refuse = (why: string): AuthResult => {
       this.deps.log.info({ certificateId: id, clientId }, `certificate refused: ${why}`);
       return { reasonCode: RC.NOT_AUTHORIZED, reasonString: why, principal: id };
     };
-    const registrations = this.deps.certificates.registrations(id);
-    if (registrations.length === 0) return refuse(`certificate ${id} is not registered`);
+    const registrations = this.deps.certificates
+      .registrations(id)
+      .filter((r) => !within || (r.accountId === within.accountId && r.region === within.region));
+    if (registrations.length === 0) return refuse(`certificate ${id} is not registered${within ? ' in the account of this domain' : ''}`);
     const reg = registrations.find((r) => r.status === 'ACTIVE');
     if (!reg) return refuse(`certificate ${id} is ${registrations[0]!.status}, not ACTIVE`);
     const cert = new X509Certificate(der);
@@ -303,9 +323,7 @@ export class DeviceAuthorizer implements BrokerHooks {
       extra: auth.extraVariables,
     });
     // Thing-group policies reach a connection only through a thing its certificate is attached to.
-    const docs =
-      auth.documents ??
-      policies.documents(auth.ns, policies.effectiveNames(auth.ns, auth.principal, thing?.thingName));
+    const docs = auth.documents ?? policies.documents(auth.ns, policies.effectiveNames(auth.ns, auth.principal, thing?.thingName));
     auth.thingName = thing?.thingName;
     auth.thingExclusive = thing?.exclusive ?? false;
     auth.context = context;

@@ -215,13 +215,12 @@ export class Certificates {
     const force = parseBool(forceDelete, 'forceDelete') ?? false;
     this.store.tx(() => {
       const c = this.get(ns, id);
-      if (c.status === 'ACTIVE') throw certificateState('Certificate must be deactivated (not ACTIVE) before deletion.');
+      // The messages are AWS's words.
+      if (c.status === 'ACTIVE') throw certificateState(`Certificate must be deactivated (not ACTIVE) before deletion. Id: ${id}`);
       const arn = certArn(ns, id);
-      const things = this.hooks.thingsOf(ns, arn);
-      if (things.length)
-        throw deleteConflict(`Certificate ${id} is attached to one or more things (${things.join(', ')}); detach them first`);
+      if (this.hooks.thingsOf(ns, arn).length) throw deleteConflict(`Things must be detached before deletion (arn: ${arn})`);
       if (this.hooks.policiesOf(ns, arn).length) {
-        if (!force) throw deleteConflict(`Certificate ${id} has policies attached; detach them or set forceDelete`);
+        if (!force) throw deleteConflict(`Certificate policies must be detached before deletion (arn: ${arn})`);
         this.hooks.detachAllPolicies(ns, arn);
       }
       this.store.deleteCertificate(ns, id);

@@ -61,7 +61,8 @@ export class ThingPrincipals {
   }
 
   listPrincipals(ns: Namespace, thingName: string, q: Record<string, string | undefined>, v2: boolean) {
-    this.thing(ns, thingName);
+    if (!this.registry.thing(ns, thingName))
+      throw notFound(`Failed to list principals for thing ${thingName} because the thing does not exist in your account`);
     let all = this.registry.principalsOf(ns, thingName);
     if (v2 && q.thingPrincipalType)
       all = all.filter((p) => (p.exclusive ? 'EXCLUSIVE_THING' : 'NON_EXCLUSIVE_THING') === q.thingPrincipalType);

@@ -1,4 +1,5 @@
 /** The HTTP(S) application: health, metrics, the CA certificate, and MQTT over WebSocket on /mqtt. */
+import type tls from 'node:tls';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -36,6 +37,8 @@ export interface HttpsOptions {
   cert: string;
   /** CAs that client certificates (optional mutual TLS) are checked against. */
   ca: string[];
+  /** Picks another certificate by SNI (domain configurations); the one above when it gives none. */
+  SNICallback?: tls.TlsOptions['SNICallback'];
 }
 
 /** A URL without its query: presigned file URLs and SigV4 query authentication carry signatures there. */
@@ -65,7 +68,15 @@ export function createHttpApp(ctx: HttpContext, https?: HttpsOptions): FastifyIn
   const app: FastifyInstance = https
     ? (Fastify({
         ...common,
-        https: { key: https.key, cert: https.cert, ca: https.ca, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+        https: {
+          key: https.key,
+          cert: https.cert,
+          ca: https.ca,
+          SNICallback: https.SNICallback,
+          requestCert: true,
+          rejectUnauthorized: false,
+          minVersion: 'TLSv1.2',
+        },
       }) as unknown as FastifyInstance)
     : Fastify(common);
 

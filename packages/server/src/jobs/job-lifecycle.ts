@@ -231,6 +231,7 @@ export class JobLifecycle {
     job.completedAt = now;
     this.d.store.putJob(ns, job);
     this.d.store.clearQueue(ns, job.jobId);
+    this.d.store.setDue(ns, job.jobId, undefined);
     for (const e of this.d.store.executionsOfJob(ns, job.jobId)) {
       if (e.status === 'QUEUED' || (opts.force && e.status === 'IN_PROGRESS')) this.cancelExecution(ns, e, opts.force, out);
     }
@@ -249,10 +250,13 @@ export class JobLifecycle {
     this.executionEvent(ns, e, 'canceled', out);
   }
 
-  /** A snapshot job whose every thing has a terminal execution, and nothing left to roll out, is COMPLETED. */
+  /**
+   * A snapshot job whose every thing has a terminal execution, and nothing left to roll out, is
+   * COMPLETED; so is a continuous one whose rollout stopped at its scheduled endTime.
+   */
   checkCompleted(ns: Namespace, jobId: string, out: Outbox): void {
     const job = this.d.store.job(ns, jobId);
-    if (!job || job.status !== 'IN_PROGRESS' || job.targetSelection !== 'SNAPSHOT') return;
+    if (!job || job.status !== 'IN_PROGRESS' || (job.targetSelection !== 'SNAPSHOT' && !job.rolloutStopped)) return;
     if (this.d.store.queuedTargets(ns, jobId) > 0) return;
     if (this.d.store.hasPending(ns, jobId)) return;
     const now = this.d.clock();

@@ -1,7 +1,8 @@
 /**
  * SQLite tables of the Jobs service: jobs, executions (one row per thing and attempt, with the
  * earlier of its two timers as a column so that timers survive restarts and are found by an
- * index), targets still waiting for the rollout to reach them, and job templates.
+ * index), targets still waiting for the rollout to reach them, the next scheduled start or end of
+ * each scheduled job (so that schedules survive restarts), and job templates.
  */
 import type { Namespace } from '../accounts/namespace.js';
 import { afterCommit, inTransaction, type Db } from '../store/database.js';
@@ -28,6 +29,11 @@ CREATE TABLE IF NOT EXISTS job_rollout_queue (
   account_id TEXT NOT NULL, region TEXT NOT NULL, job_id TEXT NOT NULL, position INTEGER NOT NULL,
   thing_name TEXT NOT NULL,
   PRIMARY KEY (account_id, region, job_id, position)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS job_schedule (
+  account_id TEXT NOT NULL, region TEXT NOT NULL, job_id TEXT NOT NULL,
+  due_at INTEGER NOT NULL,             -- epoch ms of the job's next scheduled start or end
+  PRIMARY KEY (account_id, region, job_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS job_schedule_due ON job_schedule (due_at);
 CREATE TABLE IF NOT EXISTS job_templates (
   account_id TEXT NOT NULL, region TEXT NOT NULL, template_id TEXT NOT NULL,
   record TEXT NOT NULL,
@@ -134,6 +140,14 @@ export class JobStore {
         'SELECT DISTINCT account_id, region, job_id FROM job_rollout_queue',
       ),
       clearQueue: q<[string, string, string]>('DELETE FROM job_rollout_queue WHERE account_id = ? AND region = ? AND job_id = ?'),
+      setDue: q<[string, string, string, number]>(
+        `INSERT INTO job_schedule VALUES (?, ?, ?, ?)
+         ON CONFLICT (account_id, region, job_id) DO UPDATE SET due_at = excluded.due_at`,
+      ),
+      clearDue: q<[string, string, string]>('DELETE FROM job_schedule WHERE account_id = ? AND region = ? AND job_id = ?'),
+      dueSchedules: q<[number], { account_id: string; region: string; job_id: string }>(
+        'SELECT account_id, region, job_id FROM job_schedule WHERE due_at <= ? ORDER BY due_at',
+      ),
       template: q<[string, string, string], { record: string }>(
         'SELECT record FROM job_templates WHERE account_id = ? AND region = ? AND template_id = ?',
       ),
@@ -170,6 +184,7 @@ export class JobStore {
     this.s.deleteJob.run(...key(ns), jobId);
     this.s.deleteExecsOfJob.run(...key(ns), jobId);
     this.s.clearQueue.run(...key(ns), jobId);
+    this.s.clearDue.run(...key(ns), jobId);
   }
 
   /** Continuous jobs still in progress: the ones a change of group membership concerns. */
@@ -278,6 +293,19 @@ export class JobStore {
     this.s.clearQueue.run(...key(ns), jobId);
   }
 
+  // ---- schedules
+
+  /** Sets (or with undefined, clears) when the scheduler must next look at the job. */
+  setDue(ns: Namespace, jobId: string, at: number | undefined): void {
+    if (at === undefined) this.s.clearDue.run(...key(ns), jobId);
+    else this.s.setDue.run(...key(ns), jobId, at);
+  }
+
+  /** Jobs whose scheduled start or end has come, in every namespace, earliest first. */
+  dueSchedules(now: number): Array<{ ns: Namespace; jobId: string }> {
+    return this.s.dueSchedules.all(now).map((r) => ({ ns: { accountId: r.account_id, region: r.region }, jobId: r.job_id }));
+  }
+
   // ---- templates
 
   template(ns: Namespace, id: string): TemplateRecord | undefined {
@@ -298,6 +326,8 @@ export class JobStore {
   }
 
   clear(): void {
-    this.db.exec('DELETE FROM jobs; DELETE FROM job_executions; DELETE FROM job_rollout_queue; DELETE FROM job_templates;');
+    this.db.exec(
+      'DELETE FROM jobs; DELETE FROM job_executions; DELETE FROM job_rollout_queue; DELETE FROM job_schedule; DELETE FROM job_templates;',
+    );
   }
 }

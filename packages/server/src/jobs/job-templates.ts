@@ -7,9 +7,15 @@ import { pageOf } from '../api/pagination.js';
 import { AwsError, invalidRequest, notFound } from '../aws/errors.js';
 import { checkDocument, checkJobId, optionalConfig, optionalText } from './job-config.js';
 import type { JobStore, TemplateRecord } from './job-store.js';
-import type { JobConfig } from './job-types.js';
+import { checkMaintenanceWindows } from './job-schedule.js';
+import type { JobConfig, MaintenanceWindow } from './job-types.js';
 
 const MAX_RESULTS = 250;
+
+/** A template's maintenanceWindows, kept with its configuration; a job made from it schedules its rollout in them. */
+export interface TemplateWindows {
+  maintenanceWindows?: MaintenanceWindow[];
+}
 
 export class JobTemplates {
   constructor(
@@ -36,7 +42,7 @@ export class JobTemplates {
     const given = [body.jobArn, body.document, body.documentSource].filter((v) => v !== undefined).length;
     if (given !== 1) throw invalidRequest('Exactly one of jobArn, document and documentSource must be given');
     let document: string;
-    let config: Partial<JobConfig> = optionalConfig(body);
+    let config: Partial<JobConfig> & TemplateWindows = optionalConfig(body);
     if (body.jobArn !== undefined) {
       const p = typeof body.jobArn === 'string' ? parseArn(body.jobArn) : undefined;
       const jobId = p?.resource.startsWith('job/') ? p.resource.slice(4) : '';
@@ -47,6 +53,9 @@ export class JobTemplates {
       config = { presignedUrlConfig, jobExecutionsRolloutConfig, abortConfig, timeoutConfig, jobExecutionsRetryConfig, ...config };
     } else if (body.document !== undefined) document = checkDocument('document', body.document);
     else document = this.sourceDocument(ns, body.documentSource);
+    if (body.maintenanceWindows !== undefined) {
+      config.maintenanceWindows = checkMaintenanceWindows('maintenanceWindows', body.maintenanceWindows, this.clock());
+    }
     return this.store.tx(() => {
       if (this.store.template(ns, jobTemplateId))
         throw new AwsError('ConflictException', 409, `Job template ${jobTemplateId} already exists.`, { resourceId: jobTemplateId });

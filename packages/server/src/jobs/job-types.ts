@@ -39,6 +39,23 @@ export interface RetryCriteria {
   numberOfRetries: number;
 }
 
+export const END_BEHAVIORS = ['STOP_ROLLOUT', 'CANCEL', 'FORCE_CANCEL'] as const;
+export type JobEndBehavior = (typeof END_BEHAVIORS)[number];
+
+/** A recurring window, `startTime` an AWS cron expression (UTC), in which the rollout may notify things. */
+export interface MaintenanceWindow {
+  startTime: string;
+  durationInMinutes: number;
+}
+
+/** As CreateJob gives it: times are the strings given (`YYYY-MM-DDTHH:MM`, UTC), echoed by DescribeJob. */
+export interface SchedulingConfig {
+  startTime?: string;
+  endTime?: string;
+  endBehavior?: JobEndBehavior;
+  maintenanceWindows?: MaintenanceWindow[];
+}
+
 /** What CreateJob (or a template) configures; UpdateJob may change the optional parts. */
 export interface JobConfig {
   description?: string;
@@ -55,6 +72,7 @@ export interface JobConfig {
   documentParameters?: Record<string, string>;
   jobTemplateArn?: string;
   namespaceId?: string;
+  schedulingConfig?: SchedulingConfig;
 }
 
 export interface JobRecord extends JobConfig {
@@ -68,6 +86,11 @@ export interface JobRecord extends JobConfig {
   comment?: string;
   /** Executions created so far (the rollout counts them for its rate increases). */
   notified: number;
+  /** schedulingConfig's startTime and endTime in epoch ms. */
+  startAt?: number;
+  endAt?: number;
+  /** The endTime passed with endBehavior STOP_ROLLOUT: no thing gets a new execution. */
+  rolloutStopped?: boolean;
 }
 
 export interface ExecutionRecord {

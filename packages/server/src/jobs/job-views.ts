@@ -1,6 +1,6 @@
 /**
  * How jobs and executions look to each caller: the control plane's shapes (client-iot, timestamps
- * in fractional epoch seconds, statusDetails under `detailsMap`) and the devices' shapes (MQTT and
+ * in fractional epoch seconds, statusDetails under `detailsMap` when there are any) and the devices' shapes (MQTT and
  * iot-jobs-data, whole epoch seconds, a plain statusDetails map, the job document inline).
  */
 import { iotArn, type Namespace } from '../accounts/namespace.js';
@@ -34,7 +34,13 @@ export function processDetails(counts: StatusCounts, processingTargets: string[]
 }
 
 /** The control plane's Job. `document` members are not part of it (DescribeJob returns the source separately). */
-export function jobView(ns: Namespace, job: JobRecord, counts: StatusCounts, rollingOut: boolean) {
+export function jobView(
+  ns: Namespace,
+  job: JobRecord,
+  counts: StatusCounts,
+  rollingOut: boolean,
+  scheduledJobRollouts?: Array<{ startTime: string }>,
+) {
   return {
     jobArn: jobArn(ns, job.jobId),
     jobId: job.jobId,
@@ -58,6 +64,8 @@ export function jobView(ns: Namespace, job: JobRecord, counts: StatusCounts, rol
     jobExecutionsRetryConfig: job.jobExecutionsRetryConfig,
     documentParameters: job.documentParameters,
     isConcurrent: rollingOut,
+    schedulingConfig: job.schedulingConfig,
+    scheduledJobRollouts,
   };
 }
 
@@ -86,7 +94,8 @@ export function executionView(ns: Namespace, e: ExecutionRecord, now: number) {
     jobId: e.jobId,
     status: e.status,
     forceCanceled: e.forceCanceled ?? false,
-    statusDetails: { detailsMap: e.statusDetails },
+    // AWS answers `"statusDetails": {}` for an execution without details (a QUEUED one), not an empty detailsMap.
+    statusDetails: Object.keys(e.statusDetails).length > 0 ? { detailsMap: e.statusDetails } : {},
     thingArn: thingArn(ns, e.thingName),
     queuedAt: seconds(e.queuedAt),
     startedAt: e.startedAt === undefined ? undefined : seconds(e.startedAt),

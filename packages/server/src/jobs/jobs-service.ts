@@ -5,7 +5,7 @@
  * a change of an execution (notifications, events, retries, abort, completion) in job-lifecycle.ts.
  */
 import type { Logger } from 'pino';
-import { iotArn, parseArn, type Namespace } from '../accounts/namespace.js';
+import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { pageOf } from '../api/pagination.js';
 import { AwsError, alreadyExists, invalidRequest, limitExceeded, notFound, versionConflict } from '../aws/errors.js';
 import type { RegistryEvents } from '../registry/events.js';
@@ -29,6 +29,10 @@ import { JobTemplates } from './job-templates.js';
 import { EXECUTION_STATUSES, JOB_STATUSES, isTerminal, type ExecutionRecord, type JobConfig, type JobRecord } from './job-types.js';
 import { executionSummary, executionView, jobSummary, jobView, thingArn } from './job-views.js';
 import { RolloutPacer } from './rollout.js';
+import { checkSchedulingConfig } from './job-schedule.js';
+import { JobScheduler } from './job-scheduler.js';
+import { expandTargets, targetsThing } from './job-targets.js';
+import type { TemplateWindows } from './job-templates.js';
 import { fileReferences } from '../files/placeholders.js';
 
 /** What the Jobs service needs from the file store (OTA payloads and documents kept as files). */
@@ -61,6 +65,7 @@ const FILE_SOURCE = /^thicket:files\/([a-zA-Z0-9._-]{1,128})$/;
 export class JobsService {
   readonly lifecycle: JobLifecycle;
   readonly templates: JobTemplates;
+  readonly scheduler: JobScheduler;
   private readonly store: JobStore;
   private readonly clock: () => number;
   private readonly pacer: RolloutPacer;
@@ -77,6 +82,12 @@ export class JobsService {
       documentFor: (ns, job) => this.deviceDocument(ns, job),
     });
     this.pacer = new RolloutPacer(this.clock);
+    this.scheduler = new JobScheduler({
+      store: d.store,
+      lifecycle: this.lifecycle,
+      clock: this.clock,
+      startRollout: (ns, job, out) => this.queueTargets(ns, job, this.expandTargets(ns, job.targets, true), out),
+    });
     this.templates = new JobTemplates(d.store, this.clock, (ns, source) => this.sourceDocument(ns, source));
   }
 
@@ -91,7 +102,7 @@ export class JobsService {
     this.timer = undefined;
   }
 
-  /** Times out executions whose timer ran out and lets rollouts notify their next things. */
+  /** Times out executions whose timer ran out, starts and ends scheduled jobs, and lets rollouts notify their next things. */
   tick(): void {
     try {
       this.runTimers();
@@ -105,6 +116,7 @@ export class JobsService {
     this.expireDue();
     const out = new Outbox(this.store);
     this.store.tx(() => {
+      this.scheduler.runDue(out);
       for (const { ns, jobId } of this.store.rollingOut()) {
         const job = this.store.job(ns, jobId);
         if (job?.status === 'IN_PROGRESS') this.rollOut(ns, job, out);
@@ -140,6 +152,7 @@ export class JobsService {
 
   /** Creates executions for as many queued targets as the rollout rate allows now. */
   private rollOut(ns: Namespace, job: JobRecord, out: Outbox): void {
+    if (!this.scheduler.mayRollOut(job)) return;
     const succeeded = () => this.store.countLatest(ns, job.jobId).SUCCEEDED;
     const allowed = this.pacer.allowance(ns, job, succeeded);
     if (allowed <= 0) return;
@@ -179,6 +192,7 @@ export class JobsService {
    * for a group of 100,000 does not publish 200,000 messages inside one request.
    */
   private queueTargets(ns: Namespace, job: JobRecord, things: string[], out: Outbox): void {
+    if (job.rolloutStopped) return;
     this.store.enqueue(ns, job.jobId, things);
     this.rollOut(ns, job, out);
   }
@@ -203,7 +217,8 @@ export class JobsService {
       if (!fileReferences(applyParametersLoosely(job)).includes(fileName)) continue;
       // A canceled job's started executions may still download it.
       const counts = this.store.countLatest(ns, job.jobId);
-      if (job.status === 'IN_PROGRESS' || counts.QUEUED + counts.IN_PROGRESS > 0) return `job ${job.jobId} (${job.status})`;
+      if (job.status === 'IN_PROGRESS' || job.status === 'SCHEDULED' || counts.QUEUED + counts.IN_PROGRESS > 0)
+        return `job ${job.jobId} (${job.status})`;
     }
     return undefined;
   }
@@ -222,37 +237,12 @@ export class JobsService {
 
   // ---- targets
 
-  /** The things an ARN list targets now: things themselves, and groups' members through their child groups. */
-  private expandTargets(ns: Namespace, targets: string[]): string[] {
-    const things = new Set<string>();
-    for (const arn of targets) {
-      const p = parseArn(arn);
-      const slash = p?.resource.indexOf('/') ?? -1;
-      const kind = p?.resource.slice(0, slash);
-      const name = p?.resource.slice(slash + 1) ?? '';
-      if (!p || p.service !== 'iot' || (kind !== 'thing' && kind !== 'thinggroup')) {
-        throw invalidRequest(`targets must be thing or thing group ARNs, not ${arn}`);
-      }
-      if (p.accountId !== ns.accountId || p.region !== ns.region) throw invalidRequest(`target ${arn} is not in this account and region`);
-      if (kind === 'thing') {
-        if (!this.d.registry.thing(ns, name)) throw notFound(`Thing ${name} cannot be found.`);
-        things.add(name);
-      } else {
-        if (!this.d.registry.group(ns, name)) throw notFound(`Thing Group ${name} cannot be found.`);
-        for (const t of this.d.groups.members(ns, name, true)) things.add(t);
-      }
-    }
-    return [...things];
+  private expandTargets(ns: Namespace, targets: string[], lenient = false): string[] {
+    return expandTargets(this.d, ns, targets, lenient);
   }
 
-  /** Whether a job's targets reach the thing now (directly or through one of its groups' lineages). */
   private targets(ns: Namespace, job: JobRecord, thingName: string): boolean {
-    if (job.targets.includes(thingArn(ns, thingName))) return true;
-    const groups = new Set(this.d.groups.groupsReaching(ns, thingName));
-    return job.targets.some((t) => {
-      const p = parseArn(t);
-      return p?.resource.startsWith('thinggroup/') === true && groups.has(p.resource.slice('thinggroup/'.length));
-    });
+    return targetsThing(this.d, ns, job, thingName);
   }
 
   /**
@@ -308,12 +298,7 @@ export class JobsService {
 
   createJob(ns: Namespace, jobIdParam: string | undefined, body: Record<string, unknown>) {
     const jobId = checkJobId('jobId', jobIdParam);
-    // Refused rather than ignored: a job meant for later must not start now.
-    if (body.schedulingConfig !== undefined) {
-      throw invalidRequest(
-        'schedulingConfig (scheduled jobs and maintenance windows) is not supported by Thicket yet; create the job when it should start',
-      );
-    }
+    const schedule = body.schedulingConfig === undefined ? undefined : checkSchedulingConfig(body.schedulingConfig, this.clock());
     const targets = checkTargets(body.targets);
     const given = [body.document, body.documentSource, body.jobTemplateArn].filter((v) => v !== undefined).length;
     if (given !== 1) throw invalidRequest('Exactly one of document, documentSource and jobTemplateArn must be given');
@@ -328,8 +313,12 @@ export class JobsService {
     // Every parameter must be given and every referenced file must exist before anything is created.
     const substituted = applyParameters(document, documentParameters);
     this.d.files?.checkReferences(ns, substituted);
+    // A template's maintenance windows apply unless the job brings its own schedule's windows.
+    const { maintenanceWindows, ...fromTemplate } = (template?.config ?? {}) as Partial<JobConfig> & TemplateWindows;
+    let schedulingConfig = schedule?.config;
+    if (maintenanceWindows?.length && !schedulingConfig?.maintenanceWindows) schedulingConfig = { ...schedulingConfig, maintenanceWindows };
     const config: JobConfig = {
-      ...(template?.config as Partial<JobConfig> | undefined),
+      ...fromTemplate,
       ...optionalConfig(body),
       document,
       documentSource: typeof body.documentSource === 'string' ? body.documentSource : undefined,
@@ -338,6 +327,7 @@ export class JobsService {
       documentParameters,
       jobTemplateArn: template ? iotArn(ns, `jobtemplate/${template.jobTemplateId}`) : undefined,
       namespaceId: optionalText('namespaceId', body.namespaceId, 64),
+      schedulingConfig,
     };
     if (config.description === undefined && template) config.description = template.description;
     const out = new Outbox(this.store);
@@ -346,7 +336,13 @@ export class JobsService {
       const things = this.expandTargets(ns, targets);
       const now = this.clock();
       const job: JobRecord = { ...config, jobId, status: 'IN_PROGRESS', createdAt: now, lastUpdatedAt: now, notified: 0 };
+      job.startAt = schedule?.startAt;
+      job.endAt = schedule?.endAt;
+      // A scheduled job gets its executions at startTime, from its targets' members then.
+      job.status = this.scheduler.initialStatus(job);
       this.store.putJob(ns, job);
+      this.scheduler.track(ns, job);
+      if (job.status === 'SCHEDULED') return job;
       this.queueTargets(ns, job, things, out);
       this.lifecycle.checkCompleted(ns, jobId, out);
       return job;
@@ -357,7 +353,7 @@ export class JobsService {
 
   private view(ns: Namespace, job: JobRecord) {
     const counts = this.store.countLatest(ns, job.jobId);
-    return jobView(ns, job, counts, this.store.queuedTargets(ns, job.jobId) > 0);
+    return jobView(ns, job, counts, this.store.queuedTargets(ns, job.jobId) > 0, this.scheduler.rollouts(job));
   }
 
   describeJob(ns: Namespace, jobId: string) {
@@ -458,8 +454,8 @@ export class JobsService {
     const out = new Outbox(this.store);
     const job = this.store.tx(() => {
       const job = this.job(ns, jobId);
-      if (job.status !== 'IN_PROGRESS')
-        throw invalidRequest(`Job ${jobId} is ${job.status}; targets can only be added to an IN_PROGRESS job`);
+      if (job.status !== 'IN_PROGRESS' && job.status !== 'SCHEDULED')
+        throw invalidRequest(`Job ${jobId} is ${job.status}; targets can only be added to an IN_PROGRESS or SCHEDULED job`);
       // AWS: "The job must have been created with the targetSelection field set to CONTINUOUS"
       // (AssociateTargetsWithJob API reference); a snapshot job's target set is fixed.
       if (job.targetSelection !== 'CONTINUOUS')
@@ -473,7 +469,9 @@ export class JobsService {
         throw limitExceeded(`A job may have at most ${MAX_TARGETS} targets; ${jobId} would have ${job.targets.length}`);
       }
       job.lastUpdatedAt = this.clock();
-      this.queueTargets(ns, job, things, out);
+      this.store.putJob(ns, job);
+      // A SCHEDULED job expands its targets, these among them, when it starts.
+      if (job.status !== 'SCHEDULED') this.queueTargets(ns, job, things, out);
       return job;
     });
     out.flush();

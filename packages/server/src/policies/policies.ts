@@ -114,7 +114,8 @@ export class Policies {
     const name = checkPolicyName(rawName);
     const { text } = checkDocument(body.policyDocument);
     return this.store.tx(() => {
-      if (this.store.policy(ns, name)) throw alreadyExists(`Policy ${name} already exists`, name, policyArn(ns, name));
+      if (this.store.policy(ns, name))
+        throw alreadyExists(`Policy cannot be created - name already exists (name=${name})`, name, policyArn(ns, name));
       const now = Date.now();
       this.store.putPolicy(ns, {
         name,
@@ -146,9 +147,10 @@ export class Policies {
   delete(ns: Namespace, name: string): Record<string, never> {
     this.store.tx(() => {
       this.get(ns, name);
+      if (this.store.targets(ns, name).length)
+        throw deleteConflict(`The policy cannot be deleted as the policy is attached to one or more principals (name=${name})`);
       if (this.store.versions(ns, name).length > 1)
-        throw deleteConflict(`Policy ${name} has versions other than the default; delete them first`);
-      if (this.store.targets(ns, name).length) throw deleteConflict(`Policy ${name} is attached to one or more targets; detach it first`);
+        throw deleteConflict(`Cannot delete the policy because it has one or more policy versions attached to it (name=${name})`);
       this.store.deletePolicy(ns, name);
     });
     this.hooks.changed(ns);
@@ -171,7 +173,7 @@ export class Policies {
         throw new AwsError(
           'VersionsLimitExceededException',
           409,
-          `Policy ${name} already has the maximum number of versions (${MAX_VERSIONS})`,
+          `The policy ${name} already has the maximum number of versions (${MAX_VERSIONS})`,
         );
       }
       const version = p.nextVersion;
@@ -290,7 +292,11 @@ export class Policies {
   }
 
   listTargets(ns: Namespace, name: string, q: Record<string, string | undefined>) {
-    this.get(ns, name);
+    if (!this.store.policy(ns, name)) throw notFound('Policy not found');
+    return this.targetsPage(ns, name, q);
+  }
+
+  private targetsPage(ns: Namespace, name: string, q: Record<string, string | undefined>) {
     const page = pageOf(this.store.targets(ns, name), pageSize(q.pageSize, 'pageSize', 250), q.marker, 'marker');
     return { targets: page.items, nextMarker: page.next };
   }
@@ -304,7 +310,8 @@ export class Policies {
   /** ListPolicyPrincipals (deprecated API). */
   listPolicyPrincipals(ns: Namespace, name: unknown, q: Record<string, string | undefined>) {
     if (typeof name !== 'string') throw invalidRequest('The x-amzn-iot-policy header is required');
-    const r = this.listTargets(ns, name, q);
+    // Unlike ListTargetsForPolicy, AWS answers an unknown policy with an empty list.
+    const r = this.targetsPage(ns, name, q);
     return { principals: r.targets.filter((t) => parseArn(t)?.resource.startsWith('cert/')), nextMarker: r.nextMarker };
   }
 

@@ -1,4 +1,4 @@
-/** SQLite tables of the registry: things, thing types, static thing groups, memberships, thing principals, tags. */
+/** SQLite tables of the registry: things, thing types, static thing groups, billing groups, memberships, thing principals, tags. */
 import { inTransaction, type Db, prepared } from '../store/database.js';
 import type { Namespace } from '../accounts/namespace.js';
 import type { Tag } from './validation.js';
@@ -22,6 +22,14 @@ CREATE TABLE IF NOT EXISTS thing_group_members (
   account_id TEXT NOT NULL, region TEXT NOT NULL, group_name TEXT NOT NULL, thing_name TEXT NOT NULL,
   PRIMARY KEY (account_id, region, group_name, thing_name)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS group_members_by_thing ON thing_group_members (account_id, region, thing_name);
+CREATE TABLE IF NOT EXISTS billing_groups (
+  account_id TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, id TEXT NOT NULL, description TEXT,
+  version INTEGER NOT NULL, created_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, region, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS billing_group_members (
+  account_id TEXT NOT NULL, region TEXT NOT NULL, thing_name TEXT NOT NULL, group_name TEXT NOT NULL,
+  PRIMARY KEY (account_id, region, thing_name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS billing_members_by_group ON billing_group_members (account_id, region, group_name, thing_name);
 CREATE TABLE IF NOT EXISTS thing_principals (
   account_id TEXT NOT NULL, region TEXT NOT NULL, thing_name TEXT NOT NULL, principal TEXT NOT NULL,
   exclusive INTEGER NOT NULL,
@@ -66,6 +74,14 @@ export interface ThingGroupRow {
   createdAt: number;
 }
 
+export interface BillingGroupRow {
+  name: string;
+  id: string;
+  description: string | null;
+  version: number;
+  createdAt: number;
+}
+
 type Row = Record<string, unknown>;
 
 const thing = (r: Row): ThingRow => ({
@@ -98,6 +114,14 @@ const group = (r: Row): ThingGroupRow => ({
   createdAt: r.created_at as number,
 });
 
+const billingGroup = (r: Row): BillingGroupRow => ({
+  name: r.name as string,
+  id: r.id as string,
+  description: (r.description as string | null) ?? null,
+  version: r.version as number,
+  createdAt: r.created_at as number,
+});
+
 export class RegistryStore {
   constructor(readonly db: Db) {
     db.exec(SCHEMA);
@@ -106,7 +130,7 @@ export class RegistryStore {
   /** Removes every registry resource of every namespace (test-mode reset). */
   clear(): void {
     this.db.exec(
-      'DELETE FROM things; DELETE FROM thing_types; DELETE FROM thing_groups; DELETE FROM thing_group_members; DELETE FROM thing_principals; DELETE FROM tags; DELETE FROM event_configurations;',
+      'DELETE FROM things; DELETE FROM thing_types; DELETE FROM thing_groups; DELETE FROM thing_group_members; DELETE FROM billing_groups; DELETE FROM billing_group_members; DELETE FROM thing_principals; DELETE FROM tags; DELETE FROM event_configurations;',
     );
   }
 
@@ -140,6 +164,7 @@ export class RegistryStore {
       ns.region,
       name,
     );
+    this.setBillingGroupOf(ns, name, null);
   }
 
   /** Things ordered by name, after `after` (keyset paging). */
@@ -288,6 +313,80 @@ export class RegistryStore {
       prepared(
         this.db,
         'SELECT thing_name FROM thing_group_members WHERE account_id = ? AND region = ? AND group_name = ? ORDER BY thing_name',
+      ).all(ns.accountId, ns.region, groupName) as Row[]
+    ).map((r) => r.thing_name as string);
+  }
+
+  // ---- billing groups ------------------------------------------------------------------------
+
+  billingGroup(ns: Namespace, name: string): BillingGroupRow | undefined {
+    const r = prepared(this.db, 'SELECT * FROM billing_groups WHERE account_id = ? AND region = ? AND name = ?').get(
+      ns.accountId,
+      ns.region,
+      name,
+    ) as Row | undefined;
+    return r ? billingGroup(r) : undefined;
+  }
+
+  putBillingGroup(ns: Namespace, g: BillingGroupRow): void {
+    prepared(
+      this.db,
+      'INSERT OR REPLACE INTO billing_groups (account_id, region, name, id, description, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ).run(ns.accountId, ns.region, g.name, g.id, g.description, g.version, g.createdAt);
+  }
+
+  /** Deletes a billing group; its things stay, in no billing group. */
+  deleteBillingGroup(ns: Namespace, name: string): void {
+    prepared(this.db, 'DELETE FROM billing_groups WHERE account_id = ? AND region = ? AND name = ?').run(ns.accountId, ns.region, name);
+    prepared(this.db, 'DELETE FROM billing_group_members WHERE account_id = ? AND region = ? AND group_name = ?').run(
+      ns.accountId,
+      ns.region,
+      name,
+    );
+  }
+
+  billingGroups(ns: Namespace): BillingGroupRow[] {
+    return (
+      prepared(this.db, 'SELECT * FROM billing_groups WHERE account_id = ? AND region = ? ORDER BY name').all(
+        ns.accountId,
+        ns.region,
+      ) as Row[]
+    ).map(billingGroup);
+  }
+
+  /** The billing group a thing is in (a thing is in at most one). */
+  billingGroupOf(ns: Namespace, thingName: string): string | undefined {
+    const r = prepared(this.db, 'SELECT group_name FROM billing_group_members WHERE account_id = ? AND region = ? AND thing_name = ?').get(
+      ns.accountId,
+      ns.region,
+      thingName,
+    ) as Row | undefined;
+    return r ? (r.group_name as string) : undefined;
+  }
+
+  /** Puts a thing in a billing group (leaving any other), or in none for null. */
+  setBillingGroupOf(ns: Namespace, thingName: string, groupName: string | null): void {
+    if (groupName === null) {
+      prepared(this.db, 'DELETE FROM billing_group_members WHERE account_id = ? AND region = ? AND thing_name = ?').run(
+        ns.accountId,
+        ns.region,
+        thingName,
+      );
+      return;
+    }
+    prepared(this.db, 'INSERT OR REPLACE INTO billing_group_members (account_id, region, thing_name, group_name) VALUES (?, ?, ?, ?)').run(
+      ns.accountId,
+      ns.region,
+      thingName,
+      groupName,
+    );
+  }
+
+  billingGroupMembers(ns: Namespace, groupName: string): string[] {
+    return (
+      prepared(
+        this.db,
+        'SELECT thing_name FROM billing_group_members WHERE account_id = ? AND region = ? AND group_name = ? ORDER BY thing_name',
       ).all(ns.accountId, ns.region, groupName) as Row[]
     ).map((r) => r.thing_name as string);
   }

@@ -1,8 +1,10 @@
-/** HTTP routes of the registry (things, thing types, thing groups, tags, event configurations). */
+/** HTTP routes of the registry (things, thing types, thing groups, billing groups, tags, event configurations). */
 import { parseArn } from '../accounts/namespace.js';
 import type { ApiRoute } from '../api/aws-api.js';
 import { pageOf, pageSize, parseBool } from '../api/pagination.js';
 import { invalidRequest, notFound } from '../aws/errors.js';
+import { billingGroupRoutes } from './billing-group-routes.js';
+import type { BillingGroups } from './billing-groups.js';
 import { EVENT_TYPES, type RegistryEvents } from './events.js';
 import type { RegistryStore } from './registry-store.js';
 import type { ThingGroups } from './thing-groups.js';
@@ -15,6 +17,7 @@ export interface RegistryServices {
   things: Things;
   thingTypes: ThingTypes;
   thingGroups: ThingGroups;
+  billingGroups: BillingGroups;
   events: RegistryEvents;
   /** Whether the resource an ARN names exists (for tagging); modules outside the registry add their kinds. */
   resourceExists: (arn: string) => boolean;
@@ -212,6 +215,7 @@ export function registryRoutes(s: RegistryServices): ApiRoute[] {
       readOnly: true,
       handler: (r) => thingGroups.listForThing(r.ctx.ns, r.params.thingName!, { nextToken: r.query.nextToken, maxResults: size(r.query) }),
     },
+    ...billingGroupRoutes(s.billingGroups),
     // ---- tags
     {
       method: 'POST',

@@ -1,6 +1,6 @@
 /** Static thing groups: hierarchy, membership both ways (reference controlplane §2.4). */
 import { randomUUID } from 'node:crypto';
-import { iotArn, parseArn, type Namespace } from '../accounts/namespace.js';
+import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { alreadyExists, invalidRequest, limitExceeded, notFound, versionConflict } from '../aws/errors.js';
 import { pageOf } from '../api/pagination.js';
 import type { RegistryEvents } from './events.js';
@@ -12,6 +12,7 @@ import {
   checkTags,
   MAX_GROUP_DEPTH,
   MAX_GROUPS_PER_THING,
+  nameOrArn,
   optionalString,
   optionalVersion,
 } from './validation.js';
@@ -21,18 +22,6 @@ export const thingGroupArn = (ns: Namespace, name: string): string => iotArn(ns,
 interface GroupProperties {
   thingGroupDescription?: unknown;
   attributePayload?: { attributes?: unknown; merge?: unknown };
-}
-
-/** Name from `name` or the last part of an ARN `arn:...:<kind>/<name>` in the caller's namespace. */
-function nameOrArn(ns: Namespace, name: unknown, arn: unknown, kind: string, member: string): string {
-  if (name !== undefined) return checkName(member, name);
-  if (typeof arn === 'string') {
-    const p = parseArn(arn);
-    if (p && p.accountId === ns.accountId && p.region === ns.region && p.resource.startsWith(`${kind}/`))
-      return p.resource.slice(kind.length + 1);
-    throw notFound(`${arn} cannot be found.`);
-  }
-  throw invalidRequest(`Either ${member} or its ARN is required`);
 }
 
 export class ThingGroups {
@@ -78,7 +67,16 @@ export class ThingGroups {
     const tags = checkTags(body.tags);
     return this.store.tx(() => {
       const existing = this.store.group(ns, groupName);
-      if (existing) throw alreadyExists(`Thing Group ${groupName} already exists`, existing.id, thingGroupArn(ns, groupName));
+      if (existing) {
+        // As on AWS, creating a group again with the same properties answers the existing group.
+        if (existing.description === description && sameMap(existing.attributes, attributes))
+          return { thingGroupName: groupName, thingGroupArn: thingGroupArn(ns, groupName), thingGroupId: existing.id };
+        throw alreadyExists(
+          `Thing Group ${groupName} already exists in current account with different properties`,
+          existing.id,
+          thingGroupArn(ns, groupName),
+        );
+      }
       if (parentName !== null) {
         const parent = this.get(ns, parentName);
         if (this.ancestors(ns, parent).length + 2 > MAX_GROUP_DEPTH) {
@@ -109,15 +107,20 @@ export class ThingGroups {
       thingGroupId: g.id,
       thingGroupArn: thingGroupArn(ns, g.name),
       version: g.version,
+      // AWS leaves out what a group does not have: no attributePayload without attributes, no
+      // parent fields for a root group.
       thingGroupProperties: {
         thingGroupDescription: g.description ?? undefined,
-        attributePayload: { attributes: g.attributes },
+        attributePayload: Object.keys(g.attributes).length ? { attributes: g.attributes } : undefined,
       },
-      thingGroupMetadata: {
-        parentGroupName: g.parentName ?? undefined,
-        rootToParentThingGroups: this.ancestors(ns, g).map((a) => ({ groupName: a.name, groupArn: thingGroupArn(ns, a.name) })),
-        creationDate: g.createdAt / 1000,
-      },
+      thingGroupMetadata:
+        g.parentName === null
+          ? { creationDate: g.createdAt / 1000 }
+          : {
+              parentGroupName: g.parentName,
+              rootToParentThingGroups: this.ancestors(ns, g).map((a) => ({ groupName: a.name, groupArn: thingGroupArn(ns, a.name) })),
+              creationDate: g.createdAt / 1000,
+            },
     };
   }
 
@@ -138,7 +141,8 @@ export class ThingGroups {
             if (v === '') delete attributes[k];
             else attributes[k] = v;
           }
-        } else {
+        } else if (Object.keys(given).length > 0) {
+          // An empty map without merge leaves the attributes as they are (AWS adds nothing).
           attributes = given;
         }
       }
@@ -175,7 +179,8 @@ export class ThingGroups {
     let all: ThingGroupRow[];
     if (q.parentGroup !== undefined) {
       this.get(ns, q.parentGroup);
-      all = q.recursive ? this.descendants(ns, q.parentGroup) : this.store.children(ns, q.parentGroup);
+      // Only an explicit recursive=false limits the listing to the direct children.
+      all = q.recursive === false ? this.store.children(ns, q.parentGroup) : this.descendants(ns, q.parentGroup);
     } else {
       all = this.store.groups(ns);
       // Without recursive, only root groups are listed.
@@ -325,4 +330,9 @@ export class ThingGroups {
       childGroupName: child,
     });
   }
+}
+
+function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { alreadyExists, invalidRequest, notFound, versionConflict } from '../aws/errors.js';
 import { decodeToken, encodeToken } from '../api/pagination.js';
+import { BillingGroups } from './billing-groups.js';
 import type { RegistryEvents } from './events.js';
 import type { RegistryStore, ThingRow } from './registry-store.js';
 import { checkAttributeCount, checkAttributes, checkName, optionalVersion } from './validation.js';
@@ -21,6 +22,7 @@ export class Things {
   constructor(
     private readonly store: RegistryStore,
     private readonly events: RegistryEvents,
+    private readonly billingGroups = new BillingGroups(store),
   ) {}
 
   get(ns: Namespace, name: string): ThingRow {
@@ -34,14 +36,20 @@ export class Things {
     const payload = (body.attributePayload ?? {}) as AttributePayload;
     const attributes = checkAttributes('attributePayload.attributes', payload.attributes);
     const typeName = body.thingTypeName === undefined ? null : checkName('thingTypeName', body.thingTypeName);
-    if (body.billingGroupName !== undefined) throw invalidRequest('Billing groups are not supported');
+    const billingGroup = body.billingGroupName === undefined ? undefined : checkName('billingGroupName', body.billingGroupName);
     return this.store.tx(() => {
       if (typeName !== null) this.usableType(ns, typeName);
+      if (billingGroup !== undefined) this.billingGroups.require(ns, billingGroup);
       checkAttributeCount(Object.keys(attributes).length, typeName !== null);
       const existing = this.store.thing(ns, thingName);
       if (existing) {
-        // CreateThing is idempotent for an identical request (reference controlplane §1.2).
-        if (existing.thingTypeName === typeName && sameMap(existing.attributes, attributes)) {
+        // CreateThing is idempotent for an identical request (reference controlplane §1.2); a billing
+        // group, when named, must be the one the thing is in.
+        if (
+          existing.thingTypeName === typeName &&
+          sameMap(existing.attributes, attributes) &&
+          (billingGroup === undefined || this.store.billingGroupOf(ns, thingName) === billingGroup)
+        ) {
           return { thingName, thingArn: thingArn(ns, thingName), thingId: existing.thingId };
         }
         throw alreadyExists(
@@ -52,6 +60,7 @@ export class Things {
       }
       const t: ThingRow = { thingName, thingId: randomUUID(), thingTypeName: typeName, attributes, version: 1, createdAt: Date.now() };
       this.store.putThing(ns, t);
+      if (billingGroup !== undefined) this.store.setBillingGroupOf(ns, thingName, billingGroup);
       this.emit(ns, 'created', t);
       if (typeName) this.emitAssociation(ns, t, typeName, 'added');
       return { thingName, thingArn: thingArn(ns, thingName), thingId: t.thingId };
@@ -68,6 +77,7 @@ export class Things {
       thingTypeName: t.thingTypeName ?? undefined,
       attributes: t.attributes,
       version: t.version,
+      billingGroupName: this.store.billingGroupOf(ns, t.thingName),
     };
   }
 
@@ -97,7 +107,8 @@ export class Things {
             else attributes[k] = v;
           }
         } else {
-          attributes = given;
+          // Without merge the map replaces the attributes, and an empty value is never stored.
+          attributes = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== ''));
         }
       }
       const oldType = t.thingTypeName;

@@ -1,5 +1,6 @@
 /** Registry names, attributes and limits (reference controlplane §2.1), with AWS's validation wording. */
-import { invalidRequest } from '../aws/errors.js';
+import { parseArn, type Namespace } from '../accounts/namespace.js';
+import { invalidRequest, notFound } from '../aws/errors.js';
 
 export const NAME_PATTERN = /^[a-zA-Z0-9:_-]+$/;
 const ATTRIBUTE_NAME = /^[a-zA-Z0-9_.,@/:#-]+$/;
@@ -81,4 +82,16 @@ export function checkTags(value: unknown): Tag[] {
     }
     return tag.Value === undefined ? { Key: tag.Key } : { Key: tag.Key, Value: tag.Value as string };
   });
+}
+
+/** Name from `name` or the last part of an ARN `arn:...:<kind>/<name>` in the caller's namespace. */
+export function nameOrArn(ns: Namespace, name: unknown, arn: unknown, kind: string, member: string): string {
+  if (name !== undefined) return checkName(member, name);
+  if (typeof arn === 'string') {
+    const p = parseArn(arn);
+    if (p && p.accountId === ns.accountId && p.region === ns.region && p.resource.startsWith(`${kind}/`))
+      return checkName(member, p.resource.slice(kind.length + 1));
+    throw notFound(`${arn} cannot be found.`);
+  }
+  throw invalidRequest(`Either ${member} or its ARN is required`);
 }

@@ -1,0 +1,1 @@
+export { dataplaneRoutes } from './routes.js';

@@ -1,0 +1,70 @@
+/** The domain-configuration capability as the platform wires it: its store, services, SNI contexts and routes. */
+import { X509Certificate } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Namespace } from '../accounts/namespace.js';
+import type { ApiRoute } from '../api/aws-api.js';
+import type { Pki } from '../pki/index.js';
+import type { Tag } from '../registry/validation.js';
+import type { Db } from '../store/database.js';
+import { DomainConfigurations } from './domain-configurations.js';
+import { DomainStore } from './domain-store.js';
+import { domainRoutes } from './routes.js';
+import { dnsNamesOf, ServerCertificates } from './server-certificates.js';
+import { SniContexts } from './tls-contexts.js';
+
+export interface DomainsDeps {
+  db: Db;
+  pki: Pick<Pki, 'caCertPem' | 'caKeyPem' | 'serverCertPem'>;
+  authorizerExists(ns: Namespace, name: string): boolean;
+  /** The parent of generated (AWS_MANAGED) domain names: the server's public host. */
+  managedDomainSuffix(): string;
+  tags: { put(arn: string, tags: Tag[]): void; remove(arn: string): void };
+  /** Closes the live connections made through a host name (its configuration was disabled). */
+  disconnectHost(domainName: string, why: string): void;
+  log: Logger;
+}
+
+export interface Domains {
+  store: DomainStore;
+  certificates: ServerCertificates;
+  configurations: DomainConfigurations;
+  sni: SniContexts;
+  routes: ApiRoute[];
+  /** Test-mode reset (inside the platform's transaction), then forget cached contexts. */
+  clear(): void;
+}
+
+export function createDomains(deps: DomainsDeps): Domains {
+  const store = new DomainStore(deps.db);
+  const log = deps.log;
+  const sni = new SniContexts(
+    (host) => configurations.forHost(host),
+    deps.pki.caCertPem,
+    (host, err) => log.error({ host, err: err.message }, 'cannot build the TLS context of a domain configuration'),
+  );
+  const changed = (): void => sni.invalidate();
+  const certificates = new ServerCertificates(store, deps.pki, changed);
+  // The default certificate's names stay the server's own: a configuration cannot take them over.
+  const ownNames = dnsNamesOf(new X509Certificate(deps.pki.serverCertPem));
+  const configurations = new DomainConfigurations({
+    store,
+    certificates,
+    authorizerExists: deps.authorizerExists,
+    reservedHostnames: () => ownNames,
+    managedDomainSuffix: deps.managedDomainSuffix,
+    tags: deps.tags,
+    changed,
+    disabled: (_ns, domainName) => deps.disconnectHost(domainName, `the domain configuration of ${domainName} was DISABLED`),
+  });
+  return {
+    store,
+    certificates,
+    configurations,
+    sni,
+    routes: domainRoutes(configurations, certificates),
+    clear() {
+      store.clear();
+      sni.invalidate();
+    },
+  };
+}
