@@ -122,7 +122,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       accounts: platform.accounts,
       routes: platform.routes,
       files: platform.files,
-      devices: (certificate: Buffer, sourceIp: string) => platform.authorizer.httpCaller(certificate, sourceIp),
+      devices: (certificate: Buffer, sourceIp: string, servername: string | undefined) =>
+        platform.authorizer.httpCaller(certificate, sourceIp, servername),
       endpoints: () => publicUrls(platform.endpoints),
       reset: config.testMode ? () => platform.reset() : undefined,
     };

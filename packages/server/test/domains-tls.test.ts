@@ -191,6 +191,33 @@ test("a domain's host name selects its account: another account's device certifi
   const c = await mqttsConnect({ ...tlsOpts, ca: server.pki.caCertPem, servername: 'localhost' });
   assert.ok(c.connected);
   c.end(true);
+  // The same over HTTPS (publish with the device certificate): the domain's host name selects the account.
+  const publish = (servername: string, ca: string) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port: server.ports.https!,
+          method: 'POST',
+          path: '/topics/t?qos=1',
+          cert: stranger.cert,
+          key: stranger.key,
+          ca,
+          servername,
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, text }));
+        },
+      );
+      req.on('error', reject);
+      req.end('x');
+    });
+  const viaDomain = await publish('fleet.example.com', ownCa.cert);
+  assert.equal(viaDomain.status, 401);
+  assert.match(viaDomain.text, /not registered in the account of this domain/);
+  assert.equal((await publish('localhost', server.pki.caCertPem)).status, 200);
 });
 
 test('HTTPS picks the certificate by SNI too', async () => {

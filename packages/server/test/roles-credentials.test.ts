@@ -167,6 +167,8 @@ test('the key without its token, with a wrong token or a wrong secret is refused
   const unknown = await call({ ...c, accessKeyId: 'ASIAAAAAAAAAAAAAAAAA' });
   assert.deepEqual([unknown.name, unknown.message], [invalid[0], invalid[2]]);
   assert.equal((await call(c)).name, 'no error', 'the genuine credentials still work');
+  const strayToken = await call({ ...server.adminKey, sessionToken: c.sessionToken });
+  assert.deepEqual([strayToken.name, strayToken.status, strayToken.message], invalid, 'a long-term key takes no session token');
 
   await assert.rejects(
     rolesApi(server, 'GET', '/_thicket/roles', undefined, c),

@@ -52,7 +52,12 @@ export interface DeviceCaller {
 }
 
 /** Authenticates a device by its certificate (DER) or says why it is refused. */
-export type DeviceAuthenticator = (certificate: Buffer, sourceIp: string) => DeviceCaller | { refused: string };
+/** `servername`: the host name the client asked for (SNI); a domain configuration's host name selects its account. */
+export type DeviceAuthenticator = (
+  certificate: Buffer,
+  sourceIp: string,
+  servername: string | undefined,
+) => DeviceCaller | { refused: string };
 
 export interface ApiRequest {
   ctx: ApiContext;
@@ -137,6 +142,9 @@ export async function authenticate(
   if (!isRegion(id.region))
     throw new AwsError('InvalidSignatureException', 403, `Credential should be scoped to a valid region, not '${id.region}'.`);
   const key = accounts.key(id.accessKeyId);
+  // A long-term key with a session token is a mistake (or a guess) that AWS refuses too.
+  if (key && sessionToken(req) !== undefined)
+    throw new AwsError('UnrecognizedClientException', 403, 'The security token included in the request is invalid.');
   if (!key) return { ctx: sessionContext(req, id.accessKeyId, id.region, service, accounts, opts.roleSessions ?? false) };
   let accountId = key.accountId;
   const asAccount = firstValue(req.headers['x-thicket-account']);
@@ -148,6 +156,13 @@ export async function authenticate(
   return { ctx: { ns: { accountId, region: id.region }, service, requestId: '', key, authorize: allowEverything } };
 }
 
+/** The request's session token; presigned requests carry it in the query (IoT's WebSocket URLs append it after signing). */
+function sessionToken(req: FastifyRequest): string | undefined {
+  return (
+    firstValue(req.headers['x-amz-security-token']) ?? firstValue((req.query as Record<string, string | string[]>)['X-Amz-Security-Token'])
+  );
+}
+
 /** A request signed with temporary credentials: the token must match, and the role decides (see handle). */
 function sessionContext(
   req: FastifyRequest,
@@ -157,10 +172,7 @@ function sessionContext(
   accounts: AccountStore,
   allowed: boolean,
 ): ApiContext {
-  // Presigned requests carry the token in the query (IoT's WebSocket URLs append it after signing).
-  const token =
-    firstValue(req.headers['x-amz-security-token']) ?? firstValue((req.query as Record<string, string | string[]>)['X-Amz-Security-Token']);
-  const role = accounts.sessions!.open(accessKeyId, token, req.ip);
+  const role = accounts.sessions!.open(accessKeyId, sessionToken(req), req.ip);
   const asAccount = firstValue(req.headers['x-thicket-account']);
   if (asAccount !== undefined && asAccount !== role.accountId) {
     throw new AwsError('AccessDeniedException', 403, `User: ${role.assumedRoleArn} may not act for account ${asAccount}`);
@@ -242,7 +254,8 @@ async function handle(req: FastifyRequest, reply: FastifyReply, candidates: ApiR
     let ctx: ApiContext;
     let route: ApiRoute | undefined;
     if (deviceRoute) {
-      const caller = deps.devices!(certificate, req.ip);
+      const servername = (req.raw.socket as Partial<TLSSocket>).servername;
+      const caller = deps.devices!(certificate, req.ip, typeof servername === 'string' ? servername : undefined);
       if ('refused' in caller) throw unauthorized(caller.refused);
       ctx = deviceContext(caller, deviceRoute);
       route = deviceRoute;

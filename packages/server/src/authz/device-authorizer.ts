@@ -142,8 +142,12 @@ export class DeviceAuthorizer implements BrokerHooks {
   httpCaller(
     certificate: Buffer,
     sourceIp: string,
+    servername?: string,
   ): { ns: Namespace; certificateId?: string; allows(action: string, resource: string): boolean } | { refused: string } {
-    const found = this.certificateAuth(certificate, '', ip(sourceIp));
+    // As over MQTT: a domain's host name selects its account, and a domain disabled since the handshake refuses.
+    const domain = this.deps.domainOf?.(servername);
+    if (domain && !domain.enabled) return { refused: `domain configuration ${domain.name} is DISABLED` };
+    const found = this.certificateAuth(certificate, '', ip(sourceIp), domain?.ns);
     if ('reasonCode' in found) return { refused: found.reasonString ?? 'certificate refused' };
     const auth = found;
     return {
