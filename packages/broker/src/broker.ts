@@ -49,9 +49,27 @@ export interface PublishInput {
   qos?: QoS;
   retain?: boolean;
   properties?: MessageProperties;
+  /** Whom the message is published for (HTTPS publish: the caller), as the message tap sees it. */
+  publisher?: Publisher;
 }
 
 export type ServiceHandler = (message: Message, mount: string) => void;
+
+/** Who published a message: a client (its ClientInfo fits), or an in-process caller acting for one. */
+export interface Publisher {
+  readonly clientId: string;
+  readonly principal: string | undefined;
+  readonly transport?: { readonly remoteAddress: string };
+}
+
+/**
+ * Sees every message the router takes (client PUBLISH, will, in-process publish) before any
+ * subscriber does; the rules engine. It must only look and queue: it runs on the routing path.
+ */
+export interface MessageTap {
+  /** Returns true when the message is consumed by the tap and routed to nobody (AWS Basic Ingest). */
+  message(mount: string, msg: Message, publisher: Publisher | undefined): boolean;
+}
 
 /** What route() tells an MQTT publisher beyond its return value. */
 export interface RouteOutcome {
@@ -67,6 +85,11 @@ interface ServiceSubscription {
   mount: string | undefined;
 }
 
+/** A will is published for the session's client, whether or not it is still connected. */
+function willPublisher(session: Session): Publisher {
+  return { clientId: session.clientId, principal: session.client?.principal, transport: session.client?.transport };
+}
+
 export class Broker extends EventEmitter {
   readonly config: BrokerConfig;
   readonly stats = new BrokerStats();
@@ -77,6 +100,8 @@ export class Broker extends EventEmitter {
   private readonly namespaces = new Map<string, Namespace>();
   private readonly connections = new Set<Connection>();
   private readonly services: TopicTree<ServiceSubscription>;
+  /** The rules engine's view of every routed message (set by the platform). */
+  tap: MessageTap | undefined;
   private stamp = 0;
   private attached = 0;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -267,7 +292,7 @@ export class Broker extends EventEmitter {
       clearTimeout(session.pendingWill.timer);
       const will = session.pendingWill.will;
       session.pendingWill = undefined;
-      this.route(ns, this.willMessage(session, will));
+      this.route(ns, this.willMessage(session, will), undefined, willPublisher(session));
     }
     for (const sub of session.subscriptions.values()) ns.tree.remove(sub.filter, sub, sub.group);
     session.destroy();
@@ -288,7 +313,7 @@ export class Broker extends EventEmitter {
         () => {
           if (session.pendingWill?.timer !== timer) return;
           session.pendingWill = undefined;
-          this.route(session.namespace, this.willMessage(session, will));
+          this.route(session.namespace, this.willMessage(session, will), undefined, willPublisher(session));
         },
         Math.min(delay, session.expiryInterval) * 1000,
       );
@@ -296,7 +321,7 @@ export class Broker extends EventEmitter {
       session.pendingWill = { will, timer };
       return;
     }
-    this.route(session.namespace, this.willMessage(session, will));
+    this.route(session.namespace, this.willMessage(session, will), undefined, willPublisher(session));
   }
 
   // ---- subscriptions -------------------------------------------------------------------------
@@ -371,7 +396,8 @@ export class Broker extends EventEmitter {
    * Sessions whose queue is over its bound are added to `outcome.congested`: the publisher's
    * acknowledgement waits for them (back-pressure instead of loss).
    */
-  route(ns: Namespace, msg: Message, outcome?: RouteOutcome): boolean {
+  route(ns: Namespace, msg: Message, outcome?: RouteOutcome, publisher?: Publisher): boolean {
+    if (this.tap !== undefined && this.tap.message(ns.mount, msg, publisher)) return false;
     const stamp = ++this.stamp;
     const subs: Subscription[] = [];
     const shared: Array<SharedGroup<Subscription>> = [];
@@ -499,7 +525,7 @@ export class Broker extends EventEmitter {
   publish(input: PublishInput): boolean {
     const payload = typeof input.payload === 'string' ? Buffer.from(input.payload) : input.payload;
     const msg = new Message(input.topic, payload, input.qos ?? 0, input.retain ?? false, input.properties ?? {});
-    return this.route(this.namespace(input.mount ?? ''), msg);
+    return this.route(this.namespace(input.mount ?? ''), msg, undefined, input.publisher);
   }
 
   /**

@@ -436,7 +436,7 @@ export class Connection implements SessionLink {
     const msg = new Message(topic, p.payload, p.qos, p.retain, this.v5 ? forwardedProperties(p.properties) : undefined);
     msg.origin = client.clientId;
     const routed = this.routed;
-    let mustCommit = broker.route(session.namespace, msg, p.qos > 0 ? routed : undefined);
+    let mustCommit = broker.route(session.namespace, msg, p.qos > 0 ? routed : undefined, client);
     if (p.qos === 0) return;
     const congested = routed.congested;
     if (routed.refused && this.v5) {

@@ -1,4 +1,12 @@
-export { Broker, type BrokerOptions, type BrokerLogger, type PublishInput, type ServiceHandler } from './broker.js';
+export {
+  Broker,
+  type BrokerOptions,
+  type BrokerLogger,
+  type MessageTap,
+  type Publisher,
+  type PublishInput,
+  type ServiceHandler,
+} from './broker.js';
 export { Connection } from './connection.js';
 export { Message, type MessageProperties } from './message.js';
 export type { AuthResult, BrokerHooks, ClientInfo, ConnectRequest, DisconnectReason } from './hooks.js';

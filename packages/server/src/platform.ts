@@ -28,6 +28,7 @@ import { PolicyStore } from './policies/policy-store.js';
 import { policyRoutes } from './policies/routes.js';
 import { BillingGroups } from './registry/billing-groups.js';
 import { createRoleModule, type RoleModule } from './roles/index.js';
+import { createRules, type RulesModule } from './rules/index.js';
 import { RegistryEvents } from './registry/events.js';
 import { RegistryStore } from './registry/registry-store.js';
 import { registryRoutes } from './registry/routes.js';
@@ -78,6 +79,8 @@ export class Platform {
   readonly domains: Domains;
   /** Roles, role aliases and the credentials provider (temporary credentials acting as a role). */
   readonly roles: RoleModule;
+  /** Topic rules: the control plane and the engine that runs them on every routed message. */
+  readonly rules: RulesModule;
   readonly shadows: ShadowService;
   readonly jobs: JobsService;
   readonly deviceJobs: DeviceJobs;
@@ -209,6 +212,12 @@ export class Platform {
       tags: { put: (arn, tags) => this.registry.putTags(arn, tags), remove: (arn) => this.registry.deleteTags(arn) },
     });
     this.accounts.sessions = this.roles.provider;
+    this.rules = createRules({
+      db,
+      broker: () => this.broker,
+      tags: { put: (arn, tags) => this.registry.putTags(arn, tags), remove: (arn) => this.registry.deleteTags(arn) },
+      log: opts.log.child({ component: 'rules' }),
+    });
     this.thingGroups.membershipChanged = (ns, thingName) => this.jobs.membershipChanged(ns, thingName);
 
     this.routes = [
@@ -234,6 +243,7 @@ export class Platform {
       ...endpointRoutes(() => this.endpoints),
       ...adminRoutes(this.accounts),
       ...this.roles.routes,
+      ...this.rules.routes,
     ];
   }
 
@@ -253,6 +263,7 @@ export class Platform {
       this.shadows.clear();
       this.jobs.clear();
       this.roles.clear();
+      this.rules.clear();
     });
     // After the commit: content removed for records that stayed would be lost.
     this.files.clear();
@@ -270,6 +281,7 @@ export class Platform {
     this.stopJobs?.();
     this.stopJobs = serveJobsOverMqtt(broker, this.deviceJobs, this.log.child({ component: 'jobs' }));
     this.jobs.start();
+    this.rules.start(broker);
     broker.on('client:disconnected', (client: { context?: unknown } | undefined) => this.authorizer.release(client?.context));
   }
 
@@ -308,6 +320,8 @@ export class Platform {
         return this.policyStore.policy(p, name) !== undefined;
       case 'authorizer':
         return this.authorizerStore.authorizer(p, name) !== undefined;
+      case 'rule':
+        return this.rules.store.rule(p, name) !== undefined;
       case 'rolealias':
         return this.roles.aliases.get(p, name) !== undefined;
       case 'domainconfiguration':

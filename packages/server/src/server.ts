@@ -17,6 +17,7 @@ import { createHttpApp } from './http/app.js';
 import { createMetrics } from './metrics.js';
 import { ensurePki, type Pki } from './pki/index.js';
 import { brokerSettings, shadowSettings } from './profile.js';
+import { Registry } from 'prom-client';
 import { Platform } from './platform.js';
 import { openDatabase } from './store/database.js';
 import { publicUrls } from './api/endpoint-routes.js';
@@ -87,7 +88,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   });
   platform.connect(broker);
   const stopEvents = publishLifecycleEvents(broker, { thingName: (c) => platform.lifecycleThingName(c.context) });
-  const metrics = createMetrics(broker);
+  const metrics = Registry.merge([createMetrics(broker), platform.rules.metrics]);
 
   const servers: net.Server[] = [];
   const apps: FastifyInstance[] = [];

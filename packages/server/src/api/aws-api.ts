@@ -67,6 +67,8 @@ export interface ApiRequest {
   /** Parsed JSON body, `{}` when the request had none. */
   body: Record<string, unknown>;
   rawBody: Buffer;
+  /** The caller's address (sourceip() of a rule that sees an HTTPS publish). */
+  sourceIp: string;
 }
 
 /** A reply that is not a JSON object (shadow documents, payloads). */
@@ -281,6 +283,7 @@ async function handle(req: FastifyRequest, reply: FastifyReply, candidates: ApiR
       headers: req.headers,
       body: parseBody(route, raw),
       rawBody: raw,
+      sourceIp: req.ip,
     });
     if (result instanceof RawReply) return reply.header('content-type', result.contentType).send(result.body);
     if (result instanceof StreamReply) return stream(req, reply, result);

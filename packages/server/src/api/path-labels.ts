@@ -35,6 +35,7 @@ const RULES: Record<string, LabelRule> = {
   certificateId: CERTIFICATE_ID,
   caCertificateId: CERTIFICATE_ID,
   executionNumber: rule('[0-9]+', 19),
+  ruleName: rule('^[a-zA-Z0-9_]+$', 128, /^[a-zA-Z0-9_]+$/),
 };
 
 /** The jobs data plane's `$next` stands for the next pending execution (GetPendingJobExecutions' sibling). */

@@ -104,7 +104,10 @@ export async function publish(r: ApiRequest, broker: Broker): Promise<RawReply> 
       `The message is ${size} bytes as an MQTT packet (payload ${payload.length} bytes), more than the limit of ${config.maxPacketSize} bytes`,
     );
   }
-  const mustCommit = broker.route(broker.namespace(mountOf(r.ctx.ns)), msg);
+  // AWS's rules see `n/a` as the client id of an HTTPS publish; the principal is the caller's credentials.
+  const principal = r.ctx.certificateId ?? r.ctx.key?.accessKeyId ?? r.ctx.role?.assumedRoleArn;
+  const publisher = { clientId: 'n/a', principal, transport: { remoteAddress: r.sourceIp } };
+  const mustCommit = broker.route(broker.namespace(mountOf(r.ctx.ns)), msg, undefined, publisher);
   if (qos > 0 && mustCommit) await broker.whenDurable();
   return new RawReply(Buffer.alloc(0));
 }

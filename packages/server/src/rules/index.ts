@@ -1,0 +1,80 @@
+/** The rules engine as the platform wires it: store, control plane, engine, routes and metrics. */
+import type { Broker } from '@thicket/broker';
+import type { SqlHost } from '@thicket/iot-sql';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import type { Namespace } from '../accounts/namespace.js';
+import type { ApiRoute } from '../api/aws-api.js';
+import type { Tag } from '../registry/validation.js';
+import type { Db } from '../store/database.js';
+import { RulesEngine } from './engine.js';
+import { RuleMetrics } from './rule-metrics.js';
+import { RuleStore } from './rule-store.js';
+import { ruleRoutes } from './routes.js';
+import { TopicRules } from './topic-rules.js';
+
+export { RulesEngine } from './engine.js';
+export { TopicRules, ruleArn } from './topic-rules.js';
+
+export interface RulesDeps {
+  db: Db;
+  broker(): Broker | undefined;
+  tags: { put(arn: string, tags: Tag[]): void; remove(arn: string): void };
+  /** Resolves the SQL's external functions for the rules of a namespace; none when undefined. */
+  hostFor?(ns: Namespace): SqlHost | undefined;
+  log: Logger;
+}
+
+export interface RulesModule {
+  store: RuleStore;
+  rules: TopicRules;
+  engine: RulesEngine;
+  routes: ApiRoute[];
+  /** The engine's metrics, merged into `/metrics` by the server. */
+  metrics: Registry;
+  /** Compiles and installs every stored rule, and starts seeing the broker's messages. */
+  start(broker: Broker): void;
+  /** Test-mode reset (inside the platform's transaction). */
+  clear(): void;
+}
+
+export function createRules(deps: RulesDeps): RulesModule {
+  const store = new RuleStore(deps.db);
+  const registry = new Registry();
+  const log = deps.log;
+  // The queue gauge reads the engine, which needs the metrics first: a getter closes the circle.
+  const holder: { engine?: RulesEngine } = {};
+  const metrics = new RuleMetrics(registry, () => holder.engine?.queued ?? 0);
+  const e = (holder.engine = new RulesEngine({ broker: deps.broker, log }, metrics, log));
+  const rules = new TopicRules({
+    store,
+    services: e.services,
+    hostFor: (ns) => deps.hostFor?.(ns),
+    installed: (rule) => e.install(rule),
+    removed: (ns, name) => e.uninstall(ns, name),
+    compiled: (ns, name) => e.installed(ns, name),
+    tags: deps.tags,
+  });
+  return {
+    store,
+    rules,
+    engine: e,
+    routes: ruleRoutes(rules),
+    metrics: registry,
+    start(broker) {
+      e.clear();
+      for (const rule of rules.loadAll((row, err) =>
+        log.error(
+          { rule: row.name, account: row.ns.accountId, err: (err as Error).message },
+          'a stored topic rule no longer compiles; it does not run',
+        ),
+      ))
+        e.install(rule);
+      broker.tap = e;
+    },
+    clear() {
+      store.clear();
+      e.clear();
+    },
+  };
+}
