@@ -9,6 +9,7 @@ import { runConnections } from './workloads/connections.js';
 import { runLatency } from './workloads/latency.js';
 import { runJobs } from './workloads/jobs.js';
 import { runShadow } from './workloads/shadow.js';
+import { setUpRules, type RulesHandle } from './workloads/rules.js';
 import { runThroughput } from './workloads/throughput.js';
 
 export type LoadgenReply = { measurement: Measurement } | { error: string };
@@ -17,13 +18,29 @@ async function execute(job: Job): Promise<Measurement> {
   const to = { host: job.host, port: job.port };
   const s = job.scenario;
   switch (s.kind) {
-    case 'fan-in':
-      return runThroughput(
+    case 'fan-in': {
+      let rules: RulesHandle | undefined;
+      if (s.rules) {
+        if (!job.api) throw new Error('the rules scenario needs the server API (a durable thicket)');
+        rules = await setUpRules(to, job.api, s.rules.count);
+      }
+      const { sidePerSecond, ...m } = await runThroughput(
         to,
         job.brokerPid,
-        { publishers: s.publishers, subscribers: 1, qos: s.qos, window: s.window, topic: (i) => `bench/${i}/x`, filter: 'bench/+/x' },
+        {
+          publishers: s.publishers,
+          subscribers: 1,
+          qos: s.qos,
+          window: s.window,
+          topic: (i) => `bench/${i}/x`,
+          filter: 'bench/+/x',
+          sideCounter: rules ? () => rules.evaluations() : undefined,
+        },
         job.timing,
       );
+      if (!rules) return m;
+      return { ...m, rules: { evaluatedPerSecond: sidePerSecond ?? 0, ...(await rules.problems()) } };
+    }
     case 'fan-out':
       return runThroughput(
         to,

@@ -1,6 +1,6 @@
 /** Plain-text tables per scenario, with thicket's ratio to each peer. */
 import type { Measurement, RunResult } from './results.js';
-import type { Scenario } from './scenarios.js';
+import { baselineOf, type Scenario } from './scenarios.js';
 
 function fixed(n: number | null, digits: number): string {
   return n === null || !Number.isFinite(n) ? '-' : n.toFixed(digits);
@@ -23,7 +23,11 @@ function table(header: string[], rows: string[][]): string {
 function describe(s: Scenario): string {
   switch (s.kind) {
     case 'fan-in':
-      return `fan-in: ${s.publishers} publishers -> 1 subscriber (bench/+/x), QoS ${s.qos}, 64-byte payload, window ${s.window}/publisher`;
+      return (
+        `fan-in: ${s.publishers} publishers -> 1 subscriber (bench/+/x), QoS ${s.qos}, 64-byte payload, window ${s.window}/publisher` +
+        (s.durable ? '; data directory' : '') +
+        (s.rules ? `; ${s.rules.count} topic rules on bench/+/x, each republish + table (dynamoDBv2)` : '')
+      );
     case 'fan-out':
       return `fan-out: 1 publisher -> ${s.subscribers} subscribers (same topic), QoS ${s.qos}, 64-byte payload, window ${s.window}`;
     case 'latency':
@@ -97,6 +101,13 @@ function columnsFor(s: Scenario): { columns: Column[]; headlines: Headline[] } {
           { title: 'order err', cell: (m) => count(t(m).orderErrors) },
           { title: 'published', cell: (m) => count(t(m).published) },
           { title: 'received', cell: (m) => count(t(m).received) },
+          ...(s.kind === 'fan-in' && s.rules
+            ? [
+                { title: 'rule evals/s', cell: (m: Measurement) => count(t(m).rules?.evaluatedPerSecond ?? 0) },
+                { title: 'rule drops', cell: (m: Measurement) => count(t(m).rules?.dropped ?? 0) },
+                { title: 'action fails', cell: (m: Measurement) => count(t(m).rules?.actionsFailed ?? 0) },
+              ]
+            : []),
           ...cpuColumns,
           noteColumn,
         ],
@@ -175,7 +186,7 @@ function columnsFor(s: Scenario): { columns: Column[]; headlines: Headline[] } {
   }
 }
 
-/** `baseline`: thicket's result for the same load without a policy, when `s` is a policy scenario. */
+/** `baseline`: thicket's result for the same load without what `s` adds (a policy, rules), when `s` is such a variant. */
 export function scenarioTable(s: Scenario, results: RunResult[], baseline?: RunResult): string {
   const { columns, headlines } = columnsFor(s);
   const rows: string[][] = [];
@@ -197,10 +208,10 @@ export function scenarioTable(s: Scenario, results: RunResult[], baseline?: RunR
     if (a !== null && b !== null && b > 0) {
       const change = ((a - b) / b) * 100;
       const words = change < 0 ? `${(-change).toFixed(1)}% slower` : `${change.toFixed(1)}% faster: within run-to-run noise`;
-      out.push(`  thicket with policy / without (${baseline.scenario}, same run): ${(a / b).toFixed(2)}× (${words})`);
+      out.push(`  thicket with ${baselineOf(s)?.what} / without (${baseline.scenario}, same run): ${(a / b).toFixed(2)}× (${words})`);
     }
-  } else if (s.kind === 'fan-in' && s.policy) {
-    out.push(`  (run ${s.policy.baseline} in the same run to compare with no policy)`);
+  } else if (baselineOf(s)) {
+    out.push(`  (run ${baselineOf(s)!.scenario} in the same run to compare without ${baselineOf(s)!.what})`);
   }
   if (mine?.ok) {
     for (const other of results) {

@@ -26,6 +26,8 @@ export interface ThroughputMeasurement {
   /** False when the subscribers were still receiving when the drain timed out. */
   drained: boolean;
   cpu: CpuShare;
+  /** With topic rules: rule evaluations per second in the measured interval, and what the engine dropped or failed over the run. */
+  rules?: { evaluatedPerSecond: number; dropped: number; actionsFailed: number };
 }
 
 export interface LatencyMeasurement {

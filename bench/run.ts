@@ -16,7 +16,7 @@ import { HOST, PEERS, PEER_NAMES, REPO, type PeerName, type RunningPeer } from '
 import { detectPinning, killAll, start, stop, type Pinning } from './processes.js';
 import { scenarioTable } from './report.js';
 import type { RunResult } from './results.js';
-import { QUICK_SET, scenarios, thicketOnly, timing, type Job, type Scenario, type Timing } from './scenarios.js';
+import { QUICK_SET, baselineOf, scenarios, thicketOnly, timing, type Job, type Scenario, type Timing } from './scenarios.js';
 
 const LOADGEN_CORE = 1;
 
@@ -99,7 +99,7 @@ async function runOne(peerName: PeerName, scenario: Scenario, t: Timing, pinning
       qos: scenario.kind === 'connections' ? 0 : scenario.kind === 'shadow' || scenario.kind === 'jobs' ? 1 : scenario.qos,
       pinning,
       policy: scenario.kind === 'fan-in' && scenario.policy !== undefined,
-      durable: scenario.kind === 'shadow' || scenario.kind === 'jobs',
+      durable: scenario.kind === 'shadow' || scenario.kind === 'jobs' || (scenario.kind === 'fan-in' && scenario.durable === true),
     });
     const reply = await runLoadgen(
       { scenario, timing: t, host: HOST, port: running.port, brokerPid: running.pid, api: running.api },
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   for (const scenario of chosen) {
     const forScenario: RunResult[] = [];
-    const policy = scenario.kind === 'fan-in' ? scenario.policy : undefined;
+    const compared = baselineOf(scenario);
     for (const peer of peers) {
       if (thicketOnly(scenario) && peer !== 'thicket') continue;
       process.stderr.write(`bench: ${scenario.name} on ${peer} ...`);
@@ -177,7 +177,7 @@ async function main(): Promise<void> {
       forScenario.push(r);
     }
     results.push(...forScenario);
-    const baseline = policy ? results.find((r) => r.scenario === policy.baseline && r.peer === 'thicket') : undefined;
+    const baseline = compared ? results.find((r) => r.scenario === compared.scenario && r.peer === 'thicket') : undefined;
     console.log(scenarioTable(scenario, forScenario, baseline) + '\n');
   }
 

@@ -3,8 +3,21 @@
 export type QoS = 0 | 1;
 
 export type Scenario =
-  /** `policy`: thicket only, every client authorized by an IoT policy; compared with the same scenario without one. */
-  | { name: string; kind: 'fan-in'; publishers: number; qos: QoS; window: number; policy?: { baseline: string } }
+  /**
+   * `policy`: thicket only, every client authorized by an IoT policy; compared with the same scenario without one.
+   * `rules`: thicket only, with `count` topic rules on the published topics; `durable`: thicket with a data
+   * directory (and so its API), as the rules scenario needs, so that its baseline runs the same way.
+   */
+  | {
+      name: string;
+      kind: 'fan-in';
+      publishers: number;
+      qos: QoS;
+      window: number;
+      policy?: { baseline: string };
+      rules?: { count: number; baseline: string };
+      durable?: boolean;
+    }
   | { name: string; kind: 'fan-out'; subscribers: number; qos: QoS; window: number }
   | { name: string; kind: 'latency'; rate: number; qos: QoS }
   | { name: string; kind: 'connections'; storm: number; idle: number; concurrency: number }
@@ -62,6 +75,17 @@ export function scenarios(quick: boolean): Scenario[] {
     window: WINDOW[1].many,
     policy: { baseline: 'fanin-100-q1' },
   });
+  // The rules engine beside the router: 10 rules (republish + table) on every published message.
+  list.push({ name: 'fanin-100-q1-durable', kind: 'fan-in', publishers: 100, qos: 1, window: WINDOW[1].many, durable: true });
+  list.push({
+    name: 'fanin-100-q1-rules',
+    kind: 'fan-in',
+    publishers: 100,
+    qos: 1,
+    window: WINDOW[1].many,
+    durable: true,
+    rules: { count: 10, baseline: 'fanin-100-q1-durable' },
+  });
   for (const qos of [0, 1] as const) {
     list.push({ name: `fanout-8-q${qos}`, kind: 'fan-out', subscribers: 8, qos, window: WINDOW[qos].few });
     list.push({ name: `fanout-1000-q${qos}`, kind: 'fan-out', subscribers: 1000, qos, window: WINDOW[qos].many });
@@ -84,7 +108,15 @@ export function scenarios(quick: boolean): Scenario[] {
 
 /** Scenarios that only thicket can run. */
 export function thicketOnly(s: Scenario): boolean {
-  return s.kind === 'shadow' || s.kind === 'jobs' || (s.kind === 'fan-in' && s.policy !== undefined);
+  return s.kind === 'shadow' || s.kind === 'jobs' || (s.kind === 'fan-in' && (s.policy !== undefined || s.durable === true));
+}
+
+/** The thicket scenario a thicket-only variant is compared with in the same run, and what differs. */
+export function baselineOf(s: Scenario): { scenario: string; what: string } | undefined {
+  if (s.kind !== 'fan-in') return undefined;
+  if (s.policy) return { scenario: s.policy.baseline, what: 'policy' };
+  if (s.rules) return { scenario: s.rules.baseline, what: `${s.rules.count} rules` };
+  return undefined;
 }
 
 /** The smoke run keeps one of each kind of code path so that it finishes in about a minute. */
@@ -92,6 +124,8 @@ export const QUICK_SET = [
   'fanin-8-q0',
   'fanin-8-q0-policy',
   'fanin-100-q1',
+  'fanin-100-q1-durable',
+  'fanin-100-q1-rules',
   'fanout-8-q1',
   'fanout-1000-q0',
   'latency-q0',

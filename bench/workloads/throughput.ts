@@ -18,6 +18,8 @@ export interface ThroughputShape {
   window: number;
   topic: (publisher: number) => string;
   filter: string;
+  /** A counter read at the start and end of the measured interval (rule evaluations), reported per second. */
+  sideCounter?: () => Promise<number>;
 }
 
 const SETUP_TIMEOUT_MS = 15_000;
@@ -47,7 +49,7 @@ export async function runThroughput(
   brokerPid: number,
   shape: ThroughputShape,
   timing: Timing,
-): Promise<ThroughputMeasurement> {
+): Promise<ThroughputMeasurement & { sidePerSecond?: number }> {
   const { qos, window, subscribers: S, publishers: P } = shape;
   const run = Date.now().toString(36).slice(-5);
   const subs = await connectAll(to, S, 100, (i) => connectPacket(`s${run}-${i}`, 60), SETUP_TIMEOUT_MS);
@@ -127,6 +129,7 @@ export async function runThroughput(
         refill(p);
       }
       await sleep(timing.warmupMs);
+      const side0 = await shape.sideCounter?.();
       const meter = cpuMeter(brokerPid);
       const r0 = received;
       const t0 = performance.now();
@@ -134,6 +137,7 @@ export async function runThroughput(
       const r1 = received;
       const t1 = performance.now();
       const cpu = meter.stop();
+      const side1 = await shape.sideCounter?.();
       publishing = false;
 
       const published = (): number => pubs.reduce((n, p) => n + p.sent, 0);
@@ -154,6 +158,7 @@ export async function runThroughput(
         acked: qos === 1 ? pubs.reduce((n, p) => n + p.acked, 0) : null,
         drained,
         cpu,
+        ...(side0 !== undefined && side1 !== undefined ? { sidePerSecond: ((side1 - side0) / (t1 - t0)) * 1000 } : {}),
       };
     } finally {
       clearInterval(stallCheck);

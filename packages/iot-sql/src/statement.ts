@@ -232,8 +232,24 @@ function positionAt(sql: string, offset: number) {
 
 const EMPTY_BYTES = new Uint8Array(0);
 
-function newContext(message: SqlMessage, version: SqlVersion, host: SqlHost | undefined): EvalContext {
-  const payload = message.payload ?? EMPTY_BYTES;
+interface ParsedPayload {
+  raw: Uint8Array;
+  root: unknown;
+  json: boolean;
+}
+
+/**
+ * Parsed payloads by their bytes: the rules engine evaluates one message for every rule it matches
+ * and renders each action's templates against it, and parsing dominated that work. Evaluation never
+ * mutates the parsed value, and a payload's bytes must not change once evaluated.
+ */
+const parsedPayloads = new WeakMap<Uint8Array, ParsedPayload>();
+
+function parsePayload(payload: Uint8Array | string): ParsedPayload {
+  if (typeof payload !== 'string') {
+    const cached = parsedPayloads.get(payload);
+    if (cached) return cached;
+  }
   let text: string;
   let raw: Uint8Array;
   if (typeof payload === 'string') {
@@ -253,6 +269,13 @@ function newContext(message: SqlMessage, version: SqlVersion, host: SqlHost | un
       root = undefined;
     }
   }
+  const parsed = { raw, root, json };
+  if (typeof payload !== 'string') parsedPayloads.set(payload, parsed);
+  return parsed;
+}
+
+function newContext(message: SqlMessage, version: SqlVersion, host: SqlHost | undefined): EvalContext {
+  const { raw, root, json } = parsePayload(message.payload ?? EMPTY_BYTES);
   return {
     version: semanticsOf(version),
     versionName: version,

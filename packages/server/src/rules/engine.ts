@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { TopicTree, type Message, type MessageTap, type Publisher, type PublishInput } from '@thicket/broker';
-import { outputBytes, topicMatches, type EvaluationResult, type MqttProperties, type SqlMessage } from '@thicket/iot-sql';
+import { outputBytes, type EvaluationResult, type MqttProperties, type SqlMessage } from '@thicket/iot-sql';
 import type { Logger } from 'pino';
 import { mountOf, type Namespace } from '../accounts/namespace.js';
 import type { ActionMessage, ActionServices } from './actions/types.js';
@@ -16,14 +16,21 @@ import { errorDocument, type Failure } from './error-document.js';
 import type { RuleCounters, RuleMetrics } from './rule-metrics.js';
 
 const BASIC_INGEST = '$aws/rules/';
-/** Messages waiting for evaluation before new ones are dropped (and counted). */
+/** Rule evaluations waiting before new messages are dropped (and counted). */
 const MAX_QUEUED = 100_000;
 /** Messages of one action in flight before more fail at once (a slow endpoint must not hold everything). */
 const MAX_IN_FLIGHT_PER_ACTION = 1_000;
 /** Republished by rules this many times in a row: a loop, cut off. */
 const MAX_HOPS = 8;
-/** One drain slice: at most this long before yielding to I/O. */
-const SLICE_MS = 4;
+/**
+ * The share of the event loop the engine takes while the router is busy: each drain slice lasts
+ * this share of the time the rest of the loop took since the previous slice (at least MIN_SLICE_MS,
+ * at most MAX_SLICE_MS). An idle router leaves the engine the whole core; a saturated one keeps
+ * most of it, and what the rules cannot keep up with is dropped and counted.
+ */
+const CPU_SHARE = 0.25;
+const MIN_SLICE_MS = 0.05;
+const MAX_SLICE_MS = 20;
 
 interface Installed extends CompiledRule {
   counters: RuleCounters;
@@ -35,8 +42,11 @@ interface MountRules {
   byName: Map<string, Installed>;
 }
 
+/** One message and the rules it matched: one allocation per message, whatever the number of rules. */
 interface Job {
-  rule: Installed;
+  rules: Installed[];
+  /** The next of `rules` to evaluate (a drain slice may end between two). */
+  next: number;
   msg: Message;
   publisher: Publisher | undefined;
   /** The topic the SQL sees (Basic Ingest: without `$aws/rules/<rule>/`). */
@@ -44,14 +54,32 @@ interface Job {
   hops: number;
 }
 
+/** What an evaluation of one rule on one message carries to its actions and error action. */
+interface Evaluation {
+  rule: Installed;
+  job: Job;
+  message: SqlMessage;
+}
+
 export class RulesEngine implements MessageTap {
   private readonly mounts = new Map<string, MountRules>();
   private queue: Job[] = [];
   private head = 0;
   private scheduled = false;
+  /** Rule evaluations in the queue. */
+  private pending = 0;
+  /** The rules matched by the message being tapped (reused: the tap allocates only the job). */
+  private matched: Installed[] = [];
+  private readonly collect = {
+    onSubscription: (rule: Installed) => {
+      if (!rule.disabled) this.matched.push(rule);
+    },
+    onSharedGroup() {},
+  };
   /** Rule hops of the message an action is publishing right now (set around the synchronous publish). */
   private publishingHops = 0;
   private lastDropLog = 0;
+  private lastSliceEnd = 0;
   readonly services: ActionServices;
 
   constructor(
@@ -63,7 +91,7 @@ export class RulesEngine implements MessageTap {
   }
 
   get queued(): number {
-    return this.queue.length - this.head;
+    return this.pending;
   }
 
   /** Installs (or replaces) a compiled rule: the next message sees it. */
@@ -73,7 +101,12 @@ export class RulesEngine implements MessageTap {
     this.uninstall(rule.ns, rule.name);
     const installed: Installed = {
       ...rule,
-      counters: this.metrics.forRule(rule.ns.accountId, rule.name),
+      counters: this.metrics.forRule(
+        rule.ns.accountId,
+        rule.name,
+        rule.actions.map((a) => a.kind.key),
+        rule.errorAction?.kind.key,
+      ),
       inFlight: rule.actions.map(() => 0).concat(0),
     };
     m.byName.set(rule.name, installed);
@@ -85,6 +118,7 @@ export class RulesEngine implements MessageTap {
     const old = m?.byName.get(name);
     if (!m || !old) return;
     m.byName.delete(name);
+    this.metrics.forget(ns.accountId, name);
     if (old.statement.from !== undefined) m.tree.remove(old.statement.from, old);
     closeRule(old);
   }
@@ -108,55 +142,63 @@ export class RulesEngine implements MessageTap {
       const end = topic.indexOf('/', BASIC_INGEST.length);
       const name = topic.slice(BASIC_INGEST.length, end < 0 ? undefined : end);
       const rule = this.mounts.get(mount)?.byName.get(name);
-      if (rule && !rule.disabled) this.enqueue(rule, msg, publisher, end < 0 ? '' : topic.slice(end + 1));
+      if (rule && !rule.disabled) this.enqueue([rule], msg, publisher, end < 0 ? '' : topic.slice(end + 1));
       return true;
     }
     const m = this.mounts.get(mount);
     if (m === undefined || m.byName.size === 0) return false;
-    m.tree.match(topic, {
-      onSubscription: (rule) => {
-        if (!rule.disabled && topicMatches(rule.statement.from!, topic)) this.enqueue(rule, msg, publisher, topic);
-      },
-      onSharedGroup() {},
-    });
+    // The tree matches as FROM does: `+`, `#` (also the parent level), no leading wildcard on `$` topics.
+    m.tree.match(topic, this.collect);
+    if (this.matched.length > 0) {
+      const rules = this.matched;
+      this.matched = [];
+      this.enqueue(rules, msg, publisher, topic);
+    }
     return false;
   }
 
-  private enqueue(rule: Installed, msg: Message, publisher: Publisher | undefined, topic: string): void {
-    rule.counters.matched.inc();
+  private enqueue(rules: Installed[], msg: Message, publisher: Publisher | undefined, topic: string): void {
+    for (const r of rules) r.counters.matched++;
     const hops = this.publishingHops;
-    if (hops > MAX_HOPS) return this.drop('loop', rule, `a message republished by rules ${hops} times in a row`);
-    if (this.queued >= MAX_QUEUED) return this.drop('queue_full', rule, `${MAX_QUEUED} messages are waiting for evaluation`);
-    this.queue.push({ rule, msg, publisher, topic, hops });
+    if (hops > MAX_HOPS) return this.drop('loop', rules, `a message republished by rules ${hops} times in a row`);
+    if (this.pending >= MAX_QUEUED) return this.drop('queue_full', rules, `${MAX_QUEUED} rule evaluations are waiting`);
+    this.pending += rules.length;
+    this.queue.push({ rules, next: 0, msg, publisher, topic, hops });
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.drain());
     }
   }
 
-  private drop(reason: 'queue_full' | 'loop', rule: Installed, why: string): void {
-    this.metrics.drop(reason);
+  private drop(reason: 'queue_full' | 'loop', rules: Installed[], why: string): void {
+    this.metrics.drop(reason, rules.length);
     const now = Date.now();
     if (now - this.lastDropLog >= 10_000) {
       this.lastDropLog = now;
-      this.log.warn({ rule: rule.name, account: rule.ns.accountId, reason }, `rules engine dropped a message: ${why}`);
+      this.log.warn({ rules: rules.map((r) => r.name), account: rules[0]!.ns.accountId, reason }, `rules engine dropped a message: ${why}`);
     }
   }
 
   private drain(): void {
     this.scheduled = false;
-    const until = performance.now() + SLICE_MS;
+    const start = performance.now();
+    const others = this.lastSliceEnd === 0 ? 0 : start - this.lastSliceEnd;
+    const until = start + Math.min(MAX_SLICE_MS, Math.max(MIN_SLICE_MS, (others * CPU_SHARE) / (1 - CPU_SHARE)));
+    let n = 0;
     while (this.head < this.queue.length) {
       const job = this.queue[this.head]!;
-      this.queue[this.head++] = undefined as never;
+      const rule = job.rules[job.next++]!;
+      if (job.next === job.rules.length) this.queue[this.head++] = undefined as never;
+      this.pending--;
       try {
-        const done = this.process(job);
-        if (done) done.catch((err: unknown) => this.log.error({ err, rule: job.rule.name }, 'rule evaluation failed'));
+        const done = this.process(job, rule);
+        if (done) done.catch((err: unknown) => this.log.error({ err, rule: rule.name }, 'rule evaluation failed'));
       } catch (err) {
-        this.log.error({ err, rule: job.rule.name }, 'rule evaluation failed');
+        this.log.error({ err, rule: rule.name }, 'rule evaluation failed');
       }
-      if ((this.head & 63) === 0 && performance.now() >= until) break;
+      if ((++n & 3) === 0 && performance.now() >= until) break;
     }
+    this.lastSliceEnd = performance.now();
     if (this.head >= this.queue.length) {
       this.queue = [];
       this.head = 0;
@@ -171,8 +213,8 @@ export class RulesEngine implements MessageTap {
   }
 
   /** Evaluates one message for one rule; returns a Promise only when something had to wait. */
-  private process(job: Job): Promise<void> | undefined {
-    const { rule, msg, publisher } = job;
+  private process(job: Job, rule: Installed): Promise<void> | undefined {
+    const { msg, publisher } = job;
     const message: SqlMessage = {
       topic: job.topic,
       payload: msg.payload,
@@ -186,20 +228,22 @@ export class RulesEngine implements MessageTap {
     };
     const started = performance.now();
     const r = rule.statement.evaluate(message);
-    if (r instanceof Promise) return r.then((res) => this.evaluated(job, message, res, started));
-    return this.evaluated(job, message, r, started);
+    const e: Evaluation = { rule, job, message };
+    if (r instanceof Promise) return r.then((res) => this.evaluated(e, res, started));
+    return this.evaluated(e, r, started);
   }
 
-  private evaluated(job: Job, message: SqlMessage, r: EvaluationResult, started: number): Promise<void> | undefined {
-    const rule = job.rule;
+  private evaluated(e: Evaluation, r: EvaluationResult, started: number): Promise<void> | undefined {
+    const { rule, job, message } = e;
     rule.counters.evaluation.observe((performance.now() - started) / 1000);
     const failures: Failure[] = r.errors.map((e) => ({ failedAction: 'SQL', failedResource: e.function, errorMessage: e.message }));
     const output = r.matched && r.kind !== 'undefined';
-    if (!output) rule.counters.noOutput.inc();
+    if (!output) rule.counters.noOutput++;
     if (!output || rule.actions.length === 0) {
-      return failures.length > 0 ? this.runErrorAction(job, message, failures) : undefined;
+      return failures.length > 0 ? this.runErrorAction(e, failures) : undefined;
     }
-    const payload = Buffer.from(outputBytes(r));
+    const out = outputBytes(r);
+    const payload = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
     const base: ActionMessage = {
       ns: rule.ns,
       mount: rule.mount,
@@ -213,37 +257,59 @@ export class RulesEngine implements MessageTap {
       render: (t) => t.render(message, r.variables),
       hops: job.hops,
     };
-    const runs = rule.actions.map((a, i) => this.runAction(rule, a, i, base));
-    return Promise.all(runs).then((outcomes) => {
+    let pending: Promise<Failure | undefined>[] | undefined;
+    for (let i = 0; i < rule.actions.length; i++) {
+      const outcome = this.runAction(rule, i, base);
+      if (outcome instanceof Promise) (pending ??= []).push(outcome);
+      else if (outcome) failures.push(outcome);
+    }
+    if (!pending) return failures.length > 0 ? this.runErrorAction(e, failures) : undefined;
+    return Promise.all(pending).then((outcomes) => {
       for (const f of outcomes) if (f) failures.push(f);
-      if (failures.length > 0) return this.runErrorAction(job, message, failures);
+      if (failures.length > 0) return this.runErrorAction(e, failures);
     });
   }
 
-  /** Runs one action; resolves to its failure, or undefined when it succeeded. */
-  private async runAction(rule: Installed, a: CompiledAction, index: number, m: ActionMessage): Promise<Failure | undefined> {
-    const name = a.kind.key;
+  /**
+   * Runs action `index` of a rule (the error action is index actions.length): undefined when it
+   * succeeded at once, its failure, or a Promise of either when it had to wait. Most actions finish
+   * synchronously (republish at QoS 0, queued table rows), so no Promise is made for them.
+   */
+  private runAction(rule: Installed, index: number, m: ActionMessage): Failure | undefined | Promise<Failure | undefined> {
+    const a = index < rule.actions.length ? rule.actions[index]! : rule.errorAction!;
+    const counters = rule.counters.actions[index]!;
     const started = performance.now();
     if (rule.inFlight[index]! >= MAX_IN_FLIGHT_PER_ACTION) {
-      this.metrics.action(rule.ns.accountId, rule.name, name, false, 0);
+      counters.failed(0);
       return failure(a, `${MAX_IN_FLIGHT_PER_ACTION} messages of this action are already in flight; it cannot keep up`, a.runner.resource);
     }
-    rule.inFlight[index]!++;
+    let out: void | Promise<void>;
     try {
-      await a.runner.run(m);
-      this.metrics.action(rule.ns.accountId, rule.name, name, true, (performance.now() - started) / 1000);
-      return undefined;
+      out = a.runner.run(m);
     } catch (err) {
-      this.metrics.action(rule.ns.accountId, rule.name, name, false, (performance.now() - started) / 1000);
-      const e = err as Error & { resource?: string };
-      return failure(a, e.message ?? String(err), e.resource ?? a.runner.resource);
-    } finally {
-      rule.inFlight[index]!--;
+      counters.failed((performance.now() - started) / 1000);
+      return failureOf(a, err);
     }
+    if (!(out instanceof Promise)) {
+      counters.succeeded((performance.now() - started) / 1000);
+      return undefined;
+    }
+    rule.inFlight[index]!++;
+    return out.then(
+      () => {
+        rule.inFlight[index]!--;
+        counters.succeeded((performance.now() - started) / 1000);
+        return undefined;
+      },
+      (err: unknown) => {
+        rule.inFlight[index]!--;
+        counters.failed((performance.now() - started) / 1000);
+        return failureOf(a, err);
+      },
+    );
   }
 
-  private async runErrorAction(job: Job, message: SqlMessage, failures: Failure[]): Promise<void> {
-    const rule = job.rule;
+  private async runErrorAction({ rule, job, message }: Evaluation, failures: Failure[]): Promise<void> {
     const ea = rule.errorAction;
     if (!ea) {
       this.log.debug({ rule: rule.name, account: rule.ns.accountId, failures }, 'rule action failed; the rule has no error action');
@@ -263,8 +329,7 @@ export class RulesEngine implements MessageTap {
       render: (t) => t.render(message),
       hops: job.hops,
     };
-    const f = await this.runAction(rule, ea, rule.actions.length, m);
-    this.metrics.errorAction(rule.ns.accountId, rule.name, f === undefined);
+    const f = await this.runAction(rule, rule.actions.length, m);
     if (f) this.log.warn({ rule: rule.name, account: rule.ns.accountId, failure: f }, 'the error action of a rule failed too');
   }
 
@@ -283,6 +348,11 @@ export class RulesEngine implements MessageTap {
 
 function failure(a: CompiledAction, errorMessage: string, resource: string): Failure {
   return { failedAction: a.kind.awsName, failedResource: resource, errorMessage };
+}
+
+function failureOf(a: CompiledAction, err: unknown): Failure {
+  const e = err as Error & { resource?: string };
+  return failure(a, e?.message ?? String(err), e?.resource ?? a.runner.resource);
 }
 
 function sqlProperties(msg: Message): MqttProperties | undefined {

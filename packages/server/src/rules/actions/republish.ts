@@ -59,18 +59,24 @@ export const republish: ActionKind = {
         oneOf(hb, 'payloadFormatIndicator', FORMATS);
     }
     const services = b.services;
+    const hasHeaders = h !== undefined;
+    // Synchronous when the templates are (no external function): most republishes make no Promise.
+    const send = (m: ActionMessage, target: string, properties: MessageProperties): void | Promise<void> => {
+      const broker = services.broker();
+      if (!broker) throw new ActionError('The broker is not running', target);
+      const err = target === '' ? 'the topic template rendered an empty topic' : topicNameError(target, broker.config);
+      if (err) throw new ActionError(`Cannot republish to '${target}': ${err}`, target);
+      if (JOBS_TOPIC.test(target)) throw new ActionError(`Republishing to the reserved Jobs topic '${target}' is not allowed`, target);
+      const mustCommit = services.publish(m, { mount: mountOf(m.ns), topic: target, payload: m.payload, qos, properties });
+      if (qos > 0 && mustCommit) return broker.whenDurable();
+    };
+    const withHeaders = (m: ActionMessage, target: string): void | Promise<void> =>
+      hasHeaders ? renderHeaders(headers, m).then((p) => send(m, target, p)) : send(m, target, {});
     return {
       resource: topic.text,
-      async run(m: ActionMessage) {
-        const target = await m.render(topic);
-        const broker = services.broker();
-        if (!broker) throw new ActionError('The broker is not running', target);
-        const err = target === '' ? 'the topic template rendered an empty topic' : topicNameError(target, broker.config);
-        if (err) throw new ActionError(`Cannot republish to '${target}': ${err}`, target);
-        if (JOBS_TOPIC.test(target)) throw new ActionError(`Republishing to the reserved Jobs topic '${target}' is not allowed`, target);
-        const properties = await renderHeaders(headers, m);
-        const mustCommit = services.publish(m, { mount: mountOf(m.ns), topic: target, payload: m.payload, qos, properties });
-        if (qos > 0 && mustCommit) await broker.whenDurable();
+      run(m: ActionMessage) {
+        const target = m.render(topic);
+        return typeof target === 'string' ? withHeaders(m, target) : target.then((t) => withHeaders(m, t));
       },
     };
   },
