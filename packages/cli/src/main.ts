@@ -13,6 +13,9 @@ import { registerShadow } from './commands/shadow.js';
 import { registerFiles } from './commands/files.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerRoles } from './commands/roles.js';
+import { registerFunctions } from './commands/functions.js';
+import { registerRules } from './commands/rules.js';
+import { registerData } from './commands/data.js';
 
 tuneRuntime();
 // The AWS SDK warns on every run that its 2027 releases need Node 22; Thicket pins a release that runs on 20.
@@ -30,6 +33,9 @@ registerShadow(program);
 registerFiles(program);
 registerJobs(program);
 registerRoles(program);
+registerFunctions(program);
+registerRules(program);
+registerData(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`thicket: ${err instanceof Error ? err.message : String(err)}\n`);

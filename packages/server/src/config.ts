@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { MQTT_DEFAULTS, type BrokerConfig } from '@thicket/broker';
 import { DEFAULT_SHADOW_SETTINGS, type ShadowSettings } from './shadow/shadow-service.js';
+import { DEFAULT_RULES_SETTINGS, mergeRulesInput, parseRulesSettings, rulesFromEnv, type RulesSettings } from './rules/rules-config.js';
 
 export type Profile = 'mqtt' | 'aws';
 export type LogFormat = 'auto' | 'json' | 'pretty';
@@ -48,6 +49,8 @@ export interface ServerConfig {
   mqtt: Partial<BrokerConfig>;
   /** Device Shadow limits overriding the profile's. */
   shadow: Partial<ShadowSettings>;
+  /** What rule actions may use (NATS servers) and their limits. */
+  rules: RulesSettings;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -71,6 +74,7 @@ export const DEFAULTS: ServerConfig = {
   region: 'us-east-1',
   mqtt: {},
   shadow: {},
+  rules: DEFAULT_RULES_SETTINGS,
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -207,6 +211,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
   const mqtt: Record<string, string> = {};
   for (const [name, key] of Object.entries(MQTT_ENV)) if (env[name] !== undefined) mqtt[key] = env[name];
   if (Object.keys(mqtt).length > 0) out.mqtt = mqtt;
+  const rules = rulesFromEnv(env);
+  if (rules) out.rules = rules;
   return out;
 }
 
@@ -231,7 +237,8 @@ function definedOnly(o: object): object {
 
 /** Merges sources (later wins) over the defaults and validates every value. */
 export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
-  const merged: ConfigInput = { ...DEFAULTS };
+  // The rules section's defaults are its parsed form, not input: parseRulesSettings fills them in.
+  const merged: ConfigInput = { ...DEFAULTS, rules: {} };
   for (const s of sources)
     for (const [k, v] of Object.entries(s)) {
       if (v === undefined) continue;
@@ -248,6 +255,7 @@ export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
         typeof merged.mqtt === 'object'
       )
         merged.mqtt = { ...(merged.mqtt as object), ...definedOnly(v) };
+      else if (k === 'rules') merged.rules = mergeRulesInput(merged.rules, v);
       else (merged as Record<string, unknown>)[k] = v;
     }
   const profile = String(merged.profile);
@@ -283,5 +291,6 @@ export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
     accountId: checked(String(merged.accountId), /^\d{12}$/, 'account id', 'twelve digits'),
     region: checked(String(merged.region), /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, 'region', 'a region name such as us-east-1'),
     mqtt,
+    rules: parseRulesSettings(merged.rules),
   };
 }

@@ -14,3 +14,4 @@ export { ensureAdminCredentials, parseCredentialsFile, formatCredentialsFile, ty
 export * from './pki/index.js';
 export { adminRequest, signedFetch, responseError, type AdminRequest } from './accounts/admin-client.js';
 export { fileReferences, FileService, signedUpload, type FileInfo, type Upload } from './files/index.js';
+export type { FunctionView } from './functions/functions.js';

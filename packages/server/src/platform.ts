@@ -29,6 +29,9 @@ import { policyRoutes } from './policies/routes.js';
 import { BillingGroups } from './registry/billing-groups.js';
 import { createRoleModule, type RoleModule } from './roles/index.js';
 import { createRules, type RulesModule } from './rules/index.js';
+import { createSqlHost } from './rules/sql-host.js';
+import { createFunctions, type FunctionsModule } from './functions/index.js';
+import type { RulesSettings } from './rules/rules-config.js';
 import { RegistryEvents } from './registry/events.js';
 import { RegistryStore } from './registry/registry-store.js';
 import { registryRoutes } from './registry/routes.js';
@@ -45,6 +48,7 @@ import { JobStore } from './jobs/job-store.js';
 import { serveJobsOverMqtt } from './jobs/jobs-mqtt.js';
 import { jobsControlRoutes, jobsDataRoutes } from './jobs/jobs-routes.js';
 import { JobsService } from './jobs/jobs-service.js';
+import { Telemetry, telemetryRoutes, type TableSettings } from './telemetry/index.js';
 
 export interface PlatformOptions {
   db: Db;
@@ -55,6 +59,13 @@ export interface PlatformOptions {
   dev: boolean;
   devPolicy?: PolicyDocument;
   shadows?: ShadowSettings;
+  /** URL prefixes whose topic rule destinations need no confirmation (config `rules.trustedUrlPrefixes`). */
+  trustedUrlPrefixes?: readonly string[];
+  /** NATS servers nats rule actions may name, and the cloudwatchMetric action's caps (config `rules`). */
+  ruleNats?: RulesSettings['nats'];
+  ruleMetricLimits?: RulesSettings['metrics'];
+  /** Rule tables: PostgreSQL databases, retention and query bounds (config `rules`). */
+  ruleTables?: TableSettings;
   log: Logger;
 }
 
@@ -81,11 +92,15 @@ export class Platform {
   readonly roles: RoleModule;
   /** Topic rules: the control plane and the engine that runs them on every routed message. */
   readonly rules: RulesModule;
+  /** Registered functions (HTTP endpoints, JavaScript modules) that rules call where AWS calls Lambda. */
+  readonly functions: FunctionsModule;
   readonly shadows: ShadowService;
   readonly jobs: JobsService;
   readonly deviceJobs: DeviceJobs;
   /** Files for OTA jobs: job documents reference them by placeholders (substituteFilePlaceholders). */
   readonly files: FileService;
+  /** Rule tables: rows of the dynamoDBv2 and timestream actions, and queries over them. */
+  readonly telemetry: Telemetry;
   readonly routes: ApiRoute[];
   readonly defaultNamespace: Namespace;
   private broker: Broker | undefined;
@@ -212,10 +227,31 @@ export class Platform {
       tags: { put: (arn, tags) => this.registry.putTags(arn, tags), remove: (arn) => this.registry.deleteTags(arn) },
     });
     this.accounts.sessions = this.roles.provider;
+    this.functions = createFunctions({ db, log: opts.log.child({ component: 'functions' }) });
+    const functions = this.functions.functions;
+    this.telemetry = new Telemetry({ dataDir: opts.pki.dataDir, settings: opts.ruleTables, log: opts.log.child({ component: 'tables' }) });
     this.rules = createRules({
       db,
+      tables: this.telemetry,
+      invokeFunction: (ns, arn, event) => functions.invoke(ns, arn, event),
+      hostFor: (ns) =>
+        createSqlHost(ns, {
+          invokeFunction: (n, ref, event, o) => functions.invoke(n, ref, event, o),
+          shadow: (n, thingName, shadowName) => this.shadows.get(n, { thingName, shadowName }),
+          describeThing: (n, thingName) => this.things.describe(n, thingName),
+          thingGroupsForThing: (n, thingName) => this.thingGroups.listForThing(n, thingName, { maxResults: 250 }),
+        }),
       broker: () => this.broker,
       tags: { put: (arn, tags) => this.registry.putTags(arn, tags), remove: (arn) => this.registry.deleteTags(arn) },
+      trustedUrlPrefixes: opts.trustedUrlPrefixes,
+      nats: opts.ruleNats,
+      metricLimits: opts.ruleMetricLimits,
+      files: this.files,
+      roleCredentials: (ns, roleArn) => this.roles.provider.issueForService(ns, roleArn),
+      apiBase: () => {
+        const e = this.endpoints;
+        return e.http !== null ? `http://${e.host}:${e.http}` : `https://${e.host}:${e.https ?? 8443}`;
+      },
       log: opts.log.child({ component: 'rules' }),
     });
     this.thingGroups.membershipChanged = (ns, thingName) => this.jobs.membershipChanged(ns, thingName);
@@ -239,11 +275,13 @@ export class Platform {
       ...jobsControlRoutes(this.jobs),
       ...jobsDataRoutes(this.deviceJobs),
       ...fileRoutes(this.files),
+      ...telemetryRoutes(this.telemetry),
       ...subscribeRoutes(() => this.broker),
       ...endpointRoutes(() => this.endpoints),
       ...adminRoutes(this.accounts),
       ...this.roles.routes,
       ...this.rules.routes,
+      ...this.functions.routes,
     ];
   }
 
@@ -264,9 +302,11 @@ export class Platform {
       this.jobs.clear();
       this.roles.clear();
       this.rules.clear();
+      this.functions.clear();
     });
     // After the commit: content removed for records that stayed would be lost.
     this.files.clear();
+    this.telemetry.clear();
     this.customAuthorizers.defaultsChanged();
     this.events.clear();
     this.policies.clearCache();
@@ -282,6 +322,7 @@ export class Platform {
     this.stopJobs = serveJobsOverMqtt(broker, this.deviceJobs, this.log.child({ component: 'jobs' }));
     this.jobs.start();
     this.rules.start(broker);
+    this.telemetry.start();
     broker.on('client:disconnected', (client: { context?: unknown } | undefined) => this.authorizer.release(client?.context));
   }
 

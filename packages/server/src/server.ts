@@ -78,6 +78,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     dev: config.dev,
     devPolicy,
     shadows: shadowSettings(config.profile, config.shadow),
+    trustedUrlPrefixes: config.rules.trustedUrlPrefixes,
+    ruleNats: config.rules.nats,
+    ruleMetricLimits: config.rules.metrics,
+    ruleTables: config.rules.tables,
     log,
   });
   const broker = new Broker({
@@ -145,6 +149,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     for (const a of apps) await a.close();
     broker.close();
     platform.jobs.stop();
+    await platform.telemetry.close();
     db.close();
     throw err;
   }
@@ -163,6 +168,9 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       broker.close();
       stopEvents();
       platform.jobs.stop();
+      await platform.rules.stop();
+      await platform.telemetry.close();
+      platform.functions.stop();
       await Promise.all(closed);
       for (const a of apps) await a.close();
       if (db.open) db.close();

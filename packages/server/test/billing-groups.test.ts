@@ -21,7 +21,7 @@ import {
   UpdateBillingGroupCommand,
 } from '@aws-sdk/client-iot';
 import { adminRequest, signedFetch, type AccessKey } from '@thicket/server';
-import { awsError, startTestServer, type TestServer } from './helpers.js';
+import { awsError, createAccount, startTestServer, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);
 const ACCOUNT = '123456789012';
@@ -37,16 +37,7 @@ before(async () => {
   server = await startTestServer({ testMode: true });
   endpoint = `http://127.0.0.1:${server.ports.http}`;
   iot = new IoTClient({ endpoint, region: 'us-east-1', credentials: server.adminKey });
-  other = (
-    await adminRequest<{ accessKey: AccessKey }>({
-      endpoint,
-      region: 'us-east-1',
-      credentials: server.adminKey,
-      method: 'POST',
-      path: '/_thicket/accounts',
-      body: { accountId: '210987654321', name: 'second' },
-    })
-  ).accessKey;
+  other = await createAccount(server, '210987654321', 'second');
 });
 after(async () => {
   iot.destroy();

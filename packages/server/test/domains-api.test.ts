@@ -19,7 +19,7 @@ import {
 import { rmSync } from 'node:fs';
 import tls from 'node:tls';
 import { adminRequest, resolveConfig, startServer, type AccessKey } from '@thicket/server';
-import { startTestServer, tempDir, type TestServer } from './helpers.js';
+import { createAccount, startTestServer, tempDir, type TestServer } from './helpers.js';
 import { api, failure, importServerCert, makeCa, makeServerCert } from './domains-helpers.js';
 
 const run = promisify(execFile);
@@ -33,13 +33,7 @@ let other: AccessKey;
 before(async () => {
   server = await startTestServer({ testMode: true, hostnames: ['broker.example.net'] });
   iot = new IoTClient({ endpoint: `http://127.0.0.1:${server.ports.http}`, region: 'us-east-1', credentials: server.adminKey });
-  const created = await adminRequest<{ accountId: string; accessKey: AccessKey }>({
-    ...api(server),
-    method: 'POST',
-    path: '/_thicket/accounts',
-    body: { accountId: OTHER, name: 'other' },
-  });
-  other = created.accessKey;
+  other = await createAccount(server, OTHER);
   otherIot = new IoTClient({ endpoint: `http://127.0.0.1:${server.ports.http}`, region: 'us-east-1', credentials: other });
 });
 after(async () => {

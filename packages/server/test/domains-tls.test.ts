@@ -17,9 +17,8 @@ import {
   IoTClient,
   UpdateDomainConfigurationCommand,
 } from '@aws-sdk/client-iot';
-import { adminRequest, type AccessKey } from '@thicket/server';
-import { ALLOW_ALL, provision, startTestServer, type Device, type TestServer } from './helpers.js';
-import { api, importServerCert, makeCa, makeServerCert, type Pem } from './domains-helpers.js';
+import { ALLOW_ALL, createAccount, provision, startTestServer, type Device, type TestServer } from './helpers.js';
+import { importServerCert, makeCa, makeServerCert, type Pem } from './domains-helpers.js';
 
 const ARN = 'arn:aws:iot:us-east-1:123456789012';
 let server: TestServer;
@@ -178,13 +177,7 @@ test('a device connects with its client certificate through the domain, verifyin
 });
 
 test("a domain's host name selects its account: another account's device certificate is refused through it", async () => {
-  const created = await adminRequest<{ accessKey: AccessKey }>({
-    ...api(server),
-    method: 'POST',
-    path: '/_thicket/accounts',
-    body: { accountId: '210987654321', name: 'other' },
-  });
-  const stranger = await provision(server, 'stranger', ALLOW_ALL, { credentials: created.accessKey });
+  const stranger = await provision(server, 'stranger', ALLOW_ALL, { credentials: await createAccount(server, '210987654321') });
   const tlsOpts = { clientId: 'stranger', cert: stranger.cert, key: stranger.key, ca: ownCa.cert, servername: 'fleet.example.com' };
   assert.equal(await refusedWith(tlsOpts), 135);
   // Through the default host name its own account's registration applies.

@@ -6,7 +6,15 @@ import { join, resolve } from 'node:path';
 import { request } from 'node:https';
 import { createInterface } from 'node:readline';
 import { after } from 'node:test';
-import { resolveConfig, startServer, type ConfigInput, type ServerPorts, type ThicketServer } from '@thicket/server';
+import {
+  adminRequest,
+  resolveConfig,
+  startServer,
+  type AccessKey,
+  type ConfigInput,
+  type ServerPorts,
+  type ThicketServer,
+} from '@thicket/server';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
 
@@ -216,4 +224,17 @@ export async function awsError(p: Promise<unknown>): Promise<{ name: string; mes
       status: e.$metadata?.httpStatusCode,
     }),
   );
+}
+
+/** Creates another account with the server's root key; resolves to its first access key. */
+export async function createAccount(server: ThicketServer, accountId: string, name = 'other'): Promise<AccessKey> {
+  const created = await adminRequest<{ accountId: string; accessKey: AccessKey }>({
+    endpoint: `http://127.0.0.1:${server.ports.http}`,
+    region: 'us-east-1',
+    credentials: server.adminKey,
+    method: 'POST',
+    path: '/_thicket/accounts',
+    body: { accountId, name },
+  });
+  return created.accessKey;
 }

@@ -4,22 +4,14 @@ import assert from 'node:assert/strict';
 import mqtt, { type MqttClient } from 'mqtt';
 import { CreateThingCommand, DescribeThingCommand, IoTClient, ListThingsCommand } from '@aws-sdk/client-iot';
 import { adminRequest, type AccessKey } from '@thicket/server';
-import { provision, startTestServer, tlsOptions, type TestServer } from './helpers.js';
+import { createAccount, provision, startTestServer, tlsOptions, type TestServer } from './helpers.js';
 
 let server: TestServer;
 let other: AccessKey;
 
 before(async () => {
   server = await startTestServer({ testMode: true });
-  const created = await adminRequest<{ accountId: string; accessKey: AccessKey }>({
-    endpoint: `http://127.0.0.1:${server.ports.http}`,
-    region: 'us-east-1',
-    credentials: server.adminKey,
-    method: 'POST',
-    path: '/_thicket/accounts',
-    body: { accountId: '210987654321', name: 'second' },
-  });
-  other = created.accessKey;
+  other = await createAccount(server, '210987654321', 'second');
 });
 after(() => server.close());
 

@@ -32,6 +32,7 @@ interface ServeFlags {
   mqttMaxQueuedBytes?: string;
   mqttQueueDropPolicy?: string;
   mqttReceiveMaximumExceeded?: string;
+  rulesTrustedUrlPrefix?: string[];
 }
 
 export function registerServe(program: Command): void {
@@ -71,6 +72,10 @@ export function registerServe(program: Command): void {
       '--mqtt-receive-maximum-exceeded <action>',
       'an MQTT 5 client over the Receive Maximum: "disconnect" (0x93; default) or "pause" reading (default with --profile aws)',
     )
+    .option(
+      '--rules-trusted-url-prefix <url...>',
+      'URL prefixes whose http rule action destinations need no confirmation (created ENABLED)',
+    )
     .action(async (flags: ServeFlags) => {
       const fromFlags: ConfigInput = {
         host: flags.host,
@@ -103,6 +108,7 @@ export function registerServe(program: Command): void {
           queueDropPolicy: flags.mqttQueueDropPolicy,
           receiveMaximumExceeded: flags.mqttReceiveMaximumExceeded,
         },
+        ...(flags.rulesTrustedUrlPrefix ? { rules: { trustedUrlPrefixes: flags.rulesTrustedUrlPrefix } } : {}),
       };
       const config = resolveConfig(flags.config ? configFromFile(flags.config) : {}, configFromEnv(process.env), fromFlags);
       const output = await logOutput(config.logFormat);

@@ -7,10 +7,12 @@ export interface AdminRequest {
   endpoint: string;
   region: string;
   credentials: AccessKey;
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   query?: Record<string, string>;
   body?: unknown;
+  /** More headers to send (and sign), such as CreateTopicRule's `x-amz-tagging`. */
+  headers?: Record<string, string>;
 }
 
 /** The headers of a request to `url` signed with SigV4 for service `iot`; `body` undefined when x-amz-content-sha256 gives its hash. */
@@ -40,7 +42,7 @@ export async function signedFetch(r: AdminRequest, signal?: AbortSignal): Promis
   const url = new URL(r.path, r.endpoint);
   for (const [k, v] of Object.entries(r.query ?? {})) url.searchParams.set(k, v);
   const body = r.body === undefined ? undefined : JSON.stringify(r.body);
-  const headers = await signedHeaders(r, r.method, url, body ? { 'content-type': 'application/json' } : {}, body);
+  const headers = await signedHeaders(r, r.method, url, { ...(body ? { 'content-type': 'application/json' } : {}), ...r.headers }, body);
   return fetch(url, { method: r.method, headers, body, signal });
 }
 

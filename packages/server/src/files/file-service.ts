@@ -34,6 +34,8 @@ export interface UploadOptions {
   sha256?: string;
   /** The declared length, when there is one: a file too large is refused before a byte is read. */
   length?: number;
+  /** Replace a file of that name, as an S3 put does (the rules' s3 action), instead of refusing. */
+  replace?: boolean;
 }
 
 export interface PresignOptions {
@@ -90,14 +92,18 @@ export class FileService {
     if (swept > 0) opts.log.info({ swept }, 'removed the content of unfinished uploads and deleted files');
   }
 
-  /** Streams `body` to disk and stores it as `fileName`; a name that exists is refused (delete it first). */
+  /**
+   * Streams `body` to disk and stores it as `fileName`; a name that exists is refused (delete it
+   * first) unless `o.replace`. A file a job still references is never replaced.
+   */
   async upload(ns: Namespace, fileName: string, body: Readable, o: UploadOptions = {}): Promise<FileInfo> {
     checkFileName(fileName);
     const contentType = o.contentType ?? 'application/octet-stream';
     if (!CONTENT_TYPE.test(contentType)) throw invalidRequest('content-type must be 1 to 256 printable ASCII characters');
     if (o.length !== undefined && o.length > this.maxBytes) throw tooLarge(this.maxBytes);
     // Checked before and after the upload: before, so that nobody streams a gigabyte to be refused.
-    if (this.store.get(ns, fileName)) throw exists(fileName);
+    if (o.replace) this.replaceable(ns, fileName);
+    else if (this.store.get(ns, fileName)) throw exists(fileName);
     const written = await this.content.write(body, this.maxBytes);
     if (o.sha256 !== undefined && o.sha256 !== written.sha256) {
       await this.content.remove(written.contentId);
@@ -108,7 +114,17 @@ export class FileService {
       );
     }
     const record: FileRecord = { fileName, ...written, contentType, createdAt: Date.now() };
-    if (!this.store.insert(ns, record)) {
+    if (o.replace) {
+      try {
+        this.replaceable(ns, fileName);
+      } catch (err) {
+        await this.content.remove(written.contentId);
+        throw err;
+      }
+      // Downloads in progress keep the content they opened; URLs issued for the old content no longer match.
+      const old = this.store.replace(ns, record);
+      if (old !== undefined) await this.content.remove(old);
+    } else if (!this.store.insert(ns, record)) {
       await this.content.remove(written.contentId);
       throw exists(fileName);
     }
@@ -227,6 +243,13 @@ export class FileService {
   /** Test mode: forgets every file of every namespace. */
   clear(): void {
     this.content.removeSync(this.store.clear());
+  }
+
+  private replaceable(ns: Namespace, fileName: string): void {
+    const user = this.store.get(ns, fileName) && this.opts.inUse?.(ns, fileName);
+    if (user) {
+      throw new AwsError('ConflictException', 409, `file '${fileName}' is referenced by ${user}; it is not replaced while it is`);
+    }
   }
 
   private existing(ns: Namespace, fileName: string): FileRecord {

@@ -5,7 +5,7 @@
  * start removes (ContentDirectory.sweep).
  */
 import type { Namespace } from '../accounts/namespace.js';
-import type { Db } from '../store/database.js';
+import { inTransaction, type Db } from '../store/database.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS files (
@@ -51,7 +51,7 @@ const record = (r: Row): FileRecord => ({
 export class FileStore {
   private readonly stmt;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     db.exec(SCHEMA);
     this.stmt = {
       get: db.prepare<[string, string, string], Row>(`SELECT ${COLUMNS} FROM files WHERE account_id = ? AND region = ? AND file_name = ?`),
@@ -79,6 +79,15 @@ export class FileStore {
     return (
       this.stmt.insert.run(ns.accountId, ns.region, f.fileName, f.contentId, f.size, f.sha256, f.contentType, f.createdAt).changes === 1
     );
+  }
+
+  /** Inserts the record in place of the namespace's file of that name, if any; returns the replaced file's content id. */
+  replace(ns: Namespace, f: FileRecord): string | undefined {
+    return inTransaction(this.db, () => {
+      const old = this.remove(ns, f.fileName);
+      this.insert(ns, f);
+      return old;
+    });
   }
 
   /** Files of the namespace named after `after`, by name. */

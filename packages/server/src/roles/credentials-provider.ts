@@ -52,6 +52,14 @@ const providerError = (code: string, status: number, message: string): AwsError 
 export const invalidToken = (): AwsError =>
   new AwsError('UnrecognizedClientException', 403, 'The security token included in the request is invalid.');
 
+function newCredentials(): { accessKeyId: string; secretAccessKey: string; sessionToken: string } {
+  let accessKeyId = 'ASIA';
+  for (let i = 0; i < 16; i++) accessKeyId += BASE32[randomInt(32)];
+  const secretAccessKey = randomBytes(30).toString('base64').replace(/\+/g, 'A').replace(/\//g, 'B');
+  const sessionToken = randomBytes(96).toString('base64');
+  return { accessKeyId, secretAccessKey, sessionToken };
+}
+
 export class CredentialsProvider implements SessionCredentials {
   /** The clock for issuing and expiry; replaceable so tests can move time without waiting. */
   now: () => number;
@@ -87,15 +95,7 @@ export class CredentialsProvider implements SessionCredentials {
         'The requested CredentialDurationSeconds exceeds the MaxSessionDuration set for the role',
       );
     }
-    const now = this.now();
-    let accessKeyId = 'ASIA';
-    for (let i = 0; i < 16; i++) accessKeyId += BASE32[randomInt(32)];
-    const secretAccessKey = randomBytes(30).toString('base64').replace(/\+/g, 'A').replace(/\//g, 'B');
-    const sessionToken = randomBytes(96).toString('base64');
-    const row: CredentialRow = {
-      accessKeyId,
-      secretAccessKey,
-      tokenSha256: sha256(sessionToken),
+    const c = this.store({
       ns,
       alias,
       aliasCreatedAt: a.createdAt,
@@ -104,14 +104,53 @@ export class CredentialsProvider implements SessionCredentials {
       certificateId,
       thingName: thingName ?? null,
       thingTypeName,
-      expiresAt: now + a.credentialDurationSeconds * 1000,
+      durationMs: a.credentialDurationSeconds * 1000,
+    });
+    const { accessKeyId, secretAccessKey, sessionToken, expiresAt } = c;
+    return { credentials: { accessKeyId, secretAccessKey, sessionToken, expiration: isoSeconds(expiresAt) } };
+  }
+
+  /**
+   * Credentials acting as a role of `ns`'s account for a Thicket service itself (the rules engine
+   * signing an http action), not for a device: no certificate or alias stands behind them, so only
+   * the role (by its id) and the expiry limit them. Undefined when the role is not one of the account.
+   */
+  issueForService(ns: Namespace, roleArn: string, durationSeconds = 3600) {
+    const role = this.opts.roles.byArn(roleArn);
+    if (!role || role.accountId !== ns.accountId) return undefined;
+    return this.store({
+      ns,
+      alias: '',
+      aliasCreatedAt: 0,
+      roleArn,
+      roleId: role.roleId,
+      certificateId: '',
+      thingName: null,
+      thingTypeName: null,
+      durationMs: Math.min(durationSeconds, role.maxSessionDuration) * 1000,
+    });
+  }
+
+  /** Makes new credentials for what they are issued for, stores them (the token as a digest), forgets long-expired ones. */
+  private store(
+    issued: Omit<CredentialRow, 'accessKeyId' | 'secretAccessKey' | 'tokenSha256' | 'expiresAt' | 'createdAt'> & { durationMs: number },
+  ): { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiresAt: number } {
+    const now = this.now();
+    const { accessKeyId, secretAccessKey, sessionToken } = newCredentials();
+    const { durationMs, ...rest } = issued;
+    const row: CredentialRow = {
+      ...rest,
+      accessKeyId,
+      secretAccessKey,
+      tokenSha256: sha256(sessionToken),
+      expiresAt: now + durationMs,
       createdAt: now,
     };
     this.opts.store.tx(() => {
       this.opts.store.deleteExpired(now - EXPIRED_KEPT_MS);
       this.opts.store.putCredential(row);
     });
-    return { credentials: { accessKeyId, secretAccessKey, sessionToken, expiration: isoSeconds(row.expiresAt) } };
+    return { accessKeyId, secretAccessKey, sessionToken, expiresAt: row.expiresAt };
   }
 
   secretOf(accessKeyId: string): string | undefined {
@@ -127,14 +166,16 @@ export class CredentialsProvider implements SessionCredentials {
     if (this.now() >= c.expiresAt)
       throw new AwsError('ExpiredTokenException', 403, 'The security token included in the request is expired');
     // Revoked with what issued them: the certificate is no longer ACTIVE, or the alias is gone.
-    if (!this.opts.certificateActive(c.ns, c.certificateId)) throw invalidToken();
-    if (this.opts.aliases.get(c.ns, c.alias)?.createdAt !== c.aliasCreatedAt) throw invalidToken();
+    // (A service's credentials, issueForService, have neither: certificateId is empty.)
+    const device = c.certificateId !== '';
+    if (device && !this.opts.certificateActive(c.ns, c.certificateId)) throw invalidToken();
+    if (device && this.opts.aliases.get(c.ns, c.alias)?.createdAt !== c.aliasCreatedAt) throw invalidToken();
     const role = this.opts.roles.byArn(c.roleArn);
     const name = parseRoleArn(c.roleArn)?.name ?? c.roleArn;
     const current = role && role.roleId === c.roleId ? role : undefined;
     return {
       accountId: c.ns.accountId,
-      assumedRoleArn: `arn:aws:sts::${c.ns.accountId}:assumed-role/${name}/${c.certificateId}`,
+      assumedRoleArn: `arn:aws:sts::${c.ns.accountId}:assumed-role/${name}/${device ? c.certificateId : 'thicket-rules'}`,
       decide: (actions, resource) => (current ? this.decide(c, current, sourceIp, actions, resource) : 'default-deny'),
     };
   }

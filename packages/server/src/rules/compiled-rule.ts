@@ -3,6 +3,7 @@
  * Replace compile the same way before saving, so a rule that is stored always compiles.
  */
 import { compile, SqlParseError, type CompiledStatement, type CompiledTemplate, type SqlHost } from '@thicket/iot-sql';
+import { parseFilter } from '@thicket/broker';
 import { mountOf, type Namespace } from '../accounts/namespace.js';
 import { AwsError, invalidRequest } from '../aws/errors.js';
 import { actionKind, ACTION_KINDS, AWS_ACTION_KEYS } from './actions/index.js';
@@ -48,6 +49,7 @@ export function compileRule(
     if (err instanceof SqlParseError) throw sqlParseException(err);
     throw err;
   }
+  if (statement.from !== undefined) checkFromFilter(payload.sql, statement.from);
   const actions = payload.actions.map((a, i) =>
     buildAction(ns, name, statement, a, `topicRulePayload.actions.${i + 1}.member`, false, services),
   );
@@ -55,6 +57,22 @@ export function compileRule(
     ? buildAction(ns, name, statement, payload.errorAction, 'topicRulePayload.errorAction', true, services)
     : undefined;
   return { ns, mount: mountOf(ns), name, arn, disabled: payload.ruleDisabled, statement, actions, errorAction };
+}
+
+/**
+ * A FROM filter the broker would refuse as a subscription (`a/#/b`, `a/b+`, empty) would never match
+ * anything; it is refused at create time, like SQL that does not parse.
+ */
+function checkFromFilter(sql: string, from: string): void {
+  const parsed = parseFilter(from, { maxTopicLength: 65_535, maxTopicLevels: 0 });
+  const why = typeof parsed === 'string' ? parsed : parsed.group !== undefined ? 'a rule cannot use a shared subscription' : undefined;
+  if (why === undefined) return;
+  // Its position: the text after `FROM '` (nested queries' FROM takes a field, not a quoted filter).
+  let at = 0;
+  for (const m of sql.matchAll(/\bfrom\s*['"]/gi)) if (sql.startsWith(from, m.index + m[0].length)) at = m.index + m[0].length;
+  const before = sql.slice(0, at).split('\n');
+  const position = { offset: at, line: before.length, column: before[before.length - 1]!.length + 1 };
+  throw sqlParseException(new SqlParseError(`The FROM topic filter '${from}' is not valid: ${why}`, position));
 }
 
 function buildAction(

@@ -12,6 +12,11 @@ import { RuleMetrics } from './rule-metrics.js';
 import { RuleStore } from './rule-store.js';
 import { ruleRoutes } from './routes.js';
 import { TopicRules } from './topic-rules.js';
+import { DestinationStore, TopicRuleDestinations, destinationRoutes, trustedPrefixes } from './destinations/index.js';
+import type { ActionServices, RoleCredentials } from './actions/types.js';
+import { MetricSeries } from './actions/metric-series.js';
+import { NatsServers } from './actions/nats-servers.js';
+import { DEFAULT_RULES_SETTINGS, type NatsServerSettings, type RuleMetricSettings } from './rules-config.js';
 
 export { RulesEngine } from './engine.js';
 export { TopicRules, ruleArn } from './topic-rules.js';
@@ -22,12 +27,29 @@ export interface RulesDeps {
   tags: { put(arn: string, tags: Tag[]): void; remove(arn: string): void };
   /** Resolves the SQL's external functions for the rules of a namespace; none when undefined. */
   hostFor?(ns: Namespace): SqlHost | undefined;
+  /** URL prefixes whose topic rule destinations need no confirmation (config `rules.trustedUrlPrefixes`). */
+  trustedUrlPrefixes?: readonly string[];
+  /** Temporary credentials acting as a role of the account (http action SigV4); undefined when it is none. */
+  roleCredentials?(ns: Namespace, roleArn: string): RoleCredentials | undefined;
+  /** This server's API base URL (`http://host:port`): destination confirmations name it in enableUrl. */
+  apiBase?(): string;
+  /** NATS servers nats actions may name (config `rules.nats`). */
+  nats?: Record<string, NatsServerSettings>;
+  /** Caps of the cloudwatchMetric action's series (config `rules.metrics`). */
+  metricLimits?: RuleMetricSettings;
+  /** The file store s3 actions write to. */
+  files?: ActionServices['files'];
+  /** Invokes a registered function (lambda action). */
+  invokeFunction?: ActionServices['invokeFunction'];
+  /** Rule tables (dynamoDBv2 and timestream actions). */
+  tables?: ActionServices['tables'];
   log: Logger;
 }
 
 export interface RulesModule {
   store: RuleStore;
   rules: TopicRules;
+  destinations: TopicRuleDestinations;
   engine: RulesEngine;
   routes: ApiRoute[];
   /** The engine's metrics, merged into `/metrics` by the server. */
@@ -36,6 +58,8 @@ export interface RulesModule {
   start(broker: Broker): void;
   /** Test-mode reset (inside the platform's transaction). */
   clear(): void;
+  /** Closes what actions hold open across rules (NATS connections) at server stop. */
+  stop(): Promise<void>;
 }
 
 export function createRules(deps: RulesDeps): RulesModule {
@@ -45,7 +69,29 @@ export function createRules(deps: RulesDeps): RulesModule {
   // The queue gauge reads the engine, which needs the metrics first: a getter closes the circle.
   const holder: { engine?: RulesEngine } = {};
   const metrics = new RuleMetrics(registry, () => holder.engine?.queued ?? 0);
-  const e = (holder.engine = new RulesEngine({ broker: deps.broker, log }, metrics, log));
+  const destinations = new TopicRuleDestinations({
+    store: new DestinationStore(deps.db),
+    trustedUrlPrefixes: trustedPrefixes(deps.trustedUrlPrefixes ?? []),
+    apiBase: () => deps.apiBase?.() ?? 'http://localhost:8080',
+    log,
+  });
+  const nats = new NatsServers(deps.nats ?? {}, log);
+  const metricSeries = new MetricSeries(registry, deps.metricLimits ?? DEFAULT_RULES_SETTINGS.metrics);
+  const e = (holder.engine = new RulesEngine(
+    {
+      broker: deps.broker,
+      destinations,
+      roleCredentials: (ns, arn) => deps.roleCredentials?.(ns, arn),
+      nats,
+      files: deps.files,
+      metricSeries,
+      invokeFunction: deps.invokeFunction,
+      tables: deps.tables,
+      log,
+    },
+    metrics,
+    log,
+  ));
   const rules = new TopicRules({
     store,
     services: e.services,
@@ -58,8 +104,9 @@ export function createRules(deps: RulesDeps): RulesModule {
   return {
     store,
     rules,
+    destinations,
     engine: e,
-    routes: ruleRoutes(rules),
+    routes: [...ruleRoutes(rules), ...destinationRoutes(destinations)],
     metrics: registry,
     start(broker) {
       e.clear();
@@ -74,7 +121,10 @@ export function createRules(deps: RulesDeps): RulesModule {
     },
     clear() {
       store.clear();
+      destinations.clear();
       e.clear();
+      metricSeries.clear();
     },
+    stop: () => nats.close(),
   };
 }

@@ -5,9 +5,22 @@
  */
 import type { Broker, MessageProperties, PublishInput } from '@thicket/broker';
 import type { CompiledTemplate, EvaluationResult, SqlMessage } from '@thicket/iot-sql';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Namespace } from '../../accounts/namespace.js';
 import { invalidRequest } from '../../aws/errors.js';
+import type { HttpDestinations } from '../destinations/destinations.js';
+import type { MetricSeries } from './metric-series.js';
+import type { NatsServers } from './nats-servers.js';
+import type { TableWriter } from '../../telemetry/index.js';
+
+/** Temporary credentials of a role (`expiresAt` in epoch milliseconds). */
+export interface RoleCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiresAt: number;
+}
 
 /** One message for one action: the rule's output, and what templates need to render. */
 export interface ActionMessage {
@@ -62,6 +75,22 @@ export interface ActionServices {
    * rule hops led to it. Returns whether a store commit is pending for it; throws when no broker runs.
    */
   publish(from: ActionMessage, input: PublishInput): boolean;
+  /** Topic rule destinations: an http action delivers only under an ENABLED one (none: nothing delivers). */
+  destinations?: HttpDestinations;
+  /** Temporary credentials acting as `roleArn` when it is a role of the namespace's account (http SigV4). */
+  roleCredentials?(ns: Namespace, roleArn: string): RoleCredentials | undefined;
+  /** The NATS servers the operator configured (nats action). */
+  nats?: NatsServers;
+  /** Thicket's file store (s3 action); `replace` overwrites a file of the same name. */
+  files?: {
+    upload(ns: Namespace, fileName: string, body: Readable, o: { contentType: string; length: number; replace: boolean }): Promise<unknown>;
+  };
+  /** The series of the cloudwatchMetric action on /metrics. */
+  metricSeries?: MetricSeries;
+  /** Rule tables: rows of the dynamoDBv2 and timestream actions. */
+  tables?: TableWriter;
+  /** Invokes a registered function of the namespace (lambda action); resolves to its result, throws why it failed. */
+  invokeFunction?(ns: Namespace, functionArn: string, event: unknown): Promise<unknown>;
   log: Logger;
 }
 

@@ -1,0 +1,265 @@
+/**
+ * The function registry: what AWS rules call Lambda functions for (the `lambda` action,
+ * `aws_lambda()`) runs here as a registered function of an account and region, an HTTP(S) endpoint
+ * or a JavaScript module on the server's disk. Registering a module runs code on the server, so
+ * only a caller the routes vouch for (a root key) may do it.
+ */
+import { randomUUID } from 'node:crypto';
+import { realpathSync, statSync } from 'node:fs';
+import { extname, isAbsolute, normalize } from 'node:path';
+import type { Logger } from 'pino';
+import type { Namespace } from '../accounts/namespace.js';
+import { AwsError, invalidRequest, notFound } from '../aws/errors.js';
+import { decodeToken, encodeToken, pageSize } from '../api/pagination.js';
+import { checkFunctionName, functionArn, resolveFunctionRef } from './function-names.js';
+import { FunctionError, MAX_EVENT_BYTES, type InvocationContext } from './function-error.js';
+import type { FunctionRow, FunctionStore } from './function-store.js';
+import { invokeUrl } from './http-invoker.js';
+import { ModuleInvoker } from './module-invoker.js';
+
+export const DEFAULT_TIMEOUT_SECONDS = 3;
+export const MAX_TIMEOUT_SECONDS = 900;
+export const DEFAULT_MEMORY_MB = 128;
+export const MIN_MEMORY_MB = 128;
+export const MAX_MEMORY_MB = 10_240;
+const MODULE_EXTENSIONS = ['.js', '.mjs', '.cjs'];
+const MAX_MODULE_BYTES = 50 * 1024 * 1024;
+
+/** Who registers: modules need `mayRunCode` (a root key); `why` says why not, for the refusal. */
+export interface RegisterCaller {
+  ns: Namespace;
+  mayRunCode: boolean;
+  why: string;
+}
+
+export interface FunctionView {
+  functionName: string;
+  functionArn: string;
+  kind: 'url' | 'module';
+  url?: string;
+  module?: string;
+  description: string;
+  timeout: number;
+  memorySize?: number;
+  createdAt: number;
+  lastModified: number;
+}
+
+export interface InvokeOptions {
+  /** Stop waiting after this long (the function itself runs on to its own timeout). */
+  maxWaitMs?: number;
+}
+
+function violation(field: string, value: unknown, constraint: string): never {
+  const shown = value === undefined || value === null ? 'null' : `'${typeof value === 'string' ? value : JSON.stringify(value)}'`;
+  throw invalidRequest(`1 validation error detected: Value ${shown} at '${field}' failed to satisfy constraint: ${constraint}`);
+}
+
+function integer(body: Record<string, unknown>, field: string, min: number, max: number, fallback: number): number {
+  const v = body[field];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v)) violation(field, v, 'Member must be an integer');
+  if (v < min) violation(field, v, `Member must have value greater than or equal to ${min}`);
+  if (v > max) violation(field, v, `Member must have value less than or equal to ${max}`);
+  return v;
+}
+
+function checkUrl(v: unknown): string {
+  if (typeof v !== 'string') violation('url', v, 'Member must be a string');
+  if (v.length > 2048) violation('url', v, 'Member must have length less than or equal to 2048');
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw invalidRequest(`url '${v}' is not a valid URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw invalidRequest(`url must be an http:// or https:// URL, not ${url.protocol}`);
+  if (url.username || url.password) throw invalidRequest('url must not carry credentials; the function endpoint sees only the event');
+  return url.toString();
+}
+
+/** A module path must name an existing JavaScript file on the server, written plainly (absolute, normalized). */
+function checkModulePath(v: unknown): string {
+  if (typeof v !== 'string') violation('module', v, 'Member must be a string');
+  if (v.length === 0 || v.length > 4096) violation('module', v, 'Member must have length between 1 and 4096');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f]/.test(v)) throw invalidRequest('module must not contain control characters');
+  if (!isAbsolute(v)) throw invalidRequest(`module must be an absolute path on the server, not '${v}'`);
+  if (normalize(v) !== v) throw invalidRequest(`module must be a normalized path (no '..', '.' or repeated '/'), not '${v}'`);
+  if (!MODULE_EXTENSIONS.includes(extname(v)))
+    throw invalidRequest(`module must be a JavaScript file (${MODULE_EXTENSIONS.join(', ')}), not '${v}'`);
+  let real: string;
+  try {
+    real = realpathSync(v);
+  } catch {
+    throw invalidRequest(`module ${v} does not exist on the server`);
+  }
+  const st = statSync(real);
+  if (!st.isFile()) throw invalidRequest(`module ${v} is not a regular file`);
+  if (!MODULE_EXTENSIONS.includes(extname(real))) throw invalidRequest(`module ${v} leads to ${real}, which is not a JavaScript file`);
+  if (st.size > MAX_MODULE_BYTES) throw invalidRequest(`module ${v} is larger than ${MAX_MODULE_BYTES} bytes`);
+  return real;
+}
+
+export class Functions {
+  private readonly modules: ModuleInvoker;
+
+  constructor(
+    private readonly store: FunctionStore,
+    log: Logger,
+  ) {
+    this.modules = new ModuleInvoker(log);
+  }
+
+  private view(f: FunctionRow): FunctionView {
+    return {
+      functionName: f.name,
+      functionArn: functionArn(f.ns, f.name),
+      kind: f.kind,
+      ...(f.kind === 'url' ? { url: f.target } : { module: f.target, memorySize: f.memoryMb }),
+      description: f.description,
+      timeout: f.timeoutSeconds,
+      createdAt: f.createdAt / 1000,
+      lastModified: f.updatedAt / 1000,
+    };
+  }
+
+  private row(ns: Namespace, name: string | undefined): FunctionRow {
+    const n = checkFunctionName(name);
+    const f = this.store.get(ns, n);
+    if (!f) throw notFound(`Function not found: ${functionArn(ns, n)}`);
+    return f;
+  }
+
+  /** Creates or replaces a function. */
+  register(caller: RegisterCaller, name: string | undefined, body: Record<string, unknown>): { function: FunctionView } {
+    const ns = caller.ns;
+    const n = checkFunctionName(name);
+    const hasUrl = body.url !== undefined && body.url !== null;
+    const hasModule = body.module !== undefined && body.module !== null;
+    if (hasUrl === hasModule)
+      throw invalidRequest('Give exactly one of url (an HTTP(S) endpoint) and module (a JavaScript file on the server)');
+    if (hasModule && !caller.mayRunCode) throw new AwsError('AccessDeniedException', 403, caller.why);
+    const description = body.description ?? '';
+    if (typeof description !== 'string') violation('description', description, 'Member must be a string');
+    if (description.length > 256) violation('description', description, 'Member must have length less than or equal to 256');
+    const timeoutSeconds = integer(body, 'timeout', 1, MAX_TIMEOUT_SECONDS, DEFAULT_TIMEOUT_SECONDS);
+    const memoryMb = integer(body, 'memorySize', MIN_MEMORY_MB, MAX_MEMORY_MB, DEFAULT_MEMORY_MB);
+    const target = hasUrl ? checkUrl(body.url) : checkModulePath(body.module);
+    const now = Date.now();
+    const row = this.store.tx(() => {
+      const existing = this.store.get(ns, n);
+      const f: FunctionRow = {
+        ns,
+        name: n,
+        kind: hasUrl ? 'url' : 'module',
+        target,
+        description,
+        timeoutSeconds,
+        memoryMb,
+        revision: randomUUID(),
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+      };
+      this.store.put(f);
+      return f;
+    });
+    this.modules.forget(this.key(ns, n));
+    return { function: this.view(row) };
+  }
+
+  get(ns: Namespace, name: string | undefined): { function: FunctionView } {
+    return { function: this.view(this.row(ns, name)) };
+  }
+
+  list(ns: Namespace, query: Record<string, string | undefined>): { functions: FunctionView[]; nextToken?: string } {
+    const size = pageSize(query.maxResults, 'maxResults', 1000, 50);
+    const after = decodeToken<string>(query.nextToken, 'nextToken');
+    const rows = this.store.list(ns, after, size + 1);
+    const page = rows.slice(0, size);
+    const out: { functions: FunctionView[]; nextToken?: string } = { functions: page.map((f) => this.view(f)) };
+    if (rows.length > size) out.nextToken = encodeToken(page[page.length - 1]!.name);
+    return out;
+  }
+
+  delete(ns: Namespace, name: string | undefined): Record<string, never> {
+    const f = this.row(ns, name);
+    this.store.delete(ns, f.name);
+    this.modules.forget(this.key(ns, f.name));
+    return {};
+  }
+
+  /**
+   * Invokes a function of `ns`, by name or ARN, with `event` (any JSON value); resolves to its result.
+   * Throws FunctionError: `ResourceNotFoundException`, `AccessDeniedException` (another account's
+   * or region's function), or what the invocation failed with.
+   */
+  async invoke(ns: Namespace, ref: string, event: unknown, opts: InvokeOptions = {}): Promise<unknown> {
+    const r = resolveFunctionRef(ns, ref);
+    if ('refused' in r) throw new FunctionError('AccessDeniedException', r.refused);
+    const f = this.store.get(ns, r.name);
+    if (!f) throw new FunctionError('ResourceNotFoundException', `Function not found: ${functionArn(ns, r.name)}`);
+    const text = JSON.stringify(event ?? null);
+    if (Buffer.byteLength(text) > MAX_EVENT_BYTES)
+      throw new FunctionError('RequestTooLargeException', `The event is larger than ${MAX_EVENT_BYTES} bytes`);
+    const ctx: InvocationContext = {
+      functionName: f.name,
+      functionArn: functionArn(ns, f.name),
+      requestId: randomUUID(),
+      timeoutMs: f.timeoutSeconds * 1000,
+      memoryMb: f.memoryMb,
+    };
+    const run =
+      f.kind === 'url'
+        ? invokeUrl(f.target, text, ctx)
+        : this.modules.invoke(
+            {
+              key: this.key(ns, f.name),
+              revision: f.revision,
+              path: f.target,
+              name: f.name,
+              arn: ctx.functionArn,
+              region: ns.region,
+              memoryMb: f.memoryMb,
+            },
+            text,
+            ctx,
+          );
+    const wait = opts.maxWaitMs;
+    if (wait === undefined || wait >= ctx.timeoutMs) return run;
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new FunctionError('Sandbox.Timedout', `The function did not answer within ${(wait / 1000).toFixed(2)} seconds`)),
+        wait,
+      );
+    });
+    run.catch(() => {});
+    try {
+      return await Promise.race([run, budget]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Running module processes of a function (tests). */
+  instances(ns: Namespace, name: string): number {
+    return this.modules.instances(this.key(ns, name));
+  }
+
+  private key(ns: Namespace, name: string): string {
+    return `${ns.accountId}/${ns.region}/${name}`;
+  }
+
+  /** Test-mode reset (the table is cleared in the platform's transaction). */
+  clear(): void {
+    this.store.clear();
+    this.modules.stop();
+  }
+
+  /** Stops every module process (server stop). */
+  stop(): void {
+    this.modules.stop();
+  }
+}

@@ -1,0 +1,33 @@
+/** The function registry as the platform wires it: store, service and routes. */
+import type { Logger } from 'pino';
+import type { ApiRoute } from '../api/aws-api.js';
+import type { Db } from '../store/database.js';
+import { FunctionStore } from './function-store.js';
+import { Functions } from './functions.js';
+import { functionRoutes } from './routes.js';
+
+export { FunctionError } from './function-error.js';
+export { functionArn, parseFunctionArn, resolveFunctionRef } from './function-names.js';
+export { Functions, type FunctionView } from './functions.js';
+
+export interface FunctionsModule {
+  store: FunctionStore;
+  functions: Functions;
+  routes: ApiRoute[];
+  /** Test-mode reset (inside the platform's transaction). */
+  clear(): void;
+  /** Stops every module function's processes. */
+  stop(): void;
+}
+
+export function createFunctions(deps: { db: Db; log: Logger }): FunctionsModule {
+  const store = new FunctionStore(deps.db);
+  const functions = new Functions(store, deps.log);
+  return {
+    store,
+    functions,
+    routes: functionRoutes(functions),
+    clear: () => functions.clear(),
+    stop: () => functions.stop(),
+  };
+}
