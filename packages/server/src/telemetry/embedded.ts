@@ -5,8 +5,9 @@
  * namespace's rows, and telemetry writes never wait for the platform's group commit.
  *
  * Writes are synchronous (better-sqlite3): a row is inserted as the action runs, inside a
- * transaction that opens with the first row and commits once the engine's drain slice is over
- * (setImmediate), so a slice of thousands of rows costs one commit.
+ * transaction that opens with the first row and commits COMMIT_INTERVAL_MS later (or at
+ * MAX_ROWS_PER_TRANSACTION rows): the engine works in many short slices, and a commit per slice
+ * cost a tenth of a core under load. A crash loses at most that interval's rows.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +21,7 @@ import { convert, typeOf, type ColumnType, type TableRow } from './values.js';
 export const MAX_EMBEDDED_DATABASES = 32;
 /** Rows in one open transaction before it commits without waiting for the slice to end. */
 const MAX_ROWS_PER_TRANSACTION = 10_000;
+const COMMIT_INTERVAL_MS = 50;
 
 const DECLARED: Record<ColumnType, string> = { number: 'NUMERIC', text: 'TEXT', boolean: 'BOOLEAN', json: 'JSONTEXT' };
 const TYPE_OF_DECLARED: Record<string, ColumnType> = { NUMERIC: 'number', TEXT: 'text', BOOLEAN: 'boolean', JSONTEXT: 'json' };
@@ -69,10 +71,10 @@ class EmbeddedDatabase {
     this.db.exec('BEGIN');
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => {
+      setTimeout(() => {
         this.scheduled = false;
         this.commit();
-      });
+      }, COMMIT_INTERVAL_MS).unref();
     }
   }
 
@@ -185,6 +187,7 @@ function booleanAsInteger(v: number | string | boolean | null): number | string 
 /** Every embedded database of every namespace, opened on first use. */
 export class EmbeddedTables {
   private readonly open = new Map<string, EmbeddedDatabase>();
+  private readonly byKey = new Map<string, EmbeddedDatabase>();
 
   constructor(
     private readonly root: string,
@@ -201,9 +204,16 @@ export class EmbeddedTables {
   }
 
   private database(ns: Namespace, database: string): EmbeddedDatabase {
+    // Looked up by a key cheaper than the path: this runs for every row.
+    const key = `${ns.accountId}\u0000${ns.region}\u0000${database}`;
+    const hit = this.byKey.get(key);
+    if (hit?.db.open) return hit;
     const path = this.path(ns, database);
     let d = this.open.get(path);
-    if (d) return d;
+    if (d) {
+      this.byKey.set(key, d);
+      return d;
+    }
     const dir = join(this.root, ns.accountId, ns.region);
     if (!existsSync(path)) {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -221,6 +231,7 @@ export class EmbeddedTables {
       process.umask(old);
     }
     this.open.set(path, d);
+    this.byKey.set(key, d);
     return d;
   }
 
@@ -266,6 +277,7 @@ export class EmbeddedTables {
   close(): void {
     for (const d of this.open.values()) d.close();
     this.open.clear();
+    this.byKey.clear();
   }
 
   /** Test-mode reset: every embedded database removed. */
