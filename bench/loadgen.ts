@@ -48,8 +48,23 @@ async function execute(job: Job): Promise<Measurement> {
         { publishers: 1, subscribers: s.subscribers, qos: s.qos, window: s.window, topic: () => 'bench/fanout', filter: 'bench/fanout' },
         job.timing,
       );
-    case 'latency':
-      return runLatency(to, job.brokerPid, s.rate, s.qos, job.timing);
+    case 'latency': {
+      let rules: RulesHandle | undefined;
+      if (s.rules) {
+        if (!job.api) throw new Error('the rules scenario needs the server API (a durable thicket)');
+        rules = await setUpRules(to, job.api, s.rules.count, 'bench/latency');
+      }
+      const { sidePerSecond, ...m } = await runLatency(
+        to,
+        job.brokerPid,
+        s.rate,
+        s.qos,
+        job.timing,
+        rules ? () => rules.evaluations() : undefined,
+      );
+      if (!rules) return m;
+      return { ...m, rules: { evaluatedPerSecond: sidePerSecond ?? 0, ...(await rules.problems()) } };
+    }
     case 'connections':
       return runConnections(to, job.brokerPid, s.storm, s.idle, s.concurrency);
     case 'shadow':

@@ -31,7 +31,11 @@ function describe(s: Scenario): string {
     case 'fan-out':
       return `fan-out: 1 publisher -> ${s.subscribers} subscribers (same topic), QoS ${s.qos}, 64-byte payload, window ${s.window}`;
     case 'latency':
-      return `latency: 1 publisher -> 1 subscriber at ${s.rate} msg/s, QoS ${s.qos}`;
+      return (
+        `latency: 1 publisher -> 1 subscriber at ${s.rate} msg/s, QoS ${s.qos}` +
+        (s.durable ? '; data directory' : '') +
+        (s.rules ? `; ${s.rules.count} topic rules on the topic, each republish + table (dynamoDBv2)` : '')
+      );
     case 'connections':
       return `connections: storm of ${s.storm} (CONNECT->CONNACK, ${s.concurrency} in flight), then ${s.idle} held idle`;
     case 'jobs':
@@ -123,6 +127,13 @@ function columnsFor(s: Scenario): { columns: Column[]; headlines: Headline[] } {
           { title: 'max ms', cell: (m) => fixed(t(m).maxMs, 3) },
           { title: 'samples', cell: (m) => count(t(m).samples) },
           { title: 'loss %', cell: (m) => fixed(t(m).lossPct, 2) },
+          ...(s.rules
+            ? [
+                { title: 'rule evals/s', cell: (m: Measurement) => count(t(m).rules?.evaluatedPerSecond ?? 0) },
+                { title: 'rule drops', cell: (m: Measurement) => count(t(m).rules?.dropped ?? 0) },
+                { title: 'action fails', cell: (m: Measurement) => count(t(m).rules?.actionsFailed ?? 0) },
+              ]
+            : []),
           ...cpuColumns,
           noteColumn,
         ],
@@ -207,7 +218,15 @@ export function scenarioTable(s: Scenario, results: RunResult[], baseline?: RunR
     const b = h.value(baseline.measurement);
     if (a !== null && b !== null && b > 0) {
       const change = ((a - b) / b) * 100;
-      const words = change < 0 ? `${(-change).toFixed(1)}% slower` : `${change.toFixed(1)}% faster: within run-to-run noise`;
+      // For throughput higher is better; for latency lower is.
+      const worse = h.higherIsBetter ? change < 0 : change > 0;
+      const words = h.higherIsBetter
+        ? worse
+          ? `${(-change).toFixed(1)}% slower`
+          : `${change.toFixed(1)}% faster: within run-to-run noise`
+        : worse
+          ? `${h.label} ${change.toFixed(1)}% higher`
+          : `${h.label} ${(-change).toFixed(1)}% lower: within run-to-run noise`;
       out.push(`  thicket with ${baselineOf(s)?.what} / without (${baseline.scenario}, same run): ${(a / b).toFixed(2)}× (${words})`);
     }
   } else if (baselineOf(s)) {

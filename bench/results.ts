@@ -41,6 +41,8 @@ export interface LatencyMeasurement {
   received: number;
   lossPct: number;
   cpu: CpuShare;
+  /** With topic rules: rule evaluations per second in the measured interval, and what the engine dropped or failed over the run. */
+  rules?: { evaluatedPerSecond: number; dropped: number; actionsFailed: number };
 }
 
 export interface ConnectionMeasurement {

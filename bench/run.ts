@@ -99,7 +99,10 @@ async function runOne(peerName: PeerName, scenario: Scenario, t: Timing, pinning
       qos: scenario.kind === 'connections' ? 0 : scenario.kind === 'shadow' || scenario.kind === 'jobs' ? 1 : scenario.qos,
       pinning,
       policy: scenario.kind === 'fan-in' && scenario.policy !== undefined,
-      durable: scenario.kind === 'shadow' || scenario.kind === 'jobs' || (scenario.kind === 'fan-in' && scenario.durable === true),
+      durable:
+        scenario.kind === 'shadow' ||
+        scenario.kind === 'jobs' ||
+        ((scenario.kind === 'fan-in' || scenario.kind === 'latency') && scenario.durable === true),
     });
     const reply = await runLoadgen(
       { scenario, timing: t, host: HOST, port: running.port, brokerPid: running.pid, api: running.api },

@@ -11,7 +11,15 @@ import type { QoS, Timing } from '../scenarios.js';
 const SETUP_TIMEOUT_MS = 15_000;
 const DRAIN_MS = 1_000;
 
-export async function runLatency(to: Endpoint, brokerPid: number, rate: number, qos: QoS, timing: Timing): Promise<LatencyMeasurement> {
+/** `sideCounter`: read at the start and end of the measured interval (rule evaluations), reported per second. */
+export async function runLatency(
+  to: Endpoint,
+  brokerPid: number,
+  rate: number,
+  qos: QoS,
+  timing: Timing,
+  sideCounter?: () => Promise<number>,
+): Promise<LatencyMeasurement & { sidePerSecond?: number }> {
   const run = Date.now().toString(36).slice(-5);
   const clients: RawClient[] = [];
   try {
@@ -51,13 +59,20 @@ export async function runLatency(to: Endpoint, brokerPid: number, rate: number, 
 
     const lostBefore = lost.connections;
     let cpu;
+    let side0: number | undefined;
+    let sidePerSecond: number | undefined;
     try {
       await sleep(timing.warmupMs);
+      side0 = await sideCounter?.();
       const meter = cpuMeter(brokerPid);
+      const t0 = performance.now();
       recording = true;
       await sleep(timing.measureMs);
       recording = false;
       cpu = meter.stop();
+      const t1 = performance.now();
+      const side1 = await sideCounter?.();
+      if (side0 !== undefined && side1 !== undefined) sidePerSecond = ((side1 - side0) / (t1 - t0)) * 1000;
     } finally {
       clearInterval(pacer);
     }
@@ -79,6 +94,7 @@ export async function runLatency(to: Endpoint, brokerPid: number, rate: number, 
       received,
       lossPct: sent === 0 ? 0 : (Math.max(0, sent - received) / sent) * 100,
       cpu,
+      ...(sidePerSecond !== undefined ? { sidePerSecond } : {}),
     };
   } finally {
     closeAll(clients);

@@ -27,7 +27,12 @@ function sum(text: string, name: string, filter = ''): number {
   return total;
 }
 
-export async function setUpRules(to: Endpoint, api: { httpPort: number; credentialsFile: string }, count: number): Promise<RulesHandle> {
+export async function setUpRules(
+  to: Endpoint,
+  api: { httpPort: number; credentialsFile: string },
+  count: number,
+  filter = 'bench/+/x',
+): Promise<RulesHandle> {
   const credentials = parseCredentialsFile(readFileSync(api.credentialsFile, 'utf8'), 'default');
   if (!credentials) throw new Error(`no default profile in ${api.credentialsFile}`);
   const iot = new IoTClient({ endpoint: `http://${to.host}:${api.httpPort}`, region: 'us-east-1', credentials });
@@ -37,7 +42,7 @@ export async function setUpRules(to: Endpoint, api: { httpPort: number; credenti
         new CreateTopicRuleCommand({
           ruleName: `bench_${i}`,
           topicRulePayload: {
-            sql: `SELECT topic(2) AS publisher, timestamp() AS at, ${i} AS rule FROM 'bench/+/x'`,
+            sql: `SELECT topic(2) AS publisher, timestamp() AS at, ${i} AS rule FROM '${filter}'`,
             awsIotSqlVersion: '2016-03-23',
             actions: [
               { republish: { roleArn: 'arn:aws:iam::123456789012:role/bench', topic: `bench-rules/${i}/\${topic(2)}`, qos: 0 } },

@@ -33,7 +33,7 @@ const MAX_HOPS = 8;
  */
 const CPU_SHARE = 0.2;
 /** The longest slice: how long routing may wait behind the engine when it wakes from idle. */
-const MAX_SLICE_MS = 5;
+const MAX_SLICE_MS = 2;
 /** Idle time that counts as "the loop had nothing else to do": the engine may take a whole slice. */
 const IDLE_MS = 0.5;
 
@@ -227,6 +227,9 @@ export class RulesEngine implements MessageTap {
 
   private drain(): void {
     this.scheduled = false;
+    // What routing wrote in this turn goes out before the rules run: the engine's immediate can be
+    // ahead of the broker's write flush, and subscribers would wait for the slice.
+    this.services.broker()?.batcher.flush();
     const elu = performance.eventLoopUtilization();
     const idle = elu.idle - this.lastElu.idle;
     const othersBusy = Math.max(0, elu.active - this.lastElu.active - this.lastSlice);
