@@ -128,3 +128,19 @@ test('per-rule counters on /metrics', async () => {
   assert.match(metrics, /thicket_rules_error_actions_total\{account="123456789012",rule="fails",outcome="success"\} 1/);
   assert.match(metrics, /thicket_rules_evaluation_seconds_count\{account="123456789012",rule="hot"\} 2/);
 });
+
+test("a rule's counters go on across ReplaceTopicRule, and go away with DeleteTopicRule", async () => {
+  const payload = (n: number) => ({ sql: `SELECT ${n} AS v FROM 'counted/in'`, actions: [republishTo('counted/out')] });
+  await f.iot.send(new CreateTopicRuleCommand({ ruleName: 'counted', topicRulePayload: payload(1) }));
+  const out = await f.subscriber('counted/out');
+  const device = await f.client();
+  await device.publishAsync('counted/in', '{}', { qos: 1 });
+  await out.next();
+  await f.iot.send(new ReplaceTopicRuleCommand({ ruleName: 'counted', topicRulePayload: payload(2) }));
+  await device.publishAsync('counted/in', '{}', { qos: 1 });
+  assert.deepEqual(JSON.parse((await out.next()).payload.toString()), { v: 2 });
+  const metrics = () => fetch(`http://127.0.0.1:${f.server.ports.http}/metrics`).then((r) => r.text());
+  assert.match(await metrics(), /thicket_rules_messages_matched_total\{account="123456789012",rule="counted"\} 2/);
+  await f.iot.send(new DeleteTopicRuleCommand({ ruleName: 'counted' }));
+  assert.doesNotMatch(await metrics(), /rule="counted"/);
+});

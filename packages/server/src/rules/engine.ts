@@ -41,6 +41,8 @@ const IDLE_MS = 0.5;
 interface Installed extends CompiledRule {
   counters: RuleCounters;
   inFlight: number[];
+  /** Replaced or deleted (its runners are closed): messages still queued for it go to what replaced it, if anything. */
+  removed: boolean;
 }
 
 interface MountRules {
@@ -134,7 +136,7 @@ export class RulesEngine implements MessageTap {
   install(rule: CompiledRule): void {
     let m = this.mounts.get(rule.mount);
     if (!m) this.mounts.set(rule.mount, (m = { tree: new TopicTree<Installed>(true), byName: new Map(), matches: new Map() }));
-    this.uninstall(rule.ns, rule.name);
+    this.remove(rule.ns, rule.name, false);
     const installed: Installed = {
       ...rule,
       counters: this.metrics.forRule(
@@ -144,6 +146,7 @@ export class RulesEngine implements MessageTap {
         rule.errorAction?.kind.key,
       ),
       inFlight: rule.actions.map(() => 0).concat(0),
+      removed: false,
     };
     m.byName.set(rule.name, installed);
     if (rule.statement.from !== undefined) m.tree.add(rule.statement.from, installed);
@@ -151,11 +154,17 @@ export class RulesEngine implements MessageTap {
   }
 
   uninstall(ns: Namespace, name: string): void {
+    this.remove(ns, name, true);
+  }
+
+  /** Takes a rule out; its counters go too unless it is being replaced. */
+  private remove(ns: Namespace, name: string, forgetCounters: boolean): void {
     const m = this.mounts.get(mountOf(ns));
     const old = m?.byName.get(name);
     if (!m || !old) return;
     m.byName.delete(name);
-    this.metrics.forget(ns.accountId, name);
+    old.removed = true;
+    if (forgetCounters) this.metrics.forget(ns.accountId, name);
     if (old.statement.from !== undefined) m.tree.remove(old.statement.from, old);
     m.matches.clear();
     closeRule(old);
@@ -167,7 +176,11 @@ export class RulesEngine implements MessageTap {
 
   /** Forgets every rule (test-mode reset). */
   clear(): void {
-    for (const m of this.mounts.values()) for (const r of m.byName.values()) closeRule(r);
+    for (const m of this.mounts.values())
+      for (const r of m.byName.values()) {
+        r.removed = true;
+        closeRule(r);
+      }
     this.mounts.clear();
   }
 
@@ -242,9 +255,15 @@ export class RulesEngine implements MessageTap {
       let n = 0;
       while (this.head < this.queue.length) {
         const job = this.queue[this.head]!;
-        const rule = job.rules[job.next++]!;
+        let rule = job.rules[job.next++]!;
         if (job.next === job.rules.length) this.queue[this.head++] = undefined as never;
         this.pending--;
+        if (rule.removed) {
+          // Replaced while the message waited: the new version evaluates it; deleted or disabled: nothing does.
+          const now = this.mounts.get(rule.mount)?.byName.get(rule.name);
+          if (now === undefined || now.disabled) continue;
+          rule = now;
+        }
         try {
           const done = this.process(job, rule);
           if (done) done.catch((err: unknown) => this.log.error({ err, rule: rule.name }, 'rule evaluation failed'));
