@@ -1,22 +1,25 @@
 /**
  * A throwaway PostgreSQL 15 cluster for a test file: initdb in a scratch directory as the `postgres`
  * user (initdb refuses root), the server on a free loopback port, stopped by its PID afterwards.
- * It gets a login role `thicket` (CREATEROLE, not a superuser) owning database `telemetry`.
+ * It gets a login role `thicket` (CREATEROLE, not a superuser) owning database `telemetry`. TCP
+ * logins need a password (scram-sha-256), as an operator's server would ask; only the Unix socket
+ * in the scratch directory trusts.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
 const BIN = '/usr/lib/postgresql/15/bin';
+const ADMIN_PASSWORD = 'admin-pw';
 
 export interface Postgres {
   port: number;
   /** `postgres://thicket:...@127.0.0.1:<port>/telemetry` */
   url: string;
-  /** A superuser connection string, for checking what is stored. */
+  /** A superuser connection string (database `telemetry`), for checking what is stored. */
   adminUrl: string;
   stop(): Promise<void>;
 }
@@ -38,9 +41,27 @@ export async function startPostgres(): Promise<Postgres> {
   const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
   chownSync(dir, uid, gid);
   const data = join(dir, 'data');
-  execFileSync('runuser', ['-u', 'postgres', '--', `${BIN}/initdb`, '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'], {
-    stdio: 'ignore',
-  });
+  const pwfile = join(dir, 'pwfile');
+  writeFileSync(pwfile, ADMIN_PASSWORD + '\n');
+  chownSync(pwfile, uid, gid);
+  execFileSync(
+    'runuser',
+    [
+      '-u',
+      'postgres',
+      '--',
+      `${BIN}/initdb`,
+      '-D',
+      data,
+      '--auth-local=trust',
+      '--auth-host=scram-sha-256',
+      `--pwfile=${pwfile}`,
+      '-U',
+      'postgres',
+      '--no-sync',
+    ],
+    { stdio: 'ignore' },
+  );
   const port = await freePort();
   const proc = spawn(
     'runuser',
@@ -63,7 +84,7 @@ export async function startPostgres(): Promise<Postgres> {
     { stdio: 'ignore' },
   );
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const adminUrl = `postgres://postgres:${ADMIN_PASSWORD}@127.0.0.1:${port}/postgres`;
   const deadline = Date.now() + 15_000;
   for (;;) {
     const c = new pg.Client({ connectionString: adminUrl });
@@ -83,7 +104,7 @@ export async function startPostgres(): Promise<Postgres> {
   return {
     port,
     url: `postgres://thicket:pw@127.0.0.1:${port}/telemetry`,
-    adminUrl: `postgres://postgres@127.0.0.1:${port}/telemetry`,
+    adminUrl: `postgres://postgres:${ADMIN_PASSWORD}@127.0.0.1:${port}/telemetry`,
     async stop() {
       try {
         process.kill(pid, 'SIGINT');

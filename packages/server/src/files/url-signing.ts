@@ -4,11 +4,11 @@
  * name and the expiry. The secret is created at first start in `<data-dir>/file-urls.key` (0600);
  * replacing it invalidates every URL handed out.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import type { Namespace } from '../accounts/namespace.js';
 import { AwsError } from '../aws/errors.js';
+import { ensureSecretFile } from '../secret-file.js';
 
 export const URL_SECRET_FILE = 'file-urls.key';
 
@@ -23,50 +23,9 @@ export interface DownloadGrant {
 
 const denied = (message: string): AwsError => new AwsError('AccessDeniedException', 403, message);
 
-function readSecret(path: string): Buffer | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  const hex = text.trim();
-  if (!/^[0-9a-f]{64}$/.test(hex)) {
-    throw new Error(
-      `${path} does not hold a URL-signing secret (64 hex digits); remove it to have a new one created (download URLs already handed out then stop working)`,
-    );
-  }
-  return Buffer.from(hex, 'hex');
-}
-
-/**
- * Returns the URL-signing secret of `dataDir`, creating it at first start. It is written to a
- * temporary file with mode 0600 and fsynced before it is linked into place, so the secret file is
- * never half written, and a process that loses a race to create it uses the winner's.
- */
+/** Returns the URL-signing secret of `dataDir`, creating it at first start. */
 export function ensureUrlSecret(dataDir: string): Buffer {
-  const path = join(dataDir, URL_SECRET_FILE);
-  const existing = readSecret(path);
-  if (existing) return existing;
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    const fd = openSync(temp, 'wx', 0o600);
-    try {
-      writeSync(fd, randomBytes(32).toString('hex') + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    try {
-      linkSync(temp, path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  } finally {
-    rmSync(temp, { force: true });
-  }
-  return readSecret(path)!;
+  return ensureSecretFile(join(dataDir, URL_SECRET_FILE), 'a URL-signing secret', ' (download URLs already handed out then stop working)');
 }
 
 export class UrlSigner {

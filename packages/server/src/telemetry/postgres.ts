@@ -1,11 +1,15 @@
 /**
  * Tables in a PostgreSQL database the operator configured (`rules.databases.<name>`). Each account
- * and region has its own schema (`thicket_<account>_<region>`) and a role of its own
- * (`thicket_q_<account>_<region>`, no login) that may only read that schema: a query runs in a
- * READ ONLY transaction as that role, with `statement_timeout`, so it can neither write nor see
- * another namespace's rows. Rows are batched: one multi-row INSERT per table every few
- * milliseconds (or 500 rows), each row's action settling when its batch commits.
+ * and region has its own schema (`thicket_<account>_<region>`) and a login role of its own
+ * (`thicket_q_<account>_<region>`) that may only read that schema. A query connects as that role
+ * (its password an HMAC of its name under the server's secret) and runs in a READ ONLY transaction
+ * with `statement_timeout`. The role is a member of no other role, so nothing the query does
+ * (`SET ROLE`, `set_config('role', ...)`) reaches the writer or another namespace: isolation rests
+ * on PostgreSQL, not on which names the query-check lets through. Rows are batched: one multi-row
+ * INSERT per table every few milliseconds (or 500 rows), each row's action settling when its batch
+ * commits.
  */
+import { createHmac } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Namespace } from '../accounts/namespace.js';
@@ -20,6 +24,14 @@ const FLUSH_MS = 20;
 const MAX_BATCH = 500;
 /** PostgreSQL's bound on the parameters of one statement. */
 const MAX_PARAMETERS = 65_535;
+/** Connections per namespace reader: queries of one namespace beyond this wait for one. */
+const READER_CONNECTIONS = 2;
+const READER_IDLE_MS = 10_000;
+/** PostgreSQL's invalid_password: another start (or node with another secret) set the password since. */
+const INVALID_PASSWORD = '28P01';
+/** Queries over one database running at once (each on a connection of its own); more wait, up to MAX_WAITING. */
+const MAX_RUNNING = 4;
+const MAX_WAITING = 64;
 
 const SQL_TYPE: Record<ColumnType, string> = { number: 'double precision', text: 'text', boolean: 'boolean', json: 'jsonb' };
 const TYPE_OF_SQL: Record<string, ColumnType> = { 'double precision': 'number', text: 'text', boolean: 'boolean', jsonb: 'json' };
@@ -30,6 +42,14 @@ export function schemaOf(ns: Namespace): string {
 
 export function readerRoleOf(ns: Namespace): string {
   return `thicket_q_${ns.accountId}_${ns.region.replace(/-/g, '_')}`;
+}
+
+/**
+ * A reader role's password: derived, so every start (and node with the same secret) agrees on it.
+ * Not from the database's name either: two configured names may point at one server, whose roles are shared.
+ */
+export function readerPassword(secret: Buffer, role: string): string {
+  return createHmac('sha256', secret).update(`thicket-table-reader-v1\n${role}`).digest('hex');
 }
 
 interface Pending {
@@ -52,13 +72,19 @@ export class PostgresTables {
   private readonly batches = new Map<string, Batch>();
   private readonly columns = new Map<string, Map<string, ColumnType>>();
   private readonly schemas = new Map<string, Promise<void>>();
+  /** Connections as each namespace's reader role, by role name. */
+  private readonly readers = new Map<string, pg.Pool>();
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
   /** Why queries cannot be isolated (the configured user may not create roles), once known. */
   private roleProblem: string | undefined;
 
+  /** `readerSecret` derives the reader roles' passwords; every node sharing the database needs the same one. */
   constructor(
     readonly name: string,
     readonly settings: TableDatabaseSettings,
     private readonly log: Logger,
+    private readonly readerSecret: Buffer,
   ) {
     this.pool = new pg.Pool({ connectionString: settings.url, max: 4, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
     // An idle client's error (the server restarted) must not crash the process.
@@ -123,8 +149,15 @@ export class PostgresTables {
       });
       try {
         const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
-        if (exists.rowCount === 0) await c.query(`CREATE ROLE ${quote(role)} NOLOGIN`);
-        await c.query(`GRANT ${quote(role)} TO CURRENT_USER`).catch(() => undefined);
+        if (exists.rowCount === 0) await c.query(`CREATE ROLE ${quote(role)} LOGIN`);
+        await this.setPassword(c, role);
+        // Earlier versions granted the reader to the writer, to SET ROLE into it: that grant goes.
+        const granted = await c.query(
+          `SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+            WHERE r.rolname = $1 AND u.rolname = current_user`,
+          [role],
+        );
+        if (granted.rowCount) await c.query(`REVOKE ${quote(role)} FROM CURRENT_USER`);
         await c.query(`GRANT USAGE ON SCHEMA ${schema} TO ${quote(role)}`);
         await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${schema} TO ${quote(role)}`);
         await c.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA ${schema} GRANT SELECT ON TABLES TO ${quote(role)}`);
@@ -135,6 +168,59 @@ export class PostgresTables {
       }
     } finally {
       c.release();
+    }
+  }
+
+  private passwordOf(role: string): string {
+    return readerPassword(this.readerSecret, role);
+  }
+
+  /** Makes `role` a login role with its derived password (idempotent). */
+  private async setPassword(c: pg.ClientBase, role: string): Promise<void> {
+    // Hex digits only: the literal cannot end early (ALTER ROLE takes no parameters).
+    await c.query(`ALTER ROLE ${quote(role)} WITH LOGIN PASSWORD '${this.passwordOf(role)}'`);
+  }
+
+  /** The pool of connections as the reader role of `ns`: same server and database, the role's own login. */
+  private readerPool(ns: Namespace): pg.Pool {
+    const role = readerRoleOf(ns);
+    let pool = this.readers.get(role);
+    if (!pool) {
+      const url = new URL(this.settings.url);
+      url.username = role;
+      url.password = this.passwordOf(role);
+      if (url.username !== role) throw new Error('its URL names no host, so the reader roles cannot log in over it');
+      pool = new pg.Pool({
+        connectionString: url.toString(),
+        max: READER_CONNECTIONS,
+        connectionTimeoutMillis: 5_000,
+        idleTimeoutMillis: READER_IDLE_MS,
+        // Idle reader connections must not keep a process that is otherwise done alive.
+        allowExitOnIdle: true,
+      });
+      pool.on('error', (err) => this.log.warn({ err: err.message, database: this.name, role }, 'a PostgreSQL reader connection failed'));
+      this.readers.set(role, pool);
+    }
+    return pool;
+  }
+
+  /** A connection as the reader of `ns`; a password another start has changed is set again once. */
+  private async readerConnection(ns: Namespace): Promise<pg.PoolClient> {
+    try {
+      return await this.readerPool(ns).connect();
+    } catch (err) {
+      if ((err as { code?: string }).code !== INVALID_PASSWORD) throw err;
+      this.log.warn(
+        { database: this.name, role: readerRoleOf(ns) },
+        'a reader role had another password (a node with another secret?); setting it again',
+      );
+      const c = await this.pool.connect();
+      try {
+        await this.setPassword(c, readerRoleOf(ns));
+      } finally {
+        c.release();
+      }
+      return await this.readerPool(ns).connect();
     }
   }
 
@@ -225,19 +311,38 @@ export class PostgresTables {
     }
   }
 
-  /** Runs a checked read-only query as the namespace's reader role. */
+  /**
+   * Runs a read-only query as the namespace's reader role. `sql` has passed the query-check as a
+   * second line of defence; what keeps it in its namespace is the connection's login role.
+   */
   async query(ns: Namespace, sql: string, limit: number, timeoutMs: number): Promise<QueryResult> {
     await this.ensureSchema(ns).catch((err: Error) => {
       throw new AwsError('ServiceUnavailableException', 503, `PostgreSQL database '${this.name}' is not reachable: ${err.message}`);
     });
     if (this.roleProblem) throw new AwsError('InvalidRequestException', 400, `Queries over this database are refused: ${this.roleProblem}`);
-    const c = await this.pool.connect().catch((err: Error) => {
+    // Each namespace has its own pool: this bounds the connections queries take from the database as a whole.
+    if (this.running >= MAX_RUNNING) {
+      if (this.waiting.length >= MAX_WAITING)
+        throw new AwsError('ThrottlingException', 429, 'Too many data queries are running; try again later');
+      // A finishing query hands its slot over, so none is taken in between.
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else this.running++;
+    try {
+      return await this.runQuery(ns, sql, limit, timeoutMs);
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+
+  private async runQuery(ns: Namespace, sql: string, limit: number, timeoutMs: number): Promise<QueryResult> {
+    const c = await this.readerConnection(ns).catch((err: Error) => {
       throw new AwsError('ServiceUnavailableException', 503, `PostgreSQL database '${this.name}' is not reachable: ${err.message}`);
     });
     try {
       await c.query('BEGIN READ ONLY');
       await c.query(`SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
-      await c.query(`SET LOCAL ROLE ${quote(readerRoleOf(ns))}`);
       await c.query(`SET LOCAL search_path = ${quote(schemaOf(ns))}`);
       const run = async (text: string): Promise<pg.QueryArrayResult> => {
         try {
@@ -275,7 +380,7 @@ export class PostgresTables {
       }
       return { columns, rows, truncated };
     } finally {
-      // A connection that cannot roll back (and so might keep the reader role) is not reused.
+      // A connection that cannot roll back (its session settings unknown) is not reused.
       const clean = await c.query('ROLLBACK').then(
         () => true,
         () => false,
@@ -317,6 +422,7 @@ export class PostgresTables {
   async close(): Promise<void> {
     for (const [key, b] of this.batches) this.flush(key, b);
     await Promise.all([...this.batches.values()].map((b) => b.flushing));
-    await this.pool.end();
+    await Promise.all([this.pool.end(), ...[...this.readers.values()].map((p) => p.end())]);
+    this.readers.clear();
   }
 }

@@ -3,8 +3,9 @@
  * that reaches outside the caller's tables. It reads the text as the databases tokenize it (comments,
  * string literals, dollar quotes and quoted identifiers skipped or unwrapped), so a forbidden name
  * cannot hide in a comment and a harmless string cannot trip it. The databases then enforce the rest:
- * a read-only connection (SQLite) or a READ ONLY transaction under a role that sees one schema only
- * (PostgreSQL); this gate only keeps out what those would allow.
+ * a read-only connection (SQLite) or a READ ONLY transaction on a connection logged in as a role that
+ * sees one schema only and can become no other (PostgreSQL); this gate is a second line that keeps
+ * out what those would allow.
  */
 import { AwsError } from '../aws/errors.js';
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Namespace } from '../accounts/namespace.js';
 import { AwsError, invalidRequest } from '../aws/errors.js';
+import { ensureSecretFile } from '../secret-file.js';
 import { EmbeddedTables } from './embedded.js';
 import { EmbeddedQueries, type QueryResult } from './embedded-query.js';
 import { PostgresTables } from './postgres.js';
@@ -21,6 +22,8 @@ const DAY_MS = 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
 const FIRST_PRUNE_MS = 60_000;
 const EMBEDDED_NAME = /^[a-zA-Z0-9_.-]{1,256}$/;
+/** In the data directory: the secret the PostgreSQL reader roles' passwords derive from (0600). */
+export const READER_SECRET_FILE = 'table-readers.key';
 
 /** What the table actions see of this module. */
 export interface TableWriter {
@@ -72,7 +75,16 @@ export class Telemetry implements TableWriter {
     this.settings = o.settings ?? DEFAULT_TABLE_SETTINGS;
     this.log = o.log;
     this.embedded = new EmbeddedTables(join(o.dataDir, 'telemetry'), o.log);
-    for (const [name, s] of Object.entries(this.settings.databases)) this.postgres.set(name, new PostgresTables(name, s, o.log));
+    const databases = Object.entries(this.settings.databases);
+    // Created only where PostgreSQL databases are configured; nodes sharing one need the same file.
+    const readerSecret = databases.length
+      ? ensureSecretFile(
+          join(o.dataDir, READER_SECRET_FILE),
+          'a table-reader secret',
+          ' (reader passwords are set again at the next start)',
+        )
+      : Buffer.alloc(0);
+    for (const [name, s] of databases) this.postgres.set(name, new PostgresTables(name, s, o.log, readerSecret));
   }
 
   configured(database: string): boolean {
