@@ -7,8 +7,9 @@ import type { ProtocolVersion, QoS, SubscriptionRequest, WillPacket } from './co
 import { RC } from './codec/reason-codes.js';
 import { Connection } from './connection.js';
 import type { BrokerHooks, DisconnectReason } from './hooks.js';
-import { forwardedProperties, Message, type MessageProperties } from './message.js';
+import { forwardedProperties, Message } from './message.js';
 import { Namespace } from './namespace.js';
+import type { BrokerLogger, BrokerOptions, MessageTap, Publisher, PublishInput, RouteOutcome, ServiceHandler } from './broker-types.js';
 import { MQTT_DEFAULTS, type BrokerConfig } from './options.js';
 import { DropLog } from './drop-log.js';
 import { Delivered, Session, type SessionContext, type Subscription } from './session.js';
@@ -21,63 +22,12 @@ import { TopicTree, type SharedGroup } from './topic-tree.js';
 import { hasWildcard, type ParsedFilter } from './topics.js';
 import { WriteBatcher, type Transport } from './transport/transport.js';
 
-export interface BrokerLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
 /** How long a publisher's acknowledgement may wait for a congested subscriber. */
 const CONGESTION_TIMEOUT_MS = 5000;
 
 const silent: BrokerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 const allowAll: BrokerHooks = { authenticate: () => ({ reasonCode: 0 }) };
-
-export interface BrokerOptions extends Partial<BrokerConfig> {
-  store?: BrokerStore;
-  hooks?: BrokerHooks;
-  logger?: BrokerLogger;
-}
-
-/** A message as in-process services publish it. */
-export interface PublishInput {
-  mount?: string;
-  topic: string;
-  payload: Buffer | string;
-  qos?: QoS;
-  retain?: boolean;
-  properties?: MessageProperties;
-  /** Whom the message is published for (HTTPS publish: the caller), as the message tap sees it. */
-  publisher?: Publisher;
-}
-
-export type ServiceHandler = (message: Message, mount: string) => void;
-
-/** Who published a message: a client (its ClientInfo fits), or an in-process caller acting for one. */
-export interface Publisher {
-  readonly clientId: string;
-  readonly principal: string | undefined;
-  readonly transport?: { readonly remoteAddress: string };
-}
-
-/**
- * Sees every message the router takes (client PUBLISH, will, in-process publish) before any
- * subscriber does; the rules engine. It must only look and queue: it runs on the routing path.
- */
-export interface MessageTap {
-  /** Returns true when the message is consumed by the tap and routed to nobody (AWS Basic Ingest). */
-  message(mount: string, msg: Message, publisher: Publisher | undefined): boolean;
-}
-
-/** What route() tells an MQTT publisher beyond its return value. */
-export interface RouteOutcome {
-  /** Sessions over their congestion bound: the publisher's acknowledgement waits for them. */
-  congested: Session[];
-  /** Every session the message was for dropped it as over its queue bounds, and nothing else took it. */
-  refused: boolean;
-}
 
 interface ServiceSubscription {
   handler: ServiceHandler;
@@ -89,6 +39,8 @@ interface ServiceSubscription {
 function willPublisher(session: Session): Publisher {
   return { clientId: session.clientId, principal: session.client?.principal, transport: session.client?.transport };
 }
+
+export type { BrokerLogger, BrokerOptions, MessageTap, Publisher, PublishInput, RouteOutcome, ServiceHandler } from './broker-types.js';
 
 export class Broker extends EventEmitter {
   readonly config: BrokerConfig;

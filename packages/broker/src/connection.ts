@@ -22,7 +22,8 @@ import type {
 } from './codec/packets.js';
 import { PacketType } from './codec/packets.js';
 import { connackCodeV3, MqttProtocolError, RC } from './codec/reason-codes.js';
-import type { Broker, RouteOutcome } from './broker.js';
+import type { Broker } from './broker.js';
+import type { RouteOutcome } from './broker-types.js';
 import type { ClientInfo, DisconnectReason } from './hooks.js';
 import { parseUsername } from './hooks.js';
 import { forwardedProperties, Message } from './message.js';

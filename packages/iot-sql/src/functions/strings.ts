@@ -9,6 +9,15 @@ function str(v: unknown): string | undefined {
   return toStringValue(v);
 }
 
+/** A function of two string arguments; Undefined when either does not convert to a string. */
+function twoStrings<T>(op: (s: string, t: string) => T): (args: unknown[]) => T | undefined {
+  return (args) => {
+    const s = str(args[0]);
+    const t = str(args[1]);
+    return s === undefined || t === undefined ? undefined : op(s, t);
+  };
+}
+
 /** Java String.trim() semantics: every char <= U+0020 counts as whitespace. */
 // eslint-disable-next-line no-control-regex -- Java's trim() treats every control character as space
 const LEADING = /^[\u0000-\u0020]+/;
@@ -59,36 +68,13 @@ export const stringFunctions: FunctionTable = {
       return undefined;
     },
   },
-  startswith: {
-    min: 2,
-    max: 2,
-    since: V15,
-    fn: (args) => {
-      const s = str(args[0]);
-      const t = str(args[1]);
-      return s === undefined || t === undefined ? undefined : s.startsWith(t);
-    },
-  },
-  endswith: {
-    min: 2,
-    max: 2,
-    since: V15,
-    fn: (args) => {
-      const s = str(args[0]);
-      const t = str(args[1]);
-      return s === undefined || t === undefined ? undefined : s.endsWith(t);
-    },
-  },
+  startswith: { min: 2, max: 2, since: V15, fn: twoStrings((s, t) => s.startsWith(t)) },
+  endswith: { min: 2, max: 2, since: V15, fn: twoStrings((s, t) => s.endsWith(t)) },
   indexof: {
     min: 2,
     max: 2,
     since: V16,
-    fn: (args) => {
-      if (Array.isArray(args[0]) || isPlainObject(args[0])) return undefined;
-      const s = str(args[0]);
-      const t = str(args[1]);
-      return s === undefined || t === undefined ? undefined : s.indexOf(t);
-    },
+    fn: (args) => (Array.isArray(args[0]) || isPlainObject(args[0]) ? undefined : twoStrings((s, t) => s.indexOf(t))(args)),
   },
   length: {
     min: 1,
