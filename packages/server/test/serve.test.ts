@@ -305,7 +305,16 @@ test(
       const proc = spawn('/usr/bin/script', ['-qfec', `exec ${serve.join(' ')}`, '/dev/null'], {
         cwd: REPO,
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, TERM: 'xterm-256color', NO_COLOR: undefined, FORCE_COLOR: undefined, THICKET_LOG_FORMAT: undefined },
+        // A person's terminal: CI machines set CI (Node then reports no colours), and the runner may set others.
+        env: {
+          ...process.env,
+          TERM: 'xterm-256color',
+          CI: undefined,
+          NO_COLOR: undefined,
+          FORCE_COLOR: undefined,
+          NODE_DISABLE_COLORS: undefined,
+          THICKET_LOG_FORMAT: undefined,
+        },
       });
       started.push(proc);
       const raw: string[] = [];
