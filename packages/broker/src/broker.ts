@@ -6,17 +6,19 @@ import { EventEmitter } from 'node:events';
 import type { ProtocolVersion, QoS, SubscriptionRequest, WillPacket } from './codec/packets.js';
 import { RC } from './codec/reason-codes.js';
 import { Connection } from './connection.js';
+import type { ConnectionHost } from './connection-host.js';
 import type { BrokerHooks, DisconnectReason } from './hooks.js';
 import { forwardedProperties, Message } from './message.js';
 import { Namespace } from './namespace.js';
 import type { BrokerLogger, BrokerOptions, MessageTap, Publisher, PublishInput, RouteOutcome, ServiceHandler } from './broker-types.js';
 import { MQTT_DEFAULTS, type BrokerConfig } from './options.js';
 import { DropLog } from './drop-log.js';
-import { Delivered, Session, type SessionContext, type Subscription } from './session.js';
+import { Delivered, Session, type SessionContext, type SessionNamespace, type Subscription } from './session.js';
 import { BrokerStats } from './stats.js';
 import { MemoryStore } from './store/memory.js';
 import { MessageRefs } from './store/message-refs.js';
-import { loadState, toStored } from './store/restore.js';
+import { loadState } from './store/restore.js';
+import { toStored } from './store/stored-message.js';
 import type { BrokerStore } from './store/types.js';
 import { TopicTree, type SharedGroup } from './topic-tree.js';
 import { hasWildcard, type ParsedFilter } from './topics.js';
@@ -42,14 +44,14 @@ function willPublisher(session: Session): Publisher {
 
 export type { BrokerLogger, BrokerOptions, MessageTap, Publisher, PublishInput, RouteOutcome, ServiceHandler } from './broker-types.js';
 
-export class Broker extends EventEmitter {
+export class Broker extends EventEmitter implements ConnectionHost<Connection> {
   readonly config: BrokerConfig;
   readonly stats = new BrokerStats();
   readonly store: BrokerStore;
   readonly hooks: BrokerHooks;
   readonly log: BrokerLogger;
   readonly batcher = new WriteBatcher();
-  private readonly namespaces = new Map<string, Namespace>();
+  private readonly namespaces = new Map<string, SessionNamespace>();
   private readonly connections = new Set<Connection>();
   private readonly services: TopicTree<ServiceSubscription>;
   /** The rules engine's view of every routed message (set by the platform). */
@@ -145,7 +147,7 @@ export class Broker extends EventEmitter {
     return Boolean(this.namespaces.get(mount)?.sessions.get(clientId)?.link);
   }
 
-  namespace(mount: string): Namespace {
+  namespace(mount: string): SessionNamespace {
     let ns = this.namespaces.get(mount);
     if (!ns) {
       ns = new Namespace(mount, this.config.hashMatchesParent);
@@ -348,7 +350,7 @@ export class Broker extends EventEmitter {
    * Sessions whose queue is over its bound are added to `outcome.congested`: the publisher's
    * acknowledgement waits for them (back-pressure instead of loss).
    */
-  route(ns: Namespace, msg: Message, outcome?: RouteOutcome, publisher?: Publisher): boolean {
+  route(ns: SessionNamespace, msg: Message, outcome?: RouteOutcome, publisher?: Publisher): boolean {
     if (this.tap !== undefined && this.tap.message(ns.mount, msg, publisher)) return false;
     const stamp = ++this.stamp;
     const subs: Subscription[] = [];
@@ -432,7 +434,7 @@ export class Broker extends EventEmitter {
   }
 
   /** Stores or clears a retained message; returns whether a message was stored. */
-  private setRetained(ns: Namespace, topic: string, msg: Message | null): boolean {
+  private setRetained(ns: SessionNamespace, topic: string, msg: Message | null): boolean {
     if (msg === null || msg.payload.length === 0) {
       if (ns.retained.get(topic)) {
         ns.retained.set(topic, null);
@@ -631,7 +633,7 @@ export class Broker extends EventEmitter {
     }
   }
 
-  private newSession(ns: Namespace, clientId: string): Session {
+  private newSession(ns: SessionNamespace, clientId: string): Session {
     return new Session(ns, clientId, this.sessionContext);
   }
 }

@@ -22,7 +22,7 @@ import type {
 } from './codec/packets.js';
 import { PacketType } from './codec/packets.js';
 import { connackCodeV3, MqttProtocolError, RC } from './codec/reason-codes.js';
-import type { Broker } from './broker.js';
+import type { ConnectionHost } from './connection-host.js';
 import type { RouteOutcome } from './broker-types.js';
 import type { ClientInfo, DisconnectReason } from './hooks.js';
 import { parseUsername } from './hooks.js';
@@ -102,7 +102,7 @@ export class Connection implements SessionLink {
   private lifetimeTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    readonly broker: Broker,
+    readonly broker: ConnectionHost<Connection>,
     readonly transport: Transport,
   ) {
     this.decoder = new PacketDecoder({ maxPacketSize: broker.config.maxPacketSize }, (p, size) => this.onPacket(p, size));

@@ -3,7 +3,7 @@
  * once per interval (the first drop at once, later ones summed into the next line), so a client
  * whose queue overflows under load does not flood the log.
  */
-import type { BrokerLogger } from './broker.js';
+import type { BrokerLogger } from './broker-types.js';
 import type { DropReason, Session } from './session.js';
 import type { BrokerStats } from './stats.js';
 

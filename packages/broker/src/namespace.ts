@@ -1,11 +1,13 @@
-/** One topic space (a mount point): its sessions, subscription index and retained messages. */
+/**
+ * One topic space (a mount point): its sessions, subscription index and retained messages. Generic
+ * in what it holds, so that sessions can name their namespace without this module naming them.
+ */
 import { RetainedIndex } from './retained.js';
-import type { Session, Subscription } from './session.js';
 import { TopicTree } from './topic-tree.js';
 
-export class Namespace {
-  readonly sessions = new Map<string, Session>();
-  readonly tree: TopicTree<Subscription>;
+export class Namespace<S, Sub> {
+  readonly sessions = new Map<string, S>();
+  readonly tree: TopicTree<Sub>;
   readonly retained: RetainedIndex;
 
   constructor(

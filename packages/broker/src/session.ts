@@ -9,7 +9,10 @@ import type { Namespace } from './namespace.js';
 import type { BrokerConfig } from './options.js';
 import type { MessageRefs } from './store/message-refs.js';
 import type { BrokerStore, StoredQueueItem, StoredSubscription } from './store/types.js';
-import { fromStored } from './store/restore.js';
+import { fromStored } from './store/stored-message.js';
+
+/** The topic space a session belongs to, with its sessions and their subscriptions. */
+export type SessionNamespace = Namespace<Session, Subscription>;
 
 export interface Subscription {
   readonly session: Session;
@@ -149,7 +152,7 @@ export class Session {
   private readonly store: BrokerStore;
 
   constructor(
-    readonly namespace: Namespace,
+    readonly namespace: SessionNamespace,
     readonly clientId: string,
     private readonly ctx: SessionContext,
   ) {

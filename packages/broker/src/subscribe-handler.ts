@@ -2,10 +2,27 @@
 import { encodeSuback, encodeUnsuback } from './codec/encoder.js';
 import type { QoS, SubscribePacket, UnsubscribePacket } from './codec/packets.js';
 import { RC } from './codec/reason-codes.js';
-import type { Connection } from './connection.js';
+import type { Properties } from './codec/packets.js';
+import type { ConnectionHost } from './connection-host.js';
+import type { ClientInfo } from './hooks.js';
+import type { Session } from './session.js';
+import type { Transport } from './transport/transport.js';
 import { hasWildcard, parseFilter } from './topics.js';
 
-export function handleSubscribe(conn: Connection, p: SubscribePacket): void {
+/** The connection a SUBSCRIBE or UNSUBSCRIBE arrived on (after CONNECT). */
+export interface SubscribingConnection {
+  readonly broker: ConnectionHost<never>;
+  readonly transport: Transport;
+  readonly client: ClientInfo | undefined;
+  readonly session: Session | null;
+  readonly v5: boolean;
+  /** A reason string property, when the client asked for them. */
+  reason(text: string): Properties | undefined;
+  /** Closes the connection for a protocol violation with a reason code. */
+  violation(code: number, message: string): void;
+}
+
+export function handleSubscribe(conn: SubscribingConnection, p: SubscribePacket): void {
   const broker = conn.broker;
   const cfg = broker.config;
   const client = conn.client!;
@@ -70,7 +87,7 @@ export function handleSubscribe(conn: Connection, p: SubscribePacket): void {
     );
 }
 
-export function handleUnsubscribe(conn: Connection, p: UnsubscribePacket): void {
+export function handleUnsubscribe(conn: SubscribingConnection, p: UnsubscribePacket): void {
   const broker = conn.broker;
   const session = conn.session!;
   const codes: number[] = [];

@@ -12,13 +12,13 @@ import { Broker, listenTcp, listenTls, MemoryStore, SqliteStore, type BrokerStor
 import type { FastifyInstance } from 'fastify';
 import type { ServerConfig } from './config.js';
 import { ensureAdminCredentials, type AccessKey } from './credentials.js';
-import { publishLifecycleEvents } from './events/presence.js';
 import { createHttpApp } from './http/app.js';
 import { createMetrics } from './metrics.js';
 import { ensurePki, type Pki } from './pki/index.js';
 import { brokerSettings, shadowSettings } from './profile.js';
 import { Registry } from 'prom-client';
-import { Platform } from './platform.js';
+import { createPlatform, type Platform } from './platform.js';
+import { sqliteEngine } from './store/sql/sqlite-engine.js';
 import { openDatabase } from './store/database.js';
 import { publicUrls } from './api/endpoint-routes.js';
 
@@ -70,8 +70,9 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     ? new MemoryStore()
     : new SqliteStore(db, { fsync: config.fsync, commitDelayMs: config.commitDelayMs });
   const devPolicy = config.devPolicy === null ? undefined : readDevPolicy(config.devPolicy);
-  const platform = new Platform({
+  const platform = await createPlatform({
     db,
+    sql: sqliteEngine(db),
     pki,
     adminKey: credentials.key,
     defaultNamespace,
@@ -87,19 +88,18 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const broker = new Broker({
     ...brokerSettings(config.profile, config.mqtt),
     store,
-    hooks: platform.authorizer,
+    hooks: platform.use('authz').authorizer,
     logger: log.child({ component: 'broker' }),
   });
   platform.connect(broker);
-  const stopEvents = publishLifecycleEvents(broker, { thingName: (c) => platform.lifecycleThingName(c.context) });
-  const metrics = Registry.merge([createMetrics(broker), platform.rules.metrics]);
+  const metrics = Registry.merge([createMetrics(broker), ...platform.metrics()]);
 
   const servers: net.Server[] = [];
   const apps: FastifyInstance[] = [];
   const ports: ServerPorts = { mqtt: null, mqtts: null, http: null, https: null };
   const host = config.host;
   // Domain configurations' certificates by SNI on both TLS listeners (the default one otherwise).
-  const sni = platform.domains.sni.callback;
+  const sni = platform.use('domains').sni.callback;
   // listenTls spreads these into tls.createServer's options, which is where SNICallback belongs.
   const tlsWithSni: tls.TlsOptions = { key: pki.serverKeyPem, cert: pki.serverCertPem, ca: [pki.caCertPem], SNICallback: sni };
   try {
@@ -124,11 +124,11 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       metrics,
       caCertPem: pki.caCertPem,
       log: httpLog,
-      accounts: platform.accounts,
+      accounts: platform.use('accounts').store,
       routes: platform.routes,
-      files: platform.files,
+      files: platform.use('files').files,
       devices: (certificate: Buffer, sourceIp: string, servername: string | undefined) =>
-        platform.authorizer.httpCaller(certificate, sourceIp, servername),
+        platform.use('authz').authorizer.httpCaller(certificate, sourceIp, servername),
       endpoints: () => publicUrls(platform.endpoints),
       reset: config.testMode ? () => platform.reset() : undefined,
     };
@@ -148,8 +148,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     for (const s of servers) s.close();
     for (const a of apps) await a.close();
     broker.close();
-    platform.jobs.stop();
-    await platform.telemetry.close();
+    await platform.stop();
     db.close();
     throw err;
   }
@@ -166,11 +165,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     (stopping ??= (async () => {
       const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
       broker.close();
-      stopEvents();
-      platform.jobs.stop();
-      await platform.rules.stop();
-      await platform.telemetry.close();
-      platform.functions.stop();
+      await platform.stop();
       await Promise.all(closed);
       for (const a of apps) await a.close();
       if (db.open) db.close();

@@ -23,7 +23,9 @@ import {
   TestInvokeAuthorizerCommand,
   UpdateAuthorizerCommand,
 } from '@aws-sdk/client-iot';
-import { AccountStore } from '../src/accounts/account-store.js';
+import { AccountStore, accountMigrations } from '../src/accounts/account-store.js';
+import { sqliteEngine } from '../src/store/sql/sqlite-engine.js';
+import { migrate } from '../src/store/sql/migrations.js';
 import type { Namespace } from '../src/accounts/namespace.js';
 import { registerApi } from '../src/api/aws-api.js';
 import { AwsError } from '../src/aws/errors.js';
@@ -423,10 +425,11 @@ test('ListAuthorizers filters by status, pages with marker/pageSize and honours 
 // =====================================================================================================
 
 test('the HTTP API through @aws-sdk/client-iot: CRUD, default authorizer, TestInvokeAuthorizer and errors', async () => {
-  const db = new Database(':memory:');
-  const accounts = new AccountStore(db);
+  const engine = sqliteEngine(new Database(':memory:'));
+  await migrate(engine, { accounts: accountMigrations });
+  const accounts = await AccountStore.open(engine);
   const key = newAccessKey();
-  accounts.ensureDefault(key);
+  await accounts.ensureDefault(key);
   const { svc } = service();
   const app: FastifyInstance = Fastify();
   registerApi(app, authorizerRoutes(svc), { accounts, log: silent });

@@ -56,9 +56,9 @@ const TEMPLATE = {
 test('placeholders become a working presigned URL, the digest and the size, and the document stays valid JSON', async () => {
   const text = JSON.stringify(TEMPLATE, null, 2);
   assert.deepEqual(fileReferences(text), ['fw.bin']);
-  server.platform.files.checkFileReferences(text, ns);
+  server.platform.use('files').files.checkFileReferences(text, ns);
 
-  const doc = JSON.parse(server.platform.files.substituteFilePlaceholders(text, ns, { expiresInSec: 900 })) as typeof TEMPLATE;
+  const doc = JSON.parse(server.platform.use('files').files.substituteFilePlaceholders(text, ns, { expiresInSec: 900 })) as typeof TEMPLATE;
   const f = doc.files[0]!;
   assert.equal(f.sha256, sha256(firmware));
   assert.equal(f.size, String(firmware.length));
@@ -72,11 +72,12 @@ test('placeholders become a working presigned URL, the digest and the size, and 
   assert.equal(sha256(got.body), f.sha256);
 
   // Outside a string the size is a JSON number; a given base URL is used as it is.
-  const sized = server.platform.files.substituteFilePlaceholders(
-    '{"size": ${thicket:FileSize:fw.bin}, "url": "${thicket:PresignedUrl:fw.bin}"}',
-    ns,
-    { expiresInSec: 60, baseUrl: 'http://updates.example.com:8080/' },
-  );
+  const sized = server.platform
+    .use('files')
+    .files.substituteFilePlaceholders('{"size": ${thicket:FileSize:fw.bin}, "url": "${thicket:PresignedUrl:fw.bin}"}', ns, {
+      expiresInSec: 60,
+      baseUrl: 'http://updates.example.com:8080/',
+    });
   const parsed = JSON.parse(sized) as { size: number; url: string };
   assert.equal(parsed.size, firmware.length);
   assert.match(
@@ -89,24 +90,30 @@ test('a document naming a missing or invalid file is refused up front with Inval
   const missing = '{"url":"${thicket:PresignedUrl:fw.bin}","other":"${thicket:FileSha256:missing-1.0.bin}"}';
   assert.deepEqual(fileReferences(missing), ['fw.bin', 'missing-1.0.bin']);
   const expected = { name: 'InvalidRequestException', message: "job document references file 'missing-1.0.bin', which does not exist" };
-  assert.throws(() => server.platform.files.checkFileReferences(missing, ns), expected);
-  assert.throws(() => server.platform.files.substituteFilePlaceholders(missing, ns, { expiresInSec: 60 }), expected);
+  assert.throws(() => server.platform.use('files').files.checkFileReferences(missing, ns), expected);
+  assert.throws(() => server.platform.use('files').files.substituteFilePlaceholders(missing, ns, { expiresInSec: 60 }), expected);
   // Another namespace does not have it either.
-  assert.throws(() => server.platform.files.checkFileReferences('"${thicket:FileSize:fw.bin}"', { ...ns, region: 'eu-west-1' }), {
-    message: "job document references file 'fw.bin', which does not exist",
-  });
-  assert.throws(() => server.platform.files.checkFileReferences('"${thicket:FileSize:no/slash}"', ns), {
+  assert.throws(
+    () => server.platform.use('files').files.checkFileReferences('"${thicket:FileSize:fw.bin}"', { ...ns, region: 'eu-west-1' }),
+    {
+      message: "job document references file 'fw.bin', which does not exist",
+    },
+  );
+  assert.throws(() => server.platform.use('files').files.checkFileReferences('"${thicket:FileSize:no/slash}"', ns), {
     name: 'InvalidRequestException',
     message: "job document references file 'no/slash', which is not a valid file name",
   });
   assert.deepEqual(fileReferences('{"plain":"document"}'), []);
-  assert.throws(() => server.platform.files.substituteFilePlaceholders('"${thicket:PresignedUrl:fw.bin}"', ns, { expiresInSec: 30 }), {
-    name: 'InvalidRequestException',
-  });
+  assert.throws(
+    () => server.platform.use('files').files.substituteFilePlaceholders('"${thicket:PresignedUrl:fw.bin}"', ns, { expiresInSec: 30 }),
+    {
+      name: 'InvalidRequestException',
+    },
+  );
 });
 
 test('the URL secret never reaches the log, even at trace level', async () => {
-  const url = server.platform.files.presignedUrl(ns, 'fw.bin').url;
+  const url = server.platform.use('files').files.presignedUrl(ns, 'fw.bin').url;
   assert.equal((await get(url, server.pki.caCertPem)).status, 200);
   assert.equal((await upload(server, 'fw.bin', Buffer.from('taken'))).status, 409);
   const secret = readFileSync(join(dataDir, 'file-urls.key'), 'utf8').trim();

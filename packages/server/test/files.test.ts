@@ -100,7 +100,7 @@ test('uploads are refused for a taken name, a bad name, a bad digest header, a r
   assert.equal(unsigned.headers.get('x-amzn-errortype'), 'MissingAuthenticationTokenException');
 
   // Checked on the declared length, before the body is read.
-  const huge = server.platform.files.upload(ns, 'huge.bin', Readable.from([]), { length: 1024 ** 3 + 1 });
+  const huge = server.platform.use('files').files.upload(ns, 'huge.bin', Readable.from([]), { length: 1024 ** 3 + 1 });
   await assert.rejects(huge, { name: 'RequestEntityTooLargeException', message: 'A file may hold at most 1073741824 bytes' });
 });
 
@@ -204,7 +204,7 @@ test('Range requests resume a download (206), past the end is 416, and a changed
 });
 
 test('an expired URL, an altered URL and an unsigned one get 403 saying which; a deleted or replaced file 404', async () => {
-  const expired = server.platform.files.presignedUrl(ns, 'fw-1.2.0.bin', { expiresInSec: 60, issuedAt: Date.now() - 61_000 });
+  const expired = server.platform.use('files').files.presignedUrl(ns, 'fw-1.2.0.bin', { expiresInSec: 60, issuedAt: Date.now() - 61_000 });
   const e = refusal(await get(expired.url, server.pki.caCertPem));
   assert.equal(e.status, 403);
   assert.equal(e.type, 'AccessDeniedException');

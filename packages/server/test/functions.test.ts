@@ -138,7 +138,7 @@ test('a module function runs in its own process with Lambda’s context, keeps w
   const second = (await api.invoke('echo', 'plain string event')).result as Record<string, unknown>;
   assert.equal(second.calls, 2, 'the warm instance kept its module state');
   assert.equal(second.event, 'plain string event');
-  assert.equal(server.platform.functions.functions.instances(NS, 'echo'), 1);
+  assert.equal(server.platform.use('functions').functions.instances(NS, 'echo'), 1);
 
   // Registering again (new code) retires the warm instance: the next event sees the new module.
   writeFileSync(path, 'export const handler = async () => "v2";');
@@ -250,7 +250,7 @@ export async function handler(event) {
     errorMessage: 'Task timed out after 3.00 seconds',
   });
   assert.ok(Date.now() - started < 8000);
-  assert.equal(server.platform.functions.functions.instances(NS, 'hangs'), 0, 'the spinning process was killed');
+  assert.equal(server.platform.use('functions').functions.instances(NS, 'hangs'), 0, 'the spinning process was killed');
   assert.deepEqual((await api.invoke('wild', { mode: 'exit' })).error, {
     errorType: 'Runtime.ExitError',
     errorMessage: 'Runtime exited with error: exit status 3',
@@ -285,7 +285,7 @@ test('functions belong to an account and region: another account sees none of th
   assert.equal((await elsewhere.list()).functions.length, 0, 'another region has its own functions');
   const ns = { accountId: otherAccount.accountId, region: 'us-east-1' };
   await assert.rejects(
-    server.platform.functions.functions.invoke(ns, 'arn:aws:lambda:us-east-1:123456789012:function:private', {}),
+    server.platform.use('functions').functions.invoke(ns, 'arn:aws:lambda:us-east-1:123456789012:function:private', {}),
     (err: Error & { errorType?: string }) =>
       err.errorType === 'AccessDeniedException' &&
       /belongs to account 123456789012 in us-east-1; only functions of account 210987654321/.test(err.message),

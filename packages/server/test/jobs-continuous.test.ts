@@ -46,7 +46,10 @@ test('CONTINUOUS: a thing that joins a target group (or one of its child groups)
   assert.deepEqual(await statuses('k-cont'), { 'k-1': 'QUEUED#1', 'k-2': 'QUEUED#1', 'k-3': 'QUEUED#1', 'k-4': 'QUEUED#1' });
   assert.deepEqual(await statuses('k-snap'), { 'k-1': 'QUEUED#1' }, 'the snapshot kept its original target set');
   assert.deepEqual(
-    ctx.server.platform.deviceJobs.getPending(ctx.ns, 'k-2').queuedJobs.map((j) => j.jobId),
+    ctx.server.platform
+      .use('jobs')
+      .deviceJobs.getPending(ctx.ns, 'k-2')
+      .queuedJobs.map((j) => j.jobId),
     ['k-cont'],
   );
 
@@ -73,7 +76,7 @@ test('CONTINUOUS: leaving the group turns a QUEUED execution REMOVED (an IN_PROG
   assert.deepEqual(await statuses('m-cont'), { 'm-1': 'REMOVED#1', 'm-2': 'IN_PROGRESS#1' });
   const removed = (await ctx.iot.send(new DescribeJobExecutionCommand({ jobId: 'm-cont', thingName: 'm-1' }))).execution!;
   assert.equal(removed.versionNumber, 2);
-  assert.deepEqual(ctx.server.platform.deviceJobs.getPending(ctx.ns, 'm-1').queuedJobs, [], 'the device no longer sees it');
+  assert.deepEqual(ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'm-1').queuedJobs, [], 'the device no longer sees it');
   const job = (await ctx.iot.send(new DescribeJobCommand({ jobId: 'm-cont' }))).job!;
   assert.equal(job.jobProcessDetails!.numberOfRemovedThings, 1);
   assert.equal(job.status, 'IN_PROGRESS');

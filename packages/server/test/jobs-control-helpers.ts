@@ -139,7 +139,7 @@ export interface JobsServer {
 export function jobsServer(hooks: { setup?: (ctx: JobsServer) => Promise<void>; teardown?: () => Promise<void> } = {}): JobsServer {
   const ctx = {
     report(thingName, jobId, status, extra = {}) {
-      ctx.server.platform.deviceJobs.update(ctx.ns, thingName, jobId, { status, ...extra });
+      ctx.server.platform.use('jobs').deviceJobs.update(ctx.ns, thingName, jobId, { status, ...extra });
     },
     async statuses(jobId, withNumber = false) {
       const out: Record<string, string> = {};

@@ -158,7 +158,7 @@ test('job templates: CreateJobTemplate from a document and from a job, Describe,
   const substituted = '{"firmware":"2.1.0","url":"https://x/2.1.0.bin"}';
   assert.equal((await ctx.iot.send(new GetJobDocumentCommand({ jobId: 'from-template' }))).document, substituted);
   assert.equal((await ctx.iot.send(new GetJobDocumentCommand({ jobId: 'from-template', beforeSubstitution: true }))).document, templateDoc);
-  const device = ctx.server.platform.deviceJobs.describe(ctx.ns, 'tp-1', 'from-template', {});
+  const device = ctx.server.platform.use('jobs').deviceJobs.describe(ctx.ns, 'tp-1', 'from-template', {});
   assert.deepEqual(device.execution?.jobDocument, JSON.parse(substituted), 'devices get the filled-in document');
 
   // A template from that job: its document and configuration.
@@ -251,7 +251,7 @@ test('UpdateJob changes the configuration of an IN_PROGRESS job; a finished job 
   assert.deepEqual(job.presignedUrlConfig, { expiresInSec: 600 });
   assert.ok(job.lastUpdatedAt!.getTime() >= before.lastUpdatedAt!.getTime());
   // The new timeout applies to executions that start after the update.
-  const started = ctx.server.platform.deviceJobs.startNext(ctx.ns, 'u-1', {});
+  const started = ctx.server.platform.use('jobs').deviceJobs.startNext(ctx.ns, 'u-1', {});
   assert.equal(started.execution!.approximateSecondsBeforeTimedOut, 900);
 
   report('u-1', 'upd', 'SUCCEEDED');
@@ -309,7 +309,7 @@ test('DeleteJob refuses an IN_PROGRESS job without force (InvalidStateTransition
   assert.match(gone.message, /del-me/);
   const left = await ctx.iot.send(new ListJobExecutionsForThingCommand({ thingName: 'd-1' }));
   assert.deepEqual(left.executionSummaries, []);
-  assert.deepEqual(ctx.server.platform.deviceJobs.getPending(ctx.ns, 'd-2').queuedJobs, []);
+  assert.deepEqual(ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'd-2').queuedJobs, []);
 
   // A finished job is deleted without force; its id can then be used again.
   await ctx.iot.send(new CreateJobCommand({ jobId: 'del-done', targets: [thingArn('d-1')], document: doc() }));

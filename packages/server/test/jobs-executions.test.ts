@@ -156,7 +156,11 @@ test('CancelJobExecution: expectedVersion must match; IN_PROGRESS needs force; s
   await ctx.iot.send(new CancelJobExecutionCommand({ jobId: 'ce', thingName: 'ce-2', force: true }));
   const forced = await describe('ce', 'ce-2');
   assert.deepEqual([forced.status, forced.forceCanceled], ['CANCELED', true]);
-  assert.deepEqual(ctx.server.platform.deviceJobs.getPending(ctx.ns, 'ce-2').inProgressJobs, [], 'the device no longer sees it pending');
+  assert.deepEqual(
+    ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'ce-2').inProgressJobs,
+    [],
+    'the device no longer sees it pending',
+  );
 
   report('ce-3', 'ce', 'SUCCEEDED');
   const terminal = await awsError(ctx.iot.send(new CancelJobExecutionCommand({ jobId: 'ce', thingName: 'ce-3', force: true })));
@@ -181,10 +185,10 @@ test('DeleteJobExecution deletes one terminal attempt; a pending one only with f
   report('de-2', 'de', 'IN_PROGRESS');
   await ctx.iot.send(new DeleteJobExecutionCommand({ jobId: 'de', thingName: 'de-2', executionNumber: 1, force: true }));
   assert.equal((await awsError(describe('de', 'de-2'))).status, 404);
-  assert.deepEqual(ctx.server.platform.deviceJobs.getPending(ctx.ns, 'de-2'), {
+  assert.deepEqual(ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'de-2'), {
     inProgressJobs: [],
     queuedJobs: [],
-    timestamp: ctx.server.platform.deviceJobs.getPending(ctx.ns, 'de-2').timestamp,
+    timestamp: ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'de-2').timestamp,
   });
   const twice = await awsError(ctx.iot.send(new DeleteJobExecutionCommand({ jobId: 'de', thingName: 'de-2', executionNumber: 1 })));
   assert.deepEqual([twice.name, twice.status], ['ResourceNotFoundException', 404]);

@@ -21,6 +21,8 @@ export interface Postgres {
   url: string;
   /** A superuser connection string (database `telemetry`), for checking what is stored. */
   adminUrl: string;
+  /** Creates an empty database owned by `thicket` (an ordinary role) and gives its connection string. */
+  createDatabase(name: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -105,6 +107,16 @@ export async function startPostgres(): Promise<Postgres> {
     port,
     url: `postgres://thicket:pw@127.0.0.1:${port}/telemetry`,
     adminUrl: `postgres://postgres:${ADMIN_PASSWORD}@127.0.0.1:${port}/telemetry`,
+    async createDatabase(name) {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      try {
+        await c.query(`CREATE DATABASE "${name}" OWNER thicket`);
+      } finally {
+        await c.end();
+      }
+      return `postgres://thicket:pw@127.0.0.1:${port}/${name}`;
+    },
     async stop() {
       try {
         process.kill(pid, 'SIGINT');

@@ -38,7 +38,7 @@ const rejected = (e: unknown): string => {
 };
 
 test('CreateRoleAlias / DescribeRoleAlias / UpdateRoleAlias / DeleteRoleAlias with the AWS SDK', async () => {
-  server.platform.reset();
+  await server.platform.reset();
   const before = Date.now() / 1000;
   const created = await iot.send(
     new CreateRoleAliasCommand({ roleAlias: 'edge-tes', roleArn: ROLE_ARN, tags: [{ Key: 'team', Value: 'edge' }] }),
@@ -84,7 +84,7 @@ test('CreateRoleAlias / DescribeRoleAlias / UpdateRoleAlias / DeleteRoleAlias wi
 });
 
 test('CreateRoleAlias validation: durations, role ARNs and hostile alias names are refused as AWS words it', async () => {
-  server.platform.reset();
+  await server.platform.reset();
   const bad = async (input: ConstructorParameters<typeof CreateRoleAliasCommand>[0]) =>
     awsError(iot.send(new CreateRoleAliasCommand(input)));
   const short = await bad({ roleAlias: 'a', roleArn: ROLE_ARN, credentialDurationSeconds: 899 });
@@ -122,7 +122,7 @@ test('CreateRoleAlias validation: durations, role ARNs and hostile alias names a
 });
 
 test('ListRoleAliases pages with pageSize/marker in either order; 100 aliases per namespace (LimitExceededException)', async () => {
-  server.platform.reset();
+  await server.platform.reset();
   const names = Array.from({ length: 100 }, (_, i) => `alias-${String(i).padStart(3, '0')}`);
   for (const roleAlias of names) await iot.send(new CreateRoleAliasCommand({ roleAlias, roleArn: ROLE_ARN }));
   const limit = await awsError(iot.send(new CreateRoleAliasCommand({ roleAlias: 'one-too-many', roleArn: ROLE_ARN })));
@@ -164,7 +164,7 @@ test('ListRoleAliases pages with pageSize/marker in either order; 100 aliases pe
 });
 
 test('the aws CLI creates, lists, describes and deletes a role alias', async () => {
-  server.platform.reset();
+  await server.platform.reset();
   const dir = tempDir();
   const env = {
     ...process.env,
@@ -203,7 +203,7 @@ test('the aws CLI creates, lists, describes and deletes a role alias', async () 
 });
 
 test('roles API: create, get, list, update, delete; IAM names, policies and limits checked', async () => {
-  server.platform.reset();
+  await server.platform.reset();
   const doc = policy([{ Effect: 'Allow', Action: ['iot:DescribeThing', 'iotjobsdata:*'], Resource: '*' }]);
   const created = await createRole(server, 'reader', doc, { description: 'reads things' });
   const role = created.role as unknown as Record<string, unknown>;

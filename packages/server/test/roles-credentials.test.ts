@@ -275,7 +275,7 @@ test('credentials endpoint errors as AWS answers them: thing name, policy, alias
 
 test('credentials expire after credentialDurationSeconds (ExpiredTokenException), by the provider clock', async () => {
   const c = await issue(server, cam, 'edge-alias');
-  const provider = server.platform.roles.provider;
+  const provider = server.platform.use('roles').provider;
   const realNow = provider.now;
   const client = iotAs(server, c);
   try {

@@ -200,7 +200,7 @@ test('results are bounded in PostgreSQL, not in this process: a huge value never
 });
 
 test('retention deletes old rows in PostgreSQL too; a database with retentionDays 0 keeps them', async () => {
-  const t = f.server.platform.telemetry;
+  const t = f.server.platform.use('telemetry');
   await t.prune(Date.now() + 31 * 86_400_000);
   assert.equal(objects(await queryData(admin, { query: 'SELECT count(*)::int AS n FROM readings', database: 'pgdb' }))[0]!.n, 0);
   assert.equal(objects(await queryData(admin, { query: 'SELECT count(*)::int AS n FROM metrics', database: 'pgdb' }))[0]!.n, 0);

@@ -5,7 +5,7 @@
  * may still hold the original: only the id is shared.
  */
 import type { Message } from '../message.js';
-import { toStored } from './restore.js';
+import { toStored } from './stored-message.js';
 import type { BrokerStore } from './types.js';
 
 let lastMessageId = 0;

@@ -1,28 +1,11 @@
 /** Reading a broker's durable state back from its store at start. */
 import type { BrokerConfig } from '../options.js';
-import { Message } from '../message.js';
-import type { Namespace } from '../namespace.js';
-import type { Delivery, Session, Subscription } from '../session.js';
+import type { Message } from '../message.js';
+import type { Delivery, Session, SessionNamespace, Subscription } from '../session.js';
 import { parseFilter } from '../topics.js';
 import { seedMessageId, type MessageRefs } from './message-refs.js';
-import type { BrokerStore, StoredMessage } from './types.js';
-
-export function toStored(msg: Message, id: number): StoredMessage {
-  return {
-    id,
-    topic: msg.topic,
-    payload: msg.payload,
-    qos: msg.qos,
-    retain: msg.retain,
-    properties: msg.properties,
-    createdAt: msg.createdAt,
-    expiresAt: msg.expiresAt,
-  };
-}
-
-export function fromStored(m: StoredMessage): Message {
-  return new Message(m.topic, m.payload, m.qos, m.retain, m.properties, m.createdAt, m.expiresAt);
-}
+import type { BrokerStore } from './types.js';
+import { fromStored } from './stored-message.js';
 
 /**
  * Recreates the stored sessions (offline), their subscriptions in the topic trees, their queued
@@ -33,8 +16,8 @@ export function loadState(
   store: BrokerStore,
   refs: MessageRefs,
   config: BrokerConfig,
-  namespace: (mount: string) => Namespace,
-  newSession: (ns: Namespace, clientId: string) => Session,
+  namespace: (mount: string) => SessionNamespace,
+  newSession: (ns: SessionNamespace, clientId: string) => Session,
 ): Session[] {
   const state = store.load();
   const messages = new Map<number, Message>();

@@ -1,9 +1,13 @@
 /**
  * Accounts and the access keys that sign HTTP API requests. A key belongs to one account; a root
  * key (the one created at first start) may also act for other accounts (`x-thicket-account`).
+ *
+ * Every signed request reads a key and most read an account, and both change rarely: they are
+ * kept in memory, read from the database at start and written through on change.
  */
-import { type Db, prepared } from '../store/database.js';
 import { newAccessKey, type AccessKey } from '../credentials.js';
+import { isUniqueViolation, type SqlEngine } from '../store/sql/engine.js';
+import type { StoreMigration } from '../store/sql/migrations.js';
 import { DEFAULT_ACCOUNT_ID } from './namespace.js';
 import type { SessionCredentials } from './session-credentials.js';
 
@@ -23,95 +27,149 @@ export interface StoredAccessKey extends AccessKey {
   createdAt: number;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS accounts (
-  account_id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS access_keys (
-  access_key_id TEXT PRIMARY KEY, secret_access_key TEXT NOT NULL,
-  account_id TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,
-  root INTEGER NOT NULL, read_only INTEGER NOT NULL, description TEXT NOT NULL, created_at INTEGER NOT NULL);
-`;
+interface AccountRow {
+  account_id: string;
+  name: string;
+  created_at: number;
+}
 
-type Row = Record<string, unknown>;
+interface KeyRow {
+  access_key_id: string;
+  secret_access_key: string;
+  account_id: string;
+  root: number;
+  read_only: number;
+  description: string;
+  created_at: number;
+}
 
-function keyFromRow(r: Row): StoredAccessKey {
+export const accountMigrations: Record<string, StoreMigration> = {
+  // IF NOT EXISTS: databases made before migrations already have these tables.
+  '0001_accounts_and_keys': {
+    async up(db) {
+      await db.schema
+        .createTable('accounts')
+        .ifNotExists()
+        .addColumn('account_id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('access_keys')
+        .ifNotExists()
+        .addColumn('access_key_id', 'text', (c) => c.primaryKey())
+        .addColumn('secret_access_key', 'text', (c) => c.notNull())
+        .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.account_id').onDelete('cascade'))
+        .addColumn('root', 'integer', (c) => c.notNull())
+        .addColumn('read_only', 'integer', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
+};
+
+function keyFromRow(r: KeyRow): StoredAccessKey {
   return {
-    accessKeyId: r.access_key_id as string,
-    secretAccessKey: r.secret_access_key as string,
-    accountId: r.account_id as string,
+    accessKeyId: r.access_key_id,
+    secretAccessKey: r.secret_access_key,
+    accountId: r.account_id,
     root: r.root === 1,
     readOnly: r.read_only === 1,
-    description: r.description as string,
-    createdAt: r.created_at as number,
+    description: r.description,
+    createdAt: r.created_at,
   };
 }
 
 export class AccountStore {
-  /** Keys are read on every signed request; they change rarely, so they are kept in memory. */
   private keys = new Map<string, StoredAccessKey>();
+  private accountsById = new Map<string, Account>();
   /** Temporary credentials (the credentials provider's); requests signed with them act as a role. */
   sessions: SessionCredentials | undefined;
 
-  constructor(private readonly db: Db) {
-    db.exec(SCHEMA);
-    for (const r of db.prepare('SELECT * FROM access_keys').all() as Row[]) {
-      const k = keyFromRow(r);
-      this.keys.set(k.accessKeyId, k);
-    }
+  private constructor(private readonly sql: SqlEngine) {}
+
+  /** The store with what the database holds loaded. */
+  static async open(engine: SqlEngine): Promise<AccountStore> {
+    const store = new AccountStore(engine);
+    await store.reload();
+    return store;
   }
 
-  /** Creates the default account and registers the admin key from the credentials file (first start, or after a reset). */
-  ensureDefault(admin: AccessKey, accountId = DEFAULT_ACCOUNT_ID): void {
-    if (!this.account(accountId)) this.createAccount(accountId, 'default');
-    if (!this.keys.has(admin.accessKeyId)) {
-      this.putKey({
-        ...admin,
-        accountId,
-        root: true,
-        readOnly: false,
-        description: 'admin key created at first start',
-        createdAt: Date.now(),
-      });
-    }
+  /** Reads accounts and keys again (another node changed them). */
+  async reload(): Promise<void> {
+    const { db } = this.sql;
+    const [accounts, keys] = await Promise.all([
+      this.sql.all<AccountRow>(db.selectFrom('accounts').selectAll()),
+      this.sql.all<KeyRow>(db.selectFrom('access_keys').selectAll()),
+    ]);
+    this.accountsById = new Map(accounts.map((r) => [r.account_id, { accountId: r.account_id, name: r.name, createdAt: r.created_at }]));
+    this.keys = new Map(keys.map((r) => [r.access_key_id, keyFromRow(r)]));
+  }
+
+  /** Creates the default account and registers the admin key from the credentials file (first start). */
+  async ensureDefault(admin: AccessKey, accountId = DEFAULT_ACCOUNT_ID): Promise<void> {
+    const { db } = this.sql;
+    const now = Date.now();
+    // Several nodes may start at once on one database: whoever inserts first wins, the others keep it.
+    await this.sql.batch([
+      db
+        .insertInto('accounts')
+        .values({ account_id: accountId, name: 'default', created_at: now })
+        .onConflict((c) => c.doNothing()),
+      db
+        .insertInto('access_keys')
+        .values(
+          keyRow({ ...admin, accountId, root: true, readOnly: false, description: 'admin key created at first start', createdAt: now }),
+        )
+        .onConflict((c) => c.doNothing()),
+    ]);
+    await this.reload();
   }
 
   account(accountId: string): Account | undefined {
-    const r = prepared(this.db, 'SELECT * FROM accounts WHERE account_id = ?').get(accountId) as Row | undefined;
-    return r ? { accountId: r.account_id as string, name: r.name as string, createdAt: r.created_at as number } : undefined;
+    return this.accountsById.get(accountId);
   }
 
   accounts(): Account[] {
-    return (prepared(this.db, 'SELECT * FROM accounts ORDER BY account_id').all() as Row[]).map((r) => ({
-      accountId: r.account_id as string,
-      name: r.name as string,
-      createdAt: r.created_at as number,
-    }));
+    return [...this.accountsById.values()].sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
   }
 
-  createAccount(accountId: string, name: string): Account {
-    const createdAt = Date.now();
-    prepared(this.db, 'INSERT INTO accounts (account_id, name, created_at) VALUES (?, ?, ?)').run(accountId, name, createdAt);
-    return { accountId, name, createdAt };
+  /** Creates an account with its first key (the secret is returned once); undefined when the id is taken. */
+  async createAccount(
+    accountId: string,
+    name: string,
+    keyDescription: string,
+  ): Promise<{ account: Account; key: StoredAccessKey } | undefined> {
+    const { db } = this.sql;
+    const account: Account = { accountId, name, createdAt: Date.now() };
+    const key = newKey(accountId, { description: keyDescription });
+    try {
+      await this.sql.batch([
+        db.insertInto('accounts').values({ account_id: accountId, name, created_at: account.createdAt }),
+        db.insertInto('access_keys').values(keyRow(key)),
+      ]);
+    } catch (err) {
+      if (isUniqueViolation(err)) return undefined;
+      throw err;
+    }
+    this.accountsById.set(accountId, account);
+    this.keys.set(key.accessKeyId, key);
+    return { account, key };
   }
 
   /** Creates a key for an account; the secret is returned once and kept only here. */
-  createKey(accountId: string, opts: { root?: boolean; readOnly?: boolean; description?: string } = {}): StoredAccessKey {
-    const key: StoredAccessKey = {
-      ...newAccessKey(),
-      accountId,
-      root: opts.root ?? false,
-      readOnly: opts.readOnly ?? false,
-      description: opts.description ?? '',
-      createdAt: Date.now(),
-    };
-    this.putKey(key);
+  async createKey(accountId: string, opts: { root?: boolean; readOnly?: boolean; description?: string } = {}): Promise<StoredAccessKey> {
+    const key = newKey(accountId, opts);
+    await this.sql.run(this.sql.db.insertInto('access_keys').values(keyRow(key)));
+    this.keys.set(key.accessKeyId, key);
     return key;
   }
 
-  deleteKey(accessKeyId: string): boolean {
-    const n = prepared(this.db, 'DELETE FROM access_keys WHERE access_key_id = ?').run(accessKeyId).changes;
+  async deleteKey(accessKeyId: string): Promise<boolean> {
+    const { changes } = await this.sql.run(this.sql.db.deleteFrom('access_keys').where('access_key_id', '=', accessKeyId));
     this.keys.delete(accessKeyId);
-    return n > 0;
+    return changes > 0;
   }
 
   key(accessKeyId: string): StoredAccessKey | undefined {
@@ -121,12 +179,27 @@ export class AccountStore {
   keysOf(accountId: string): StoredAccessKey[] {
     return [...this.keys.values()].filter((k) => k.accountId === accountId);
   }
+}
 
-  private putKey(k: StoredAccessKey): void {
-    prepared(
-      this.db,
-      'INSERT INTO access_keys (access_key_id, secret_access_key, account_id, root, read_only, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ).run(k.accessKeyId, k.secretAccessKey, k.accountId, k.root ? 1 : 0, k.readOnly ? 1 : 0, k.description, k.createdAt);
-    this.keys.set(k.accessKeyId, k);
-  }
+function newKey(accountId: string, opts: { root?: boolean; readOnly?: boolean; description?: string }): StoredAccessKey {
+  return {
+    ...newAccessKey(),
+    accountId,
+    root: opts.root ?? false,
+    readOnly: opts.readOnly ?? false,
+    description: opts.description ?? '',
+    createdAt: Date.now(),
+  };
+}
+
+function keyRow(k: StoredAccessKey): KeyRow {
+  return {
+    access_key_id: k.accessKeyId,
+    secret_access_key: k.secretAccessKey,
+    account_id: k.accountId,
+    root: k.root ? 1 : 0,
+    read_only: k.readOnly ? 1 : 0,
+    description: k.description,
+    created_at: k.createdAt,
+  };
 }

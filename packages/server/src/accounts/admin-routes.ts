@@ -50,7 +50,7 @@ export function adminRoutes(accounts: AccountStore): ApiRoute[] {
       path: '/_thicket/accounts',
       service: 'iot',
       operation: 'CreateAccount',
-      handler: (r) => {
+      handler: async (r) => {
         requireRoot(r.ctx);
         let accountId = r.body.accountId;
         if (accountId === undefined) {
@@ -61,9 +61,10 @@ export function adminRoutes(accounts: AccountStore): ApiRoute[] {
           throw invalidRequest(`accountId must be twelve digits, not '${String(accountId)}'`);
         if (accounts.account(accountId)) throw alreadyExists(`account ${accountId} already exists`, accountId);
         const name = typeof r.body.name === 'string' ? r.body.name : accountId;
-        const account = accounts.createAccount(accountId, name);
-        const key = accounts.createKey(accountId, { description: `admin key of account ${accountId}` });
-        return { accountId, name: account.name, accessKey: keyView(key, true) };
+        const created = await accounts.createAccount(accountId, name, `admin key of account ${accountId}`);
+        // Another request (or node) took the id between the check above and the insert.
+        if (!created) throw alreadyExists(`account ${accountId} already exists`, accountId);
+        return { accountId, name: created.account.name, accessKey: keyView(created.key, true) };
       },
     },
     {
@@ -83,10 +84,10 @@ export function adminRoutes(accounts: AccountStore): ApiRoute[] {
       path: '/_thicket/access-keys',
       service: 'iot',
       operation: 'CreateAccessKey',
-      handler: (r) => {
+      handler: async (r) => {
         const accountId = accountFor(r.ctx, r.body.accountId);
         if (r.body.root === true) requireRoot(r.ctx);
-        const key = accounts.createKey(accountId, {
+        const key = await accounts.createKey(accountId, {
           root: r.body.root === true,
           readOnly: r.body.readOnly === true,
           description: typeof r.body.description === 'string' ? r.body.description : '',
@@ -107,12 +108,12 @@ export function adminRoutes(accounts: AccountStore): ApiRoute[] {
       path: '/_thicket/access-keys/:accessKeyId',
       service: 'iot',
       operation: 'DeleteAccessKey',
-      handler: (r) => {
+      handler: async (r) => {
         const key = accounts.key(r.params.accessKeyId!);
         if (!key) throw notFound(`access key ${r.params.accessKeyId} does not exist`);
         accountFor(r.ctx, key.accountId);
         if (key.accessKeyId === keyOf(r.ctx).accessKeyId) throw invalidRequest('a key cannot delete itself');
-        accounts.deleteKey(key.accessKeyId);
+        await accounts.deleteKey(key.accessKeyId);
         return {};
       },
     },

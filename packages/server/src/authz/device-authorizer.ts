@@ -18,7 +18,7 @@ import type { RegistryStore } from '../registry/registry-store.js';
 import { certificateIdOf } from './certificate-id.js';
 import { customAuthRequestFromMqtt, type CustomAuthorizers, type CustomAuthRequest } from '../authorizers/index.js';
 import { bindThing, identityVariables } from './connection-identity.js';
-import type { ConnectionDomain } from '../domains/index.js';
+import type { ConnectionDomain } from '../domains/domain-configurations.js';
 
 /** What the hooks keep on each connection (ClientInfo.context). */
 export interface ConnectionAuth {

@@ -1,12 +1,14 @@
 /** The domain-configuration capability as the platform wires it: its store, services, SNI contexts and routes. */
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
+import { RC } from '@thicket/broker';
 import type { Namespace } from '../accounts/namespace.js';
 import type { ApiRoute } from '../api/aws-api.js';
 import type { Pki } from '../pki/index.js';
 import type { Tag } from '../registry/validation.js';
 import type { Db } from '../store/database.js';
-import { DomainConfigurations } from './domain-configurations.js';
+import { defineCapability } from '../platform/capability.js';
+import { DomainConfigurations, normalizeHost } from './domain-configurations.js';
 import { DomainStore } from './domain-store.js';
 import { domainRoutes } from './routes.js';
 import { dnsNamesOf, ServerCertificates } from './server-certificates.js';
@@ -68,3 +70,30 @@ export function createDomains(deps: DomainsDeps): Domains {
     },
   };
 }
+
+declare module '../platform/capability.js' {
+  interface Services {
+    domains: Domains;
+  }
+}
+
+export const domainsCapability = defineCapability('domains', (ctx) => {
+  const domains = createDomains({
+    db: ctx.db,
+    pki: ctx.pki,
+    authorizerExists: (ns, name) => ctx.use('authorizers').store.authorizer(ns, name) !== undefined,
+    managedDomainSuffix: () => ctx.endpoints().host,
+    tags: ctx.tags,
+    disconnectHost: (host, why) =>
+      ctx
+        .broker()
+        ?.disconnectWhere((c) => normalizeHost(c.client?.transport.tls?.servername ?? '') === host, 'AUTH_ERROR', RC.NOT_AUTHORIZED, why),
+    log: ctx.log('domains'),
+  });
+  return {
+    services: domains,
+    routes: domains.routes,
+    resources: { domainconfiguration: (ns, name) => domains.store.domain(ns, name.split('/')[0]!) !== undefined },
+    clear: () => domains.clear(),
+  };
+});

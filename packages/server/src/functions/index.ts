@@ -5,6 +5,7 @@ import type { Db } from '../store/database.js';
 import { FunctionStore } from './function-store.js';
 import { Functions } from './functions.js';
 import { functionRoutes } from './routes.js';
+import { defineCapability } from '../platform/capability.js';
 
 export { FunctionError } from './function-error.js';
 export { functionArn, parseFunctionArn, resolveFunctionRef } from './function-names.js';
@@ -31,3 +32,14 @@ export function createFunctions(deps: { db: Db; log: Logger }): FunctionsModule 
     stop: () => functions.stop(),
   };
 }
+
+declare module '../platform/capability.js' {
+  interface Services {
+    functions: FunctionsModule;
+  }
+}
+
+export const functionsCapability = defineCapability('functions', (ctx) => {
+  const m = createFunctions({ db: ctx.db, log: ctx.log('functions') });
+  return { services: m, routes: m.routes, clear: () => m.clear(), stop: () => m.stop() };
+});

@@ -29,7 +29,7 @@ export interface HttpContext {
   devices?: DeviceAuthenticator;
   endpoints: () => Record<string, string | undefined>;
   /** Test mode: the reset route exists. */
-  reset?: () => void;
+  reset?: () => void | Promise<void>;
 }
 
 export interface HttpsOptions {
@@ -94,7 +94,7 @@ export function createHttpApp(ctx: HttpContext, https?: HttpsOptions): FastifyIn
     // Unsigned on purpose: test mode is for test suites, which call this before every test.
     app.post('/_thicket/reset', async () => {
       const t0 = performance.now();
-      reset();
+      await reset();
       return { reset: true, ms: Math.round((performance.now() - t0) * 10) / 10 };
     });
   }

@@ -8,6 +8,8 @@ import { RoleStore } from './role-store.js';
 import { Roles } from './roles.js';
 import { roleRoutes } from './routes.js';
 import type { ApiRoute } from '../api/aws-api.js';
+import { iotArn } from '../accounts/namespace.js';
+import { defineCapability } from '../platform/capability.js';
 
 export { CredentialsProvider } from './credentials-provider.js';
 export { RoleAliases, roleAliasArn } from './role-aliases.js';
@@ -58,3 +60,31 @@ export function createRoleModule(deps: RoleModuleDeps): RoleModule {
     },
   };
 }
+
+declare module '../platform/capability.js' {
+  interface Services {
+    roles: RoleModule;
+  }
+}
+
+export const rolesCapability = defineCapability('roles', (ctx) => {
+  const registry = (): ReturnType<typeof ctx.use<'registry'>>['store'] => ctx.use('registry').store;
+  const roles = createRoleModule({
+    db: ctx.db,
+    thingsOf: (ns, id) =>
+      registry()
+        .thingsOf(ns, iotArn(ns, `cert/${id}`))
+        .map((t) => t.thingName),
+    thingTypeOf: (ns, thingName) => registry().thing(ns, thingName)?.thingTypeName,
+    certificateActive: (ns, id) => ctx.use('certificates').store.certificate(ns, id)?.status === 'ACTIVE',
+    tags: ctx.tags,
+  });
+  // Requests signed with temporary credentials are checked by the credentials provider.
+  ctx.use('accounts').store.sessions = roles.provider;
+  return {
+    services: roles,
+    routes: roles.routes,
+    resources: { rolealias: (ns, name) => roles.aliases.get(ns, name) !== undefined },
+    clear: () => roles.clear(),
+  };
+});

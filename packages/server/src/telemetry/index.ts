@@ -4,3 +4,4 @@ export { telemetryRoutes, QUERY_PATH, TABLES_PATH } from './routes.js';
 export { DEFAULT_TABLE_SETTINGS, type TableSettings, type TableDatabaseSettings } from './settings.js';
 export type { TableRow } from './values.js';
 export type { QueryResult } from './embedded-query.js';
+export { telemetryCapability } from './module.js';

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, Events, headers, type ConnectionOptions, type MsgHdrs, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 import type { NatsServerSettings } from '../rules-config.js';
-import { ActionError } from './types.js';
+import { ActionError } from './action-error.js';
 
 /** How long a first connection attempt may take (a message waits for it). */
 const CONNECT_TIMEOUT_MS = 2_000;

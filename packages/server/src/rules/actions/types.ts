@@ -45,15 +45,7 @@ export interface ActionMessage {
   hops: number;
 }
 
-/** An action that failed; `resource` names what it failed on (AWS's `failedResource`), when known per message. */
-export class ActionError extends Error {
-  constructor(
-    message: string,
-    readonly resource?: string,
-  ) {
-    super(message);
-  }
-}
+export { ActionError } from './action-error.js';
 
 export interface ActionRunner {
   /** What the action acts on (topic, URL, table, ...), for `failedResource` when the failure does not say. */

@@ -1,0 +1,22 @@
+/** Files for OTA jobs: job documents reference them by placeholders (substituteFilePlaceholders). */
+import { defineCapability } from '../platform/capability.js';
+import { fileRoutes } from './file-routes.js';
+import { FileService } from './file-service.js';
+
+declare module '../platform/capability.js' {
+  interface Services {
+    files: { files: FileService };
+  }
+}
+
+export const filesCapability = defineCapability('files', (ctx) => {
+  const files = new FileService({
+    db: ctx.db,
+    // The PKI's directory is the data directory (a temporary one with --ephemeral).
+    dataDir: ctx.pki.dataDir,
+    endpoints: ctx.endpoints,
+    log: ctx.log('files'),
+    inUse: (ns, fileName) => ctx.use('jobs').jobs.fileUser(ns, fileName),
+  });
+  return { services: { files }, routes: fileRoutes(files), cleared: () => files.clear() };
+});

@@ -1,0 +1,53 @@
+/** Jobs: the control plane, the rollout and timeout tasks, and the devices' jobs API over MQTT and HTTP. */
+import { defineCapability } from '../platform/capability.js';
+import { DeviceJobs } from './device-jobs.js';
+import { JobStore } from './job-store.js';
+import { serveJobsOverMqtt } from './jobs-mqtt.js';
+import { jobsControlRoutes, jobsDataRoutes } from './jobs-routes.js';
+import { JobsService } from './jobs-service.js';
+
+declare module '../platform/capability.js' {
+  interface Services {
+    jobs: { store: JobStore; jobs: JobsService; deviceJobs: DeviceJobs };
+  }
+}
+
+export const jobsCapability = defineCapability('jobs', (ctx) => {
+  const store = new JobStore(ctx.db);
+  const registry = ctx.use('registry');
+  const files = ctx.use('files').files;
+  const jobs = new JobsService({
+    store,
+    registry: registry.store,
+    groups: registry.thingGroups,
+    events: registry.events,
+    log: ctx.log('jobs'),
+    publish: ctx.publish,
+    files: {
+      checkReferences: (ns, text) => files.checkFileReferences(text, ns),
+      substitute: (ns, text, expiresInSec) => files.substituteFilePlaceholders(text, ns, { expiresInSec }),
+      readText: (ns, name, maxBytes) => files.readText(ns, name, maxBytes),
+    },
+  });
+  const deviceJobs = new DeviceJobs({
+    store,
+    lifecycle: jobs.lifecycle,
+    documentFor: (ns, job) => jobs.deviceDocument(ns, job),
+    clock: Date.now,
+    expireDue: () => jobs.expireDue(),
+  });
+  // A deleted thing leaves its executions; a thing joining a group joins its continuous jobs.
+  registry.things.deleted = (ns, thingName) => jobs.thingDeleted(ns, thingName);
+  registry.thingGroups.membershipChanged = (ns, thingName) => jobs.membershipChanged(ns, thingName);
+  return {
+    services: { store, jobs, deviceJobs },
+    routes: [...jobsControlRoutes(jobs), ...jobsDataRoutes(deviceJobs)],
+    start(broker) {
+      const stop = serveJobsOverMqtt(broker, deviceJobs, ctx.log('jobs'));
+      jobs.start();
+      return stop;
+    },
+    clear: () => jobs.clear(),
+    stop: () => jobs.stop(),
+  };
+});
