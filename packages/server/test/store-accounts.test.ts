@@ -1,9 +1,9 @@
-/** The account store on SQLite and PostgreSQL: migrations, the first-start account, keys, and two nodes on one database. */
+/** The SQL engine and the account store on SQLite and PostgreSQL: batches, migrations, the first-start account, keys, two nodes on one database. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AccountStore, accountMigrations } from '../src/accounts/account-store.js';
 import { newAccessKey } from '../src/credentials.js';
-import type { SqlEngine } from '../src/store/sql/engine.js';
+import { isUniqueViolation, type SqlEngine } from '../src/store/sql/engine.js';
 import { migrate, MIGRATION_TABLE } from '../src/store/sql/migrations.js';
 import { onBothEngines } from './store-engines.js';
 
@@ -14,7 +14,29 @@ async function openStore(engine: SqlEngine): Promise<AccountStore> {
   return AccountStore.open(engine);
 }
 
-onBothEngines('account store', (engines) => {
+onBothEngines('SQL engine and account store', (engines) => {
+  test('a batch is all or nothing; epoch milliseconds come back as numbers', async () => {
+    const engine = await engines.open();
+    await engine.db.schema
+      .createTable('t')
+      .addColumn('k', 'text', (c) => c.primaryKey())
+      .addColumn('at', 'bigint')
+      .execute();
+    const at = Date.UTC(2026, 11, 3, 12, 0, 0, 123);
+    await assert.rejects(
+      engine.batch([engine.db.insertInto('t').values({ k: 'a', at }), engine.db.insertInto('t').values({ k: 'a', at })]),
+      (err) => isUniqueViolation(err),
+    );
+    assert.deepEqual(await engine.all(engine.db.selectFrom('t').selectAll()), []);
+    const [one, two] = await engine.batch([
+      engine.db.insertInto('t').values({ k: 'a', at }),
+      engine.db.deleteFrom('t').where('k', '=', 'zz'),
+    ]);
+    assert.equal(one!.changes, 1);
+    assert.equal(two!.changes, 0);
+    assert.deepEqual(await engine.first(engine.db.selectFrom('t').selectAll()), { k: 'a', at });
+  });
+
   test('migrations apply once, are recorded, and a second run applies nothing', async () => {
     const engine = await engines.open();
     assert.deepEqual(await migrate(engine, SETS), ['accounts/0001_accounts_and_keys']);

@@ -42,6 +42,8 @@ export function postgresEngine(opts: PostgresEngineOptions): SqlEngine {
     run: (q) => execute(pool, q),
     async batch(qs) {
       const client = await pool.connect();
+      // A connection whose ROLLBACK fails is broken: the pool closes it rather than lending it again.
+      let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const results: RunResult[] = [];
@@ -49,10 +51,10 @@ export function postgresEngine(opts: PostgresEngineOptions): SqlEngine {
         await client.query('COMMIT');
         return results;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
         throw err;
       } finally {
-        client.release();
+        client.release(broken);
       }
     },
     // Kysely's destroy ends the pool.
