@@ -109,6 +109,8 @@ export class AccountStore {
 
   /** Creates the default account and registers the admin key from the credentials file (first start). */
   async ensureDefault(admin: AccessKey, accountId = DEFAULT_ACCOUNT_ID): Promise<void> {
+    // Every start after the first finds both in what open() loaded: nothing to write.
+    if (this.accountsById.has(accountId) && this.keys.has(admin.accessKeyId)) return;
     const { db } = this.sql;
     const now = Date.now();
     // Several nodes may start at once on one database: whoever inserts first wins, the others keep it.

@@ -14,7 +14,7 @@ declare module '../platform/capability.js' {
 
 export const certificatesCapability = defineCapability('certificates', (ctx) => {
   const store = new CertificateStore(ctx.db);
-  const registry = (): ReturnType<typeof ctx.use<'registry'>>['store'] => ctx.use('registry').store;
+  const registry = () => ctx.use('registry').store;
   const certificates = new Certificates(store, ctx.pki, {
     thingsOf: (ns, arn) =>
       registry()

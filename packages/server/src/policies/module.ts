@@ -13,7 +13,7 @@ declare module '../platform/capability.js' {
 
 export const policiesCapability = defineCapability('policies', (ctx) => {
   const store = new PolicyStore(ctx.db);
-  const groups = (): ReturnType<typeof ctx.use<'registry'>>['thingGroups'] => ctx.use('registry').thingGroups;
+  const groups = () => ctx.use('registry').thingGroups;
   const policies = new Policies(store, {
     targetExists: (ns, arn) => ctx.resourceExists(arn) && parseArn(arn)?.accountId === ns.accountId,
     groupAncestors: (ns, group) => groups().lineage(ns, group).slice(0, -1),

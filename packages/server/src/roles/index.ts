@@ -68,7 +68,7 @@ declare module '../platform/capability.js' {
 }
 
 export const rolesCapability = defineCapability('roles', (ctx) => {
-  const registry = (): ReturnType<typeof ctx.use<'registry'>>['store'] => ctx.use('registry').store;
+  const registry = () => ctx.use('registry').store;
   const roles = createRoleModule({
     db: ctx.db,
     thingsOf: (ns, id) =>

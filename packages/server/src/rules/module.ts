@@ -10,7 +10,7 @@ declare module '../platform/capability.js' {
 }
 
 export const rulesCapability = defineCapability('rules', (ctx) => {
-  const functions = (): ReturnType<typeof ctx.use<'functions'>>['functions'] => ctx.use('functions').functions;
+  const functions = () => ctx.use('functions').functions;
   const { options } = ctx;
   const m = createRules({
     db: ctx.db,
