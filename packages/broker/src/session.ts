@@ -65,8 +65,12 @@ export interface SessionLink {
 /**
  * Queued messages past which a connected session holds its QoS 1/2 publishers back (their
  * acknowledgements wait) instead of growing its queue further; maxQueued when that is lower.
+ * The client's in-flight window (maxInflight) already keeps its connection busy, so a longer queue
+ * adds latency, not throughput; and messages that wait long enough to outlive a young-generation
+ * GC cycle get promoted, which at 1000 made fan-in tip into a mode where GC took twice the time
+ * (`fanin-100-q1` 0.7x, see the README's benchmark notes).
  */
-export const CONGESTION_QUEUED = 1000;
+export const CONGESTION_QUEUED = 250;
 
 /**
  * A connected session's queue may hold this many times its congestion bound even when maxQueued is

@@ -91,7 +91,7 @@ describe('publish and QoS', { concurrency: true }, () => {
       }));
   }
 
-  // A slower subscriber builds a queue; past the congestion bound (1000) the publisher's PUBACKs
+  // A slower subscriber builds a queue; past the congestion bound (250) the publisher's PUBACKs
   // wait for it. The publisher keeps 200 unacknowledged, over the Receive Maximum of 100, as mqtt.js
   // (which ignores the server's Receive Maximum) lets it: "pause" slows it down instead of 0x93.
   test('2,000 QoS 1 messages arrive in publish order (per subscription, both transports, both versions)', () =>

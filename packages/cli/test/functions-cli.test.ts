@@ -4,14 +4,18 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliWithHttpServer } from './helpers.js';
-import { httpFunction, type HttpFunction } from '../../server/test/functions-helpers.js';
+import { httpFunction } from '../../server/test/functions-helpers.js';
 
-let endpoint: HttpFunction | undefined;
-const { thicket, fails, dataDir } = cliWithHttpServer();
-after(() => endpoint?.close());
+// A URL function must be under a trusted prefix: the endpoint starts first, and the server trusts its URL.
+const endpoint = await httpFunction((event) => ({ body: JSON.stringify({ got: event }) }));
+const { thicket, fails, dataDir } = cliWithHttpServer({ serveArgs: ['--rules-trusted-url-prefix', endpoint.url] });
+after(() => endpoint.close());
 
 test('functions: register a URL function, list, describe, invoke with a payload, delete', async () => {
-  endpoint = await httpFunction((event) => ({ body: JSON.stringify({ got: event }) }));
+  assert.match(
+    await fails('functions', 'register', 'stray', '--url', 'http://127.0.0.1:9/'),
+    /InvalidRequestException: url 'http:\/\/127\.0\.0\.1:9\/' is not one this server may call .*rules\.trustedUrlPrefixes/,
+  );
   assert.equal(
     await thicket('functions', 'register', 'hook', '--url', endpoint.url, '--timeout', '5', '--description', 'a web hook'),
     'registered function arn:aws:lambda:us-east-1:123456789012:function:hook\n',

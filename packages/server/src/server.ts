@@ -19,6 +19,7 @@ import { brokerSettings, shadowSettings } from './profile.js';
 import { Registry } from 'prom-client';
 import { createPlatform, type Platform } from './platform.js';
 import { sqliteEngine } from './store/sql/sqlite-engine.js';
+import { NO_SESSION_TICKETS } from './domains/tls-contexts.js';
 import { openDatabase } from './store/database.js';
 import { publicUrls } from './api/endpoint-routes.js';
 
@@ -82,6 +83,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     trustedUrlPrefixes: config.rules.trustedUrlPrefixes,
     ruleNats: config.rules.nats,
     ruleMetricLimits: config.rules.metrics,
+    ruleEngine: config.rules.engine,
     ruleTables: config.rules.tables,
     log,
   });
@@ -101,7 +103,13 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   // Domain configurations' certificates by SNI on both TLS listeners (the default one otherwise).
   const sni = platform.use('domains').sni.callback;
   // listenTls spreads these into tls.createServer's options, which is where SNICallback belongs.
-  const tlsWithSni: tls.TlsOptions = { key: pki.serverKeyPem, cert: pki.serverCertPem, ca: [pki.caCertPem], SNICallback: sni };
+  const tlsWithSni: tls.TlsOptions = {
+    key: pki.serverKeyPem,
+    cert: pki.serverCertPem,
+    ca: [pki.caCertPem],
+    SNICallback: sni,
+    secureOptions: NO_SESSION_TICKETS,
+  };
   try {
     if (config.mqttPort !== null) {
       const l = await listenTcp(broker, { host, port: config.mqttPort });
@@ -139,7 +147,13 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       ports.http = (app.server.address() as net.AddressInfo).port;
     }
     if (config.httpsPort !== null) {
-      const app = createHttpApp(ctx, { key: pki.serverKeyPem, cert: pki.serverCertPem, ca: [pki.caCertPem], SNICallback: sni });
+      const app = createHttpApp(ctx, {
+        key: pki.serverKeyPem,
+        cert: pki.serverCertPem,
+        ca: [pki.caCertPem],
+        SNICallback: sni,
+        secureOptions: NO_SESSION_TICKETS,
+      });
       apps.push(app);
       await app.listen({ host, port: config.httpsPort });
       ports.https = (app.server.address() as net.AddressInfo).port;

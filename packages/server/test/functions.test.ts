@@ -9,11 +9,12 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { adminRequest, type AccessKey } from '@thicket/server';
 import { createAccount, sleep, startTestServer, type TestServer } from './helpers.js';
-import { functionsApi, httpFunction, moduleFile, type FunctionsApi } from './functions-helpers.js';
+import { failure, FunctionHost, functionsApi, moduleFile, type FunctionsApi } from './functions-helpers.js';
 
 const NS = { accountId: '123456789012', region: 'us-east-1' };
 
 let server: TestServer;
+let host: FunctionHost;
 let api: FunctionsApi;
 let endpoint: string;
 let accountKey: AccessKey;
@@ -28,18 +29,11 @@ export async function handler(event, context) {
     memory: context.memoryLimitInMB, env: Object.keys(process.env).sort(), region: process.env.AWS_REGION };
 }`;
 
-async function failure(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error('expected the request to fail');
-}
-
 before(async () => {
   process.env.THICKET_FUNCTIONS_TEST_SECRET = 'not for functions';
-  server = await startTestServer({ dev: true });
+  host = await FunctionHost.start();
+  // URL functions need a trusted prefix (functions-url-trust.test.ts tests that); port 9 stands for a dead endpoint.
+  server = await startTestServer({ dev: true, rules: { trustedUrlPrefixes: [host.prefix, 'http://127.0.0.1:9/'] } });
   endpoint = `http://127.0.0.1:${server.ports.http}`;
   api = functionsApi(endpoint, server.adminKey);
   const key = (body: object) =>
@@ -58,10 +52,11 @@ before(async () => {
 after(async () => {
   delete process.env.THICKET_FUNCTIONS_TEST_SECRET;
   await server.close();
+  await host.close();
 });
 
 test('an HTTP function: register with a non-root key, get, list, invoke (the endpoint gets the event), delete', async () => {
-  const fn = await httpFunction((event) => ({ body: JSON.stringify({ doubled: (event as { n: number }).n * 2 }) }));
+  const fn = host.add((event) => ({ body: JSON.stringify({ doubled: (event as { n: number }).n * 2 }) }));
   try {
     const r = await api.register('doubler', { url: fn.url, timeout: 5, description: 'doubles n' }, accountKey);
     assert.deepEqual(
@@ -100,7 +95,7 @@ test('an HTTP function: register with a non-root key, get, list, invoke (the end
 });
 
 test('an HTTP function that fails, answers slowly or redirects is a function error, not an API error', async () => {
-  const fn = await httpFunction((event) => {
+  const fn = host.add((event) => {
     const e = event as { mode: string };
     if (e.mode === 'fail') return { status: 500, body: 'database down' };
     if (e.mode === 'slow') return { delayMs: 2500, body: '{}' };

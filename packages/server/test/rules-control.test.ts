@@ -479,6 +479,21 @@ test('tags: x-amz-tagging at create, TagResource, ListTagsForResource, UntagReso
   assert.equal((await awsError(f.iot.send(new GetTopicRuleCommand({ ruleName: 'bad_tags' })))).name, 'UnauthorizedException');
 });
 
+test('a tag value over 256 characters is refused at CreateTopicRule and TagResource; 256 is accepted', async () => {
+  const long = await awsError(create('long_tag', { sql: "SELECT * FROM 'tags/t'", actions: [] }, `team=${'v'.repeat(257)}`));
+  assert.equal(long.name, 'InvalidRequestException');
+  assert.match(long.message, /The value of tag 'team' is longer than 256 characters/);
+  assert.equal((await awsError(f.iot.send(new GetTopicRuleCommand({ ruleName: 'long_tag' })))).name, 'UnauthorizedException');
+  await create('long_tag', { sql: "SELECT * FROM 'tags/t'", actions: [] }, `team=${'v'.repeat(256)}`);
+  const tagged = await awsError(
+    f.iot.send(new TagResourceCommand({ resourceArn: `${ARN}/long_tag`, tags: [{ Key: 'more', Value: 'w'.repeat(257) }] })),
+  );
+  assert.equal(tagged.name, 'InvalidRequestException');
+  assert.match(tagged.message, /tags\.1\.member\.Value' failed to satisfy constraint: Member must have length less than or equal to 256/);
+  const tags = (await f.iot.send(new ListTagsForResourceCommand({ resourceArn: `${ARN}/long_tag` }))).tags;
+  assert.deepEqual(tags, [{ Key: 'team', Value: 'v'.repeat(256) }]);
+});
+
 test('the aws CLI: create-topic-rule (with tags), get-topic-rule, list-topic-rules, replace, disable, delete', async () => {
   const env = {
     ...process.env,

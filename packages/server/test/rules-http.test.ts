@@ -1,7 +1,7 @@
 /**
  * The http rule action end to end: rules created with @aws-sdk/client-iot, devices publishing over
- * MQTT, a loopback HTTP endpoint receiving the output; templates, content types, retries, the error
- * action, the per-action bound, SigV4 with a Thicket role, and hostile URLs and headers.
+ * MQTT, a loopback HTTP endpoint receiving the output; templates, content types, retries, timeouts,
+ * the error action, the per-action bound, SigV4 with a Thicket role, and hostile URLs and headers.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -166,6 +166,32 @@ test('an endpoint that refuses connections: the error action runs (HttpAction, t
   assert.match(doc.failures[0]!.errorMessage, /ECONNREFUSED.* after 2 retries/);
 });
 
+// Before the slow-endpoint test: its hanging requests hold the shared sockets to the endpoint for a while.
+test('an endpoint that never answers: each try is given 4 s, and after 3 tries the error action runs', async () => {
+  ep.behaviour = (r) => (r.url.startsWith('/trusted/hang') ? 'hang' : { status: 200 });
+  try {
+    await rule('hang', "SELECT * FROM 'hang/in'", { url: `${ep.base}/trusted/hang` });
+    const errors = await f.subscriber('errors/hang');
+    const device = await f.client();
+    const started = Date.now();
+    await device.publishAsync('hang/in', '{}', { qos: 1 });
+    const doc = JSON.parse((await errors.next(25_000)).payload.toString()) as ErrorDoc;
+    const took = Date.now() - started;
+    const tries = ep.to('/trusted/hang');
+    assert.equal(tries.length, 3);
+    for (let i = 1; i < tries.length; i++) assert.ok(tries[i]!.at - tries[i - 1]!.at >= 3900, `try ${i + 1} came too early`);
+    assert.ok(took >= 12_000 && took < 20_000, `${took} ms`);
+    assert.equal(doc.failures[0]!.failedAction, 'HttpAction');
+    assert.equal(doc.failures[0]!.failedResource, `${ep.base}/trusted/hang`);
+    assert.match(
+      doc.failures[0]!.errorMessage,
+      /^HttpAction failed to make a request to the specified endpoint: Request timeout to 127\.0\.0\.1:\d+ after 4000 ms after 2 retries$/,
+    );
+  } finally {
+    ep.behaviour = () => ({ status: 200 });
+  }
+});
+
 test('a slow endpoint delays no other rule; past the per-action bound messages fail at once to the error action', async () => {
   ep.behaviour = (r) => (r.url.startsWith('/trusted/slow') ? 'hang' : { status: 200 });
   try {
@@ -236,7 +262,7 @@ test('SigV4 with a Thicket role: Thicket itself accepts the signed request; a ro
   }
 });
 
-test('hostile rules are refused at CreateTopicRule: schemes, credentials, CR/LF, reserved headers, missing confirmationUrl, batching', async () => {
+test('hostile rules are refused at CreateTopicRule: schemes, credentials, CR/LF, reserved headers, missing confirmationUrl, batchConfig ranges (batching itself is accepted)', async () => {
   for (const url of [
     'file:///etc/passwd',
     'ftp://127.0.0.1/x',
@@ -269,9 +295,11 @@ test('hostile rules are refused at CreateTopicRule: schemes, credentials, CR/LF,
     await refused('hostPrefix', { url: `http://127.0.0.1.evil.net/x`, confirmationUrl: 'http://127.0.0.1' }),
     /must be a prefix/,
   );
+  // Batching is accepted (rules-http-batching.test.ts); its batchConfig is held to AWS's ranges.
+  await rule('batching', "SELECT * FROM 'x'", { url: `${ep.base}/trusted/b`, enableBatching: true, batchConfig: { maxBatchSize: 2 } });
   assert.match(
-    await refused('batching', { url: `${ep.base}/trusted/b`, enableBatching: true }),
-    /batching HTTP action messages is not supported/,
+    await refused('batchOpen', { url: `${ep.base}/trusted/b`, enableBatching: true, batchConfig: { maxBatchOpenMs: 4 } }),
+    /batchConfig.maxBatchOpenMs' failed to satisfy constraint: Member must have value greater than or equal to 5/,
   );
   assert.match(
     await refused('batchRange', { url: `${ep.base}/trusted/b`, batchConfig: { maxBatchSize: 11 } }),

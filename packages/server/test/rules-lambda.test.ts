@@ -11,10 +11,11 @@ import { dirname, join } from 'node:path';
 import { AddThingToThingGroupCommand, CreateThingCommand, CreateThingGroupCommand, CreateTopicRuleCommand } from '@aws-sdk/client-iot';
 import { IoTDataPlaneClient, UpdateThingShadowCommand } from '@aws-sdk/client-iot-data-plane';
 import { rulesFixture, type RulesFixture } from './rules-helpers.js';
-import { functionsApi, httpFunction, moduleFile, type FunctionsApi } from './functions-helpers.js';
+import { FunctionHost, functionsApi, moduleFile, type FunctionsApi } from './functions-helpers.js';
 import { sleep } from './helpers.js';
 
 let f: RulesFixture;
+let host: FunctionHost;
 let api: FunctionsApi;
 let data: IoTDataPlaneClient;
 const ARN = (name: string, account = '123456789012', region = 'us-east-1') => `arn:aws:lambda:${region}:${account}:function:${name}`;
@@ -23,7 +24,8 @@ const republishTo = (topic: string) => ({ republish: { roleArn: ROLE, topic } })
 const lambdaTo = (functionArn: string) => ({ lambda: { functionArn } });
 
 before(async () => {
-  f = await rulesFixture();
+  host = await FunctionHost.start();
+  f = await rulesFixture({ rules: { trustedUrlPrefixes: [host.prefix] } });
   api = functionsApi(`http://127.0.0.1:${f.server.ports.http}`, f.server.adminKey);
   data = new IoTDataPlaneClient({
     endpoint: `http://127.0.0.1:${f.server.ports.http}`,
@@ -35,6 +37,7 @@ before(async () => {
 after(async () => {
   data.destroy();
   await f.close();
+  await host.close();
 });
 
 async function createRule(ruleName: string, sql: string, actions: object[], more: Record<string, unknown> = {}): Promise<void> {
@@ -67,7 +70,7 @@ async function waitForFile(path: string, timeoutMs = 5000): Promise<string> {
 }
 
 test('the lambda action: an HTTP function receives the rule output as its event', async () => {
-  const fn = await httpFunction();
+  const fn = host.add();
   try {
     await api.register('collector', { url: fn.url });
     await createRule('to_http', "SELECT temperature, topic(2) AS device FROM 'lambda/+/temp' WHERE temperature > 30", [
@@ -155,7 +158,7 @@ test("another account's or region's function ARN is refused, at CreateTopicRule 
   );
 
   // A template that renders another account's ARN fails per message.
-  const fn = await httpFunction();
+  const fn = host.add();
   try {
     await api.register('collector2', { url: fn.url });
     await createRule('cross', "SELECT * FROM 'cross/+'", [lambdaTo('arn:aws:lambda:us-east-1:${topic(2)}:function:collector2')], {

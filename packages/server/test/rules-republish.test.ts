@@ -1,7 +1,8 @@
 /**
  * The rules engine end to end with the republish action: rules created with the official
  * @aws-sdk/client-iot, devices publishing over MQTT, the output arriving on the republish topic;
- * Basic Ingest, disabled rules, error actions, loops, namespaces.
+ * MQTT 5 headers, the shadow topics (and the Jobs topics refused), Basic Ingest, disabled rules,
+ * error actions, loops, and the per-rule metrics.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,6 +42,69 @@ test('a device publishes; the rule filters, transforms and republishes with the 
   assert.deepEqual(JSON.parse(got.payload.toString()), { t: 35, device: 'd1', cid: 'sensor-7' });
   assert.equal(got.qos, 1);
   assert.deepEqual(await alerts.settle(200), [], 'the message under the threshold gave no output');
+});
+
+test('MQTT 5 headers: each a template, arriving as the properties of the republished message', async () => {
+  await createRule(
+    'headers',
+    "SELECT * FROM 'hdr/+'",
+    [
+      republishTo('hdr/out', {
+        qos: 1,
+        headers: {
+          payloadFormatIndicator: 'UTF8_DATA',
+          contentType: 'application/json',
+          responseTopic: 'resp/${topic(2)}',
+          correlationData: "${encode(corr, 'base64')}",
+          messageExpiry: '60',
+          userProperties: [
+            { key: 'device', value: '${topic(2)}' },
+            { key: 'kind', value: '${v}' },
+          ],
+        },
+      }),
+    ],
+    { awsIotSqlVersion: '2016-03-23' },
+  );
+  const out = await f.subscriber('hdr/out');
+  const device = await f.client();
+  await device.publishAsync('hdr/d7', JSON.stringify({ v: 'x1', corr: 'req-42' }), { qos: 1 });
+  const got = await out.next();
+  assert.equal(got.properties.payloadFormatIndicator, true);
+  assert.equal(got.properties.contentType, 'application/json');
+  assert.equal(got.properties.responseTopic, 'resp/d7');
+  assert.equal(Buffer.from(got.properties.correlationData as Uint8Array).toString(), 'req-42');
+  assert.ok((got.properties.messageExpiryInterval as number) > 0 && (got.properties.messageExpiryInterval as number) <= 60);
+  assert.deepEqual(got.properties.userProperties, { device: 'd7', kind: 'x1' });
+});
+
+test('republish to $$aws/things/<thing>/shadow/update reaches the shadow; a reserved Jobs topic is refused to the error action', async () => {
+  await createRule(
+    'to_shadow',
+    "SELECT VALUE {'state': {'reported': {'t': t}}} FROM 'shd/+'",
+    [republishTo('$$aws/things/${topic(2)}/shadow/update')],
+    { awsIotSqlVersion: '2016-03-23' },
+  );
+  const accepted = await f.subscriber('$aws/things/boiler1/shadow/update/accepted');
+  const device = await f.client();
+  await device.publishAsync('shd/boiler1', JSON.stringify({ t: 5 }), { qos: 1 });
+  const doc = JSON.parse((await accepted.next()).payload.toString()) as { state: unknown; version: number };
+  assert.deepEqual(doc.state, { reported: { t: 5 } });
+  assert.equal(doc.version, 1);
+
+  await createRule('to_jobs', "SELECT * FROM 'jb/+'", [republishTo('$$aws/things/${topic(2)}/jobs/get')], {
+    errorAction: republishTo('errors/to_jobs'),
+  });
+  const errors = await f.subscriber('errors/to_jobs');
+  const jobs = await f.subscriber('$aws/things/boiler1/jobs/#');
+  await device.publishAsync('jb/boiler1', '{}', { qos: 1 });
+  const failure = (JSON.parse((await errors.next()).payload.toString()) as { failures: Record<string, string>[] }).failures[0]!;
+  assert.deepEqual(failure, {
+    failedAction: 'RepublishAction',
+    failedResource: '$aws/things/boiler1/jobs/get',
+    errorMessage: "Republishing to the reserved Jobs topic '$aws/things/boiler1/jobs/get' is not allowed",
+  });
+  assert.deepEqual(await jobs.settle(200), [], 'nothing reached the Jobs topics');
 });
 
 test('Basic Ingest: $aws/rules/<rule>/... reaches that rule only, never a subscriber; topic() sees the rest', async () => {
@@ -117,7 +181,8 @@ test('a rule that republishes onto its own topic is cut off instead of looping f
   const all = await seen.settle(500);
   assert.ok(all.length >= 2 && all.length <= 12, `saw ${all.length} copies`);
   const metrics = await (await fetch(`http://127.0.0.1:${f.server.ports.http}/metrics`)).text();
-  assert.match(metrics, /thicket_rules_messages_dropped_total\{reason="loop"\} [1-9]/);
+  assert.match(metrics, /thicket_rules_messages_dropped_total\{account="123456789012",rule="loop",reason="loop"\} [1-9]/);
+  assert.match(metrics, /thicket_rules_messages_dropped_total\{account="123456789012",rule="loop",reason="queue_full"\} 0/);
 });
 
 test('per-rule counters on /metrics', async () => {
@@ -127,6 +192,12 @@ test('per-rule counters on /metrics', async () => {
   assert.match(metrics, /thicket_rules_actions_total\{account="123456789012",rule="hot",action="republish",outcome="success"\} 1/);
   assert.match(metrics, /thicket_rules_error_actions_total\{account="123456789012",rule="fails",outcome="success"\} 1/);
   assert.match(metrics, /thicket_rules_evaluation_seconds_count\{account="123456789012",rule="hot"\} 2/);
+  // Action latency per rule and action type; an error action counts under its own type.
+  assert.match(metrics, /thicket_rules_action_seconds_bucket\{account="123456789012",rule="hot",action="republish",le="\+Inf"\} 1/);
+  assert.match(metrics, /thicket_rules_action_seconds_count\{account="123456789012",rule="hot",action="republish"\} 1/);
+  assert.match(metrics, /thicket_rules_action_seconds_count\{account="123456789012",rule="fails",action="republish"\} 2/);
+  assert.match(metrics, /thicket_rules_messages_dropped_total\{account="123456789012",rule="hot",reason="queue_full"\} 0/);
+  assert.match(metrics, /\nthicket_rules_messages_queued 0\n/);
 });
 
 test("a rule's counters go on across ReplaceTopicRule, and go away with DeleteTopicRule", async () => {

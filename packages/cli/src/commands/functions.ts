@@ -60,10 +60,13 @@ export function registerFunctions(program: Command): void {
     fns
       .command('register <name>')
       .description(
-        'register (or replace) a function: --url for an endpoint the server POSTs events to, --module for an ESM file on the server exporting handler(event, context); a module needs a root key',
+        'register (or replace) a function: --url for an endpoint the server POSTs events to (under a trusted URL prefix or an ENABLED topic rule destination), --module for an ESM file on the server exporting handler(event, context); a module needs a root key',
       ),
   )
-    .option('--url <url>', 'an http(s) endpoint: the event is POSTed as JSON, the response body is the result')
+    .option(
+      '--url <url>',
+      'an http(s) endpoint: the event is POSTed as JSON, the response body is the result; it must start with a prefix of rules.trustedUrlPrefixes or fall under an ENABLED topic rule destination',
+    )
     .option('--module <path>', "a JavaScript module on the server's disk (a relative path is made absolute here)")
     .option('--timeout <seconds>', 'how long one invocation may run (1-900, default 3)')
     .option('--memory <mb>', "a module's memory size in MB (128-10240, default 128)")

@@ -13,6 +13,7 @@ import type { RoleSession } from '../accounts/session-credentials.js';
 import { isRegion, type Namespace } from '../accounts/namespace.js';
 import { AwsError, forbidden, sendAwsError, unauthorized } from '../aws/errors.js';
 import { verifySigV4 } from '../aws/sigv4.js';
+import { AllowedMethods, methodNotAllowed } from './allowed-methods.js';
 import { checkPathLabels } from './path-labels.js';
 import { authorizeRoleRequest } from '../roles/role-actions.js';
 
@@ -231,22 +232,47 @@ export function registerApi(app: FastifyInstance, routes: ApiRoute[], deps: ApiD
     const k = `${r.method} ${r.path}`;
     byEndpoint.set(k, [...(byEndpoint.get(k) ?? []), r]);
   }
+  const allowed = new AllowedMethods(routes);
   for (const [endpoint, candidates] of byEndpoint) {
     const [method, path] = endpoint.split(' ') as [ApiRoute['method'], string];
     app.route({
       method,
       url: path,
-      handler: (req, reply) => handle(req, reply, candidates, deps),
+      handler: (req, reply) => handle(req, reply, candidates, deps, allowed),
     });
   }
 
+  // Unauthenticated, like the 404 it replaces: which methods a path takes is no secret (the API models list them).
   app.setNotFoundHandler((req, reply) => {
     reply.header('x-amzn-RequestId', randomUUID());
-    sendAwsError(reply, new AwsError('UnknownOperationException', 404, `No operation at ${req.method} ${req.url.split('?')[0]}`));
+    sendAwsError(reply, noOperation(req, reply, allowed));
   });
 }
 
-async function handle(req: FastifyRequest, reply: FastifyReply, candidates: ApiRoute[], deps: ApiDeps): Promise<FastifyReply> {
+/**
+ * No route for the method and path (in the caller's API, when known): 405 with an Allow header when
+ * the path takes other methods, else 404.
+ */
+function noOperation(req: FastifyRequest, reply: FastifyReply, allowed: AllowedMethods, service?: AwsService): AwsError {
+  const path = req.url.split('?')[0]!;
+  const methods = allowed.methods(path, service);
+  // Fastify answers HEAD with the GET route. A method listed yet unrouted means the two matchers
+  // disagree: 404 then, rather than an Allow list naming the method refused.
+  const asked = req.method === 'HEAD' ? 'GET' : req.method;
+  if (methods.length > 0 && !methods.includes(asked)) {
+    reply.header('allow', methods.join(', '));
+    return methodNotAllowed(service ? [service] : allowed.services(path), req.method, path, methods);
+  }
+  return new AwsError('UnknownOperationException', 404, `No ${service ? `${service} ` : ''}operation at ${req.method} ${path}`);
+}
+
+async function handle(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  candidates: ApiRoute[],
+  deps: ApiDeps,
+  allowed: AllowedMethods,
+): Promise<FastifyReply> {
   const requestId = randomUUID();
   reply.header('x-amzn-RequestId', requestId);
   try {
@@ -266,9 +292,7 @@ async function handle(req: FastifyRequest, reply: FastifyReply, candidates: ApiR
       route = candidates.find((c) => c.service === ctx.service);
     }
     ctx.requestId = requestId;
-    if (!route) {
-      throw new AwsError('UnknownOperationException', 404, `No ${ctx.service} operation at ${req.method} ${req.url.split('?')[0]}`);
-    }
+    if (!route) throw noOperation(req, reply, allowed, ctx.service);
     if (ctx.key?.readOnly && !route.readOnly) {
       throw new AwsError('AccessDeniedException', 403, `access key ${ctx.key.accessKeyId} is read-only; ${route.operation} changes state`);
     }

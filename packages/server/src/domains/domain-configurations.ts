@@ -12,13 +12,13 @@ import { alreadyExists, invalidRequest, limitExceeded, notFound } from '../aws/e
 import { certificateInvalid } from '../certificates/x509-check.js';
 import { checkTags, constraint, type Tag } from '../registry/validation.js';
 import type { DomainRow, DomainStore, ServerCertificateRow } from './domain-store.js';
+import { DEFAULT_SECURITY_POLICY, securityPolicyOf, type SecurityPolicy } from './security-policies.js';
 import { acmArn, covers, dnsNamesOf, parseAcmArn, ServerCertificates } from './server-certificates.js';
 import {
   APPLICATION_PROTOCOLS,
   AUTHENTICATION_TYPES,
   checkDomainConfigurationName,
   checkDomainName,
-  DEFAULT_SECURITY_POLICY,
   MAX_DOMAIN_CONFIGURATIONS,
   optionalAuthorizerConfig,
   optionalBoolean,
@@ -54,6 +54,8 @@ export interface ConnectionDomain {
   enabled: boolean;
   defaultAuthorizerName: string | undefined;
   allowAuthorizerOverride: boolean;
+  /** The TLS rules a connection through the host name must meet. */
+  securityPolicy: SecurityPolicy;
   /** The certificate and key presented for the host name (undefined when it has gone missing). */
   certificate: ServerCertificateRow | undefined;
 }
@@ -321,6 +323,7 @@ export class DomainConfigurations {
       enabled: row.status === 'ENABLED',
       defaultAuthorizerName: row.authorizerName ?? undefined,
       allowAuthorizerOverride: row.allowAuthorizerOverride ?? false,
+      securityPolicy: securityPolicyOf(row.securityPolicy),
       certificate: p ? this.store.certificate(ns, p.id) : undefined,
     };
   }

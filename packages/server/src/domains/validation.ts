@@ -5,12 +5,12 @@
 import { isIP } from 'node:net';
 import { invalidRequest } from '../aws/errors.js';
 import { constraint } from '../registry/validation.js';
+import { isSecurityPolicyName, SECURITY_POLICY_NAMES } from './security-policies.js';
 
 export const MAX_DOMAIN_CONFIGURATIONS = 10;
 export const SERVICE_TYPES = ['DATA', 'CREDENTIAL_PROVIDER', 'JOBS'] as const;
 export const AUTHENTICATION_TYPES = ['CUSTOM_AUTH_X509', 'CUSTOM_AUTH', 'AWS_X509', 'AWS_SIGV4', 'DEFAULT'] as const;
 export const APPLICATION_PROTOCOLS = ['SECURE_MQTT', 'MQTT_WSS', 'HTTPS', 'DEFAULT'] as const;
-export const DEFAULT_SECURITY_POLICY = 'IoTSecurityPolicy_TLS13_1_2_2022_10';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -105,9 +105,16 @@ export function optionalAuthorizerConfig(value: unknown): AuthorizerConfigInput 
   };
 }
 
+/** One of AWS's predefined policies: AWS IoT Core has no custom ones. */
 export function optionalSecurityPolicy(value: unknown): string | undefined {
   const o = optionalStructure('tlsConfig', value);
-  return o ? optionalString('tlsConfig.securityPolicy', o.securityPolicy, 128) : undefined;
+  const name = o ? optionalString('tlsConfig.securityPolicy', o.securityPolicy, 128) : undefined;
+  if (name !== undefined && !isSecurityPolicyName(name)) {
+    throw invalidRequest(
+      `The security policy ${name} is not one of AWS IoT Core's predefined security policies (${SECURITY_POLICY_NAMES.join(', ')})`,
+    );
+  }
+  return name;
 }
 
 export function optionalServerCertificateConfig(value: unknown): Record<string, unknown> | undefined {

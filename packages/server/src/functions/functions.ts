@@ -2,7 +2,9 @@
  * The function registry: what AWS rules call Lambda functions for (the `lambda` action,
  * `aws_lambda()`) runs here as a registered function of an account and region, an HTTP(S) endpoint
  * or a JavaScript module on the server's disk. Registering a module runs code on the server, so
- * only a caller the routes vouch for (a root key) may do it.
+ * only a caller the routes vouch for (a root key) may do it. A URL function makes the server send
+ * requests and hand back the answers, so its URL needs the consent the http rule action needs (a
+ * trusted prefix or an ENABLED topic rule destination), checked again at each call.
  */
 import { randomUUID } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
@@ -14,7 +16,7 @@ import { decodeToken, encodeToken, pageSize } from '../api/pagination.js';
 import { checkFunctionName, functionArn, resolveFunctionRef } from './function-names.js';
 import { FunctionError, MAX_EVENT_BYTES, type InvocationContext } from './function-error.js';
 import type { FunctionRow, FunctionStore } from './function-store.js';
-import { invokeUrl } from './http-invoker.js';
+import { UrlInvoker } from './http-invoker.js';
 import { ModuleInvoker } from './module-invoker.js';
 
 export const DEFAULT_TIMEOUT_SECONDS = 3;
@@ -46,8 +48,13 @@ export interface FunctionView {
 }
 
 export interface InvokeOptions {
-  /** Stop waiting after this long (the function itself runs on to its own timeout). */
+  /** Stop waiting after this long: a URL function's request is aborted, a module's event runs on to its own timeout. */
   maxWaitMs?: number;
+}
+
+export interface FunctionsOptions {
+  /** Whether functions of `ns` may call `url` (a trusted URL prefix, or an ENABLED topic rule destination of the account). */
+  urlAllowed(ns: Namespace, url: string): boolean;
 }
 
 function violation(field: string, value: unknown, constraint: string): never {
@@ -104,10 +111,12 @@ function checkModulePath(v: unknown): string {
 
 export class Functions {
   private readonly modules: ModuleInvoker;
+  private readonly urls = new UrlInvoker();
 
   constructor(
     private readonly store: FunctionStore,
     log: Logger,
+    private readonly opts: FunctionsOptions,
   ) {
     this.modules = new ModuleInvoker(log);
   }
@@ -147,6 +156,11 @@ export class Functions {
     const timeoutSeconds = integer(body, 'timeout', 1, MAX_TIMEOUT_SECONDS, DEFAULT_TIMEOUT_SECONDS);
     const memoryMb = integer(body, 'memorySize', MIN_MEMORY_MB, MAX_MEMORY_MB, DEFAULT_MEMORY_MB);
     const target = hasUrl ? checkUrl(body.url) : checkModulePath(body.module);
+    if (hasUrl && !this.opts.urlAllowed(ns, target)) {
+      throw invalidRequest(
+        `url '${target}' is not one this server may call for account ${ns.accountId}: it must start with a URL prefix the operator trusts (config rules.trustedUrlPrefixes) or fall under the confirmation URL of an ENABLED topic rule destination of the account (CreateTopicRuleDestination, then ConfirmTopicRuleDestination with the token sent to that URL)`,
+      );
+    }
     const now = Date.now();
     const row = this.store.tx(() => {
       const existing = this.store.get(ns, n);
@@ -210,22 +224,30 @@ export class Functions {
       timeoutMs: f.timeoutSeconds * 1000,
       memoryMb: f.memoryMb,
     };
-    const run =
-      f.kind === 'url'
-        ? invokeUrl(f.target, text, ctx)
-        : this.modules.invoke(
-            {
-              key: this.key(ns, f.name),
-              revision: f.revision,
-              path: f.target,
-              name: f.name,
-              arn: ctx.functionArn,
-              region: ns.region,
-              memoryMb: f.memoryMb,
-            },
-            text,
-            ctx,
-          );
+    if (f.kind === 'url') {
+      // Checked again here: a destination disabled or deleted since registration withdraws the consent.
+      if (!this.opts.urlAllowed(ns, f.target)) {
+        throw new FunctionError(
+          'Function.UrlNotAllowed',
+          `The function's url ${f.target} is no longer under a trusted URL prefix or an ENABLED topic rule destination of account ${ns.accountId}; it is not called until one covers it again`,
+        );
+      }
+      return this.urls.invoke(this.key(ns, f.name), f.target, text, ctx, opts.maxWaitMs);
+    }
+    const run = this.modules.invoke(
+      {
+        key: this.key(ns, f.name),
+        revision: f.revision,
+        path: f.target,
+        name: f.name,
+        arn: ctx.functionArn,
+        region: ns.region,
+        memoryMb: f.memoryMb,
+      },
+      text,
+      ctx,
+    );
+    // The event runs on in its process to the function's own timeout: stopping it would kill a warm instance.
     const wait = opts.maxWaitMs;
     if (wait === undefined || wait >= ctx.timeoutMs) return run;
     let timer: NodeJS.Timeout | undefined;

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ApiRoute } from '../api/aws-api.js';
 import type { Db } from '../store/database.js';
 import { FunctionStore } from './function-store.js';
-import { Functions } from './functions.js';
+import { Functions, type FunctionsOptions } from './functions.js';
 import { functionRoutes } from './routes.js';
 import { defineCapability } from '../platform/capability.js';
 
@@ -21,9 +21,9 @@ export interface FunctionsModule {
   stop(): void;
 }
 
-export function createFunctions(deps: { db: Db; log: Logger }): FunctionsModule {
+export function createFunctions(deps: { db: Db; log: Logger } & FunctionsOptions): FunctionsModule {
   const store = new FunctionStore(deps.db);
-  const functions = new Functions(store, deps.log);
+  const functions = new Functions(store, deps.log, deps);
   return {
     store,
     functions,
@@ -40,6 +40,11 @@ declare module '../platform/capability.js' {
 }
 
 export const functionsCapability = defineCapability('functions', (ctx) => {
-  const m = createFunctions({ db: ctx.db, log: ctx.log('functions') });
+  const m = createFunctions({
+    db: ctx.db,
+    log: ctx.log('functions'),
+    // The rules' destinations hold the consent (and the trusted prefixes) the http action uses.
+    urlAllowed: (ns, url) => ctx.use('rules').destinations.allows(ns, url),
+  });
   return { services: m, routes: m.routes, clear: () => m.clear(), stop: () => m.stop() };
 });

@@ -3,9 +3,11 @@
  * `/_thicket` APIs; AWS's Lambda speaks on another endpoint, so these paths cannot meet an AWS route).
  *
  * Who may register what: an HTTP(S) function is data the server sends events to, so any key that may
- * change its account may register one; a module function is code the server runs, so only a root key
- * (the operator's) may register one. Read-only keys change nothing (the API framework refuses them),
- * and requests signed with temporary credentials never register modules, whatever their role allows.
+ * change its account may register one, for a URL the account may reach (a trusted prefix or an
+ * ENABLED topic rule destination, whoever the caller); a module function is code the server runs,
+ * so only a root key (the operator's) may register one. Read-only keys change nothing (the API
+ * framework refuses them), and requests signed with temporary credentials never register modules,
+ * whatever their role allows.
  */
 import type { ApiContext, ApiRoute } from '../api/aws-api.js';
 import { AwsError } from '../aws/errors.js';

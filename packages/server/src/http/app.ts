@@ -39,6 +39,8 @@ export interface HttpsOptions {
   ca: string[];
   /** Picks another certificate by SNI (domain configurations); the one above when it gives none. */
   SNICallback?: tls.TlsOptions['SNICallback'];
+  /** OpenSSL options, such as turning session tickets off. */
+  secureOptions?: number;
 }
 
 /** A URL without its query: presigned file URLs and SigV4 query authentication carry signatures there. */
@@ -73,6 +75,7 @@ export function createHttpApp(ctx: HttpContext, https?: HttpsOptions): FastifyIn
           cert: https.cert,
           ca: https.ca,
           SNICallback: https.SNICallback,
+          secureOptions: https.secureOptions,
           requestCert: true,
           rejectUnauthorized: false,
           minVersion: 'TLSv1.2',

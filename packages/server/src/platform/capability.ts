@@ -47,6 +47,8 @@ export interface PlatformOptions {
   /** NATS servers nats rule actions may name, and the cloudwatchMetric action's caps (config `rules`). */
   ruleNats?: RulesSettings['nats'];
   ruleMetricLimits?: RulesSettings['metrics'];
+  /** The rules engine's queue, CPU share, slice and in-flight bounds (config `rules.engine`). */
+  ruleEngine?: RulesSettings['engine'];
   /** Rule tables: PostgreSQL databases, retention and query bounds (config `rules`). */
   ruleTables?: TableSettings;
   log: Logger;

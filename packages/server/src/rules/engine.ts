@@ -13,28 +13,24 @@ import { mountOf, type Namespace } from '../accounts/namespace.js';
 import type { ActionMessage, ActionServices } from './actions/types.js';
 import { closeRule, type CompiledAction, type CompiledRule } from './compiled-rule.js';
 import { errorDocument, type Failure } from './error-document.js';
-import type { RuleCounters, RuleMetrics } from './rule-metrics.js';
+import type { DropReason, RuleCounters, RuleMetrics } from './rule-metrics.js';
+import { DEFAULT_RULES_SETTINGS, type RuleEngineSettings } from './rules-config.js';
 
 const BASIC_INGEST = '$aws/rules/';
-/** Rule evaluations waiting before new messages are dropped (and counted). */
-const MAX_QUEUED = 50_000;
-/** Messages of one action in flight before more fail at once (a slow endpoint must not hold everything). */
-const MAX_IN_FLIGHT_PER_ACTION = 1_000;
 /** Republished by rules this many times in a row: a loop, cut off. */
 const MAX_HOPS = 8;
-/**
- * How the engine shares the event loop with the router. It runs on credit: time the loop spent
- * idle is all the engine's, and of the time the rest of the loop was busy it gets CPU_SHARE (the
- * router keeps the rest); each slice spends credit. Out of credit, it waits on a timer, so that an
- * idle loop can block in poll and show as idle. A busy router therefore loses at most about
- * CPU_SHARE to the rules, an idle one lends the engine the whole core, and what the rules cannot
- * keep up with is dropped and counted. (A minimum slice per loop turn was tried first: with a busy
- * router the turns are short, and the minimum alone took a fifth of the core. With a share of a
- * fifth, a saturated fan-in with 10 rules routed at 0.61x of the same run without; a tenth, 0.77x.)
+/*
+ * How the engine shares the event loop with the router (settings `cpuShare`, `maxSliceMs`). It runs
+ * on credit: time the loop spent idle is all the engine's, and of the time the rest of the loop was
+ * busy it gets cpuShare (the router keeps the rest); each slice spends credit. Out of credit, it
+ * waits on a timer, so that an idle loop can block in poll and show as idle. A busy router
+ * therefore loses at most about cpuShare to the rules, an idle one lends the engine the whole core,
+ * and what the rules cannot keep up with is dropped and counted. (A minimum slice per loop turn was
+ * tried first: with a busy router the turns are short, and the minimum alone took a fifth of the
+ * core. With a share of a fifth, a saturated fan-in with 10 rules routed at 0.61x of the same run
+ * without; a tenth, the default, 0.77x.) maxSliceMs bounds how long routing waits behind the
+ * engine when it wakes from idle.
  */
-const CPU_SHARE = 0.1;
-/** The longest slice: how long routing may wait behind the engine when it wakes from idle. */
-const MAX_SLICE_MS = 2;
 /** Idle time that counts as "the loop had nothing else to do": the engine may take a whole slice. */
 const IDLE_MS = 0.5;
 
@@ -124,6 +120,7 @@ export class RulesEngine implements MessageTap {
     services: Omit<ActionServices, 'publish'>,
     private readonly metrics: RuleMetrics,
     private readonly log: Logger,
+    private readonly settings: RuleEngineSettings = DEFAULT_RULES_SETTINGS.engine,
   ) {
     this.services = { ...services, publish: (from, input) => this.publishFrom(from, input) };
   }
@@ -215,7 +212,8 @@ export class RulesEngine implements MessageTap {
     for (const r of rules) r.counters.matched++;
     const hops = this.publishingHops;
     if (hops > MAX_HOPS) return this.drop('loop', rules, `a message republished by rules ${hops} times in a row`);
-    if (this.pending >= MAX_QUEUED) return this.drop('queue_full', rules, `${MAX_QUEUED} rule evaluations are waiting`);
+    const max = this.settings.maxQueued;
+    if (this.pending >= max) return this.drop('queue_full', rules, `${max} rule evaluations are waiting`);
     this.pending += rules.length;
     const kept: QueuedMessage = {
       topic: msg.topic,
@@ -230,8 +228,8 @@ export class RulesEngine implements MessageTap {
     }
   }
 
-  private drop(reason: 'queue_full' | 'loop', rules: Installed[], why: string): void {
-    this.metrics.drop(reason, rules.length);
+  private drop(reason: DropReason, rules: Installed[], why: string): void {
+    for (const r of rules) r.counters.dropped[reason]++;
     const now = Date.now();
     if (now - this.lastDropLog >= 10_000) {
       this.lastDropLog = now;
@@ -248,7 +246,8 @@ export class RulesEngine implements MessageTap {
     const idle = elu.idle - this.lastElu.idle;
     const othersBusy = Math.max(0, elu.active - this.lastElu.active - this.lastSlice);
     this.lastElu = elu;
-    this.credit = idle >= IDLE_MS ? MAX_SLICE_MS : Math.min(MAX_SLICE_MS, this.credit + (othersBusy * CPU_SHARE) / (1 - CPU_SHARE));
+    const { cpuShare, maxSliceMs } = this.settings;
+    this.credit = idle >= IDLE_MS ? maxSliceMs : Math.min(maxSliceMs, this.credit + (othersBusy * cpuShare) / (1 - cpuShare));
     const start = performance.now();
     if (this.credit > 0) {
       const until = start + this.credit;
@@ -361,9 +360,10 @@ export class RulesEngine implements MessageTap {
     const a = index < rule.actions.length ? rule.actions[index]! : rule.errorAction!;
     const counters = rule.counters.actions[index]!;
     const started = performance.now();
-    if (rule.inFlight[index]! >= MAX_IN_FLIGHT_PER_ACTION) {
+    const max = this.settings.maxInFlightPerAction;
+    if (rule.inFlight[index]! >= max) {
       counters.failed(0);
-      return failure(a, `${MAX_IN_FLIGHT_PER_ACTION} messages of this action are already in flight; it cannot keep up`, a.runner.resource);
+      return failure(a, `${max} messages of this action are already in flight; it cannot keep up`, a.runner.resource);
     }
     let out: void | Promise<void>;
     try {

@@ -16,7 +16,7 @@ import { DestinationStore, TopicRuleDestinations, destinationRoutes, trustedPref
 import type { ActionServices, RoleCredentials } from './actions/types.js';
 import { MetricSeries } from './actions/metric-series.js';
 import { NatsServers } from './actions/nats-servers.js';
-import { DEFAULT_RULES_SETTINGS, type NatsServerSettings, type RuleMetricSettings } from './rules-config.js';
+import { DEFAULT_RULES_SETTINGS, type NatsServerSettings, type RuleEngineSettings, type RuleMetricSettings } from './rules-config.js';
 
 export { RulesEngine } from './engine.js';
 export { TopicRules, ruleArn } from './topic-rules.js';
@@ -37,6 +37,8 @@ export interface RulesDeps {
   nats?: Record<string, NatsServerSettings>;
   /** Caps of the cloudwatchMetric action's series (config `rules.metrics`). */
   metricLimits?: RuleMetricSettings;
+  /** Queue, CPU share, slice and in-flight bounds of the engine (config `rules.engine`). */
+  engine?: RuleEngineSettings;
   /** The file store s3 actions write to. */
   files?: ActionServices['files'];
   /** Invokes a registered function (lambda action). */
@@ -91,6 +93,7 @@ export function createRules(deps: RulesDeps): RulesModule {
     },
     metrics,
     log,
+    deps.engine ?? DEFAULT_RULES_SETTINGS.engine,
   ));
   const rules = new TopicRules({
     store,
@@ -125,6 +128,10 @@ export function createRules(deps: RulesDeps): RulesModule {
       e.clear();
       metricSeries.clear();
     },
-    stop: () => nats.close(),
+    stop() {
+      // Closing the rules sends what their actions hold (open http batches) before the server goes.
+      e.clear();
+      return nats.close();
+    },
   };
 }

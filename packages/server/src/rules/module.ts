@@ -28,6 +28,7 @@ export const rulesCapability = defineCapability('rules', (ctx) => {
     trustedUrlPrefixes: options.trustedUrlPrefixes,
     nats: options.ruleNats,
     metricLimits: options.ruleMetricLimits,
+    engine: options.ruleEngine,
     files: ctx.use('files').files,
     roleCredentials: (ns, roleArn) => ctx.use('roles').provider.issueForService(ns, roleArn),
     apiBase: () => {

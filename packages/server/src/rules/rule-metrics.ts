@@ -36,10 +36,14 @@ export interface ActionCounters {
   failed(seconds: number): void;
 }
 
+/** Why a rule evaluation was not made: the queue was full, or the message had been republished by rules too often. */
+export type DropReason = 'queue_full' | 'loop';
+
 /** One rule's counters; the same object across a replace, so its counts go on. */
 export interface RuleCounters {
   matched: number;
   noOutput: number;
+  dropped: Record<DropReason, number>;
   evaluation: Distribution;
   /** By action index; the error action, when there is one, is last. */
   actions: ActionCounters[];
@@ -51,6 +55,8 @@ interface RuleStats {
   counters: RuleCounters;
   /** outcome counts by action type (a rule may have several actions of one type). */
   actions: Map<string, { success: number; failure: number }>;
+  /** Latency by action type (its error action's included). */
+  latency: Map<string, Distribution>;
   errorActions: { success: number; failure: number };
   hasErrorAction: boolean;
 }
@@ -97,9 +103,8 @@ function counterFamily(registry: Registry, name: string, help: string, labelName
 }
 
 export class RuleMetrics {
+  /** Every series but the queue gauge is per rule, and goes when its rule is deleted: that bounds them. */
   private readonly rules = new Map<string, RuleStats>();
-  private readonly actionLatency = new Map<string, Distribution>();
-  private readonly dropped = { queue_full: 0, loop: 0 };
 
   constructor(registry: Registry, queued: () => number) {
     const each = <T>(f: (s: RuleStats) => T[]): T[] => [...this.rules.values()].flatMap(f);
@@ -148,15 +153,18 @@ export class RuleMetrics {
       'Time to evaluate a rule on one message (SQL, external functions included)',
       () => each((s) => [[ids(s), s.counters.evaluation]]),
     );
-    histogramFamily(registry, 'thicket_rules_action_seconds', 'Time an action took, retries included, by action type', () =>
-      [...this.actionLatency].map(([action, d]) => [{ action }, d]),
+    histogramFamily(
+      registry,
+      'thicket_rules_action_seconds',
+      'Time an action took, retries included, by rule and action type (an error action under its type)',
+      () => each((s) => [...s.latency].map(([action, d]): [Labels, Distribution] => [{ ...ids(s), action }, d])),
     );
     counterFamily(
       registry,
       'thicket_rules_messages_dropped_total',
       'Rule evaluations not made: queue_full (the engine could not keep up), loop (a message republished by rules too many times in a row)',
-      ['reason'],
-      () => Object.entries(this.dropped).map(([reason, n]) => [{ reason }, n]),
+      ['account', 'rule', 'reason'],
+      () => each((s) => Object.entries(s.counters.dropped).map(([reason, n]): [Labels, number] => [{ ...ids(s), reason }, n])),
     );
     new Gauge({
       name: 'thicket_rules_messages_queued',
@@ -179,8 +187,15 @@ export class RuleMetrics {
       s = {
         account,
         rule,
-        counters: { matched: 0, noOutput: 0, evaluation: new Distribution(EVALUATION_BUCKETS), actions: [] },
+        counters: {
+          matched: 0,
+          noOutput: 0,
+          dropped: { queue_full: 0, loop: 0 },
+          evaluation: new Distribution(EVALUATION_BUCKETS),
+          actions: [],
+        },
         actions: new Map(),
+        latency: new Map(),
         errorActions: { success: 0, failure: 0 },
         hasErrorAction: false,
       };
@@ -192,7 +207,8 @@ export class RuleMetrics {
     const keys = errorActionKey === undefined ? actionKeys : [...actionKeys, errorActionKey];
     stats.counters.actions = keys.map((k, i) => {
       const outcome = i === actionKeys.length ? stats.errorActions : stats.actions.get(k)!;
-      const latency = this.latencyOf(k);
+      const latency = stats.latency.get(k) ?? new Distribution(ACTION_BUCKETS);
+      stats.latency.set(k, latency);
       return {
         succeeded(seconds) {
           outcome.success++;
@@ -210,15 +226,5 @@ export class RuleMetrics {
   /** Forgets a deleted rule's counters. */
   forget(account: string, rule: string): void {
     this.rules.delete(`${account}\u0000${rule}`);
-  }
-
-  drop(reason: 'queue_full' | 'loop', n = 1): void {
-    this.dropped[reason] += n;
-  }
-
-  private latencyOf(action: string): Distribution {
-    let d = this.actionLatency.get(action);
-    if (!d) this.actionLatency.set(action, (d = new Distribution(ACTION_BUCKETS)));
-    return d;
   }
 }

@@ -28,6 +28,21 @@ export interface RuleMetricSettings {
   maxSeriesPerAccount: number;
 }
 
+/**
+ * How the engine holds and runs evaluations (config `rules.engine`; engine.ts says how they act).
+ * A larger queue rides out longer bursts at the cost of memory and of how late evaluations run.
+ */
+export interface RuleEngineSettings {
+  /** Rule evaluations waiting before new messages are dropped (and counted). */
+  maxQueued: number;
+  /** Of the time the router keeps the event loop busy, the share the engine may take (more than 0, less than 1). */
+  cpuShare: number;
+  /** The longest slice in ms: how long routing may wait behind the engine when it wakes from idle. */
+  maxSliceMs: number;
+  /** Messages of one action in flight before more fail at once (a slow endpoint must not hold everything). */
+  maxInFlightPerAction: number;
+}
+
 export interface RulesSettings {
   /** NATS servers by the name a `nats` action gives in `server` (`default` when it gives none). */
   nats: Record<string, NatsServerSettings>;
@@ -36,6 +51,7 @@ export interface RulesSettings {
   trustedUrlPrefixes: string[];
   /** The table actions (dynamoDBv2, timestream): PostgreSQL databases, retention, query bounds (flat keys of `rules`). */
   tables: TableSettings;
+  engine: RuleEngineSettings;
 }
 
 export const DEFAULT_RULES_SETTINGS: RulesSettings = {
@@ -43,7 +59,10 @@ export const DEFAULT_RULES_SETTINGS: RulesSettings = {
   metrics: { maxSeries: 10_000, maxSeriesPerAccount: 1_000 },
   trustedUrlPrefixes: [],
   tables: DEFAULT_TABLE_SETTINGS,
+  engine: { maxQueued: 50_000, cpuShare: 0.1, maxSliceMs: 2, maxInFlightPerAction: 1_000 },
 };
+
+const ENGINE_KEYS = ['maxQueued', 'cpuShare', 'maxSliceMs', 'maxInFlightPerAction'] as const;
 
 const NATS_KEYS = ['servers', 'user', 'pass', 'token', 'credsFile', 'tls', 'accounts'];
 const SERVER_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -116,6 +135,23 @@ function wholeNumber(value: unknown, name: string, min: number): number {
   return n;
 }
 
+/** A number (or a numeric string, from the environment) that passes `ok`; `range` says which in the error. */
+function decimal(value: unknown, name: string, ok: (n: number) => boolean, range: string): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n) || !ok(n)) throw new Error(`${name}: "${String(value)}" is not ${range}`);
+  return n;
+}
+
+function parseEngineSetting(key: string, value: unknown, out: RuleEngineSettings): void {
+  const name = `rules.engine.${key}`;
+  if (key === 'maxQueued' || key === 'maxInFlightPerAction') out[key] = wholeNumber(value, name, 1);
+  // A share of 1 would leave the router nothing while the queue is full.
+  else if (key === 'cpuShare') out.cpuShare = decimal(value, name, (n) => n > 0 && n < 1, 'a number greater than 0 and less than 1');
+  else if (key === 'maxSliceMs')
+    out.maxSliceMs = decimal(value, name, (n) => n > 0 && n <= 1000, 'a number of milliseconds greater than 0 and at most 1000');
+  else throw new Error(`rules.engine: unknown setting "${key}" (known: ${ENGINE_KEYS.join(', ')})`);
+}
+
 /** Validates the `rules` section (file, environment and flags merged). */
 export function parseRulesSettings(value: unknown): RulesSettings {
   if (value === undefined || value === null) return DEFAULT_RULES_SETTINGS;
@@ -125,6 +161,7 @@ export function parseRulesSettings(value: unknown): RulesSettings {
     metrics: { ...DEFAULT_RULES_SETTINGS.metrics },
     trustedUrlPrefixes: [],
     tables: { ...DEFAULT_TABLE_SETTINGS, databases: {} },
+    engine: { ...DEFAULT_RULES_SETTINGS.engine },
   };
   for (const [k, v] of Object.entries(value)) {
     if (v === undefined) continue;
@@ -152,9 +189,14 @@ export function parseRulesSettings(value: unknown): RulesSettings {
         if (problem) throw new Error(`rules.trustedUrlPrefixes: "${p}" is not usable: ${problem}`);
         return p;
       });
+    } else if (k === 'engine') {
+      if (v === null) continue;
+      if (!isMap(v)) throw new Error(`rules.engine: expected a mapping (${ENGINE_KEYS.join(', ')})`);
+      for (const [ek, ev] of Object.entries(v)) if (ev !== undefined) parseEngineSetting(ek, ev, out.engine);
     } else if ((TABLE_SETTING_KEYS as readonly string[]).includes(k))
       parseTableSetting(k as (typeof TABLE_SETTING_KEYS)[number], v, out.tables);
-    else throw new Error(`rules: unknown setting "${k}" (known: nats, metrics, trustedUrlPrefixes, ${TABLE_SETTING_KEYS.join(', ')})`);
+    else
+      throw new Error(`rules: unknown setting "${k}" (known: nats, metrics, trustedUrlPrefixes, engine, ${TABLE_SETTING_KEYS.join(', ')})`);
   }
   return out;
 }

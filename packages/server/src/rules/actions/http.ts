@@ -5,7 +5,15 @@
  * names the destination, and the rendered URL must start with it. Saving a rule creates the
  * destination of a literal confirmation URL when it has none, as AWS does.
  *
- * Differences from AWS: plain `http://` URLs are allowed; `enableBatching: true` is refused.
+ * `enableBatching` gathers messages into one POST of a JSON array (http-batcher.ts): a batch is per
+ * action, rendered URL, rendered headers and (unless `batchConfig.batchAcrossTopics`) topic; the
+ * batch is signed, sent and retried as one request, and each of its messages succeeds or fails with
+ * it (a failure runs the error action once per message, with the batch's error).
+ *
+ * Differences from AWS: plain `http://` URLs are allowed; with batching, messages whose rendered
+ * headers differ go in different batches (AWS sends a batch with the headers of the last message
+ * added), and the error action gets one error document per message, not one listing the batch's
+ * messages (`payloadsWithMetadata`).
  */
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -13,6 +21,7 @@ import type { CompiledTemplate } from '@thicket/iot-sql';
 import type { Namespace } from '../../accounts/namespace.js';
 import { invalidRequest } from '../../aws/errors.js';
 import { hasControlCharacter, urlProblem, urlUnder } from '../destinations/urls.js';
+import { DEFAULT_BATCH_LIMITS, HttpBatcher, batchElement, type BatchLimits } from './http-batcher.js';
 import { DeliveryError, MAX_TRIES, postWithRetries } from './http-request.js';
 import {
   ActionError,
@@ -42,6 +51,18 @@ const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding',
 const CREDENTIALS_MARGIN_MS = 5 * 60 * 1000;
 
 const templated = (text: string): boolean => text.includes('${');
+
+/** Where one request goes: the rendered URL, parsed, and the rendered headers. */
+interface Request {
+  target: string;
+  url: URL;
+  headers: Record<string, string>;
+}
+
+interface Batching {
+  limits: BatchLimits;
+  acrossTopics: boolean;
+}
 
 interface SigV4 {
   signingRegion: string;
@@ -102,21 +123,19 @@ export const http: ActionKind = {
       }
     }
 
-    const batching = optionalBoolean(b, 'enableBatching');
-    const batch = optionalObject(b, 'batchConfig');
-    if (batch) {
-      const bb = nested(b, 'batchConfig', batch);
-      optionalInteger(bb, 'maxBatchOpenMs', 5, 200);
-      optionalInteger(bb, 'maxBatchSize', 2, 10);
-      optionalInteger(bb, 'maxBatchSizeBytes', 100, 131072);
-      optionalBoolean(bb, 'batchAcrossTopics');
+    const enableBatching = optionalBoolean(b, 'enableBatching');
+    const limits = { ...DEFAULT_BATCH_LIMITS };
+    let acrossTopics = false;
+    const batchConfig = optionalObject(b, 'batchConfig');
+    if (batchConfig) {
+      const bb = nested(b, 'batchConfig', batchConfig);
+      limits.maxBatchOpenMs = optionalInteger(bb, 'maxBatchOpenMs', 5, 200) ?? limits.maxBatchOpenMs;
+      limits.maxBatchSize = optionalInteger(bb, 'maxBatchSize', 2, 10) ?? limits.maxBatchSize;
+      limits.maxBatchSizeBytes = optionalInteger(bb, 'maxBatchSizeBytes', 100, 131072) ?? limits.maxBatchSizeBytes;
+      acrossTopics = optionalBoolean(bb, 'batchAcrossTopics') ?? false;
     }
-    if (batching === true) {
-      throw invalidRequest(
-        `${b.path}.enableBatching: batching HTTP action messages is not supported by Thicket; each message is POSTed on its own (over kept-alive connections)`,
-      );
-    }
-    return new HttpRunner(b.ns, b.services, url, confirmation, headers, sigv4);
+    const batching = enableBatching === true ? { limits, acrossTopics } : undefined;
+    return new HttpRunner(b.ns, b.services, url, confirmation, headers, sigv4, batching);
   },
   saved(b) {
     const url = b.config.url;
@@ -129,6 +148,7 @@ export const http: ActionKind = {
 class HttpRunner {
   readonly resource: string;
   private credentials: RoleCredentials | undefined;
+  private readonly batcher: HttpBatcher<Request> | undefined;
 
   constructor(
     private readonly ns: Namespace,
@@ -137,8 +157,15 @@ class HttpRunner {
     private readonly confirmation: CompiledTemplate | undefined,
     private readonly headers: { key: string; value: CompiledTemplate }[],
     private readonly sigv4: SigV4 | undefined,
+    private readonly batching: Batching | undefined,
   ) {
     this.resource = url.text;
+    if (batching) this.batcher = new HttpBatcher<Request>(batching.limits, (r, body) => this.deliver(r, body));
+  }
+
+  /** Sends what batches are open (the rule is replaced or deleted): their messages are not lost. */
+  close(): void {
+    this.batcher?.close();
   }
 
   async run(m: ActionMessage): Promise<void> {
@@ -155,11 +182,23 @@ class HttpRunner {
       if (badHeaderValue(v)) throw new ActionError(`The value of header '${h.key}' contains CR, LF or another control character`, target);
       headers[h.key.toLowerCase()] = v;
     }
+    const request: Request = { target, url: new URL(target), headers };
+    if (this.batcher) {
+      // The body is a JSON array, so it is sent as JSON whatever content type a header gives (as AWS does).
+      headers['content-type'] = 'application/json';
+      const key = JSON.stringify([target, Object.entries(headers), this.batching!.acrossTopics ? '' : m.publishedTopic]);
+      return this.batcher.add(key, request, batchElement(m.payload, m.json));
+    }
     headers['content-type'] ??= m.json ? 'application/json' : 'application/octet-stream';
-    const u = new URL(target);
-    if (this.sigv4) Object.assign(headers, await this.sign(u, headers, m.payload));
+    return this.deliver(request, m.payload);
+  }
+
+  /** Signs (when asked) and POSTs one body, with retries; throws the ActionError it failed with. */
+  private async deliver({ target, url: u, headers: given }: Request, body: Buffer): Promise<void> {
+    const headers = { ...given };
+    if (this.sigv4) Object.assign(headers, await this.sign(u, headers, body));
     try {
-      await postWithRetries(u, headers, m.payload, REQUEST_TIMEOUT_MS);
+      await postWithRetries(u, headers, body, REQUEST_TIMEOUT_MS);
     } catch (err) {
       if (!(err instanceof DeliveryError))
         throw new ActionError(`HttpAction could not send to ${target}: ${(err as Error).message}`, target);

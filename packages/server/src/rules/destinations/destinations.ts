@@ -63,18 +63,25 @@ export class TopicRuleDestinations implements HttpDestinations {
   // ---- what the http action uses ----
 
   status(ns: Namespace, confirmationUrl: string): DestinationStatus | undefined {
-    const key = nsKey(ns);
-    let byUrl = this.cache.get(key);
-    if (!byUrl) {
-      byUrl = new Map();
-      for (const d of this.store.list(ns)) byUrl.set(normalizedUrl(d.confirmationUrl) ?? d.confirmationUrl, d.status);
-      this.cache.set(key, byUrl);
-    }
-    return byUrl.get(normalizedUrl(confirmationUrl) ?? confirmationUrl);
+    return this.statuses(ns).get(normalizedUrl(confirmationUrl) ?? confirmationUrl);
   }
 
   trusted(url: string): boolean {
     return this.opts.trustedUrlPrefixes.some((p) => urlUnder(url, p));
+  }
+
+  // ---- what URL functions use ----
+
+  /**
+   * Whether the account may have the server send to `url` and read the answer (a URL function): the
+   * URL is under a trusted prefix, or under the confirmation URL of one of its ENABLED destinations,
+   * the same consent the http action needs. Anything else would let an API key probe the server's
+   * network.
+   */
+  allows(ns: Namespace, url: string): boolean {
+    if (this.trusted(url)) return true;
+    for (const [confirmationUrl, status] of this.statuses(ns)) if (status === 'ENABLED' && urlUnder(url, confirmationUrl)) return true;
+    return false;
   }
 
   ensure(ns: Namespace, confirmationUrl: string): void {
@@ -187,6 +194,17 @@ export class TopicRuleDestinations implements HttpDestinations {
   }
 
   // ---- internals ----
+
+  private statuses(ns: Namespace): Map<string, DestinationStatus> {
+    const key = nsKey(ns);
+    let byUrl = this.cache.get(key);
+    if (!byUrl) {
+      byUrl = new Map();
+      for (const d of this.store.list(ns)) byUrl.set(normalizedUrl(d.confirmationUrl) ?? d.confirmationUrl, d.status);
+      this.cache.set(key, byUrl);
+    }
+    return byUrl;
+  }
 
   private must(ns: Namespace, arn: string | undefined): DestinationRow {
     const m = /^arn:aws:iot:([a-z0-9-]+):(\d{12}):ruledestination\/http\/([0-9a-f-]{36})$/.exec(arn ?? '');
