@@ -168,3 +168,20 @@ test('aws_lambda() gives a URL function 2 s: then the request is aborted, not he
   const held = fn.abandoned[0]! - fn.received[0]!.at;
   assert.ok(held >= 1500 && held < 5000, `the endpoint's request was open for ${held} ms`);
 });
+
+test('a destination that is not ENABLED withdraws what a trusted prefix grants, as it does for the http action', async () => {
+  const fn = host.add();
+  await api.register('covered', { url: fn.url });
+  assert.equal((await api.invoke('covered', {})).functionError, undefined);
+  const created = await f.iot.send(
+    new CreateTopicRuleDestinationCommand({ destinationConfiguration: { httpUrlConfiguration: { confirmationUrl: host.prefix } } }),
+  );
+  // Under a trusted prefix a destination is ENABLED at once; the account then disables it.
+  const arn = created.topicRuleDestination!.arn!;
+  assert.equal(created.topicRuleDestination!.status, 'ENABLED');
+  await f.iot.send(new UpdateTopicRuleDestinationCommand({ arn, status: 'DISABLED' }));
+  assert.equal((await api.invoke('covered', {})).error?.errorType, 'Function.UrlNotAllowed');
+  assert.match(await failure(api.register('covered2', { url: fn.url })), REFUSED);
+  await f.iot.send(new DeleteTopicRuleDestinationCommand({ arn }));
+  assert.equal((await api.invoke('covered', {})).functionError, undefined);
+});

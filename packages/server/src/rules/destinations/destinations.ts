@@ -79,9 +79,14 @@ export class TopicRuleDestinations implements HttpDestinations {
    * network.
    */
   allows(ns: Namespace, url: string): boolean {
-    if (this.trusted(url)) return true;
-    for (const [confirmationUrl, status] of this.statuses(ns)) if (status === 'ENABLED' && urlUnder(url, confirmationUrl)) return true;
-    return false;
+    let covered = false;
+    for (const [confirmationUrl, status] of this.statuses(ns)) {
+      if (!urlUnder(url, confirmationUrl)) continue;
+      if (status === 'ENABLED') return true;
+      covered = true;
+    }
+    // As for the http action: a destination that is not ENABLED withdraws what a trusted prefix grants.
+    return !covered && this.trusted(url);
   }
 
   ensure(ns: Namespace, confirmationUrl: string): void {
