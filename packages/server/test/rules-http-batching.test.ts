@@ -166,11 +166,14 @@ test('deleting a rule sends the batch it holds', async () => {
     batchConfig: { maxBatchOpenMs: 200 },
   });
   const device = await f.client();
+  // The batch's own timer cannot fire before started + 200 ms: arriving earlier means the delete sent it.
+  const started = Date.now();
   await device.publishAsync('batch/gone', JSON.stringify({ i: 1 }), { qos: 1 });
   await sleep(30);
   await f.iot.send(new DeleteTopicRuleCommand({ ruleName: 'gone' }));
   const [r] = await ep.waitFor('/trusted/gone');
   assert.deepEqual(JSON.parse(r!.body.toString()), [{ i: 1 }]);
+  assert.ok(r!.at - started < 200, `sent ${r!.at - started} ms after the publish, by the batch's timer rather than the delete`);
 });
 
 test('the batcher: close() sends open batches at once, later messages go alone; outputs that are not JSON objects', async () => {
