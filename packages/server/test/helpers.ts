@@ -18,8 +18,16 @@ import {
 
 export const REPO = resolve(import.meta.dirname, '../../..');
 
+const tempDirs: string[] = [];
+// Directories a test did not remove itself go when its file's process ends, whatever the outcome.
+process.on('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = 'thicket-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
 }
 
 export interface TestServer extends ThicketServer {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { configFromEnv, configFromFile, createLogger, resolveConfig, startServer, type ConfigInput } from '@thicket/server';
 import { banner } from '../banner.js';
 import { logOutput } from '../log-output.js';
+import { settleHeap } from '../runtime-tuning.js';
 
 interface ServeFlags {
   config?: string;
@@ -114,6 +115,7 @@ export function registerServe(program: Command): void {
       const output = await logOutput(config.logFormat);
       const log = createLogger(config, output.destination);
       const server = await startServer(config, log);
+      settleHeap();
       // After the `listening` line, through the same synchronous stdout as the log lines: one block.
       process.stdout.write(banner(server));
       let signals = 0;
