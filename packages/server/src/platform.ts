@@ -20,6 +20,7 @@ import { registryCapability } from './registry/module.js';
 import { rolesCapability } from './roles/index.js';
 import { rulesCapability } from './rules/module.js';
 import { shadowCapability } from './shadow/module.js';
+import { tagsCapability } from './tags/module.js';
 import { telemetryCapability } from './telemetry/index.js';
 
 export { Platform } from './platform/assemble.js';
@@ -27,6 +28,7 @@ export type { PlatformOptions, Services } from './platform/capability.js';
 
 export const CAPABILITIES = [
   accountsCapability,
+  tagsCapability,
   registryCapability,
   policiesCapability,
   certificatesCapability,

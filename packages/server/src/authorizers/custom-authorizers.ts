@@ -7,13 +7,14 @@
  * without calling the function, which is what signing is for), then call the function and check
  * its answer.
  */
+import type { SyncTagWriter } from '../platform/capability.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { pageOf, pageSize, parseBool } from '../api/pagination.js';
 import { alreadyExists, AwsError, deleteConflict, invalidRequest, limitExceeded, notFound } from '../aws/errors.js';
 import type { PolicyDocument } from '../policies/engine/index.js';
-import { checkTags, constraint, type Tag } from '../registry/validation.js';
+import { checkTags, constraint } from '../registry/validation.js';
 import { buildAuthorizerEvent, InvalidAuthorizerResponse, parseAuthorizerResponse, type AuthorizerResult } from './authorizer-event.js';
 import type { AuthorizerRow, AuthorizerStore } from './authorizer-store.js';
 import { findParameter, SIGNATURE_PARAMETER, type CustomAuthRequest } from './custom-auth-request.js';
@@ -61,7 +62,7 @@ export interface CustomAuthorizersOptions {
   /** Milliseconds since the epoch. */
   now?: () => number;
   /** Tags given to CreateAuthorizer, and their removal when the authorizer goes. */
-  tags?: { put(arn: string, tags: Tag[]): void; remove(arn: string): void };
+  tags?: SyncTagWriter;
   /** An authorizer changed or was deleted: connections it authenticated may need a second look. */
   changed?(ns: Namespace, authorizerName: string): void;
   /** The domain configurations that name the authorizer as their default (it cannot be deleted then). */

@@ -16,7 +16,7 @@ export const authorizersCapability = defineCapability('authorizers', (ctx) => {
     store,
     policyDocumentsFor: (ns, names) => ctx.use('policies').policies.documents(ns, names),
     log: ctx.log('custom-auth'),
-    tags: ctx.tags,
+    tags: ctx.syncTags,
     domainsUsing: (ns, name) => ctx.use('domains').configurations.usingAuthorizer(ns, name),
   });
   return {

@@ -4,13 +4,14 @@
  * server's CA), a status, and optionally a default custom authorizer for clients that connect
  * through it. TLS connections find their configuration by SNI (see tls-contexts.ts).
  */
+import type { SyncTagWriter } from '../platform/capability.js';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { pageOf, pageSize } from '../api/pagination.js';
 import { alreadyExists, invalidRequest, limitExceeded, notFound } from '../aws/errors.js';
 import { certificateInvalid } from '../certificates/x509-check.js';
-import { checkTags, constraint, type Tag } from '../registry/validation.js';
+import { checkTags, constraint } from '../registry/validation.js';
 import type { DomainRow, DomainStore, ServerCertificateRow } from './domain-store.js';
 import { DEFAULT_SECURITY_POLICY, securityPolicyOf, type SecurityPolicy } from './security-policies.js';
 import { acmArn, covers, dnsNamesOf, parseAcmArn, ServerCertificates } from './server-certificates.js';
@@ -38,7 +39,7 @@ export interface DomainConfigurationsOptions {
   reservedHostnames(): string[];
   /** The parent name of generated (AWS_MANAGED) domain names, e.g. the server's public host. */
   managedDomainSuffix(): string;
-  tags?: { put(arn: string, tags: Tag[]): void; remove(arn: string): void };
+  tags?: SyncTagWriter;
   /** Something SNI depends on changed (the TLS contexts must be looked up again). */
   changed(): void;
   /** A domain was disabled: connections made through it are closed. */

@@ -5,9 +5,8 @@ import { RC } from '@thicket/broker';
 import type { Namespace } from '../accounts/namespace.js';
 import type { ApiRoute } from '../api/aws-api.js';
 import type { Pki } from '../pki/index.js';
-import type { Tag } from '../registry/validation.js';
 import type { Db } from '../store/database.js';
-import { defineCapability } from '../platform/capability.js';
+import { defineCapability, type SyncTagWriter } from '../platform/capability.js';
 import { DomainConfigurations, normalizeHost } from './domain-configurations.js';
 import { DomainStore } from './domain-store.js';
 import { domainRoutes } from './routes.js';
@@ -20,7 +19,7 @@ export interface DomainsDeps {
   authorizerExists(ns: Namespace, name: string): boolean;
   /** The parent of generated (AWS_MANAGED) domain names: the server's public host. */
   managedDomainSuffix(): string;
-  tags: { put(arn: string, tags: Tag[]): void; remove(arn: string): void };
+  tags: SyncTagWriter;
   /** Closes the live connections made through a host name (its configuration was disabled). */
   disconnectHost(domainName: string, why: string): void;
   log: Logger;
@@ -83,7 +82,7 @@ export const domainsCapability = defineCapability('domains', (ctx) => {
     pki: ctx.pki,
     authorizerExists: (ns, name) => ctx.use('authorizers').store.authorizer(ns, name) !== undefined,
     managedDomainSuffix: () => ctx.endpoints().host,
-    tags: ctx.tags,
+    tags: ctx.syncTags,
     disconnectHost: (host, why) =>
       ctx
         .broker()

@@ -9,6 +9,7 @@ import type { ApiRoute } from '../api/aws-api.js';
 import type { PublicEndpoints } from '../api/endpoint-routes.js';
 import type { ConnectionAuth } from '../authz/device-authorizer.js';
 import { inTransaction } from '../store/database.js';
+import { runNow } from '../store/sql/sqlite-engine.js';
 import { migrate, type MigrationSet } from '../store/sql/migrations.js';
 import type { Capability, CapabilityContext, CapabilityDefinition, CapabilityName, PlatformOptions, Services } from './capability.js';
 
@@ -119,8 +120,12 @@ export class Platform {
       endpoints: () => this.endpoints,
       use: (name) => this.use(name),
       tags: {
-        put: (arn, tags) => this.use('registry').store.putTags(arn, tags),
-        remove: (arn) => this.use('registry').store.deleteTags(arn),
+        putting: (arn, tags) => this.use('tags').store.putting(arn, tags),
+        removing: (arn) => this.use('tags').store.removing(arn),
+      },
+      syncTags: {
+        put: (arn, tags) => runNow(opts.db, this.use('tags').store.putting(arn, tags)),
+        remove: (arn) => runNow(opts.db, this.use('tags').store.removing(arn)),
       },
       resourceExists: (arn) => this.resourceExists(arn),
       disconnect: (ns, match, why, reason) => this.disconnect(ns, match, why, reason),

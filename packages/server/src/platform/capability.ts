@@ -18,7 +18,7 @@ import type { TableSettings } from '../telemetry/settings.js';
 import type { RulesSettings } from '../rules/rules-config.js';
 import type { ShadowSettings } from '../shadow/shadow-service.js';
 import type { Db } from '../store/database.js';
-import type { SqlEngine } from '../store/sql/engine.js';
+import type { SqlEngine, Statement } from '../store/sql/engine.js';
 import type { StoreMigration } from '../store/sql/migrations.js';
 
 /**
@@ -54,9 +54,18 @@ export interface PlatformOptions {
   log: Logger;
 }
 
-/** Tags of any resource, kept by the registry (the one tag table AWS's TagResource reaches). */
+/**
+ * Tags of any resource (the one tag table AWS's TagResource reaches, kept by the tags capability):
+ * statements a capability runs in the batch that creates or deletes the resource.
+ */
 export interface TagWriter {
-  put(arn: string, tags: Tag[]): void;
+  putting(arn: string, tags: readonly Tag[]): Statement[];
+  removing(arn: string): Statement[];
+}
+
+/** The tag writer as synchronous calls, for a store still on the SQLite database: inside its transaction. */
+export interface SyncTagWriter {
+  put(arn: string, tags: readonly Tag[]): void;
   remove(arn: string): void;
 }
 
@@ -80,6 +89,8 @@ export interface CapabilityContext {
    */
   use<K extends CapabilityName>(name: K): Services[K];
   tags: TagWriter;
+  /** `tags` run at once on the SQLite database (`db`). */
+  syncTags: SyncTagWriter;
   /** Whether the resource an ARN names exists in its namespace (any capability's kinds). */
   resourceExists(arn: string): boolean;
   /** Closes the connections of a namespace whose authentication matches (revoked credentials). */

@@ -24,7 +24,7 @@ declare module '../platform/capability.js' {
 }
 
 export const registryCapability = defineCapability('registry', (ctx) => {
-  const store = new RegistryStore(ctx.db);
+  const store = new RegistryStore(ctx.db, ctx.syncTags);
   // A change of attributes, types or groups changes what thing policy variables resolve to.
   const events = new RegistryEvents(store, ctx.publish, (ns) => ctx.use('authz').authorizer.invalidate(ns));
   const billingGroups = new BillingGroups(store);
@@ -33,7 +33,7 @@ export const registryCapability = defineCapability('registry', (ctx) => {
   const thingGroups = new ThingGroups(store, events);
   return {
     services: { store, events, things, thingTypes, thingGroups, billingGroups },
-    routes: registryRoutes({ store, things, thingTypes, thingGroups, billingGroups, events, resourceExists: ctx.resourceExists }),
+    routes: registryRoutes({ store, things, thingTypes, thingGroups, billingGroups, events }),
     resources: {
       thing: (ns, name) => store.thing(ns, name) !== undefined,
       thingtype: (ns, name) => store.thingType(ns, name) !== undefined,

@@ -1,6 +1,7 @@
-/** SQLite tables of the registry: things, thing types, static thing groups, billing groups, memberships, thing principals, tags. */
+/** SQLite tables of the registry: things, thing types, static thing groups, billing groups, memberships, thing principals (tags are the tags capability's). */
 import { inTransaction, type Db, prepared } from '../store/database.js';
 import type { Namespace } from '../accounts/namespace.js';
+import type { SyncTagWriter } from '../platform/capability.js';
 import type { Tag } from './validation.js';
 
 const SCHEMA = `
@@ -35,9 +36,6 @@ CREATE TABLE IF NOT EXISTS thing_principals (
   exclusive INTEGER NOT NULL,
   PRIMARY KEY (account_id, region, thing_name, principal)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS thing_principals_by_principal ON thing_principals (account_id, region, principal);
-CREATE TABLE IF NOT EXISTS tags (
-  resource_arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
-  PRIMARY KEY (resource_arn, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS event_configurations (
   account_id TEXT NOT NULL, region TEXT NOT NULL, event_type TEXT NOT NULL, enabled INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
@@ -123,14 +121,17 @@ const billingGroup = (r: Row): BillingGroupRow => ({
 });
 
 export class RegistryStore {
-  constructor(readonly db: Db) {
+  constructor(
+    readonly db: Db,
+    private readonly tagWriter: SyncTagWriter,
+  ) {
     db.exec(SCHEMA);
   }
 
   /** Removes every registry resource of every namespace (test-mode reset). */
   clear(): void {
     this.db.exec(
-      'DELETE FROM things; DELETE FROM thing_types; DELETE FROM thing_groups; DELETE FROM thing_group_members; DELETE FROM billing_groups; DELETE FROM billing_group_members; DELETE FROM thing_principals; DELETE FROM tags; DELETE FROM event_configurations;',
+      'DELETE FROM things; DELETE FROM thing_types; DELETE FROM thing_groups; DELETE FROM thing_group_members; DELETE FROM billing_groups; DELETE FROM billing_group_members; DELETE FROM thing_principals; DELETE FROM event_configurations;',
     );
   }
 
@@ -429,22 +430,14 @@ export class RegistryStore {
     ).map((r) => ({ thingName: r.thing_name as string, exclusive: r.exclusive === 1 }));
   }
 
-  // ---- tags ----------------------------------------------------------------------------------
-
-  tags(arn: string): Tag[] {
-    return (prepared(this.db, 'SELECT key, value FROM tags WHERE resource_arn = ? ORDER BY key').all(arn) as Row[]).map((r) =>
-      r.value === null ? { Key: r.key as string } : { Key: r.key as string, Value: r.value as string },
-    );
-  }
+  // ---- tags (the tags capability's table, written in the registry's transactions) ----------
 
   putTags(arn: string, tags: Tag[]): void {
-    const stmt = prepared(this.db, 'INSERT OR REPLACE INTO tags (resource_arn, key, value) VALUES (?, ?, ?)');
-    for (const t of tags) stmt.run(arn, t.Key, t.Value ?? null);
+    this.tagWriter.put(arn, tags);
   }
 
-  deleteTags(arn: string, keys?: string[]): void {
-    if (!keys) prepared(this.db, 'DELETE FROM tags WHERE resource_arn = ?').run(arn);
-    else for (const k of keys) prepared(this.db, 'DELETE FROM tags WHERE resource_arn = ? AND key = ?').run(arn, k);
+  deleteTags(arn: string): void {
+    this.tagWriter.remove(arn);
   }
 
   // ---- event configurations ------------------------------------------------------------------

@@ -1,8 +1,7 @@
 /** HTTP routes of the registry (things, thing types, thing groups, billing groups, tags, event configurations). */
-import { parseArn } from '../accounts/namespace.js';
 import type { ApiRoute } from '../api/aws-api.js';
-import { pageOf, pageSize, parseBool } from '../api/pagination.js';
-import { invalidRequest, notFound } from '../aws/errors.js';
+import { pageSize, parseBool } from '../api/pagination.js';
+import { invalidRequest } from '../aws/errors.js';
 import { billingGroupRoutes } from './billing-group-routes.js';
 import type { BillingGroups } from './billing-groups.js';
 import { EVENT_TYPES, type RegistryEvents } from './events.js';
@@ -10,7 +9,6 @@ import type { RegistryStore } from './registry-store.js';
 import type { ThingGroups } from './thing-groups.js';
 import type { ThingTypes } from './thing-types.js';
 import type { Things } from './things.js';
-import { checkTags } from './validation.js';
 
 export interface RegistryServices {
   store: RegistryStore;
@@ -19,8 +17,6 @@ export interface RegistryServices {
   thingGroups: ThingGroups;
   billingGroups: BillingGroups;
   events: RegistryEvents;
-  /** Whether the resource an ARN names exists (for tagging); modules outside the registry add their kinds. */
-  resourceExists: (arn: string) => boolean;
 }
 
 const MAX_RESULTS = 250;
@@ -28,13 +24,6 @@ const MAX_RESULTS = 250;
 export function registryRoutes(s: RegistryServices): ApiRoute[] {
   const { things, thingTypes, thingGroups } = s;
   const size = (q: Record<string, string | undefined>): number => pageSize(q.maxResults, 'maxResults', MAX_RESULTS);
-  const taggable = (ns: { accountId: string; region: string }, arn: unknown): string => {
-    if (typeof arn !== 'string') throw invalidRequest('resourceArn is required');
-    const p = parseArn(arn);
-    if (!p || p.accountId !== ns.accountId || p.region !== ns.region || !s.resourceExists(arn))
-      throw notFound(`Resource ${arn} cannot be found.`);
-    return arn;
-  };
   return [
     // ---- things
     {
@@ -216,43 +205,6 @@ export function registryRoutes(s: RegistryServices): ApiRoute[] {
       handler: (r) => thingGroups.listForThing(r.ctx.ns, r.params.thingName!, { nextToken: r.query.nextToken, maxResults: size(r.query) }),
     },
     ...billingGroupRoutes(s.billingGroups),
-    // ---- tags
-    {
-      method: 'POST',
-      path: '/tags',
-      service: 'iot',
-      operation: 'TagResource',
-      handler: (r) => {
-        const arn = taggable(r.ctx.ns, r.body.resourceArn);
-        s.store.putTags(arn, checkTags(r.body.tags));
-        return {};
-      },
-    },
-    {
-      method: 'POST',
-      path: '/untag',
-      service: 'iot',
-      operation: 'UntagResource',
-      handler: (r) => {
-        const arn = taggable(r.ctx.ns, r.body.resourceArn);
-        const keys = r.body.tagKeys;
-        if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string')) throw invalidRequest('tagKeys must be a list of strings');
-        s.store.deleteTags(arn, keys as string[]);
-        return {};
-      },
-    },
-    {
-      method: 'GET',
-      path: '/tags',
-      service: 'iot',
-      operation: 'ListTagsForResource',
-      readOnly: true,
-      handler: (r) => {
-        const arn = taggable(r.ctx.ns, r.query.resourceArn);
-        const page = pageOf(s.store.tags(arn), MAX_RESULTS, r.query.nextToken);
-        return { tags: page.items, nextToken: page.next };
-      },
-    },
     // ---- event configurations
     {
       method: 'GET',

@@ -1,6 +1,5 @@
 /** Roles, role aliases and the credentials provider: one module object for platform.ts to list. */
 import type { Namespace } from '../accounts/namespace.js';
-import type { Tag } from '../registry/validation.js';
 import type { Db } from '../store/database.js';
 import { CredentialsProvider } from './credentials-provider.js';
 import { RoleAliases } from './role-aliases.js';
@@ -9,7 +8,7 @@ import { Roles } from './roles.js';
 import { roleRoutes } from './routes.js';
 import type { ApiRoute } from '../api/aws-api.js';
 import { iotArn } from '../accounts/namespace.js';
-import { defineCapability } from '../platform/capability.js';
+import { defineCapability, type SyncTagWriter } from '../platform/capability.js';
 
 export { CredentialsProvider } from './credentials-provider.js';
 export { RoleAliases, roleAliasArn } from './role-aliases.js';
@@ -22,7 +21,7 @@ export interface RoleModuleDeps {
   thingsOf(ns: Namespace, certificateId: string): string[];
   thingTypeOf(ns: Namespace, thingName: string): string | null | undefined;
   certificateActive(ns: Namespace, certificateId: string): boolean;
-  tags?: { put(arn: string, tags: Tag[]): void; remove(arn: string): void };
+  tags?: SyncTagWriter;
 }
 
 export interface RoleModule {
@@ -77,7 +76,7 @@ export const rolesCapability = defineCapability('roles', (ctx) => {
         .map((t) => t.thingName),
     thingTypeOf: (ns, thingName) => registry().thing(ns, thingName)?.thingTypeName,
     certificateActive: (ns, id) => ctx.use('certificates').store.certificate(ns, id)?.status === 'ACTIVE',
-    tags: ctx.tags,
+    tags: ctx.syncTags,
   });
   // Requests signed with temporary credentials are checked by the credentials provider.
   ctx.use('accounts').store.sessions = roles.provider;

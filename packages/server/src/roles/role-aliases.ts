@@ -2,10 +2,11 @@
  * Role aliases (reference controlplane §8.4): a stable name devices use to obtain credentials for
  * a role, so the role can change without touching the devices.
  */
+import type { SyncTagWriter } from '../platform/capability.js';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { decodeToken, encodeToken, pageSize, parseBool } from '../api/pagination.js';
 import { alreadyExists, invalidRequest, limitExceeded, notFound } from '../aws/errors.js';
-import { checkTags, constraint, type Tag } from '../registry/validation.js';
+import { checkTags, constraint } from '../registry/validation.js';
 import type { RoleAliasRow, RoleStore } from './role-store.js';
 
 export const MAX_ROLE_ALIASES = 100;
@@ -50,7 +51,7 @@ export interface RoleAliasesOptions {
   store: RoleStore;
   now?: () => number;
   /** Tags given to CreateRoleAlias, and their removal when the alias goes. */
-  tags?: { put(arn: string, tags: Tag[]): void; remove(arn: string): void };
+  tags?: SyncTagWriter;
 }
 
 export class RoleAliases {

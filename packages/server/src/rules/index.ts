@@ -1,11 +1,11 @@
 /** The rules engine as the platform wires it: store, control plane, engine, routes and metrics. */
+import type { SyncTagWriter } from '../platform/capability.js';
 import type { Broker } from '@thicket/broker';
 import type { SqlHost } from '@thicket/iot-sql';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Namespace } from '../accounts/namespace.js';
 import type { ApiRoute } from '../api/aws-api.js';
-import type { Tag } from '../registry/validation.js';
 import type { Db } from '../store/database.js';
 import { RulesEngine } from './engine.js';
 import { RuleMetrics } from './rule-metrics.js';
@@ -24,7 +24,7 @@ export { TopicRules, ruleArn } from './topic-rules.js';
 export interface RulesDeps {
   db: Db;
   broker(): Broker | undefined;
-  tags: { put(arn: string, tags: Tag[]): void; remove(arn: string): void };
+  tags: SyncTagWriter;
   /** Resolves the SQL's external functions for the rules of a namespace; none when undefined. */
   hostFor?(ns: Namespace): SqlHost | undefined;
   /** URL prefixes whose topic rule destinations need no confirmation (config `rules.trustedUrlPrefixes`). */

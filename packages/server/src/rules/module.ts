@@ -24,7 +24,7 @@ export const rulesCapability = defineCapability('rules', (ctx) => {
         thingGroupsForThing: (n, thingName) => ctx.use('registry').thingGroups.listForThing(n, thingName, { maxResults: 250 }),
       }),
     broker: ctx.broker,
-    tags: ctx.tags,
+    tags: ctx.syncTags,
     trustedUrlPrefixes: options.trustedUrlPrefixes,
     nats: options.ruleNats,
     metricLimits: options.ruleMetricLimits,

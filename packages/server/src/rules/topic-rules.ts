@@ -3,6 +3,7 @@
  * enable, disable. Each change is compiled before it is stored and handed to the engine once
  * committed, so it applies to the next message.
  */
+import type { SyncTagWriter } from '../platform/capability.js';
 import { isSqlVersion, DEFAULT_SQL_VERSION } from '@thicket/iot-sql';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { decodeToken, encodeToken, pageSize, parseBool } from '../api/pagination.js';
@@ -27,7 +28,7 @@ export interface TopicRulesDeps {
   removed(ns: Namespace, name: string): void;
   /** The installed rule of that name (its FROM filter is ListTopicRules' topicPattern). */
   compiled(ns: Namespace, name: string): CompiledRule | undefined;
-  tags: { put(arn: string, tags: Tag[]): void; remove(arn: string): void };
+  tags: SyncTagWriter;
 }
 
 export const ruleArn = (ns: Namespace, name: string): string => iotArn(ns, `rule/${name}`);
