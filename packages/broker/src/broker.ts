@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { ProtocolVersion, QoS, SubscriptionRequest, WillPacket } from './codec/packets.js';
 import { RC } from './codec/reason-codes.js';
+import { ClusterInterest, type ClusterLink } from './cluster.js';
 import { Connection } from './connection.js';
 import type { ConnectionHost } from './connection-host.js';
 import type { BrokerHooks, DisconnectReason } from './hooks.js';
@@ -71,6 +72,10 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
       this.groups.push(group);
     },
   };
+  /** What the last deliverMatching offered and what refused it (a field: route() runs per message). */
+  private readonly tally = { offered: 0, refused: 0 };
+  /** The cluster this node is part of, and what its sessions need from it. */
+  private cluster: ClusterInterest | undefined;
   readonly drops: DropLog;
   private readonly sessionContext: SessionContext;
 
@@ -248,7 +253,10 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
       session.pendingWill = undefined;
       this.route(ns, this.willMessage(session, will), undefined, willPublisher(session));
     }
-    for (const sub of session.subscriptions.values()) ns.tree.remove(sub.filter, sub, sub.group);
+    for (const sub of session.subscriptions.values()) {
+      ns.tree.remove(sub.filter, sub, sub.group);
+      this.cluster?.remove(ns.mount, sub.filter, sub.group);
+    }
     session.destroy();
     if (session.stored) session.forgetStored();
     if (ns.sessions.get(session.clientId) === session) ns.sessions.delete(session.clientId);
@@ -305,6 +313,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     };
     session.addSubscription(sub);
     session.namespace.tree.add(sub.filter, sub, sub.group);
+    this.cluster?.add(session.namespace.mount, sub.filter, sub.group);
     return true;
   }
 
@@ -312,6 +321,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     const sub = session.removeSubscription(key);
     if (!sub) return false;
     session.namespace.tree.remove(sub.filter, sub, sub.group);
+    this.cluster?.remove(session.namespace.mount, sub.filter, sub.group);
     return true;
   }
 
@@ -352,6 +362,25 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
    */
   route(ns: SessionNamespace, msg: Message, outcome?: RouteOutcome, publisher?: Publisher): boolean {
     if (this.tap !== undefined && this.tap.message(ns.mount, msg, publisher)) return false;
+    const cluster = this.cluster;
+    if (cluster !== undefined) cluster.link.forward(ns.mount, msg);
+    const tally = this.tally;
+    tally.offered = 0;
+    tally.refused = 0;
+    // In a cluster the link balances shared groups across every node's members (ClusterLink).
+    this.deliverMatching(ns, msg, outcome, cluster === undefined);
+    // Read now: a service handler below may publish, and route again.
+    const { offered, refused } = tally;
+    // A message gets a store row id when a persistent session queues it.
+    let mustCommit = msg.id !== 0;
+    if (msg.retain && this.setRetained(ns, msg.topic, msg) && msg.qos > 0) mustCommit = true;
+    const served = this.services.size > 0 ? this.dispatchServices(ns.mount, msg) : 0;
+    if (outcome) outcome.refused = offered > 0 && refused === offered && served === 0 && !msg.retain;
+    return mustCommit;
+  }
+
+  /** Delivers to the matching sessions of the namespace (and its shared groups when `groups`), counting in `tally`. */
+  private deliverMatching(ns: SessionNamespace, msg: Message, outcome: RouteOutcome | undefined, groups: boolean): void {
     const stamp = ++this.stamp;
     const subs: Subscription[] = [];
     const shared: Array<SharedGroup<Subscription>> = [];
@@ -381,31 +410,25 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
       }
     }
     const hooks = this.hooks;
-    let offered = 0;
-    let refused = 0;
+    const tally = this.tally;
     for (let i = 0; i < matched.length; i++) {
       const s = matched[i]!;
       if (hooks.authorizeReceive && s.client && !hooks.authorizeReceive(s.client, msg.topic)) {
         this.stats.dropped.not_authorized++;
         continue;
       }
-      offered++;
+      tally.offered++;
       const r = s.deliver(msg, s.matchQos, s.matchRetain, s.matchIds);
       if (r === Delivered.Congested) outcome?.congested.push(s);
-      else if (r === Delivered.Refused) refused++;
+      else if (r === Delivered.Refused) tally.refused++;
     }
+    if (!groups) return;
     for (const g of shared) {
       const r = this.deliverShared(g, msg, outcome);
       if (r === undefined) continue;
-      offered++;
-      if (r === Delivered.Refused) refused++;
+      tally.offered++;
+      if (r === Delivered.Refused) tally.refused++;
     }
-    // A message gets a store row id when a persistent session queues it.
-    let mustCommit = msg.id !== 0;
-    if (msg.retain && this.setRetained(ns, msg.topic, msg) && msg.qos > 0) mustCommit = true;
-    const served = this.services.size > 0 ? this.dispatchServices(ns.mount, msg) : 0;
-    if (outcome) outcome.refused = offered > 0 && refused === offered && served === 0 && !msg.retain;
-    return mustCommit;
   }
 
   /** One member of a shared group gets the message: the next online one, else a persistent offline one. */
@@ -471,6 +494,52 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     const prefixes = this.config.reservedTopicPrefixes;
     if (!prefixes || topic.charCodeAt(0) !== 36) return true;
     return prefixes.some((p) => topic.startsWith(p));
+  }
+
+  // ---- cluster -------------------------------------------------------------------------------
+
+  /**
+   * Joins a cluster through `link`: what this node routes is forwarded, and the link hears of every
+   * filter its sessions need (those of restored sessions at once). Returns what leaves it.
+   */
+  joinCluster(link: ClusterLink): () => void {
+    if (this.cluster) throw new Error('the broker is already in a cluster');
+    const interest = new ClusterInterest(link);
+    for (const ns of this.namespaces.values())
+      for (const session of ns.sessions.values())
+        for (const sub of session.subscriptions.values()) interest.add(ns.mount, sub.filter, sub.group);
+    this.cluster = interest;
+    return () => {
+      if (this.cluster === interest) this.cluster = undefined;
+    };
+  }
+
+  /** What the cluster link needs again after it reconnected. */
+  clusterInterest(): Iterable<{ mount: string; filter: string; group: string | undefined }> {
+    return this.cluster?.needed() ?? [];
+  }
+
+  /**
+   * A message another node routed: to this node's plain subscriptions only. The origin node ran the
+   * tap and the in-process services, stored it as retained, and serves shared groups through the link.
+   */
+  routeFromCluster(mount: string, msg: Message): void {
+    const ns = this.namespaces.get(mount);
+    if (ns !== undefined) this.deliverMatching(ns, msg, undefined, false);
+  }
+
+  /** A message for one shared group, which the link chose this node to serve. Returns whether a member took it. */
+  deliverToGroup(mount: string, filter: string, group: string, msg: Message): boolean {
+    const g = this.namespaces.get(mount)?.tree.sharedGroup(filter, group);
+    if (g === undefined) return false;
+    const r = this.deliverShared(g, msg, undefined);
+    return r !== undefined && r !== Delivered.Refused;
+  }
+
+  /** A retained message (or its removal, empty payload) set on another node, which stored it. */
+  retainFromCluster(mount: string, msg: Message): void {
+    const ns = this.namespace(mount);
+    ns.retained.set(msg.topic, msg.payload.length === 0 ? null : msg);
   }
 
   // ---- in-process API ------------------------------------------------------------------------

@@ -63,6 +63,16 @@ export class TopicTree<T> {
     this.count++;
   }
 
+  /** The shared group `name` on exactly `filter`, if it has members. */
+  sharedGroup(filter: string, name: string): SharedGroup<T> | undefined {
+    let node: Node<T> | undefined = this.root;
+    for (const level of filter.split('/')) {
+      node = node.children?.get(level);
+      if (node === undefined) return undefined;
+    }
+    return node.shared?.get(name);
+  }
+
   /** Removes `sub` from `filter`; returns whether it was there. */
   remove(filter: string, sub: T, group?: string): boolean {
     const path: Array<[Node<T>, string]> = [];

@@ -1,0 +1,188 @@
+/**
+ * The broker's cluster link over plain core NATS (no JetStream): a node publishes each message it
+ * routes on the subject of its topic (cluster/subjects.ts) and subscribes only to the subjects of
+ * the filters its own sessions hold, so NATS carries a message only to nodes that need it.
+ *
+ * - Plain subscriptions: a node receives a message once per NATS subscription that matches it, and
+ *   overlapping filters (`a/#` and `a/+`) would deliver it twice; every message carries its origin
+ *   (node and boot) and a sequence number, and a node drops what it has seen. NATS keeps one
+ *   publisher's order on one connection, so "not above the last seen" is enough.
+ * - Shared subscriptions: one queue subscription per (mount, group, filter) on each node with
+ *   members; NATS hands each message to one of those nodes, including the origin itself.
+ * - Retained messages: broadcast on a subject every node listens to, so each node's retained set is
+ *   complete whatever its clients subscribe to (the origin stores them).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Message, type Broker, type ClusterLink, type MessageProperties, type QoS } from '@thicket/broker';
+import { connect, headers, type Msg, type NatsConnection, type Subscription } from 'nats';
+import type { Logger } from 'pino';
+import { filterToSubjects, subjectToTopic, topicToSubject } from './subjects.js';
+
+export interface NatsLinkOptions {
+  /** NATS server URLs (`nats://host:port`). */
+  servers: string | string[];
+  /** This node's name (`--node-id`). */
+  nodeId: string;
+  /** Subject prefix, so several clusters can share one NATS. */
+  prefix?: string;
+  log: Logger;
+}
+
+/** What travels in the `m` header beside the payload. */
+interface Meta {
+  /** Origin: node id and boot. */
+  o: string;
+  /** Sequence number at the origin. */
+  s: number;
+  q: QoS;
+  r?: 1;
+  /** Created at, epoch ms; expires at when it does. */
+  c: number;
+  e?: number;
+  /** Publisher's client id (No Local). */
+  i?: string;
+  /** MQTT 5 properties, correlation data in base64. */
+  p?: Omit<MessageProperties, 'correlationData'> & { correlationData?: string };
+}
+
+export class NatsLink implements ClusterLink {
+  private readonly origin: string;
+  private readonly prefix: string;
+  private seq = 0;
+  private readonly lastSeen = new Map<string, number>();
+  private readonly subs = new Map<string, Subscription[]>();
+  private leave: (() => void) | undefined;
+  /** Messages taken from other nodes (plain and shared), for tests and metrics. */
+  received = 0;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly broker: Broker,
+    private readonly opts: NatsLinkOptions,
+  ) {
+    this.origin = `${opts.nodeId}/${randomUUID()}`;
+    this.prefix = opts.prefix ?? 'thicket';
+  }
+
+  /** Connects to NATS and joins the broker to the cluster. */
+  static async connect(broker: Broker, opts: NatsLinkOptions): Promise<NatsLink> {
+    const nc = await connect({ servers: opts.servers, name: `thicket ${opts.nodeId}`, maxReconnectAttempts: -1 });
+    const link = new NatsLink(nc, broker, opts);
+    nc.subscribe(`${link.prefix}_retained.>`, { callback: (err, m) => (err ? undefined : link.onRetained(m)) });
+    link.leave = broker.joinCluster(link);
+    void link.watch();
+    return link;
+  }
+
+  /** NATS subscriptions held for the broker's filters (not counting the retained one). */
+  get subscriptionCount(): number {
+    let n = 0;
+    for (const list of this.subs.values()) n += list.length;
+    return n;
+  }
+
+  forward(mount: string, msg: Message): void {
+    const meta: Meta = { o: this.origin, s: ++this.seq, q: msg.qos, c: msg.createdAt };
+    if (msg.retain) meta.r = 1;
+    if (msg.expiresAt !== 0) meta.e = msg.expiresAt;
+    if (msg.origin !== undefined) meta.i = msg.origin;
+    const p = msg.properties;
+    if (Object.keys(p).length > 0) {
+      const { correlationData, ...rest } = p;
+      meta.p = correlationData ? { ...rest, correlationData: correlationData.toString('base64') } : rest;
+    }
+    const h = headers();
+    h.set('m', JSON.stringify(meta));
+    this.nc.publish(topicToSubject(this.prefix, mount, msg.topic), msg.payload, { headers: h });
+    if (msg.retain) this.nc.publish(`${this.prefix}_retained.${topicToSubject('m', mount, msg.topic)}`, msg.payload, { headers: h });
+  }
+
+  interest(mount: string, filter: string, group: string | undefined, present: boolean): void {
+    const key = `${mount}\u0000${group ?? ''}\u0000${filter}`;
+    if (!present) {
+      for (const s of this.subs.get(key) ?? []) s.unsubscribe();
+      this.subs.delete(key);
+      return;
+    }
+    if (this.subs.has(key)) return;
+    // A queue group's name must be a subject token: a digest of what identifies the MQTT group.
+    const queue = group === undefined ? undefined : createHash('sha256').update(key).digest('hex').slice(0, 32);
+    const callback =
+      group === undefined
+        ? (err: Error | null, m: Msg) => (err ? undefined : this.onPlain(m))
+        : (err: Error | null, m: Msg) => (err ? undefined : this.onShared(m, mount, filter, group));
+    this.subs.set(
+      key,
+      filterToSubjects(this.prefix, mount, filter).map((subject) => this.nc.subscribe(subject, { queue, callback })),
+    );
+  }
+
+  /** Resolves once NATS has processed everything this node sent so far (subscriptions included). */
+  flush(): Promise<void> {
+    return this.nc.flush();
+  }
+
+  async close(): Promise<void> {
+    this.leave?.();
+    this.leave = undefined;
+    this.subs.clear();
+    if (!this.nc.isClosed()) await this.nc.drain();
+  }
+
+  private onPlain(m: Msg): void {
+    const meta = this.meta(m);
+    if (meta === undefined || meta.o === this.origin) return;
+    const last = this.lastSeen.get(meta.o);
+    if (last !== undefined && meta.s <= last) return;
+    this.lastSeen.set(meta.o, meta.s);
+    const at = subjectToTopic(this.prefix, m.subject);
+    if (at === undefined) return;
+    this.received++;
+    this.broker.routeFromCluster(at.mount, this.message(at.topic, m, meta));
+  }
+
+  private onShared(m: Msg, mount: string, filter: string, group: string): void {
+    const meta = this.meta(m);
+    const at = subjectToTopic(this.prefix, m.subject);
+    if (meta === undefined || at === undefined) return;
+    if (meta.o !== this.origin) this.received++;
+    this.broker.deliverToGroup(mount, filter, group, this.message(at.topic, m, meta));
+  }
+
+  private onRetained(m: Msg): void {
+    const meta = this.meta(m);
+    if (meta === undefined || meta.o === this.origin) return;
+    const at = subjectToTopic('m', m.subject.slice(this.prefix.length + '_retained.'.length));
+    if (at !== undefined) this.broker.retainFromCluster(at.mount, this.message(at.topic, m, meta));
+  }
+
+  private meta(m: Msg): Meta | undefined {
+    const raw = m.headers?.get('m');
+    if (!raw) return undefined;
+    try {
+      return JSON.parse(raw) as Meta;
+    } catch {
+      this.opts.log.warn({ subject: m.subject }, 'cluster message without valid metadata ignored');
+      return undefined;
+    }
+  }
+
+  private message(topic: string, m: Msg, meta: Meta): Message {
+    let properties: MessageProperties = {};
+    if (meta.p) {
+      const { correlationData, ...rest } = meta.p;
+      properties = correlationData === undefined ? rest : { ...rest, correlationData: Buffer.from(correlationData, 'base64') };
+    }
+    // A copy: the received bytes are a view into the client's read buffer.
+    const msg = new Message(topic, Buffer.from(m.data), meta.q, meta.r === 1, properties, meta.c, meta.e ?? 0);
+    msg.origin = meta.i;
+    return msg;
+  }
+
+  /** Logs connection changes; NATS reconnects and resubscribes by itself. */
+  private async watch(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnect') this.opts.log.warn({ nats: String(s.data) }, `cluster link ${s.type}`);
+    }
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * Routing between broker nodes over a real nats-server: two brokers on loopback, each with its
+ * NATS link, and mqtt.js clients on both. Messages cross once and in order, shared groups are
+ * balanced across both nodes' members, retained messages are seen from either node, hostile topic
+ * levels survive the subject escaping, and a node subscribes to NATS only for what its clients hold.
+ */
+import assert from 'node:assert/strict';
+import type net from 'node:net';
+import { after, before, test } from 'node:test';
+import { Broker, listenTcp } from '@thicket/broker';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import pino from 'pino';
+import { NatsLink } from '../src/cluster/nats-link.js';
+import { startNats, type NatsServer } from './nats-helpers.js';
+
+interface Node {
+  broker: Broker;
+  link: NatsLink;
+  server: net.Server;
+  port: number;
+}
+
+let nats: NatsServer;
+let a: Node;
+let b: Node;
+const clients: MqttClient[] = [];
+
+async function startNode(nodeId: string): Promise<Node> {
+  const broker = new Broker({});
+  const { server, port } = await listenTcp(broker, { host: '127.0.0.1', port: 0 });
+  const link = await NatsLink.connect(broker, { servers: nats.url, nodeId, log: pino({ level: 'silent' }) });
+  return { broker, link, server, port };
+}
+
+async function client(node: Node, opts: IClientOptions = {}): Promise<MqttClient> {
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${node.port}`, { reconnectPeriod: 0, protocolVersion: 5, ...opts });
+  clients.push(c);
+  return c;
+}
+
+/** Collects the payloads a client receives on topics `match` accepts. */
+function collect(c: MqttClient, match: (topic: string) => boolean = () => true): { topic: string; payload: string }[] {
+  const got: { topic: string; payload: string }[] = [];
+  c.on('message', (topic, payload) => {
+    if (match(topic)) got.push({ topic, payload: payload.toString() });
+  });
+  return got;
+}
+
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Resolves once a NATS round trip from each node has passed: subscriptions made before it are in place on the server. */
+async function settled(): Promise<void> {
+  await Promise.all([a.link.flush(), b.link.flush()]);
+}
+
+before(async () => {
+  nats = await startNats();
+  a = await startNode('a');
+  b = await startNode('b');
+});
+
+after(async () => {
+  for (const c of clients) await c.endAsync(true).catch(() => {});
+  for (const n of [a, b]) {
+    await n.link.close();
+    n.server.close();
+    n.broker.close();
+  }
+  await nats.close();
+});
+
+test('a QoS 1 subscriber on node A receives every message published on node B, once and in order', async () => {
+  const sub = await client(a);
+  const overlapping = await client(a);
+  await sub.subscribeAsync('order/#', { qos: 1 });
+  await overlapping.subscribeAsync('order/+', { qos: 1 });
+  // Two filters on node A that both match: two NATS subscriptions, and still one copy per client.
+  const got = collect(sub);
+  const got2 = collect(overlapping);
+  await settled();
+  const pub = await client(b);
+  const N = 300;
+  for (let i = 0; i < N; i++) await pub.publishAsync('order/x', String(i), { qos: i % 2 === 0 ? 1 : 0 });
+  await until(() => got.length >= N && got2.length >= N, `${N} messages on both clients (have ${got.length}, ${got2.length})`);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(
+    got.map((m) => Number(m.payload)),
+    Array.from({ length: N }, (_, i) => i),
+  );
+  assert.deepEqual(
+    got2.map((m) => Number(m.payload)),
+    Array.from({ length: N }, (_, i) => i),
+  );
+});
+
+test('a subscriber on the publishing node gets its copy from its own node only (no echo through NATS)', async () => {
+  const sub = await client(b);
+  await sub.subscribeAsync('echo/t', { qos: 1 });
+  const got = collect(sub);
+  await settled();
+  const pub = await client(b);
+  for (let i = 0; i < 50; i++) await pub.publishAsync('echo/t', String(i), { qos: 1 });
+  await until(() => got.length >= 50, '50 messages');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(got.length, 50);
+});
+
+test('a shared subscription is balanced across the members on both nodes, each message to one member', async () => {
+  const onA = await client(a);
+  const onB = await client(b);
+  await onA.subscribeAsync('$share/workers/jobs/#', { qos: 1 });
+  await onB.subscribeAsync('$share/workers/jobs/#', { qos: 1 });
+  const gotA = collect(onA);
+  const gotB = collect(onB);
+  await settled();
+  const pub = await client(a);
+  const N = 200;
+  for (let i = 0; i < N; i++) await pub.publishAsync(`jobs/${i}`, String(i), { qos: 1 });
+  await until(() => gotA.length + gotB.length >= N, `${N} messages across the group (have ${gotA.length + gotB.length})`);
+  await new Promise((r) => setTimeout(r, 200));
+  const all = [...gotA, ...gotB].map((m) => Number(m.payload)).sort((x, y) => x - y);
+  assert.deepEqual(
+    all,
+    Array.from({ length: N }, (_, i) => i),
+  );
+  assert.ok(gotA.length > N / 10 && gotB.length > N / 10, `both nodes' members served: ${gotA.length} on A, ${gotB.length} on B`);
+});
+
+test('a message retained on node B is sent to a later subscriber on node A; an empty retained message clears it everywhere', async () => {
+  const pub = await client(b);
+  await pub.publishAsync('state/lamp', 'on', { qos: 1, retain: true });
+  await until(() => a.broker.retainedCount > 0, 'the retained message on node A');
+  const late = await client(a);
+  const got = collect(late);
+  await late.subscribeAsync('state/+', { qos: 1 });
+  await until(() => got.length === 1, 'the retained message');
+  assert.deepEqual(got[0], { topic: 'state/lamp', payload: 'on' });
+  await pub.publishAsync('state/lamp', '', { qos: 1, retain: true });
+  await until(() => a.broker.retainedCount === 0, 'the retained message cleared on node A');
+});
+
+test('topic levels with dots, wildcard characters of NATS, spaces, tildes and non-ASCII cross nodes unchanged', async () => {
+  const topics = ['odd/a.b', 'odd/*', 'odd/>', 'odd/ /x', 'odd/~7E', 'odd//empty', 'odd/ünï/😀', 'odd/$x/y'];
+  const sub = await client(a);
+  await sub.subscribeAsync('odd/#', { qos: 1 });
+  const got = collect(sub);
+  await settled();
+  const pub = await client(b);
+  for (const t of topics) await pub.publishAsync(t, t, { qos: 1 });
+  await until(() => got.length >= topics.length, `${topics.length} messages`);
+  assert.deepEqual(
+    got.map((m) => m.topic),
+    topics,
+  );
+  assert.ok(got.every((m) => m.topic === m.payload));
+});
+
+test('MQTT 5 properties travel with the message', async () => {
+  const sub = await client(a);
+  await sub.subscribeAsync('props/t', { qos: 1 });
+  const got: mqtt.IPublishPacket[] = [];
+  sub.on('message', (_t, _p, packet) => got.push(packet));
+  await settled();
+  const pub = await client(b);
+  await pub.publishAsync('props/t', 'x', {
+    qos: 1,
+    properties: {
+      contentType: 'text/plain',
+      responseTopic: 'props/reply',
+      correlationData: Buffer.from([0, 1, 2, 255]),
+      userProperties: { k: 'v' },
+      messageExpiryInterval: 60,
+    },
+  });
+  await until(() => got.length === 1, 'the message');
+  const p = got[0]!.properties!;
+  assert.equal(p.contentType, 'text/plain');
+  assert.equal(p.responseTopic, 'props/reply');
+  assert.deepEqual([...p.correlationData!], [0, 1, 2, 255]);
+  assert.deepEqual({ ...p.userProperties }, { k: 'v' });
+  assert.ok(p.messageExpiryInterval! > 55 && p.messageExpiryInterval! <= 60);
+});
+
+test('a node holds NATS subscriptions only for the filters its clients hold, and takes nothing after the last one goes', async () => {
+  await settled();
+  const base = a.link.subscriptionCount;
+  const sub = await client(a);
+  await sub.subscribeAsync('only/#', { qos: 0 });
+  // `only/#` also matches `only` itself: two subjects.
+  assert.equal(a.link.subscriptionCount, base + 2);
+  await sub.unsubscribeAsync('only/#');
+  assert.equal(a.link.subscriptionCount, base);
+  await settled();
+  const before = a.link.received;
+  const pub = await client(b);
+  for (let i = 0; i < 20; i++) await pub.publishAsync('only/x', 'x', { qos: 1 });
+  await b.link.flush();
+  await settled();
+  assert.equal(a.link.received, before);
+});
