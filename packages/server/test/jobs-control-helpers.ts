@@ -59,7 +59,8 @@ export function harness(path: string | null = null, start = T0): Harness {
   const db = openDatabase(path);
   const clock = { now: start };
   const published: Published[] = [];
-  const registry = new RegistryStore(db);
+  // The harness makes no tagged resource (the tags capability and its table are not part of it).
+  const registry = new RegistryStore(db, { put() {}, remove() {} });
   const events = new RegistryEvents(registry, (_ns, topic, payload) => published.push({ topic, payload }));
   const things = new Things(registry, events);
   const groups = new ThingGroups(registry, events);

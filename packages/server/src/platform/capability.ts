@@ -13,13 +13,16 @@ import type { ConnectionAuth } from '../authz/device-authorizer.js';
 import type { AccessKey } from '../credentials.js';
 import type { Pki } from '../pki/index.js';
 import type { PolicyDocument } from '../policies/engine/index.js';
-import type { Tag } from '../registry/validation.js';
 import type { TableSettings } from '../telemetry/settings.js';
 import type { RulesSettings } from '../rules/rules-config.js';
 import type { ShadowSettings } from '../shadow/shadow-service.js';
 import type { Db } from '../store/database.js';
-import type { SqlEngine, Statement } from '../store/sql/engine.js';
+import type { SqlEngine } from '../store/sql/engine.js';
 import type { StoreMigration } from '../store/sql/migrations.js';
+import type { SyncTagWriter, TagWriter } from '../tags/tag-writer.js';
+
+// Until every capability imports them from tags/ (importing this file from a store makes a circle).
+export type { SyncTagWriter, TagWriter } from '../tags/tag-writer.js';
 
 /**
  * The services each capability offers the others, by capability name. Empty here: each capability
@@ -54,21 +57,6 @@ export interface PlatformOptions {
   log: Logger;
 }
 
-/**
- * Tags of any resource (the one tag table AWS's TagResource reaches, kept by the tags capability):
- * statements a capability runs in the batch that creates or deletes the resource.
- */
-export interface TagWriter {
-  putting(arn: string, tags: readonly Tag[]): Statement[];
-  removing(arn: string): Statement[];
-}
-
-/** The tag writer as synchronous calls, for a store still on the SQLite database: inside its transaction. */
-export interface SyncTagWriter {
-  put(arn: string, tags: readonly Tag[]): void;
-  remove(arn: string): void;
-}
-
 /** What every capability is created with. */
 export interface CapabilityContext {
   readonly options: PlatformOptions;
@@ -88,6 +76,7 @@ export interface CapabilityContext {
    * capability listed after it, but only inside functions called later, not while being created.
    */
   use<K extends CapabilityName>(name: K): Services[K];
+  /** Tags of any resource (the one tag table AWS's TagResource reaches, kept by the tags capability). */
   tags: TagWriter;
   /** `tags` run at once on the SQLite database (`db`). */
   syncTags: SyncTagWriter;

@@ -1,7 +1,7 @@
 /** SQLite tables of the registry: things, thing types, static thing groups, billing groups, memberships, thing principals (tags are the tags capability's). */
 import { inTransaction, type Db, prepared } from '../store/database.js';
 import type { Namespace } from '../accounts/namespace.js';
-import type { SyncTagWriter } from '../platform/capability.js';
+import type { SyncTagWriter } from '../tags/tag-writer.js';
 import type { Tag } from './validation.js';
 
 const SCHEMA = `
