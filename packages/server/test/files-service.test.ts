@@ -11,6 +11,9 @@ import { Readable } from 'node:stream';
 import pino from 'pino';
 import { fileReferences, FileService, resolveConfig, startServer, type ThicketServer } from '@thicket/server';
 import { openDatabase } from '../src/store/database.js';
+import { migrate } from '../src/store/sql/migrations.js';
+import { sqliteEngine } from '../src/store/sql/sqlite-engine.js';
+import { fileMigrations } from '../src/files/file-store.js';
 import { byteRange } from '../src/files/byte-range.js';
 import { tempDir } from './helpers.js';
 import { get, sha256, upload, uploaded } from './files-helpers.js';
@@ -113,7 +116,7 @@ test('a document naming a missing or invalid file is refused up front with Inval
 });
 
 test('the URL secret never reaches the log, even at trace level', async () => {
-  const url = server.platform.use('files').files.presignedUrl(ns, 'fw.bin').url;
+  const url = (await server.platform.use('files').files.presignedUrl(ns, 'fw.bin')).url;
   assert.equal((await get(url, server.pki.caCertPem)).status, 200);
   assert.equal((await upload(server, 'fw.bin', Buffer.from('taken'))).status, 409);
   const secret = readFileSync(join(dataDir, 'file-urls.key'), 'utf8').trim();
@@ -128,12 +131,14 @@ test('an upload that grows past the size limit while streaming fails and leaves 
   const dir = tempDir();
   const db = openDatabase(null);
   try {
+    const sql = sqliteEngine(db);
+    await migrate(sql, { files: fileMigrations });
     const endpoints = () => ({ host: 'localhost', mqtt: null, mqtts: null, http: 8080, https: null });
-    const files = new FileService({ db, dataDir: dir, endpoints, log: pino({ level: 'silent' }), maxFileBytes: 100_000 });
+    const files = await FileService.open({ sql, dataDir: dir, endpoints, log: pino({ level: 'silent' }), maxFileBytes: 100_000 });
     const chunks = Readable.from([randomBytes(65536), randomBytes(65536)]);
     await assert.rejects(files.upload(ns, 'big.bin', chunks), { name: 'RequestEntityTooLargeException' });
     assert.deepEqual(readdirSync(join(dir, 'files')), []);
-    assert.throws(() => files.describe(ns, 'big.bin'), { name: 'ResourceNotFoundException' });
+    await assert.rejects(files.describe(ns, 'big.bin'), { name: 'ResourceNotFoundException' });
     const small = await files.upload(ns, 'small.bin', Readable.from([Buffer.alloc(100_000)]));
     assert.equal(small.size, 100_000);
     assert.equal(files.publicBaseUrl(), 'http://localhost:8080', 'HTTP when there is no HTTPS listener');

@@ -204,7 +204,9 @@ test('Range requests resume a download (206), past the end is 416, and a changed
 });
 
 test('an expired URL, an altered URL and an unsigned one get 403 saying which; a deleted or replaced file 404', async () => {
-  const expired = server.platform.use('files').files.presignedUrl(ns, 'fw-1.2.0.bin', { expiresInSec: 60, issuedAt: Date.now() - 61_000 });
+  const expired = await server.platform
+    .use('files')
+    .files.presignedUrl(ns, 'fw-1.2.0.bin', { expiresInSec: 60, issuedAt: Date.now() - 61_000 });
   const e = refusal(await get(expired.url, server.pki.caCertPem));
   assert.equal(e.status, 403);
   assert.equal(e.type, 'AccessDeniedException');

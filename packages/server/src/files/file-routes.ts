@@ -24,9 +24,9 @@ export function fileRoutes(files: FileService): ApiRoute[] {
       service: 'iot',
       operation: 'ListFiles',
       readOnly: true,
-      handler: (r) => {
+      handler: async (r) => {
         const size = pageSize(r.query.maxResults, 'maxResults', 250);
-        const page = files.list(r.ctx.ns, size, decodeToken<string>(r.query.nextToken, 'nextToken'));
+        const page = await files.list(r.ctx.ns, size, decodeToken<string>(r.query.nextToken, 'nextToken'));
         return { files: page.files, nextToken: page.last && encodeToken(page.last) };
       },
     },

@@ -2,6 +2,11 @@
  * Files for OTA jobs: firmware and other payloads stored per namespace, downloaded by devices
  * through presigned URLs, and referenced from job documents by placeholders that the Jobs service
  * replaces when it hands a document to a device.
+ *
+ * The records are on the SQL engine and the API reads them there. The Jobs service reads them
+ * synchronously (checking a new job's references, signing a document for a device, a document kept
+ * as a file), so the service also keeps every record in memory, loaded at open and written through
+ * on change; `reload()` reads them again when another node sharing the database changed them.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,7 +15,7 @@ import type { Logger } from 'pino';
 import type { Namespace } from '../accounts/namespace.js';
 import { publicUrls, type PublicEndpoints } from '../api/endpoint-routes.js';
 import { alreadyExists, AwsError, internalFailure, invalidRequest, notFound } from '../aws/errors.js';
-import type { Db } from '../store/database.js';
+import type { SqlEngine } from '../store/sql/engine.js';
 import { ContentDirectory, tooLarge } from './content-directory.js';
 import { checkFileName, isFileName } from './file-names.js';
 import { FileStore, type FileRecord } from './file-store.js';
@@ -48,7 +53,8 @@ export interface PresignOptions {
 }
 
 export interface FileServiceOptions {
-  db: Db;
+  /** Where the records are (the migrations of `fileMigrations` applied). */
+  sql: SqlEngine;
   /** Content goes to `<dataDir>/files/`, the URL-signing secret to `<dataDir>/file-urls.key`. */
   dataDir: string;
   endpoints: () => PublicEndpoints;
@@ -77,19 +83,38 @@ export function checkExpiresInSec(value: number): number {
   return value;
 }
 
+const key = (ns: Namespace, fileName: string): string => `${ns.accountId}/${ns.region}/${fileName}`;
+
 export class FileService {
   private readonly store: FileStore;
   private readonly content: ContentDirectory;
   private readonly signer: UrlSigner;
   private readonly maxBytes: number;
+  /** Every record by namespace and name, for the synchronous readers (the Jobs service). */
+  private known = new Map<string, FileRecord>();
+  /** Content of the records a test-mode reset deleted, removed once the reset committed. */
+  private clearedContent: string[] = [];
 
-  constructor(private readonly opts: FileServiceOptions) {
-    this.store = new FileStore(opts.db);
+  private constructor(private readonly opts: FileServiceOptions) {
+    this.store = new FileStore(opts.sql);
     this.content = new ContentDirectory(join(opts.dataDir, 'files'));
     this.signer = new UrlSigner(ensureUrlSecret(opts.dataDir));
     this.maxBytes = opts.maxFileBytes ?? MAX_FILE_BYTES;
-    const swept = this.content.sweep(this.store.contentIds());
+  }
+
+  /** The service with the records loaded; content no record names (a crash's leftovers) is removed. */
+  static async open(opts: FileServiceOptions): Promise<FileService> {
+    const service = new FileService(opts);
+    await service.reload();
+    const swept = service.content.sweep(new Set([...service.known.values()].map((f) => f.contentId)));
     if (swept > 0) opts.log.info({ swept }, 'removed the content of unfinished uploads and deleted files');
+    return service;
+  }
+
+  /** Reads every record again (another node sharing the database changed them). */
+  async reload(): Promise<void> {
+    const all = await this.store.all();
+    this.known = new Map(all.map(({ ns, file }) => [key(ns, file.fileName), file]));
   }
 
   /**
@@ -102,8 +127,8 @@ export class FileService {
     if (!CONTENT_TYPE.test(contentType)) throw invalidRequest('content-type must be 1 to 256 printable ASCII characters');
     if (o.length !== undefined && o.length > this.maxBytes) throw tooLarge(this.maxBytes);
     // Checked before and after the upload: before, so that nobody streams a gigabyte to be refused.
-    if (o.replace) this.replaceable(ns, fileName);
-    else if (this.store.get(ns, fileName)) throw exists(fileName);
+    if (o.replace) await this.replaceable(ns, fileName);
+    else if (await this.store.get(ns, fileName)) throw exists(fileName);
     const written = await this.content.write(body, this.maxBytes);
     if (o.sha256 !== undefined && o.sha256 !== written.sha256) {
       await this.content.remove(written.contentId);
@@ -115,30 +140,43 @@ export class FileService {
     }
     const record: FileRecord = { fileName, ...written, contentType, createdAt: Date.now() };
     if (o.replace) {
+      let old: string[];
       try {
-        this.replaceable(ns, fileName);
+        // Checked again just before the replacing statement: a job may have started using it meanwhile.
+        await this.replaceable(ns, fileName);
+        old = await this.store.replace(ns, record);
       } catch (err) {
         await this.content.remove(written.contentId);
         throw err;
       }
+      this.known.set(key(ns, fileName), record);
       // Downloads in progress keep the content they opened; URLs issued for the old content no longer match.
-      const old = this.store.replace(ns, record);
-      if (old !== undefined) await this.content.remove(old);
-    } else if (!this.store.insert(ns, record)) {
-      await this.content.remove(written.contentId);
-      throw exists(fileName);
+      for (const id of old) await this.content.remove(id);
+    } else {
+      let inserted: boolean;
+      try {
+        inserted = await this.store.insert(ns, record);
+      } catch (err) {
+        await this.content.remove(written.contentId);
+        throw err;
+      }
+      if (!inserted) {
+        await this.content.remove(written.contentId);
+        throw exists(fileName);
+      }
+      this.known.set(key(ns, fileName), record);
     }
     this.opts.log.info({ accountId: ns.accountId, region: ns.region, fileName, size: record.size }, 'file stored');
     return info(record);
   }
 
-  describe(ns: Namespace, fileName: string): FileInfo {
-    return info(this.existing(ns, fileName));
+  async describe(ns: Namespace, fileName: string): Promise<FileInfo> {
+    return info(await this.existing(ns, fileName));
   }
 
   /** A page of the namespace's files by name, starting after `after`. */
-  list(ns: Namespace, maxResults: number, after = ''): { files: FileInfo[]; last: string | undefined } {
-    const rows = this.store.list(ns, after, maxResults + 1);
+  async list(ns: Namespace, maxResults: number, after = ''): Promise<{ files: FileInfo[]; last: string | undefined }> {
+    const rows = await this.store.list(ns, after, maxResults + 1);
     const files = rows.slice(0, maxResults).map(info);
     return { files, last: rows.length > maxResults ? files.at(-1)!.fileName : undefined };
   }
@@ -154,15 +192,19 @@ export class FileService {
         `file '${fileName}' is referenced by ${user}; cancel or delete it before deleting the file`,
       );
     }
-    const contentId = this.store.remove(ns, fileName);
+    const contentId = await this.store.remove(ns, fileName);
+    this.known.delete(key(ns, fileName));
     if (contentId === undefined) throw missing(fileName);
     await this.content.remove(contentId);
     this.opts.log.info({ accountId: ns.accountId, region: ns.region, fileName }, 'file deleted');
   }
 
   /** A presigned download URL of an existing file and its expiry (epoch seconds). */
-  presignedUrl(ns: Namespace, fileName: string, o: PresignOptions = {}): { url: string; expiresAt: number } {
-    const file = this.existing(ns, fileName);
+  async presignedUrl(ns: Namespace, fileName: string, o: PresignOptions = {}): Promise<{ url: string; expiresAt: number }> {
+    return this.sign(ns, fileName, await this.existing(ns, fileName), o);
+  }
+
+  private sign(ns: Namespace, fileName: string, file: FileRecord, o: PresignOptions): { url: string; expiresAt: number } {
     const expires = Math.floor((o.issuedAt ?? Date.now()) / 1000) + checkExpiresInSec(o.expiresInSec ?? DEFAULT_URL_EXPIRY_SEC);
     return {
       url: this.signer.url(o.baseUrl ?? this.publicBaseUrl(), { ns, fileName, expires, version: file.contentId }),
@@ -184,7 +226,7 @@ export class FileService {
    */
   async openDownload(fileName: string, query: Record<string, string | undefined>): Promise<{ file: FileRecord; handle: FileHandle }> {
     const grant = this.signer.verify(fileName, query, Date.now());
-    const file = this.store.get(grant.ns, fileName);
+    const file = await this.store.get(grant.ns, fileName);
     if (!file) throw missing(fileName);
     if (file.contentId !== grant.version) {
       throw notFound(`File '${fileName}' was deleted and uploaded again after this URL was issued; ask for a new URL`);
@@ -220,7 +262,7 @@ export class FileService {
       if (kind === 'FileSha256') return file.sha256;
       if (kind === 'FileSize') return String(file.size);
       let url = urls.get(name);
-      if (url === undefined) urls.set(name, (url = this.presignedUrl(ns, name, { expiresInSec: o.expiresInSec, baseUrl }).url));
+      if (url === undefined) urls.set(name, (url = this.sign(ns, name, file, { expiresInSec: o.expiresInSec, baseUrl }).url));
       return url;
     });
   }
@@ -230,7 +272,8 @@ export class FileService {
    * Larger than `maxBytes` or not UTF-8 is an InvalidRequestException that names the file.
    */
   readText(ns: Namespace, fileName: string, maxBytes: number): string {
-    const file = this.existing(ns, fileName);
+    const file = this.known.get(key(ns, checkFileName(fileName)));
+    if (!file) throw missing(fileName);
     if (file.size > maxBytes)
       throw invalidRequest(`file '${fileName}' holds ${file.size} bytes; a job document may have at most ${maxBytes}`);
     try {
@@ -240,27 +283,37 @@ export class FileService {
     }
   }
 
-  /** Test mode: forgets every file of every namespace. */
-  clear(): void {
-    this.content.removeSync(this.store.clear());
+  /**
+   * Test mode: deletes every file's record of every namespace (the statement is issued at the call:
+   * on SQLite inside the platform's reset transaction); `cleared()` then removes their content.
+   */
+  async clear(): Promise<void> {
+    this.clearedContent.push(...(await this.store.clear()));
   }
 
-  private replaceable(ns: Namespace, fileName: string): void {
-    const user = this.store.get(ns, fileName) && this.opts.inUse?.(ns, fileName);
+  /** Test mode, once the reset committed: removes the content of the records `clear()` deleted. */
+  cleared(): void {
+    this.known.clear();
+    this.content.removeSync(this.clearedContent.splice(0));
+  }
+
+  private async replaceable(ns: Namespace, fileName: string): Promise<void> {
+    // A file that does not exist is no job's: the jobs are not scanned for every new file.
+    const user = (await this.store.get(ns, fileName)) && this.opts.inUse?.(ns, fileName);
     if (user) {
       throw new AwsError('ConflictException', 409, `file '${fileName}' is referenced by ${user}; it is not replaced while it is`);
     }
   }
 
-  private existing(ns: Namespace, fileName: string): FileRecord {
-    const file = this.store.get(ns, checkFileName(fileName));
+  private async existing(ns: Namespace, fileName: string): Promise<FileRecord> {
+    const file = await this.store.get(ns, checkFileName(fileName));
     if (!file) throw missing(fileName);
     return file;
   }
 
   private referenced(ns: Namespace, name: string): FileRecord {
     if (!isFileName(name)) throw invalidRequest(`job document references file '${name}', which is not a valid file name`);
-    const file = this.store.get(ns, name);
+    const file = this.known.get(key(ns, name));
     if (!file) throw invalidRequest(`job document references file '${name}', which does not exist`);
     return file;
   }

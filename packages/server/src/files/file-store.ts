@@ -1,22 +1,13 @@
 /**
- * SQLite table of stored files: one row per (namespace, file name) with the name of its content
- * under `<data-dir>/files/`. The row is what makes a file exist: content is written and renamed into
- * place first, then the row is inserted, so a crash in between leaves only an orphan that the next
- * start removes (ContentDirectory.sweep).
+ * The table of stored files, on the SQL engine: one row per (namespace, file name) with the name of
+ * its content under `<data-dir>/files/`. The row is what makes a file exist: content is written and
+ * renamed into place first, then the row is inserted, so a crash in between leaves only an orphan
+ * that the next start removes (ContentDirectory.sweep).
  */
+import { sql } from 'kysely';
 import type { Namespace } from '../accounts/namespace.js';
-import { inTransaction, type Db } from '../store/database.js';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS files (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, file_name TEXT NOT NULL,
-  content_id TEXT NOT NULL UNIQUE,     -- the content's file name under <data-dir>/files/
-  size INTEGER NOT NULL,
-  sha256 TEXT NOT NULL,                -- hex
-  content_type TEXT NOT NULL,
-  created_at INTEGER NOT NULL,         -- epoch milliseconds
-  PRIMARY KEY (account_id, region, file_name)) WITHOUT ROWID;
-`;
+import type { SqlEngine } from '../store/sql/engine.js';
+import type { StoreMigration } from '../store/sql/migrations.js';
 
 export interface FileRecord {
   fileName: string;
@@ -37,7 +28,36 @@ interface Row {
   created_at: number;
 }
 
-const COLUMNS = 'file_name, content_id, size, sha256, content_type, created_at';
+export const fileMigrations: Record<string, StoreMigration> = {
+  // IF NOT EXISTS: databases made before migrations already have this table (the same columns, key and unique content id).
+  '0001_files': {
+    async up(db, dialect) {
+      let table = db.schema
+        .createTable('files')
+        .ifNotExists()
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('region', 'text', (c) => c.notNull())
+        // Byte order on PostgreSQL too (SQLite's BINARY): list pages come in the same order on both.
+        .addColumn('file_name', 'text', (c) => (dialect === 'postgres' ? c.notNull().modifyEnd(sql`collate "C"`) : c.notNull()))
+        // The content's file name under <data-dir>/files/.
+        .addColumn('content_id', 'text', (c) => c.notNull().unique())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        // Hex.
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('content_type', 'text', (c) => c.notNull())
+        // Epoch milliseconds.
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('files_pkey', ['account_id', 'region', 'file_name']);
+      if (dialect === 'sqlite') table = table.modifyEnd(sql`without rowid`);
+      await table.execute();
+    },
+  },
+};
+
+const COLUMNS = ['file_name', 'content_id', 'size', 'sha256', 'content_type', 'created_at'] as const;
+const KEY = ['account_id', 'region', 'file_name'] as const;
+/** Replacing retries when another node inserts the name between its delete and its insert; this many times at most. */
+const REPLACE_ATTEMPTS = 10;
 
 const record = (r: Row): FileRecord => ({
   fileName: r.file_name,
@@ -49,64 +69,90 @@ const record = (r: Row): FileRecord => ({
 });
 
 export class FileStore {
-  private readonly stmt;
+  constructor(private readonly sql: SqlEngine) {}
 
-  constructor(private readonly db: Db) {
-    db.exec(SCHEMA);
-    this.stmt = {
-      get: db.prepare<[string, string, string], Row>(`SELECT ${COLUMNS} FROM files WHERE account_id = ? AND region = ? AND file_name = ?`),
-      insert: db.prepare(
-        `INSERT INTO files (account_id, region, ${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, region, file_name) DO NOTHING`,
-      ),
-      list: db.prepare<[string, string, string, number], Row>(
-        `SELECT ${COLUMNS} FROM files WHERE account_id = ? AND region = ? AND file_name > ? ORDER BY file_name LIMIT ?`,
-      ),
-      remove: db.prepare<[string, string, string], { content_id: string }>(
-        'DELETE FROM files WHERE account_id = ? AND region = ? AND file_name = ? RETURNING content_id',
-      ),
-      contentIds: db.prepare<[], { content_id: string }>('SELECT content_id FROM files'),
-      clear: db.prepare<[], { content_id: string }>('DELETE FROM files RETURNING content_id'),
-    };
+  private ofNamespace(ns: Namespace) {
+    return this.sql.db.selectFrom('files').select(COLUMNS).where('account_id', '=', ns.accountId).where('region', '=', ns.region);
   }
 
-  get(ns: Namespace, fileName: string): FileRecord | undefined {
-    const row = this.stmt.get.get(ns.accountId, ns.region, fileName);
+  private insertion(ns: Namespace, f: FileRecord) {
+    return this.sql.db
+      .insertInto('files')
+      .values({
+        account_id: ns.accountId,
+        region: ns.region,
+        file_name: f.fileName,
+        content_id: f.contentId,
+        size: f.size,
+        sha256: f.sha256,
+        content_type: f.contentType,
+        created_at: f.createdAt,
+      })
+      .onConflict((oc) => oc.columns([...KEY]).doNothing());
+  }
+
+  private removal(ns: Namespace, fileName: string) {
+    return this.sql.db
+      .deleteFrom('files')
+      .where('account_id', '=', ns.accountId)
+      .where('region', '=', ns.region)
+      .where('file_name', '=', fileName)
+      .returning('content_id');
+  }
+
+  async get(ns: Namespace, fileName: string): Promise<FileRecord | undefined> {
+    const row = await this.sql.first<Row>(this.ofNamespace(ns).where('file_name', '=', fileName));
     return row && record(row);
   }
 
   /** Inserts the record; false when the namespace already has a file of that name. */
-  insert(ns: Namespace, f: FileRecord): boolean {
-    return (
-      this.stmt.insert.run(ns.accountId, ns.region, f.fileName, f.contentId, f.size, f.sha256, f.contentType, f.createdAt).changes === 1
-    );
+  async insert(ns: Namespace, f: FileRecord): Promise<boolean> {
+    return (await this.sql.run(this.insertion(ns, f))).changes === 1;
   }
 
-  /** Inserts the record in place of the namespace's file of that name, if any; returns the replaced file's content id. */
-  replace(ns: Namespace, f: FileRecord): string | undefined {
-    return inTransaction(this.db, () => {
-      const old = this.remove(ns, f.fileName);
-      this.insert(ns, f);
-      return old;
-    });
+  /**
+   * Inserts the record in place of the namespace's file of that name, if any; returns the content
+   * ids of the records it replaced (none or one, unless other nodes replaced the file at once).
+   */
+  async replace(ns: Namespace, f: FileRecord): Promise<string[]> {
+    // Delete and insert in one transaction. On PostgreSQL another node may insert the name after
+    // this delete ran and before this insert: the insert then does nothing, and the next round
+    // deletes that file (returning its content id) and inserts again.
+    const replaced: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+      const [removed, inserted] = await this.sql.batch([this.removal(ns, f.fileName), this.insertion(ns, f)]);
+      for (const r of removed!.rows) replaced.push(r.content_id as string);
+      if (inserted!.changes === 1) return replaced;
+      if (attempt === REPLACE_ATTEMPTS) throw new Error(`file ${f.fileName} could not be replaced: other writers kept inserting it`);
+    }
   }
 
   /** Files of the namespace named after `after`, by name. */
-  list(ns: Namespace, after: string, limit: number): FileRecord[] {
-    return this.stmt.list.all(ns.accountId, ns.region, after, limit).map(record);
+  async list(ns: Namespace, after: string, limit: number): Promise<FileRecord[]> {
+    const rows = await this.sql.all<Row>(this.ofNamespace(ns).where('file_name', '>', after).orderBy('file_name').limit(limit));
+    return rows.map(record);
   }
 
   /** Removes the record and returns its content id, or undefined when there was none. */
-  remove(ns: Namespace, fileName: string): string | undefined {
-    return this.stmt.remove.get(ns.accountId, ns.region, fileName)?.content_id;
+  async remove(ns: Namespace, fileName: string): Promise<string | undefined> {
+    const { rows } = await this.sql.run(this.removal(ns, fileName));
+    return (rows[0] as { content_id: string } | undefined)?.content_id;
   }
 
-  /** The content ids of every namespace: what the content directory must keep. */
-  contentIds(): Set<string> {
-    return new Set(this.stmt.contentIds.all().map((r) => r.content_id));
+  /** Every file of every namespace, with its namespace. */
+  async all(): Promise<Array<{ ns: Namespace; file: FileRecord }>> {
+    const rows = await this.sql.all<Row & { account_id: string; region: string }>(
+      this.sql.db.selectFrom('files').select(['account_id', 'region', ...COLUMNS]),
+    );
+    return rows.map((r) => ({ ns: { accountId: r.account_id, region: r.region }, file: record(r) }));
   }
 
-  /** Removes every record and returns their content ids. */
-  clear(): string[] {
-    return this.stmt.clear.all().map((r) => r.content_id);
+  /**
+   * Removes every record and returns their content ids. The statement is issued at the call (on
+   * SQLite it runs then, inside the platform's reset transaction).
+   */
+  async clear(): Promise<string[]> {
+    const { rows } = await this.sql.run(this.sql.db.deleteFrom('files').returning('content_id'));
+    return rows.map((r) => r.content_id as string);
   }
 }

@@ -2,6 +2,7 @@
 import { defineCapability } from '../platform/capability.js';
 import { fileRoutes } from './file-routes.js';
 import { FileService } from './file-service.js';
+import { fileMigrations } from './file-store.js';
 
 declare module '../platform/capability.js' {
   interface Services {
@@ -9,14 +10,18 @@ declare module '../platform/capability.js' {
   }
 }
 
-export const filesCapability = defineCapability('files', (ctx) => {
-  const files = new FileService({
-    db: ctx.db,
-    // The PKI's directory is the data directory (a temporary one with --ephemeral).
-    dataDir: ctx.pki.dataDir,
-    endpoints: ctx.endpoints,
-    log: ctx.log('files'),
-    inUse: (ns, fileName) => ctx.use('jobs').jobs.fileUser(ns, fileName),
-  });
-  return { services: { files }, routes: fileRoutes(files), cleared: () => files.clear() };
-});
+export const filesCapability = defineCapability(
+  'files',
+  async (ctx) => {
+    const files = await FileService.open({
+      sql: ctx.sql,
+      // The PKI's directory is the data directory (a temporary one with --ephemeral).
+      dataDir: ctx.pki.dataDir,
+      endpoints: ctx.endpoints,
+      log: ctx.log('files'),
+      inUse: (ns, fileName) => ctx.use('jobs').jobs.fileUser(ns, fileName),
+    });
+    return { services: { files }, routes: fileRoutes(files), clear: () => files.clear(), cleared: () => files.cleared() };
+  },
+  { migrations: fileMigrations },
+);

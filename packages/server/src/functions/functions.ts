@@ -142,7 +142,7 @@ export class Functions {
   }
 
   /** Creates or replaces a function. */
-  register(caller: RegisterCaller, name: string | undefined, body: Record<string, unknown>): { function: FunctionView } {
+  async register(caller: RegisterCaller, name: string | undefined, body: Record<string, unknown>): Promise<{ function: FunctionView }> {
     const ns = caller.ns;
     const n = checkFunctionName(name);
     const hasUrl = body.url !== undefined && body.url !== null;
@@ -162,22 +162,18 @@ export class Functions {
       );
     }
     const now = Date.now();
-    const row = this.store.tx(() => {
-      const existing = this.store.get(ns, n);
-      const f: FunctionRow = {
-        ns,
-        name: n,
-        kind: hasUrl ? 'url' : 'module',
-        target,
-        description,
-        timeoutSeconds,
-        memoryMb,
-        revision: randomUUID(),
-        createdAt: existing?.createdAt ?? now,
-        updatedAt: now,
-      };
-      this.store.put(f);
-      return f;
+    // One upsert: a function registered again keeps its creation time (whichever node registered it first).
+    const row = await this.store.put({
+      ns,
+      name: n,
+      kind: hasUrl ? 'url' : 'module',
+      target,
+      description,
+      timeoutSeconds,
+      memoryMb,
+      revision: randomUUID(),
+      createdAt: now,
+      updatedAt: now,
     });
     this.modules.forget(this.key(ns, n));
     return { function: this.view(row) };
@@ -197,9 +193,9 @@ export class Functions {
     return out;
   }
 
-  delete(ns: Namespace, name: string | undefined): Record<string, never> {
+  async delete(ns: Namespace, name: string | undefined): Promise<Record<string, never>> {
     const f = this.row(ns, name);
-    this.store.delete(ns, f.name);
+    await this.store.delete(ns, f.name);
     this.modules.forget(this.key(ns, f.name));
     return {};
   }
@@ -274,10 +270,22 @@ export class Functions {
     return `${ns.accountId}/${ns.region}/${name}`;
   }
 
-  /** Test-mode reset (the table is cleared in the platform's transaction). */
-  clear(): void {
-    this.store.clear();
+  /**
+   * Reads the functions again (another node sharing the database changed them); warm module
+   * instances of a function deleted or registered again there are retired.
+   */
+  async reload(): Promise<void> {
+    const before = new Map(this.store.all().map((f) => [this.key(f.ns, f.name), f.revision]));
+    await this.store.reload();
+    const after = new Map(this.store.all().map((f) => [this.key(f.ns, f.name), f.revision]));
+    for (const [key, revision] of before) if (after.get(key) !== revision) this.modules.forget(key);
+  }
+
+  /** Test-mode reset (on SQLite the table is cleared inside the platform's transaction). */
+  clear(): Promise<void> {
+    const cleared = this.store.clear();
     this.modules.stop();
+    return cleared;
   }
 
   /** Stops every module process (server stop). */
