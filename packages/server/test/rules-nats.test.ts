@@ -6,67 +6,21 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CreateTopicRuleCommand } from '@aws-sdk/client-iot';
 import { connect, type NatsConnection, type Msg } from 'nats';
 import { adminRequest, configFromEnv, resolveConfig } from '@thicket/server';
 import { awsError } from './helpers.js';
+import { freePort, startNats, type NatsServer } from './nats-helpers.js';
 import { rulesFixture, type RulesFixture } from './rules-helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'thicket-nats-'));
-let natsPort: number;
-let nats: ChildProcess | undefined;
+let nats: NatsServer;
 let sub: NatsConnection;
 let f: RulesFixture;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts nats-server with JetStream and a 4 KiB max payload; resolves once it accepts clients. */
-async function startNats(): Promise<void> {
-  const conf = join(dir, 'nats.conf');
-  writeFileSync(conf, `listen: 127.0.0.1:${natsPort}\nmax_payload: 4096\njetstream { store_dir: "${join(dir, 'js')}" }\n`);
-  const proc = spawn('/usr/sbin/nats-server', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  nats = proc;
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`nats-server did not start: ${out}`)), 10_000);
-    proc.stderr!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('Server is ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`nats-server exited (${code}): ${out}`)));
-  });
-}
-
-async function stopNats(): Promise<void> {
-  const proc = nats;
-  nats = undefined;
-  if (!proc || proc.exitCode !== null) return;
-  const exited = new Promise((r) => proc.once('exit', r));
-  process.kill(proc.pid!, 'SIGTERM');
-  await exited;
-}
-
 before(async () => {
-  natsPort = await freePort();
+  nats = await startNats({ jetstream: true, maxPayload: 4096 });
+  const natsPort = nats.port;
   const unused = await freePort();
-  await startNats();
   sub = await connect({ servers: `127.0.0.1:${natsPort}`, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   f = await rulesFixture({
     rules: {
@@ -81,8 +35,7 @@ before(async () => {
 after(async () => {
   await f?.close();
   await sub?.close();
-  await stopNats();
-  rmSync(dir, { recursive: true, force: true });
+  await nats?.close();
 });
 
 const ROLE = 'arn:aws:iam::123456789012:role/r';
@@ -233,14 +186,14 @@ test('NATS down: the action fails at once (error action); once it is back the co
   await device.publishAsync('res', '{"n":1}', { qos: 1 });
   assert.equal(Buffer.from((await out.next()).data).toString(), '{"n":1}');
 
-  await stopNats();
+  await nats.stop();
   const started = Date.now();
   await device.publishAsync('res', '{"n":2}', { qos: 1 });
   const doc = JSON.parse((await errors.next()).payload.toString()) as FailureDoc;
   assert.match(doc.failures[0]!.errorMessage, /Not connected to the NATS server 'default'|was lost|not confirmed/);
   assert.ok(Date.now() - started < 2500, 'failed without waiting out a long timeout');
 
-  await startNats();
+  await nats.start();
   // Reconnection is the client's own; publish until a message goes through.
   const deadline = Date.now() + 10_000;
   for (let n = 3; ; n++) {
