@@ -1,18 +1,25 @@
 /** The rules engine as the platform wires it: store, control plane, engine, routes and metrics. */
-import type { SyncTagWriter } from '../platform/capability.js';
 import type { Broker } from '@thicket/broker';
 import type { SqlHost } from '@thicket/iot-sql';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Namespace } from '../accounts/namespace.js';
 import type { ApiRoute } from '../api/aws-api.js';
-import type { Db } from '../store/database.js';
+import type { TagWriter } from '../tags/tag-writer.js';
+import type { SqlEngine } from '../store/sql/engine.js';
+import type { StoreMigration } from '../store/sql/migrations.js';
 import { RulesEngine } from './engine.js';
 import { RuleMetrics } from './rule-metrics.js';
-import { RuleStore } from './rule-store.js';
+import { RuleStore, ruleMigrations, type RuleRow } from './rule-store.js';
 import { ruleRoutes } from './routes.js';
 import { TopicRules } from './topic-rules.js';
-import { DestinationStore, TopicRuleDestinations, destinationRoutes, trustedPrefixes } from './destinations/index.js';
+import {
+  DestinationStore,
+  TopicRuleDestinations,
+  destinationMigrations,
+  destinationRoutes,
+  trustedPrefixes,
+} from './destinations/index.js';
 import type { ActionServices, RoleCredentials } from './actions/types.js';
 import { MetricSeries } from './actions/metric-series.js';
 import { NatsServers } from './actions/nats-servers.js';
@@ -21,10 +28,14 @@ import { DEFAULT_RULES_SETTINGS, type NatsServerSettings, type RuleEngineSetting
 export { RulesEngine } from './engine.js';
 export { TopicRules, ruleArn } from './topic-rules.js';
 
+/** The schema of the rules capability's stores: topic rules and their destinations. */
+export const rulesMigrations: Record<string, StoreMigration> = { ...ruleMigrations, ...destinationMigrations };
+
 export interface RulesDeps {
-  db: Db;
+  /** The stores' SQL engine, its schema migrated (`rulesMigrations`). */
+  sql: SqlEngine;
   broker(): Broker | undefined;
-  tags: SyncTagWriter;
+  tags: TagWriter;
   /** Resolves the SQL's external functions for the rules of a namespace; none when undefined. */
   hostFor?(ns: Namespace): SqlHost | undefined;
   /** URL prefixes whose topic rule destinations need no confirmation (config `rules.trustedUrlPrefixes`). */
@@ -58,21 +69,26 @@ export interface RulesModule {
   metrics: Registry;
   /** Compiles and installs every stored rule, and starts seeing the broker's messages. */
   start(broker: Broker): void;
-  /** Test-mode reset (inside the platform's transaction). */
-  clear(): void;
+  /**
+   * Reads rules and destinations again (another node sharing the database changed them): the
+   * engine installs what was created or changed and forgets what was deleted.
+   */
+  reload(): Promise<void>;
+  /** Test-mode reset (on SQLite, the rows go at once, inside the platform's transaction). */
+  clear(): Promise<unknown>;
   /** Closes what actions hold open across rules (NATS connections) at server stop. */
   stop(): Promise<void>;
 }
 
-export function createRules(deps: RulesDeps): RulesModule {
-  const store = new RuleStore(deps.db);
+export async function createRules(deps: RulesDeps): Promise<RulesModule> {
+  const [store, destinationStore] = await Promise.all([RuleStore.open(deps.sql), DestinationStore.open(deps.sql)]);
   const registry = new Registry();
   const log = deps.log;
   // The queue gauge reads the engine, which needs the metrics first: a getter closes the circle.
   const holder: { engine?: RulesEngine } = {};
   const metrics = new RuleMetrics(registry, () => holder.engine?.queued ?? 0);
   const destinations = new TopicRuleDestinations({
-    store: new DestinationStore(deps.db),
+    store: destinationStore,
     trustedUrlPrefixes: trustedPrefixes(deps.trustedUrlPrefixes ?? []),
     apiBase: () => deps.apiBase?.() ?? 'http://localhost:8080',
     log,
@@ -104,6 +120,11 @@ export function createRules(deps: RulesDeps): RulesModule {
     compiled: (ns, name) => e.installed(ns, name),
     tags: deps.tags,
   });
+  const report = (row: RuleRow, err: unknown): void =>
+    log.error(
+      { rule: row.name, account: row.ns.accountId, err: (err as Error).message },
+      'a stored topic rule no longer compiles; it does not run',
+    );
   return {
     store,
     rules,
@@ -113,20 +134,18 @@ export function createRules(deps: RulesDeps): RulesModule {
     metrics: registry,
     start(broker) {
       e.clear();
-      for (const rule of rules.loadAll((row, err) =>
-        log.error(
-          { rule: row.name, account: row.ns.accountId, err: (err as Error).message },
-          'a stored topic rule no longer compiles; it does not run',
-        ),
-      ))
-        e.install(rule);
+      for (const rule of rules.loadAll(report)) e.install(rule);
       broker.tap = e;
     },
+    async reload() {
+      await Promise.all([rules.reload(report), destinations.reload()]);
+    },
     clear() {
-      store.clear();
-      destinations.clear();
+      // Both deletes start now (on SQLite they run now); the in-memory state goes with them.
+      const deleted = Promise.all([store.clear(), destinations.clear()]);
       e.clear();
       metricSeries.clear();
+      return deleted;
     },
     stop() {
       // Closing the rules sends what their actions hold (open http batches) before the server goes.

@@ -1,22 +1,24 @@
 /**
  * The topic-rule control plane (reference controlplane §4.1): create, get, list, replace, delete,
  * enable, disable. Each change is compiled before it is stored and handed to the engine once
- * committed, so it applies to the next message.
+ * committed, so it applies to the next message. Changes run one at a time, so the engine installs
+ * them in the order the database took them; `reload` installs what other nodes changed.
  */
-import type { SyncTagWriter } from '../platform/capability.js';
-import { isSqlVersion, DEFAULT_SQL_VERSION } from '@thicket/iot-sql';
+import { isSqlVersion, DEFAULT_SQL_VERSION, type SqlHost } from '@thicket/iot-sql';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { decodeToken, encodeToken, pageSize, parseBool } from '../api/pagination.js';
 import { AwsError, alreadyExists, invalidRequest, unauthorized } from '../aws/errors.js';
+import type { TagWriter } from '../tags/tag-writer.js';
 import type { Tag } from '../registry/validation.js';
-import { afterCommit } from '../store/database.js';
 import type { ActionServices } from './actions/types.js';
 import { compileRule, type CompiledRule } from './compiled-rule.js';
 import type { ActionSpec, RuleRow, RuleStore, TopicRulePayload } from './rule-store.js';
-import type { SqlHost } from '@thicket/iot-sql';
+import { Serial } from './serial.js';
 
 const RULE_NAME = /^[a-zA-Z0-9_]+$/;
 const MAX_ACTIONS = 10;
+/** Tries of EnableTopicRule / DisableTopicRule when another node changes the rule between read and write. */
+const MAX_ATTEMPTS = 5;
 
 export interface TopicRulesDeps {
   store: RuleStore;
@@ -28,8 +30,11 @@ export interface TopicRulesDeps {
   removed(ns: Namespace, name: string): void;
   /** The installed rule of that name (its FROM filter is ListTopicRules' topicPattern). */
   compiled(ns: Namespace, name: string): CompiledRule | undefined;
-  tags: SyncTagWriter;
+  tags: TagWriter;
 }
+
+/** A stored rule that does not compile (any more) is reported and does not run. */
+export type CompileReport = (row: RuleRow, err: unknown) => void;
 
 export const ruleArn = (ns: Namespace, name: string): string => iotArn(ns, `rule/${name}`);
 
@@ -91,6 +96,8 @@ export function taggingHeader(raw: string | undefined): Tag[] {
 }
 
 export class TopicRules {
+  private readonly serial = new Serial();
+
   constructor(private readonly deps: TopicRulesDeps) {}
 
   private compile(row: RuleRow): CompiledRule {
@@ -98,7 +105,7 @@ export class TopicRules {
   }
 
   /** Compiles every stored rule (at start); a rule that no longer compiles is reported and skipped. */
-  loadAll(report: (row: RuleRow, err: unknown) => void): CompiledRule[] {
+  loadAll(report: CompileReport): CompiledRule[] {
     const out: CompiledRule[] = [];
     for (const row of this.deps.store.all()) {
       try {
@@ -110,36 +117,75 @@ export class TopicRules {
     return out;
   }
 
+  /**
+   * Reads the rules again (another node may have changed them) and has the engine follow: a new or
+   * changed rule is installed, a deleted one (or one that no longer compiles) taken out.
+   */
+  reload(report: CompileReport): Promise<void> {
+    return this.serial.run(async () => {
+      const { changed, removed } = await this.deps.store.reload();
+      for (const r of removed) this.deps.removed(r.ns, r.name);
+      for (const row of changed) {
+        let compiled: CompiledRule;
+        try {
+          compiled = this.compile(row);
+        } catch (err) {
+          report(row, err);
+          this.deps.removed(row.ns, row.name);
+          continue;
+        }
+        this.deps.installed(compiled);
+      }
+    });
+  }
+
   private missing(name: string): AwsError {
     // AWS answers a rule that does not exist as one the caller may not see (reference controlplane §1.2).
     return unauthorized(`Access to topic rule '${name}' was denied`);
   }
 
-  private save(row: RuleRow, isNew: boolean, tags: Tag[] = []): void {
-    const compiled = this.compile(row);
-    const store = this.deps.store;
-    store.tx(() => {
-      if (isNew && store.rule(row.ns, row.name)) throw alreadyExists(`Topic rule '${row.name}' already exists`, row.name, compiled.arn);
-      if (!isNew && !store.rule(row.ns, row.name)) throw this.missing(row.name);
-      store.put(row);
-      if (tags.length > 0) this.deps.tags.put(compiled.arn, tags);
-      afterCommit(store.db, () => this.deps.installed(compiled));
-    });
-    for (const a of [...compiled.actions, ...(compiled.errorAction ? [compiled.errorAction] : [])]) a.kind.saved?.(a.build);
+  /** The database has no such rule (another node deleted it): forgotten here too. */
+  private gone(ns: Namespace, name: string): AwsError {
+    this.deps.store.forget(ns, name);
+    this.deps.removed(ns, name);
+    return this.missing(name);
   }
 
-  create(ns: Namespace, name: string | undefined, body: Record<string, unknown>, tagging: string | undefined): Record<string, never> {
+  /** Installs a stored rule and runs its actions' `saved` hooks (an http action creates its destination). */
+  private async stored(compiled: CompiledRule): Promise<void> {
+    this.deps.installed(compiled);
+    for (const a of [...compiled.actions, ...(compiled.errorAction ? [compiled.errorAction] : [])]) await a.kind.saved?.(a.build);
+  }
+
+  async create(
+    ns: Namespace,
+    name: string | undefined,
+    body: Record<string, unknown>,
+    tagging: string | undefined,
+  ): Promise<Record<string, never>> {
     const ruleName = checkRuleName(name);
     const payload = normalizePayload(body);
-    this.save({ ns, name: ruleName, payload, createdAt: Date.now() }, true, taggingHeader(tagging));
+    const tags = taggingHeader(tagging);
+    const row: RuleRow = { ns, name: ruleName, payload, createdAt: Date.now() };
+    const compiled = this.compile(row);
+    await this.serial.run(async () => {
+      // The rule and its tags in one transaction: both or neither. A taken name fails on the table's key.
+      if (!(await this.deps.store.create(row, this.deps.tags.putting(compiled.arn, tags))))
+        throw alreadyExists(`Topic rule '${ruleName}' already exists`, ruleName, compiled.arn);
+      await this.stored(compiled);
+    });
     return {};
   }
 
-  replace(ns: Namespace, name: string | undefined, body: Record<string, unknown>): Record<string, never> {
+  async replace(ns: Namespace, name: string | undefined, body: Record<string, unknown>): Promise<Record<string, never>> {
     const ruleName = checkRuleName(name);
-    const existing = this.deps.store.rule(ns, ruleName);
-    if (!existing) throw this.missing(ruleName);
-    this.save({ ns, name: ruleName, payload: normalizePayload(body), createdAt: existing.createdAt }, false);
+    if (!this.deps.store.rule(ns, ruleName)) throw this.missing(ruleName);
+    const payload = normalizePayload(body);
+    const compiled = this.compile({ ns, name: ruleName, payload, createdAt: 0 });
+    await this.serial.run(async () => {
+      if (!(await this.deps.store.replace(ns, ruleName, payload))) throw this.gone(ns, ruleName);
+      await this.stored(compiled);
+    });
     return {};
   }
 
@@ -188,22 +234,39 @@ export class TopicRules {
     return out;
   }
 
-  delete(ns: Namespace, name: string | undefined): Record<string, never> {
+  async delete(ns: Namespace, name: string | undefined): Promise<Record<string, never>> {
     const ruleName = checkRuleName(name);
-    const store = this.deps.store;
-    store.tx(() => {
-      if (!store.delete(ns, ruleName)) throw this.missing(ruleName);
-      this.deps.tags.remove(ruleArn(ns, ruleName));
-      afterCommit(store.db, () => this.deps.removed(ns, ruleName));
+    await this.serial.run(async () => {
+      // The rule and its tags in one transaction; the database says whether there was one.
+      const deleted = await this.deps.store.delete(ns, ruleName, this.deps.tags.removing(ruleArn(ns, ruleName)));
+      this.deps.removed(ns, ruleName);
+      if (!deleted) throw this.missing(ruleName);
     });
     return {};
   }
 
-  setDisabled(ns: Namespace, name: string | undefined, disabled: boolean): Record<string, never> {
+  async setDisabled(ns: Namespace, name: string | undefined, disabled: boolean): Promise<Record<string, never>> {
     const ruleName = checkRuleName(name);
-    const row = this.deps.store.rule(ns, ruleName);
-    if (!row) throw this.missing(ruleName);
-    if (row.payload.ruleDisabled !== disabled) this.save({ ...row, payload: { ...row.payload, ruleDisabled: disabled } }, false);
+    if (!this.deps.store.rule(ns, ruleName)) throw this.missing(ruleName);
+    await this.serial.run(async () => {
+      let row = this.deps.store.rule(ns, ruleName);
+      // The write is conditional on the payload read: another node may replace the rule meanwhile, and its change must stay.
+      for (let attempt = 1; ; attempt++) {
+        if (!row) throw this.gone(ns, ruleName);
+        // What was read again from the database is written all the same: this node then holds and runs it.
+        if (attempt === 1 && row.payload.ruleDisabled === disabled) return;
+        const payload = { ...row.payload, ruleDisabled: disabled };
+        const compiled = this.compile({ ...row, payload });
+        if (await this.deps.store.replace(ns, ruleName, payload, row.payload)) return this.stored(compiled);
+        if (attempt === MAX_ATTEMPTS)
+          throw new AwsError(
+            'ConflictingResourceUpdateException',
+            409,
+            `Topic rule '${ruleName}' is being changed by another request; try again`,
+          );
+        row = await this.deps.store.fetch(ns, ruleName);
+      }
+    });
     return {};
   }
 }

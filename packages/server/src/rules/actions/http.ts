@@ -137,11 +137,11 @@ export const http: ActionKind = {
     const batching = enableBatching === true ? { limits, acrossTopics } : undefined;
     return new HttpRunner(b.ns, b.services, url, confirmation, headers, sigv4, batching);
   },
-  saved(b) {
+  async saved(b) {
     const url = b.config.url;
     const conf = b.config.confirmationUrl ?? url;
     if (typeof conf !== 'string' || templated(conf)) return;
-    b.services.destinations?.ensure(b.ns, conf);
+    await b.services.destinations?.ensure(b.ns, conf);
   },
 };
 

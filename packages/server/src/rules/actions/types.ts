@@ -108,8 +108,8 @@ export interface ActionKind {
   readonly awsName: string;
   /** Checks the fields (InvalidRequestException naming the field) and builds the runner. Must have no side effect. */
   build(b: ActionBuild): ActionRunner;
-  /** Runs once after a rule with this action was created or replaced (an http action creates its destination). */
-  saved?(b: ActionBuild): void;
+  /** Runs once after a rule with this action was created or replaced (an http action creates its destination); must not reject. */
+  saved?(b: ActionBuild): void | Promise<void>;
 }
 
 // ---- field checks with AWS's validation wording ----

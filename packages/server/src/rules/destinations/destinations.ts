@@ -9,8 +9,9 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { iotArn, type Namespace } from '../../accounts/namespace.js';
 import { decodeToken, encodeToken, pageSize } from '../../api/pagination.js';
-import { alreadyExists, invalidRequest, limitExceeded, unauthorized } from '../../aws/errors.js';
+import { AwsError, alreadyExists, invalidRequest, limitExceeded, unauthorized } from '../../aws/errors.js';
 import { postWithRetries } from '../actions/http-request.js';
+import { Serial } from '../serial.js';
 import type { DestinationRow, DestinationStatus, DestinationStore } from './destination-store.js';
 import { normalizedUrl, urlProblem, urlUnder } from './urls.js';
 
@@ -19,11 +20,15 @@ const MAX_URL = 2000;
 const MAX_DESTINATIONS = 1000;
 const MAX_PAGE = 1000;
 const CONFIRMATION_TIMEOUT_MS = 4000;
+/** Tries of a conditional write that another node's change to the destination made miss. */
+const MAX_ATTEMPTS = 5;
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
-const nsKey = (ns: Namespace): string => `${ns.accountId}/${ns.region}`;
 
 export const destinationArn = (ns: Namespace, id: string): string => iotArn(ns, `ruledestination/http/${id}`);
+
+const conflicting = (arn: string): AwsError =>
+  new AwsError('ConflictingResourceUpdateException', 409, `Topic rule destination ${arn} is being changed by another request; try again`);
 
 function violation(member: string, value: unknown, constraint: string): never {
   const shown = value === undefined || value === null ? 'null' : `'${typeof value === 'string' ? value : JSON.stringify(value)}'`;
@@ -36,8 +41,8 @@ export interface HttpDestinations {
   status(ns: Namespace, confirmationUrl: string): DestinationStatus | undefined;
   /** Whether `url` is under one of the operator's trusted prefixes. */
   trusted(url: string): boolean;
-  /** Creates the destination of `confirmationUrl` unless one exists (a rule with an http action was saved). */
-  ensure(ns: Namespace, confirmationUrl: string): void;
+  /** Creates the destination of `confirmationUrl` unless one exists (a rule with an http action was saved); never rejects. */
+  ensure(ns: Namespace, confirmationUrl: string): Promise<void>;
 }
 
 export interface DestinationsOptions {
@@ -52,8 +57,8 @@ export interface DestinationsOptions {
 export class TopicRuleDestinations implements HttpDestinations {
   private readonly store: DestinationStore;
   private readonly now: () => number;
-  /** Status by normalised confirmation URL, per namespace: the action checks it for every message. */
-  private readonly cache = new Map<string, Map<string, DestinationStatus>>();
+  /** The writes (and reloads), one at a time: what the store holds follows the database's order. */
+  private readonly serial = new Serial();
 
   constructor(private readonly opts: DestinationsOptions) {
     this.store = opts.store;
@@ -63,7 +68,7 @@ export class TopicRuleDestinations implements HttpDestinations {
   // ---- what the http action uses ----
 
   status(ns: Namespace, confirmationUrl: string): DestinationStatus | undefined {
-    return this.statuses(ns).get(normalizedUrl(confirmationUrl) ?? confirmationUrl);
+    return this.store.statuses(ns).get(normalizedUrl(confirmationUrl) ?? confirmationUrl);
   }
 
   trusted(url: string): boolean {
@@ -80,7 +85,7 @@ export class TopicRuleDestinations implements HttpDestinations {
    */
   allows(ns: Namespace, url: string): boolean {
     let covered = false;
-    for (const [confirmationUrl, status] of this.statuses(ns)) {
+    for (const [confirmationUrl, status] of this.store.statuses(ns)) {
       if (!urlUnder(url, confirmationUrl)) continue;
       if (status === 'ENABLED') return true;
       covered = true;
@@ -89,12 +94,14 @@ export class TopicRuleDestinations implements HttpDestinations {
     return !covered && this.trusted(url);
   }
 
-  ensure(ns: Namespace, confirmationUrl: string): void {
+  async ensure(ns: Namespace, confirmationUrl: string): Promise<void> {
     if (urlProblem(confirmationUrl) !== undefined) return;
     if (this.status(ns, confirmationUrl) !== undefined) return;
     try {
-      this.add(ns, confirmationUrl);
+      await this.serial.run(() => (this.status(ns, confirmationUrl) === undefined ? this.add(ns, confirmationUrl) : undefined));
     } catch (err) {
+      // Another node made it meanwhile: it exists, as asked.
+      if (err instanceof AwsError && err.code === 'ResourceAlreadyExistsException') return;
       // A destination limit reached here leaves the action failing with "no destination", which says why.
       this.opts.log.warn(
         { account: ns.accountId, err: (err as Error).message },
@@ -103,14 +110,19 @@ export class TopicRuleDestinations implements HttpDestinations {
     }
   }
 
-  clear(): void {
-    this.store.clear();
-    this.cache.clear();
+  /** Test-mode reset: every destination (on SQLite, deleted at once, inside the platform's transaction). */
+  clear(): Promise<unknown> {
+    return this.store.clear();
+  }
+
+  /** Reads the destinations again (another node may have changed them). */
+  reload(): Promise<void> {
+    return this.serial.run(() => this.store.reload());
   }
 
   // ---- the control plane ----
 
-  create(ns: Namespace, body: Record<string, unknown>): { topicRuleDestination: Record<string, unknown> } {
+  async create(ns: Namespace, body: Record<string, unknown>): Promise<{ topicRuleDestination: Record<string, unknown> }> {
     const config = body.destinationConfiguration;
     if (config === undefined || config === null) violation('destinationConfiguration', config, 'Member must not be null');
     if (typeof config !== 'object' || Array.isArray(config)) violation('destinationConfiguration', config, 'Member must be a structure');
@@ -132,12 +144,12 @@ export class TopicRuleDestinations implements HttpDestinations {
     if (url.length > MAX_URL) violation(member, `${url.slice(0, 64)}...`, `Member must have length less than or equal to ${MAX_URL}`);
     const problem = urlProblem(url);
     if (problem) throw invalidRequest(`The confirmation URL '${url}' is not valid: ${problem}`);
-    const existing = this.store.list(ns).find((d) => (normalizedUrl(d.confirmationUrl) ?? d.confirmationUrl) === normalizedUrl(url));
-    if (existing) {
-      const arn = destinationArn(ns, existing.id);
-      throw alreadyExists(`Topic rule destination with confirmation URL ${url} already exists`, existing.id, arn);
-    }
-    return { topicRuleDestination: this.view(this.add(ns, url)) };
+    const created = await this.serial.run(() => {
+      const existing = this.store.list(ns).find((d) => (normalizedUrl(d.confirmationUrl) ?? d.confirmationUrl) === normalizedUrl(url));
+      if (existing) throw this.exists(url, existing);
+      return this.add(ns, url);
+    });
+    return { topicRuleDestination: this.view(created) };
   }
 
   get(ns: Namespace, arn: string | undefined): { topicRuleDestination: Record<string, unknown> } {
@@ -160,98 +172,108 @@ export class TopicRuleDestinations implements HttpDestinations {
     return out;
   }
 
-  update(ns: Namespace, body: Record<string, unknown>): Record<string, never> {
+  async update(ns: Namespace, body: Record<string, unknown>): Promise<Record<string, never>> {
     const { arn, status } = body;
     if (arn === undefined || arn === null) violation('arn', arn, 'Member must not be null');
     if (typeof arn !== 'string') violation('arn', arn, 'Member must be a string');
     if (status === undefined || status === null) violation('status', status, 'Member must not be null');
     if (typeof status !== 'string' || !STATUSES.includes(status as DestinationStatus))
       violation('status', status, `Member must satisfy enum value set: [${STATUSES.join(', ')}]`);
-    const d = this.must(ns, arn);
     const to = status as DestinationStatus;
-    if (to === 'ERROR' || to === 'DELETING') throw invalidRequest(`The status of a topic rule destination cannot be set to ${to}`);
-    if (to === 'ENABLED' && d.status !== 'ENABLED' && d.status !== 'DISABLED' && !this.trusted(d.confirmationUrl)) {
-      // Enabling without the token would make the confirmation pointless: it proves the endpoint wants the traffic.
-      throw invalidRequest(
-        `Topic rule destination ${arn} is ${d.status}: confirm it first with ConfirmTopicRuleDestination and the token sent to ${d.confirmationUrl}`,
-      );
-    }
-    if (to === 'IN_PROGRESS') {
-      this.challenge(d);
-      return {};
-    }
-    this.save({ ...d, status: to, statusReason: null, tokenSha256: to === 'ENABLED' ? null : d.tokenSha256, updatedAt: this.now() });
+    await this.serial.run(async () => {
+      let d: DestinationRow | undefined = this.must(ns, arn);
+      // Each write is conditional on the status and token checked: another node may change them meanwhile.
+      for (let attempt = 1; ; attempt++) {
+        if (!d) throw this.denied(arn);
+        if (to === 'ERROR' || to === 'DELETING') throw invalidRequest(`The status of a topic rule destination cannot be set to ${to}`);
+        if (to === 'ENABLED' && d.status !== 'ENABLED' && d.status !== 'DISABLED' && !this.trusted(d.confirmationUrl)) {
+          // Enabling without the token would make the confirmation pointless: it proves the endpoint wants the traffic.
+          throw invalidRequest(
+            `Topic rule destination ${arn} is ${d.status}: confirm it first with ConfirmTopicRuleDestination and the token sent to ${d.confirmationUrl}`,
+          );
+        }
+        // IN_PROGRESS sends a new token.
+        const token = to === 'IN_PROGRESS' ? randomBytes(48).toString('base64url') : undefined;
+        const next: DestinationRow = {
+          ...d,
+          status: to,
+          statusReason: null,
+          tokenSha256: token !== undefined ? sha256(token) : to === 'ENABLED' ? null : d.tokenSha256,
+          updatedAt: this.now(),
+        };
+        if (await this.store.update(next, { status: d.status, tokenSha256: d.tokenSha256 })) {
+          if (token !== undefined) void this.sendConfirmation(next, token);
+          return;
+        }
+        if (attempt === MAX_ATTEMPTS) throw conflicting(arn);
+        d = await this.store.fetch(ns, d.id);
+      }
+    });
     return {};
   }
 
-  delete(ns: Namespace, arn: string | undefined): Record<string, never> {
+  async delete(ns: Namespace, arn: string | undefined): Promise<Record<string, never>> {
     const d = this.must(ns, arn);
-    this.store.delete(ns, d.id);
-    this.cache.delete(nsKey(ns));
+    await this.serial.run(() => this.store.delete(ns, d.id));
     return {};
   }
 
-  confirm(ns: Namespace, token: string | undefined): Record<string, never> {
-    const d = token ? this.store.byToken(ns, sha256(token)) : undefined;
-    if (!d) throw invalidRequest('The confirmation token is not valid, or its destination was confirmed already');
-    this.save({ ...d, status: 'ENABLED', statusReason: null, tokenSha256: null, updatedAt: this.now() });
+  async confirm(ns: Namespace, token: string | undefined): Promise<Record<string, never>> {
+    const invalid = (): AwsError => invalidRequest('The confirmation token is not valid, or its destination was confirmed already');
+    if (!token) throw invalid();
+    const tokenSha256 = sha256(token);
+    await this.serial.run(async () => {
+      // Read from the database: the token comes back through any node, whichever sent it.
+      const d = await this.store.byToken(ns, tokenSha256);
+      if (!d) throw invalid();
+      const enabled: DestinationRow = { ...d, status: 'ENABLED', statusReason: null, tokenSha256: null, updatedAt: this.now() };
+      // Only while the token is still the one awaited: confirmed, re-sent or deleted meanwhile, it is not.
+      if (!(await this.store.update(enabled, { status: d.status, tokenSha256 }))) throw invalid();
+    });
     return {};
   }
 
   // ---- internals ----
 
-  private statuses(ns: Namespace): Map<string, DestinationStatus> {
-    const key = nsKey(ns);
-    let byUrl = this.cache.get(key);
-    if (!byUrl) {
-      byUrl = new Map();
-      for (const d of this.store.list(ns)) byUrl.set(normalizedUrl(d.confirmationUrl) ?? d.confirmationUrl, d.status);
-      this.cache.set(key, byUrl);
-    }
-    return byUrl;
+  /** As for rules: one that does not exist (or is another account's) is one the caller may not see. */
+  private denied(arn: string | undefined): AwsError {
+    return unauthorized(`Access to topic rule destination '${arn ?? ''}' was denied`);
   }
 
   private must(ns: Namespace, arn: string | undefined): DestinationRow {
     const m = /^arn:aws:iot:([a-z0-9-]+):(\d{12}):ruledestination\/http\/([0-9a-f-]{36})$/.exec(arn ?? '');
     const d = m && m[1] === ns.region && m[2] === ns.accountId ? this.store.get(ns, m[3]!) : undefined;
-    // As for rules: one that does not exist (or is another account's) is one the caller may not see.
-    if (!d) throw unauthorized(`Access to topic rule destination '${arn ?? ''}' was denied`);
+    if (!d) throw this.denied(arn);
     return d;
   }
 
-  private save(d: DestinationRow): void {
-    this.store.put(d);
-    this.cache.delete(nsKey(d.ns));
+  private exists(url: string, d: DestinationRow): AwsError {
+    return alreadyExists(`Topic rule destination with confirmation URL ${url} already exists`, d.id, destinationArn(d.ns, d.id));
   }
 
-  private add(ns: Namespace, url: string): DestinationRow {
+  /** Creates a destination: ENABLED under a trusted prefix, else IN_PROGRESS with its confirmation sent. Runs in `serial`. */
+  private async add(ns: Namespace, url: string): Promise<DestinationRow> {
     if (this.store.count(ns) >= MAX_DESTINATIONS)
       throw limitExceeded(`An account may have at most ${MAX_DESTINATIONS} topic rule destinations in a region`);
     const now = this.now();
+    const token = this.trusted(url) ? undefined : randomBytes(48).toString('base64url');
     const d: DestinationRow = {
       ns,
       id: randomUUID(),
       confirmationUrl: url,
-      status: 'IN_PROGRESS',
+      status: token === undefined ? 'ENABLED' : 'IN_PROGRESS',
       statusReason: null,
-      tokenSha256: null,
+      tokenSha256: token === undefined ? null : sha256(token),
       createdAt: now,
       updatedAt: now,
     };
-    if (this.trusted(url)) {
-      this.save({ ...d, status: 'ENABLED' });
-      return { ...d, status: 'ENABLED' };
+    if (!(await this.store.insert(d))) {
+      // Another node made the destination of this very URL; the store has learnt it.
+      const existing = this.store.byUrl(ns, url);
+      throw existing ? this.exists(url, existing) : alreadyExists(`Topic rule destination with confirmation URL ${url} already exists`);
     }
-    return this.challenge(d);
-  }
-
-  /** Puts the destination IN_PROGRESS with a new token and sends the token to its URL. */
-  private challenge(d: DestinationRow): DestinationRow {
-    const token = randomBytes(48).toString('base64url');
-    const row: DestinationRow = { ...d, status: 'IN_PROGRESS', statusReason: null, tokenSha256: sha256(token), updatedAt: this.now() };
-    this.save(row);
-    void this.sendConfirmation(row, token);
-    return row;
+    if (token !== undefined) void this.sendConfirmation(d, token);
+    return d;
   }
 
   private async sendConfirmation(d: DestinationRow, token: string): Promise<void> {
@@ -277,20 +299,26 @@ export class TopicRuleDestinations implements HttpDestinations {
       // An endpoint that echoes the token in its answer must not get it into logs or statusReason.
       reason = (err as Error).message.split(token).join('<token>');
     }
-    // Only if this challenge is still the one awaited (not confirmed, deleted or re-sent meanwhile).
-    const now = this.store.get(d.ns, d.id);
-    if (!now || now.tokenSha256 !== d.tokenSha256 || now.status !== 'IN_PROGRESS') return;
+    const failed: DestinationRow = {
+      ...d,
+      status: 'ERROR',
+      statusReason: `The confirmation message could not be delivered to ${d.confirmationUrl}: ${reason}`,
+      updatedAt: this.now(),
+    };
+    let marked: boolean;
+    try {
+      // Only if this challenge is still the one awaited (not confirmed, deleted or re-sent meanwhile, by any node).
+      marked = await this.serial.run(() => this.store.update(failed, { status: 'IN_PROGRESS', tokenSha256: d.tokenSha256 }));
+    } catch (err) {
+      this.opts.log.warn({ account: d.ns.accountId, destination: arn, err: (err as Error).message }, 'could not mark a destination ERROR');
+      return;
+    }
+    if (!marked) return;
     // The URL (without the token) and the reason only: the token is never logged.
     this.opts.log.info(
       { account: d.ns.accountId, destination: arn, url: d.confirmationUrl, reason },
       'destination confirmation not delivered',
     );
-    this.save({
-      ...now,
-      status: 'ERROR',
-      statusReason: `The confirmation message could not be delivered to ${d.confirmationUrl}: ${reason}`,
-      updatedAt: this.now(),
-    });
   }
 
   private view(d: DestinationRow): Record<string, unknown> & { httpUrlProperties: { confirmationUrl: string } } {

@@ -1,5 +1,5 @@
 /** Topic rule destinations: store, service and routes, for rules/index.ts to list. */
-export { DestinationStore, type DestinationRow, type DestinationStatus } from './destination-store.js';
+export { DestinationStore, destinationMigrations, type DestinationRow, type DestinationStatus } from './destination-store.js';
 export { TopicRuleDestinations, destinationArn, type HttpDestinations } from './destinations.js';
 export { destinationRoutes } from './routes.js';
 export { normalizedUrl, trustedPrefixes, urlProblem, urlUnder } from './urls.js';
