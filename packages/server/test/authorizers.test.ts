@@ -33,6 +33,7 @@ import { newAccessKey } from '../src/credentials.js';
 import { compilePolicies, iotResourceArn, parsePolicyDocument, type PolicyDocument } from '../src/policies/engine/index.js';
 import {
   AuthorizerStore,
+  authorizerMigrations,
   CustomAuthorizers,
   authorizerRoutes,
   customAuthRequestFromHttp,
@@ -178,13 +179,15 @@ const POLICIES: Record<string, string> = {
   ReadPolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Subscribe', Resource: '*' }] }),
 };
 
-function service(opts: Partial<CustomAuthorizersOptions> = {}): {
+async function service(opts: Partial<CustomAuthorizersOptions> = {}): Promise<{
   svc: CustomAuthorizers;
   calls: Array<{ ns: Namespace; names: string[] }>;
-} {
+}> {
   const calls: Array<{ ns: Namespace; names: string[] }> = [];
+  const engine = sqliteEngine(new Database(':memory:'));
+  await migrate(engine, { authorizers: authorizerMigrations });
   const svc = new CustomAuthorizers({
-    store: new AuthorizerStore(new Database(':memory:')),
+    store: await AuthorizerStore.open(engine),
     policyDocumentsFor: (ns, names) => {
       calls.push({ ns, names });
       return names.filter((n) => POLICIES[n]).map((n) => parsePolicyDocument(POLICIES[n]!));
@@ -197,10 +200,10 @@ function service(opts: Partial<CustomAuthorizersOptions> = {}): {
   return { svc, calls };
 }
 
-/** Runs `fn` and returns the AwsError it throws. */
-function awsErrorOf(fn: () => unknown): AwsError {
+/** Runs `fn` (awaiting what it returns) and returns the AwsError it throws. */
+async function awsErrorOf(fn: () => unknown): Promise<AwsError> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     assert.ok(err instanceof AwsError, `expected an AwsError, got ${String(err)}`);
     return err;
@@ -264,9 +267,9 @@ function resetHook(respond?: typeof hook.respond): void {
 // Control plane, directly
 // =====================================================================================================
 
-test('CreateAuthorizer validates names, required fields and keys with AWS errors; describe returns what was stored', () => {
-  const { svc } = service();
-  const r = svc.create(NS, 'my=auth,1@x-y', signedHookAuthorizer({ enableCachingForHttp: true }));
+test('CreateAuthorizer validates names, required fields and keys with AWS errors; describe returns what was stored', async () => {
+  const { svc } = await service();
+  const r = await svc.create(NS, 'my=auth,1@x-y', signedHookAuthorizer({ enableCachingForHttp: true }));
   assert.deepEqual(r, { authorizerName: 'my=auth,1@x-y', authorizerArn: 'arn:aws:iot:us-east-1:123456789012:authorizer/my=auth,1@x-y' });
   const d = svc.describe(NS, 'my=auth,1@x-y').authorizerDescription;
   assert.equal(d.authorizerFunctionArn, hook.url);
@@ -278,132 +281,144 @@ test('CreateAuthorizer validates names, required fields and keys with AWS errors
   assert.ok(Math.abs(d.creationDate - Date.now() / 1000) < 5);
   assert.equal(d.lastModifiedDate, d.creationDate);
 
-  const invalid = (name: unknown, body: Record<string, unknown>, message: RegExp, ns = NS) => {
-    const e = awsErrorOf(() => svc.create(ns, name, body));
+  const invalid = async (name: unknown, body: Record<string, unknown>, message: RegExp, ns = NS) => {
+    const e = await awsErrorOf(() => svc.create(ns, name, body));
     assert.equal(e.code, 'InvalidRequestException');
     assert.equal(e.status, 400);
     assert.match(e.message, message);
   };
-  invalid(
+  await invalid(
     'bad name',
     hookAuthorizer(),
     /at 'authorizerName' failed to satisfy constraint: Member must satisfy regular expression pattern: \[\\w=,@-\]\+/,
   );
-  invalid('a'.repeat(129), hookAuthorizer(), /length less than or equal to 128/);
-  invalid('', hookAuthorizer(), /length greater than or equal to 1/);
-  invalid('x', { signingDisabled: true }, /authorizerFunctionArn.*must not be null/);
-  invalid('x', hookAuthorizer({ authorizerFunctionArn: 'ftp://example.com' }), /must be an https:\/\/ .*webhook URL/);
-  invalid('x', signedHookAuthorizer({ tokenKeyName: undefined }), /tokenKeyName is required when signing is enabled/);
-  invalid('x', signedHookAuthorizer({ tokenSigningPublicKeys: undefined }), /at least one RSA public key/);
-  invalid('x', signedHookAuthorizer({ tokenKeyName: 'bad key' }), /'tokenKeyName'.*\[a-zA-Z0-9_-\]\+/);
-  invalid('x', signedHookAuthorizer({ tokenSigningPublicKeys: { k: 'not a key' } }), /entry "k" is invalid: it is not a PEM public key/);
+  await invalid('a'.repeat(129), hookAuthorizer(), /length less than or equal to 128/);
+  await invalid('', hookAuthorizer(), /length greater than or equal to 1/);
+  await invalid('x', { signingDisabled: true }, /authorizerFunctionArn.*must not be null/);
+  await invalid('x', hookAuthorizer({ authorizerFunctionArn: 'ftp://example.com' }), /must be an https:\/\/ .*webhook URL/);
+  await invalid('x', signedHookAuthorizer({ tokenKeyName: undefined }), /tokenKeyName is required when signing is enabled/);
+  await invalid('x', signedHookAuthorizer({ tokenSigningPublicKeys: undefined }), /at least one RSA public key/);
+  await invalid('x', signedHookAuthorizer({ tokenKeyName: 'bad key' }), /'tokenKeyName'.*\[a-zA-Z0-9_-\]\+/);
+  await invalid(
+    'x',
+    signedHookAuthorizer({ tokenSigningPublicKeys: { k: 'not a key' } }),
+    /entry "k" is invalid: it is not a PEM public key/,
+  );
   const privatePem = signer.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  invalid('x', signedHookAuthorizer({ tokenSigningPublicKeys: { k: privatePem } }), /it is a private key/);
-  invalid('x', signedHookAuthorizer({ tokenSigningPublicKeys: { k: pem(rsa(1024).publicKey) } }), /at least 2048 bits, this one has 1024/);
+  await invalid('x', signedHookAuthorizer({ tokenSigningPublicKeys: { k: privatePem } }), /it is a private key/);
+  await invalid(
+    'x',
+    signedHookAuthorizer({ tokenSigningPublicKeys: { k: pem(rsa(1024).publicKey) } }),
+    /at least 2048 bits, this one has 1024/,
+  );
   // EC keys serve the JWT verifier, not the AWS token signature.
-  invalid('x', signedHookAuthorizer({ tokenSigningPublicKeys: { k: pem(jwtEc256.publicKey) } }), /at least one RSA public key/);
-  invalid('x', hookAuthorizer({ status: 'ENABLED' }), /enum value set: \[ACTIVE, INACTIVE\]/);
-  invalid('x', hookAuthorizer({ signingDisabled: 'yes' }), /'signingDisabled'.*boolean/);
-  invalid('x', hookAuthorizer({ authorizerFunctionArn: 'thicket:jwt?keys=a' }), /unknown parameter "keys"/);
-  invalid('x', hookAuthorizer({ authorizerFunctionArn: 'thicket:jwt?issuer=me' }), /exactly one of jwksUri, key and hmacSecret/);
-  invalid('x', hookAuthorizer({ authorizerFunctionArn: 'thicket:jwt?key=missing' }), /entry "missing", which does not exist/);
-  invalid(
+  await invalid('x', signedHookAuthorizer({ tokenSigningPublicKeys: { k: pem(jwtEc256.publicKey) } }), /at least one RSA public key/);
+  await invalid('x', hookAuthorizer({ status: 'ENABLED' }), /enum value set: \[ACTIVE, INACTIVE\]/);
+  await invalid('x', hookAuthorizer({ signingDisabled: 'yes' }), /'signingDisabled'.*boolean/);
+  await invalid('x', hookAuthorizer({ authorizerFunctionArn: 'thicket:jwt?keys=a' }), /unknown parameter "keys"/);
+  await invalid('x', hookAuthorizer({ authorizerFunctionArn: 'thicket:jwt?issuer=me' }), /exactly one of jwksUri, key and hmacSecret/);
+  await invalid('x', hookAuthorizer({ authorizerFunctionArn: 'thicket:jwt?key=missing' }), /entry "missing", which does not exist/);
+  await invalid(
     'x',
     hookAuthorizer({ authorizerFunctionArn: 'thicket:jwt?hmacSecret=s', tokenSigningPublicKeys: { s: 'short' } }),
     /HMAC secrets must have at least 32 bytes/,
   );
-  invalid('x', hookAuthorizer({ authorizerFunctionArn: 'thicket:jwt?jwksUri=file:///etc/passwd' }), /jwksUri must be an http/);
-  invalid(
+  await invalid('x', hookAuthorizer({ authorizerFunctionArn: 'thicket:jwt?jwksUri=file:///etc/passwd' }), /jwksUri must be an http/);
+  await invalid(
     'x',
     hookAuthorizer({ authorizerFunctionArn: 'thicket:jwt?key=k&disconnectAfterInSeconds=10' }),
     /disconnectAfterInSeconds must be a whole number from 300 to 86400/,
   );
 
   // Signing disabled needs no key; Lambda ARNs are stored (for tools written for AWS) though never invocable.
-  svc.create(NS, 'nosign', hookAuthorizer());
-  svc.create(NS, 'lambda', { authorizerFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:auth', signingDisabled: true });
+  await svc.create(NS, 'nosign', hookAuthorizer());
+  await svc.create(NS, 'lambda', { authorizerFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:auth', signingDisabled: true });
   assert.equal(svc.describe(NS, 'nosign').authorizerDescription.tokenKeyName, undefined);
 
-  const dup = awsErrorOf(() => svc.create(NS, 'nosign', hookAuthorizer()));
+  const dup = await awsErrorOf(() => svc.create(NS, 'nosign', hookAuthorizer()));
   assert.equal(dup.code, 'ResourceAlreadyExistsException');
   assert.equal(dup.status, 409);
   assert.equal(dup.extra.resourceArn, 'arn:aws:iot:us-east-1:123456789012:authorizer/nosign');
-  const missing = awsErrorOf(() => svc.describe(NS, 'nope'));
+  const missing = await awsErrorOf(() => svc.describe(NS, 'nope'));
   assert.equal(missing.code, 'ResourceNotFoundException');
   // Namespaces are separate.
-  assert.equal(awsErrorOf(() => svc.describe(NS_EU, 'nosign')).code, 'ResourceNotFoundException');
+  assert.equal((await awsErrorOf(() => svc.describe(NS_EU, 'nosign'))).code, 'ResourceNotFoundException');
 });
 
-test('at most 10 authorizers per namespace (LimitExceededException), counted per namespace', () => {
-  const { svc } = service();
-  for (let i = 0; i < 10; i++) svc.create(NS, `a${i}`, hookAuthorizer());
-  const e = awsErrorOf(() => svc.create(NS, 'a10', hookAuthorizer()));
+test('at most 10 authorizers per namespace (LimitExceededException), counted per namespace', async () => {
+  const { svc } = await service();
+  for (let i = 0; i < 10; i++) await svc.create(NS, `a${i}`, hookAuthorizer());
+  const e = await awsErrorOf(() => svc.create(NS, 'a10', hookAuthorizer()));
   assert.equal(e.code, 'LimitExceededException');
   assert.equal(e.status, 410);
-  svc.create(NS_EU, 'a10', hookAuthorizer());
+  await svc.create(NS_EU, 'a10', hookAuthorizer());
   assert.equal(svc.list(NS, {}).authorizers.length, 10);
 });
 
-test('UpdateAuthorizer changes fields, keeps signingDisabled immutable and re-checks the result', () => {
-  const { svc } = service({ now: () => 1_000_000 });
-  svc.create(NS, 'a', signedHookAuthorizer());
-  svc.update(NS, 'a', { status: 'INACTIVE', tokenKeyName: 'token2', enableCachingForHttp: true });
+test('UpdateAuthorizer changes fields, keeps signingDisabled immutable and re-checks the result', async () => {
+  const { svc } = await service({ now: () => 1_000_000 });
+  await svc.create(NS, 'a', signedHookAuthorizer());
+  await svc.update(NS, 'a', { status: 'INACTIVE', tokenKeyName: 'token2', enableCachingForHttp: true });
   let d = svc.describe(NS, 'a').authorizerDescription;
   assert.equal(d.status, 'INACTIVE');
   assert.equal(d.tokenKeyName, 'token2');
   assert.equal(d.enableCachingForHttp, true);
   assert.equal(d.authorizerFunctionArn, hook.url, 'fields not given stay');
 
-  svc.update(NS, 'a', { tokenSigningPublicKeys: { other: pem(otherSigner.publicKey) } });
+  await svc.update(NS, 'a', { tokenSigningPublicKeys: { other: pem(otherSigner.publicKey) } });
   d = svc.describe(NS, 'a').authorizerDescription;
   assert.deepEqual(Object.keys(d.tokenSigningPublicKeys), ['other'], 'the key map is replaced, not merged');
 
-  const flip = awsErrorOf(() => svc.update(NS, 'a', { signingDisabled: true }));
+  const flip = await awsErrorOf(() => svc.update(NS, 'a', { signingDisabled: true }));
   assert.equal(flip.code, 'InvalidRequestException');
   assert.match(flip.message, /signingDisabled cannot be changed/);
-  svc.update(NS, 'a', { signingDisabled: false }); // the same value is no change
-  assert.match(awsErrorOf(() => svc.update(NS, 'a', { tokenSigningPublicKeys: {} })).message, /at least one RSA public key/);
-  assert.match(awsErrorOf(() => svc.update(NS, 'a', { authorizerFunctionArn: 'mailto:x' })).message, /authorizerFunctionArn must be/);
-  assert.equal(awsErrorOf(() => svc.update(NS, 'missing', { status: 'ACTIVE' })).code, 'ResourceNotFoundException');
+  await svc.update(NS, 'a', { signingDisabled: false }); // the same value is no change
+  assert.match((await awsErrorOf(() => svc.update(NS, 'a', { tokenSigningPublicKeys: {} }))).message, /at least one RSA public key/);
+  assert.match(
+    (await awsErrorOf(() => svc.update(NS, 'a', { authorizerFunctionArn: 'mailto:x' }))).message,
+    /authorizerFunctionArn must be/,
+  );
+  assert.equal((await awsErrorOf(() => svc.update(NS, 'missing', { status: 'ACTIVE' }))).code, 'ResourceNotFoundException');
   assert.equal(svc.describe(NS, 'a').authorizerDescription.status, 'INACTIVE', 'a refused update changes nothing');
 });
 
-test('DeleteAuthorizer refuses ACTIVE and default authorizers (DeleteConflictException); default authorizer set, describe, clear', () => {
+test('DeleteAuthorizer refuses ACTIVE and default authorizers (DeleteConflictException); default authorizer set, describe, clear', async () => {
   const changed: string[] = [];
-  const { svc } = service({ changed: (_ns, name) => changed.push(name) });
-  svc.create(NS, 'a', hookAuthorizer());
-  svc.create(NS, 'b', hookAuthorizer());
+  const { svc } = await service({ changed: (_ns, name) => changed.push(name) });
+  await svc.create(NS, 'a', hookAuthorizer());
+  await svc.create(NS, 'b', hookAuthorizer());
 
-  assert.equal(awsErrorOf(() => svc.describeDefault(NS)).code, 'ResourceNotFoundException');
-  assert.equal(awsErrorOf(() => svc.clearDefault(NS)).code, 'ResourceNotFoundException');
-  assert.equal(awsErrorOf(() => svc.setDefault(NS, { authorizerName: 'zz' })).code, 'ResourceNotFoundException');
-  assert.equal(awsErrorOf(() => svc.setDefault(NS, {})).code, 'InvalidRequestException');
-  assert.deepEqual(svc.setDefault(NS, { authorizerName: 'a' }), {
+  assert.equal((await awsErrorOf(() => svc.describeDefault(NS))).code, 'ResourceNotFoundException');
+  assert.equal((await awsErrorOf(() => svc.clearDefault(NS))).code, 'ResourceNotFoundException');
+  assert.equal((await awsErrorOf(() => svc.setDefault(NS, { authorizerName: 'zz' }))).code, 'ResourceNotFoundException');
+  assert.equal((await awsErrorOf(() => svc.setDefault(NS, {}))).code, 'InvalidRequestException');
+  assert.deepEqual(await svc.setDefault(NS, { authorizerName: 'a' }), {
     authorizerName: 'a',
     authorizerArn: 'arn:aws:iot:us-east-1:123456789012:authorizer/a',
   });
   assert.equal(svc.describeDefault(NS).authorizerDescription.authorizerName, 'a');
-  svc.setDefault(NS, { authorizerName: 'b' });
+  await svc.setDefault(NS, { authorizerName: 'b' });
   assert.equal(svc.describeDefault(NS).authorizerDescription.authorizerName, 'b', 'setting another default replaces it');
-  assert.equal(awsErrorOf(() => svc.describeDefault(NS_EU)).code, 'ResourceNotFoundException');
+  assert.equal((await awsErrorOf(() => svc.describeDefault(NS_EU))).code, 'ResourceNotFoundException');
 
-  const active = awsErrorOf(() => svc.delete(NS, 'a'));
+  const active = await awsErrorOf(() => svc.delete(NS, 'a'));
   assert.equal(active.code, 'DeleteConflictException');
   assert.equal(active.status, 409);
   assert.match(active.message, /INACTIVE/);
-  svc.update(NS, 'b', { status: 'INACTIVE' });
-  assert.match(awsErrorOf(() => svc.delete(NS, 'b')).message, /default authorizer/);
-  svc.clearDefault(NS);
-  assert.equal(awsErrorOf(() => svc.describeDefault(NS)).code, 'ResourceNotFoundException');
-  svc.delete(NS, 'b');
-  assert.equal(awsErrorOf(() => svc.describe(NS, 'b')).code, 'ResourceNotFoundException');
-  assert.equal(awsErrorOf(() => svc.delete(NS, 'b')).code, 'ResourceNotFoundException');
+  await svc.update(NS, 'b', { status: 'INACTIVE' });
+  assert.match((await awsErrorOf(() => svc.delete(NS, 'b'))).message, /default authorizer/);
+  await svc.clearDefault(NS);
+  assert.equal((await awsErrorOf(() => svc.describeDefault(NS))).code, 'ResourceNotFoundException');
+  await svc.delete(NS, 'b');
+  assert.equal((await awsErrorOf(() => svc.describe(NS, 'b'))).code, 'ResourceNotFoundException');
+  assert.equal((await awsErrorOf(() => svc.delete(NS, 'b'))).code, 'ResourceNotFoundException');
   assert.deepEqual(changed, ['b', 'b']);
 });
 
-test('ListAuthorizers filters by status, pages with marker/pageSize and honours isAscendingOrder', () => {
-  const { svc } = service();
-  for (const n of ['c', 'a', 'e', 'b', 'd']) svc.create(NS, n, hookAuthorizer({ status: n === 'b' || n === 'd' ? 'INACTIVE' : 'ACTIVE' }));
+test('ListAuthorizers filters by status, pages with marker/pageSize and honours isAscendingOrder', async () => {
+  const { svc } = await service();
+  for (const n of ['c', 'a', 'e', 'b', 'd'])
+    await svc.create(NS, n, hookAuthorizer({ status: n === 'b' || n === 'd' ? 'INACTIVE' : 'ACTIVE' }));
   const names = (r: { authorizers: Array<{ authorizerName: string }> }) => r.authorizers.map((a) => a.authorizerName);
   assert.deepEqual(names(svc.list(NS, {})), ['a', 'b', 'c', 'd', 'e']);
   assert.deepEqual(names(svc.list(NS, { status: 'INACTIVE' })), ['b', 'd']);
@@ -416,8 +431,8 @@ test('ListAuthorizers filters by status, pages with marker/pageSize and honours 
   assert.deepEqual(names(p3), ['e']);
   assert.equal(p3.nextMarker, undefined);
   assert.equal(svc.list(NS, {}).authorizers[0]!.authorizerArn, 'arn:aws:iot:us-east-1:123456789012:authorizer/a');
-  assert.equal(awsErrorOf(() => svc.list(NS, { status: 'ON' })).code, 'InvalidRequestException');
-  assert.equal(awsErrorOf(() => svc.list(NS, { pageSize: '0' })).code, 'InvalidRequestException');
+  assert.equal((await awsErrorOf(() => svc.list(NS, { status: 'ON' }))).code, 'InvalidRequestException');
+  assert.equal((await awsErrorOf(() => svc.list(NS, { pageSize: '0' }))).code, 'InvalidRequestException');
 });
 
 // =====================================================================================================
@@ -430,7 +445,7 @@ test('the HTTP API through @aws-sdk/client-iot: CRUD, default authorizer, TestIn
   const accounts = await AccountStore.open(engine);
   const key = newAccessKey();
   await accounts.ensureDefault(key);
-  const { svc } = service();
+  const { svc } = await service();
   const app: FastifyInstance = Fastify();
   registerApi(app, authorizerRoutes(svc), { accounts, log: silent });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -603,8 +618,8 @@ test('the HTTP API through @aws-sdk/client-iot: CRUD, default authorizer, TestIn
 // =====================================================================================================
 
 test('webhook: the AWS event shape goes out, an allowing answer becomes the connection policies', async () => {
-  const { svc } = service();
-  svc.create(NS, 'hook', hookAuthorizer({ tokenKeyName: 'tok' }));
+  const { svc } = await service();
+  await svc.create(NS, 'hook', hookAuthorizer({ tokenKeyName: 'tok' }));
   resetHook();
   const o = accepted(await svc.authenticate(mqttConnect('hook', { token: 'abc', password: 'pw', clientId: 'thing-1' })));
   assert.deepEqual(hook.received[0]!.body, {
@@ -642,8 +657,8 @@ test('webhook: the AWS event shape goes out, an allowing answer becomes the conn
 });
 
 test('webhook: refusal, HTTP 500, bad JSON, timeout, unreachable and invalid answers all refuse the connection', async () => {
-  const { svc } = service({ webhookTimeoutMs: 200 });
-  svc.create(NS, 'hook', hookAuthorizer());
+  const { svc } = await service({ webhookTimeoutMs: 200 });
+  await svc.create(NS, 'hook', hookAuthorizer());
   const cases: Array<[string, typeof hook.respond, RegExp]> = [
     [
       'deny',
@@ -713,7 +728,7 @@ test('webhook: refusal, HTTP 500, bad JSON, timeout, unreachable and invalid ans
 
   const closed = await listen((_req, res) => res.end());
   await new Promise((r) => servers.at(-1)!.close(r));
-  svc.create(NS, 'gone', hookAuthorizer({ authorizerFunctionArn: closed }));
+  await svc.create(NS, 'gone', hookAuthorizer({ authorizerFunctionArn: closed }));
   refused(await svc.authenticate(mqttConnect('gone')), /could not be called: ECONNREFUSED/);
 });
 
@@ -722,8 +737,8 @@ test('webhook: refusal, HTTP 500, bad JSON, timeout, unreachable and invalid ans
 // =====================================================================================================
 
 test('token signing: a missing or wrong signature is refused without calling the function; a valid one gets through', async () => {
-  const { svc } = service();
-  svc.create(
+  const { svc } = await service();
+  await svc.create(
     NS,
     'signed',
     signedHookAuthorizer({ tokenSigningPublicKeys: { old: pem(otherSigner.publicKey), main: pem(signer.publicKey) } }),
@@ -755,15 +770,15 @@ test('token signing: a missing or wrong signature is refused without calling the
   accepted(await svc.authenticate(mqttConnect('signed', { token: t, signature: sig.replace(/\+/g, ' ') })));
 
   // INACTIVE authorizers refuse before anything else.
-  svc.update(NS, 'signed', { status: 'INACTIVE' });
+  await svc.update(NS, 'signed', { status: 'INACTIVE' });
   resetHook();
   refused(await svc.authenticate(mqttConnect('signed', { token, signature: awsSignature(token) })), /authorizer signed is INACTIVE/);
   assert.equal(hook.received.length, 0);
 });
 
 test('MQTT over WebSocket and HTTP: name, token and signature from upgrade headers or URL query', async () => {
-  const { svc } = service();
-  svc.create(NS, 'ws', signedHookAuthorizer({ tokenKeyName: 'X-Device-Token' }));
+  const { svc } = await service();
+  await svc.create(NS, 'ws', signedHookAuthorizer({ tokenKeyName: 'X-Device-Token' }));
   const token = 'ws-token';
   resetHook();
 
@@ -827,8 +842,14 @@ test('MQTT over WebSocket and HTTP: name, token and signature from upgrade heade
 // The built-in JWT verifier
 // =====================================================================================================
 
-function jwtAuthorizer(svc: CustomAuthorizers, name: string, params: string, keys: Record<string, string> = {}, ns = NS): void {
-  svc.create(ns, name, {
+async function jwtAuthorizer(
+  svc: CustomAuthorizers,
+  name: string,
+  params: string,
+  keys: Record<string, string> = {},
+  ns = NS,
+): Promise<void> {
+  await svc.create(ns, name, {
     authorizerFunctionArn: `thicket:jwt?${params}`,
     signingDisabled: true,
     tokenKeyName: 'jwt',
@@ -837,8 +858,8 @@ function jwtAuthorizer(svc: CustomAuthorizers, name: string, params: string, key
 }
 
 test('JWT with a static RSA key: RS256/RS512/PS256, claims become policy variables, policyNames become the documents', async () => {
-  const { svc, calls } = service();
-  jwtAuthorizer(svc, 'jwt', 'key=idp&policyNames=DevicePolicy,ReadPolicy,Missing&issuer=https%3A%2F%2Fidp.example.com&audience=iot', {
+  const { svc, calls } = await service();
+  await jwtAuthorizer(svc, 'jwt', 'key=idp&policyNames=DevicePolicy,ReadPolicy,Missing&issuer=https%3A%2F%2Fidp.example.com&audience=iot', {
     idp: pem(jwtRsa.publicKey),
   });
   const payload = claims({
@@ -893,11 +914,11 @@ test('JWT with a static RSA key: RS256/RS512/PS256, claims become policy variabl
 });
 
 test('JWT with EC keys (ES256, ES384) and HMAC secrets (HS256); the key must match the algorithm', async () => {
-  const { svc } = service();
-  jwtAuthorizer(svc, 'es256', 'key=k', { k: pem(jwtEc256.publicKey) });
-  jwtAuthorizer(svc, 'es384', 'key=k', { k: pem(jwtEc384.publicKey) });
-  jwtAuthorizer(svc, 'hs', 'hmacSecret=shared', { shared: HMAC_SECRET });
-  jwtAuthorizer(svc, 'hs-b64', 'hmacSecret=shared', { shared: `base64:${randomBytes(48).toString('base64')}` });
+  const { svc } = await service();
+  await jwtAuthorizer(svc, 'es256', 'key=k', { k: pem(jwtEc256.publicKey) });
+  await jwtAuthorizer(svc, 'es384', 'key=k', { k: pem(jwtEc384.publicKey) });
+  await jwtAuthorizer(svc, 'hs', 'hmacSecret=shared', { shared: HMAC_SECRET });
+  await jwtAuthorizer(svc, 'hs-b64', 'hmacSecret=shared', { shared: `base64:${randomBytes(48).toString('base64')}` });
   const connect = (name: string, token: string) => svc.authenticate(mqttConnect(name, { token, tokenKey: 'jwt' }));
 
   accepted(await connect('es256', makeJwt('ES256', claims(), jwtEc256.privateKey)));
@@ -916,8 +937,8 @@ test('JWT with EC keys (ES256, ES384) and HMAC secrets (HS256); the key must mat
 });
 
 test('JWT refusals: alg none, algorithm confusion, expiry and not-before with 60 s leeway, issuer, audience, missing exp', async () => {
-  const { svc } = service();
-  jwtAuthorizer(svc, 'rs', 'key=idp&issuer=https%3A%2F%2Fidp&audience=iot,mobile', { idp: pem(jwtRsa.publicKey) });
+  const { svc } = await service();
+  await jwtAuthorizer(svc, 'rs', 'key=idp&issuer=https%3A%2F%2Fidp&audience=iot,mobile', { idp: pem(jwtRsa.publicKey) });
   const connect = (token: string) => svc.authenticate(mqttConnect('rs', { token, tokenKey: 'jwt' }));
   const base = { iss: 'https://idp', aud: 'iot' };
   accepted(await connect(makeJwt('RS256', claims(base), jwtRsa.privateKey)));
@@ -961,8 +982,8 @@ test('JWT from a JWKS over HTTP: cached, refetched for an unknown kid (rotation)
   });
   jwksServer.keys = [jwk(jwkRsa1.publicKey, 'k1', { alg: 'RS256' }), jwk(jwtEc256.publicKey, 'ec1')];
   jwksServer.fetches = 0;
-  const { svc } = service();
-  jwtAuthorizer(svc, 'jwks', `jwksUri=${encodeURIComponent(jwksServer.url)}&principalClaim=deviceId&disconnectAfterInSeconds=900`);
+  const { svc } = await service();
+  await jwtAuthorizer(svc, 'jwks', `jwksUri=${encodeURIComponent(jwksServer.url)}&principalClaim=deviceId&disconnectAfterInSeconds=900`);
   const connect = (token: string) => svc.authenticate(mqttConnect('jwks', { token, tokenKey: 'jwt' }));
   const tok = (alg: string, key: KeyObject, kid: string | undefined, extra: Record<string, unknown> = {}) =>
     makeJwt(alg, claims({ deviceId: 'auth0|5f7c', ...extra }), key, kid === undefined ? {} : { kid });
@@ -997,8 +1018,8 @@ test('JWKS refetches are rate limited and a failing provider keeps the keys alre
   jwksServer.keys = [jwk(jwkRsa1.publicKey, 'k1')];
   jwksServer.fetches = 0;
   let clock = 1_000_000;
-  const { svc } = service({ jwks: { minRefreshIntervalMs: 30_000, ttlMs: 600_000, now: () => clock } });
-  jwtAuthorizer(svc, 'jwks', `jwksUri=${encodeURIComponent(jwksServer.url)}`);
+  const { svc } = await service({ jwks: { minRefreshIntervalMs: 30_000, ttlMs: 600_000, now: () => clock } });
+  await jwtAuthorizer(svc, 'jwks', `jwksUri=${encodeURIComponent(jwksServer.url)}`);
   const connect = (kid: string, key: KeyObject) =>
     svc.authenticate(mqttConnect('jwks', { token: makeJwt('RS256', claims(), key, { kid }), tokenKey: 'jwt' }));
 
@@ -1012,8 +1033,8 @@ test('JWKS refetches are rate limited and a failing provider keeps the keys alre
   assert.equal(jwksServer.fetches, 2);
 
   // The provider goes away after the TTL: known keys still work, and the failure is reported when no key fits.
-  const { svc: broken } = service({ jwks: { minRefreshIntervalMs: 0, ttlMs: 0 } });
-  jwtAuthorizer(broken, 'dead', 'jwksUri=http%3A%2F%2F127.0.0.1%3A1%2Fjwks');
+  const { svc: broken } = await service({ jwks: { minRefreshIntervalMs: 0, ttlMs: 0 } });
+  await jwtAuthorizer(broken, 'dead', 'jwksUri=http%3A%2F%2F127.0.0.1%3A1%2Fjwks');
   refused(
     await broken.authenticate(
       mqttConnect('dead', { token: makeJwt('RS256', claims(), jwkRsa1.privateKey, { kid: 'k1' }), tokenKey: 'jwt' }),
@@ -1023,8 +1044,8 @@ test('JWKS refetches are rate limited and a failing provider keeps the keys alre
 });
 
 test('JWT as the MQTT password or an HTTP bearer token, and JWT with AWS token signing on top', async () => {
-  const { svc } = service();
-  svc.create(NS, 'pw', {
+  const { svc } = await service();
+  await svc.create(NS, 'pw', {
     authorizerFunctionArn: 'thicket:jwt?key=k',
     signingDisabled: true,
     tokenSigningPublicKeys: { k: pem(jwtRsa.publicKey) },
@@ -1039,7 +1060,7 @@ test('JWT as the MQTT password or an HTTP bearer token, and JWT with AWS token s
   refused(await svc.authenticate(mqttConnect('pw', { password: 'wrong' })), /3 dot-separated parts/);
 
   // Signing enabled: the JWT must also carry an AWS token signature.
-  svc.create(NS, 'both', {
+  await svc.create(NS, 'both', {
     authorizerFunctionArn: 'thicket:jwt?key=k',
     tokenKeyName: 'jwt',
     tokenSigningPublicKeys: { k: pem(jwtRsa.publicKey), signer: pem(signer.publicKey) },
@@ -1052,7 +1073,7 @@ test('JWT as the MQTT password or an HTTP bearer token, and JWT with AWS token s
   accepted(await svc.authenticate(mqttConnect('both', { token, tokenKey: 'jwt', signature: awsSignature(token) })));
 
   // TestInvokeAuthorizer runs the JWT function too and returns the documents as strings.
-  jwtAuthorizer(svc, 'named', 'key=k&policyNames=ReadPolicy', { k: pem(jwtRsa.publicKey) });
+  await jwtAuthorizer(svc, 'named', 'key=k&policyNames=ReadPolicy', { k: pem(jwtRsa.publicKey) });
   const r = await svc.testInvoke(NS, 'named', { token });
   assert.equal(r.isAuthenticated, true);
   assert.equal(r.principalId, 'device42');
@@ -1069,11 +1090,11 @@ test('JWT as the MQTT password or an HTTP bearer token, and JWT with AWS token s
 // =====================================================================================================
 
 test('authorizer selection: by name across namespaces (ambiguity refused), within a namespace, and the default authorizer', async () => {
-  const { svc } = service();
+  const { svc } = await service();
   resetHook();
-  svc.create(NS, 'shared', hookAuthorizer());
-  svc.create(NS_OTHER, 'shared', hookAuthorizer());
-  svc.create(NS_EU, 'only-eu', hookAuthorizer());
+  await svc.create(NS, 'shared', hookAuthorizer());
+  await svc.create(NS_OTHER, 'shared', hookAuthorizer());
+  await svc.create(NS_EU, 'only-eu', hookAuthorizer());
 
   const ambiguous = await svc.authenticate(mqttConnect('shared'));
   refused(ambiguous, /authorizer shared is ambiguous: it exists in 2 namespaces/);
@@ -1085,21 +1106,21 @@ test('authorizer selection: by name across namespaces (ambiguity refused), withi
   refused(await svc.authenticate(mqttConnect('bad name')), /not a valid authorizer name/);
 
   // An INACTIVE namesake does not make a name ambiguous.
-  svc.update(NS_OTHER, 'shared', { status: 'INACTIVE' });
+  await svc.update(NS_OTHER, 'shared', { status: 'INACTIVE' });
   assert.deepEqual(accepted(await svc.authenticate(mqttConnect('shared'))).ns, NS);
 
   // Default authorizers.
   refused(await svc.authenticate(mqttConnect(undefined)), /no default authorizer is set/);
-  svc.setDefault(NS_EU, { authorizerName: 'only-eu' });
+  await svc.setDefault(NS_EU, { authorizerName: 'only-eu' });
   const d = accepted(await svc.authenticate(mqttConnect(undefined)));
   assert.deepEqual([d.ns, d.authorizerName], [NS_EU, 'only-eu']);
-  svc.setDefault(NS, { authorizerName: 'shared' });
+  await svc.setDefault(NS, { authorizerName: 'shared' });
   refused(await svc.authenticate(mqttConnect(undefined)), /the default authorizer is ambiguous/);
   assert.equal(accepted(await svc.authenticate(mqttConnect(undefined, { ns: NS }))).authorizerName, 'shared');
   refused(await svc.authenticate(mqttConnect(undefined, { ns: NS_OTHER })), /210987654321\/us-east-1 has no default authorizer/);
 
   // A Lambda ARN is stored but cannot be called.
-  svc.create(NS, 'lambda', { authorizerFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:auth', signingDisabled: true });
+  await svc.create(NS, 'lambda', { authorizerFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:auth', signingDisabled: true });
   refused(
     await svc.authenticate(mqttConnect('lambda', { ns: NS })),
     /cannot invoke Lambda function arn:aws:lambda:us-east-1:123456789012:function:auth/,

@@ -7,7 +7,7 @@
  * without calling the function, which is what signing is for), then call the function and check
  * its answer.
  */
-import type { SyncTagWriter } from '../platform/capability.js';
+import type { TagWriter } from '../tags/tag-writer.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
@@ -16,7 +16,7 @@ import { alreadyExists, AwsError, deleteConflict, invalidRequest, limitExceeded,
 import type { PolicyDocument } from '../policies/engine/index.js';
 import { checkTags, constraint } from '../registry/validation.js';
 import { buildAuthorizerEvent, InvalidAuthorizerResponse, parseAuthorizerResponse, type AuthorizerResult } from './authorizer-event.js';
-import type { AuthorizerRow, AuthorizerStore } from './authorizer-store.js';
+import { untilApplied, type AuthorizerRow, type AuthorizerStore } from './authorizer-store.js';
 import { findParameter, SIGNATURE_PARAMETER, type CustomAuthRequest } from './custom-auth-request.js';
 import { JWT_SCHEME, parseFunctionTarget, type AuthorizerFunction } from './function-target.js';
 import { JwksCache, type JwksOptions } from './jwks.js';
@@ -62,7 +62,7 @@ export interface CustomAuthorizersOptions {
   /** Milliseconds since the epoch. */
   now?: () => number;
   /** Tags given to CreateAuthorizer, and their removal when the authorizer goes. */
-  tags?: SyncTagWriter;
+  tags?: TagWriter;
   /** An authorizer changed or was deleted: connections it authenticated may need a second look. */
   changed?(ns: Namespace, authorizerName: string): void;
   /** The domain configurations that name the authorizer as their default (it cannot be deleted then). */
@@ -104,8 +104,6 @@ export class CustomAuthorizers {
   private readonly now: () => number;
   private readonly log: Logger;
 
-  private anyDefault: boolean | undefined;
-
   constructor(private readonly opts: CustomAuthorizersOptions) {
     this.store = opts.store;
     this.jwks = opts.jwks instanceof JwksCache ? opts.jwks : new JwksCache(opts.jwks);
@@ -115,13 +113,8 @@ export class CustomAuthorizers {
 
   /** Whether any namespace has a default authorizer (clients without certificates then go to it). */
   hasDefault(): boolean {
-    // Asked on every CONNECT without a certificate; the answer changes only through this class.
-    return (this.anyDefault ??= this.store.defaults().length > 0);
-  }
-
-  /** Forget the cached answer of hasDefault (defaults changed, or the store was cleared). */
-  defaultsChanged(): void {
-    this.anyDefault = undefined;
+    // Asked on every CONNECT without a certificate: the store keeps the defaults in memory.
+    return this.store.hasDefaults();
   }
 
   // ---- control plane ---------------------------------------------------------------------------
@@ -147,7 +140,7 @@ export class CustomAuthorizers {
     };
   }
 
-  create(ns: Namespace, rawName: unknown, body: Record<string, unknown>) {
+  async create(ns: Namespace, rawName: unknown, body: Record<string, unknown>) {
     const name = checkAuthorizerName(rawName);
     const now = this.now();
     const row: AuthorizerRow = {
@@ -164,16 +157,15 @@ export class CustomAuthorizers {
     const tags = checkTags(body.tags);
     checkConfiguration(row);
     const arn = authorizerArn(ns, name);
-    this.store.tx(() => {
-      if (this.store.authorizer(ns, name)) throw alreadyExists(`Authorizer ${name} already exists`, name, arn);
-      if (this.store.count(ns) >= MAX_AUTHORIZERS) {
-        throw limitExceeded(
-          `You have reached the maximum number of authorizers (${MAX_AUTHORIZERS}) in ${ns.region} for account ${ns.accountId}`,
-        );
-      }
-      this.store.put(ns, row);
-    });
-    if (tags.length) this.opts.tags?.put(arn, tags);
+    const taken = () => alreadyExists(`Authorizer ${name} already exists`, name, arn);
+    if (this.store.authorizer(ns, name)) throw taken();
+    if ((await this.store.count(ns)) >= MAX_AUTHORIZERS) {
+      throw limitExceeded(
+        `You have reached the maximum number of authorizers (${MAX_AUTHORIZERS}) in ${ns.region} for account ${ns.accountId}`,
+      );
+    }
+    // The authorizer and its tags in one transaction; the key decides between two creates at once.
+    if (!(await this.store.insert(ns, row, tags.length ? (this.opts.tags?.putting(arn, tags) ?? []) : []))) throw taken();
     return { authorizerName: name, authorizerArn: arn };
   }
 
@@ -193,7 +185,7 @@ export class CustomAuthorizers {
     };
   }
 
-  update(ns: Namespace, rawName: unknown, body: Record<string, unknown>) {
+  async update(ns: Namespace, rawName: unknown, body: Record<string, unknown>) {
     const name = checkAuthorizerName(rawName);
     const functionArn = checkFunctionArn(body.authorizerFunctionArn, false);
     const tokenKeyName = optionalTokenKeyName(body.tokenKeyName);
@@ -202,7 +194,7 @@ export class CustomAuthorizers {
     const caching = optionalBoolean('enableCachingForHttp', body.enableCachingForHttp);
     // UpdateAuthorizer has no signingDisabled member; a raw request that sends one may not flip it.
     const signingDisabled = optionalBoolean('signingDisabled', body.signingDisabled);
-    this.store.tx(() => {
+    await untilApplied(`Authorizer ${name}`, async () => {
       const current = this.get(ns, name);
       if (signingDisabled !== undefined && signingDisabled !== current.signingDisabled) {
         throw invalidRequest('signingDisabled cannot be changed after the authorizer is created; create a new authorizer instead');
@@ -217,15 +209,15 @@ export class CustomAuthorizers {
         lastModified: this.now(),
       };
       checkConfiguration(next);
-      this.store.put(ns, next);
+      return this.store.update(ns, current, next);
     });
     this.opts.changed?.(ns, name);
     return { authorizerName: name, authorizerArn: authorizerArn(ns, name) };
   }
 
-  delete(ns: Namespace, rawName: unknown): Record<string, never> {
+  async delete(ns: Namespace, rawName: unknown): Promise<Record<string, never>> {
     const name = checkAuthorizerName(rawName);
-    this.store.tx(() => {
+    await untilApplied(`Authorizer ${name}`, async () => {
       const a = this.get(ns, name);
       // The AWS CLI documents it: "A custom authorizer must be in the INACTIVE state before you can delete it."
       if (a.status === ACTIVE_STATUS) throw deleteConflict(`Authorizer ${name} is ACTIVE; set its status to INACTIVE before deleting it`);
@@ -237,21 +229,18 @@ export class CustomAuthorizers {
           `Authorizer ${name} is the default authorizer of domain configuration ${domains.join(', ')}; change or remove their authorizerConfig first`,
         );
       }
-      this.store.delete(ns, name);
-      this.defaultsChanged();
+      // The authorizer and its tags in one transaction, only while it is as checked here.
+      return this.store.delete(ns, a, this.opts.tags?.removing(authorizerArn(ns, name)) ?? []);
     });
-    this.opts.tags?.remove(authorizerArn(ns, name));
     this.opts.changed?.(ns, name);
     return {};
   }
 
-  setDefault(ns: Namespace, body: Record<string, unknown>) {
+  async setDefault(ns: Namespace, body: Record<string, unknown>) {
     const name = checkAuthorizerName(body.authorizerName);
-    this.store.tx(() => {
-      this.get(ns, name);
-      this.store.setDefault(ns, name);
-      this.defaultsChanged();
-    });
+    this.get(ns, name);
+    // Copied from the authorizer's row: nothing is set when it is gone meanwhile.
+    if (!(await this.store.setDefault(ns, name))) throw notFound(`Authorizer ${name} does not exist`);
     return { authorizerName: name, authorizerArn: authorizerArn(ns, name) };
   }
 
@@ -262,12 +251,8 @@ export class CustomAuthorizers {
     return { authorizerDescription: this.describeRow(ns, a) };
   }
 
-  clearDefault(ns: Namespace): Record<string, never> {
-    this.store.tx(() => {
-      if (this.store.defaultName(ns) === undefined) throw notFound('No default authorizer is set');
-      this.store.clearDefault(ns);
-      this.defaultsChanged();
-    });
+  async clearDefault(ns: Namespace): Promise<Record<string, never>> {
+    if (!(await this.store.clearDefault(ns))) throw notFound('No default authorizer is set');
     return {};
   }
 

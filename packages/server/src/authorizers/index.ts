@@ -1,5 +1,5 @@
 /** Custom authorizers: control plane, the AWS authorizer function contract, webhooks and the built-in JWT verifier. */
-export { AuthorizerStore, type AuthorizerRow, type AuthorizerStatus } from './authorizer-store.js';
+export { AuthorizerStore, authorizerMigrations, type AuthorizerRow, type AuthorizerStatus } from './authorizer-store.js';
 export {
   buildAuthorizerEvent,
   parseAuthorizerResponse,

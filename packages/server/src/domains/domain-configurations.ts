@@ -4,7 +4,7 @@
  * server's CA), a status, and optionally a default custom authorizer for clients that connect
  * through it. TLS connections find their configuration by SNI (see tls-contexts.ts).
  */
-import type { SyncTagWriter } from '../platform/capability.js';
+import type { TagWriter } from '../tags/tag-writer.js';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
@@ -12,7 +12,7 @@ import { pageOf, pageSize } from '../api/pagination.js';
 import { alreadyExists, invalidRequest, limitExceeded, notFound } from '../aws/errors.js';
 import { certificateInvalid } from '../certificates/x509-check.js';
 import { checkTags, constraint } from '../registry/validation.js';
-import type { DomainRow, DomainStore, ServerCertificateRow } from './domain-store.js';
+import { untilApplied, type DomainRow, type DomainStore, type ServerCertificateRow } from './domain-store.js';
 import { DEFAULT_SECURITY_POLICY, securityPolicyOf, type SecurityPolicy } from './security-policies.js';
 import { acmArn, covers, dnsNamesOf, parseAcmArn, ServerCertificates } from './server-certificates.js';
 import {
@@ -39,7 +39,7 @@ export interface DomainConfigurationsOptions {
   reservedHostnames(): string[];
   /** The parent name of generated (AWS_MANAGED) domain names, e.g. the server's public host. */
   managedDomainSuffix(): string;
-  tags?: SyncTagWriter;
+  tags?: TagWriter;
   /** Something SNI depends on changed (the TLS contexts must be looked up again). */
   changed(): void;
   /** A domain was disabled: connections made through it are closed. */
@@ -144,18 +144,18 @@ export class DomainConfigurations {
       const status = ServerCertificates.status(imported);
       if (status.status !== 'VALID') throw certificateInvalid(`The server certificate ${arnOfCertificate} is not valid: ${status.detail}`);
     }
-    const preflight = (): void => {
+    const preflight = async (): Promise<void> => {
       const existing = this.store.domain(ns, name);
       if (existing) throw alreadyExists(`Domain configuration ${name} already exists`, name, domainConfigurationArn(ns, existing));
       this.checkAvailable(domainName);
-      if (this.store.count(ns) >= MAX_DOMAIN_CONFIGURATIONS) {
+      if ((await this.store.count(ns)) >= MAX_DOMAIN_CONFIGURATIONS) {
         throw limitExceeded(
           `You have reached the maximum number of domain configurations (${MAX_DOMAIN_CONFIGURATIONS}) in ${ns.region} for account ${ns.accountId}`,
         );
       }
     };
-    preflight();
-    // Issuing takes a key generation: done before the transaction, which then checks again.
+    await preflight();
+    // Issuing takes a key generation: done before the write, which then checks again.
     const issued = imported ? undefined : await this.opts.certificates.issue(domainName);
     const now = this.now();
     const row: DomainRow = {
@@ -176,13 +176,14 @@ export class DomainConfigurations {
       createdAt: now,
       lastStatusChange: now,
     };
-    this.store.tx(() => {
-      preflight();
-      if (issued) this.store.putCertificate(ns, issued);
-      this.store.put(ns, row);
-    });
     const arn = domainConfigurationArn(ns, row);
-    if (tags.length) this.opts.tags?.put(arn, tags);
+    await preflight();
+    // The configuration, the certificate issued for it and its tags in one transaction; the keys
+    // (its name, and its host name across every namespace) decide between two creates at once.
+    if (!(await this.store.insert(ns, row, issued, tags.length ? (this.opts.tags?.putting(arn, tags) ?? []) : []))) {
+      await preflight();
+      throw alreadyExists(`The domain name ${domainName} is already used by a domain configuration`);
+    }
     this.opts.changed();
     return { domainConfigurationName: name, domainConfigurationArn: arn };
   }
@@ -238,7 +239,7 @@ export class DomainConfigurations {
     };
   }
 
-  update(ns: Namespace, rawName: unknown, body: Record<string, unknown>) {
+  async update(ns: Namespace, rawName: unknown, body: Record<string, unknown>) {
     const name = checkDomainConfigurationName(rawName);
     const status = optionalEnum('domainConfigurationStatus', body.domainConfigurationStatus, ['ENABLED', 'DISABLED'] as const);
     const authorizer = optionalAuthorizerConfig(body.authorizerConfig);
@@ -258,7 +259,7 @@ export class DomainConfigurations {
     const applicationProtocol = optionalEnum('applicationProtocol', body.applicationProtocol, APPLICATION_PROTOCOLS);
     const clientCertificateConfig = optionalClientCertificateConfig(body.clientCertificateConfig);
     let disabledNow: DomainRow | undefined;
-    const row = this.store.tx(() => {
+    const row = await untilApplied(`Domain configuration ${name}`, async () => {
       const current = this.get(ns, name);
       const next: DomainRow = {
         ...current,
@@ -277,8 +278,8 @@ export class DomainConfigurations {
         next.authorizerName = authorizer.defaultAuthorizerName ?? current.authorizerName;
         next.allowAuthorizerOverride = authorizer.allowAuthorizerOverride ?? current.allowAuthorizerOverride ?? false;
       }
-      this.store.put(ns, next);
-      if (current.status === 'ENABLED' && next.status === 'DISABLED') disabledNow = next;
+      if (!(await this.store.update(ns, current, next))) return false;
+      disabledNow = current.status === 'ENABLED' && next.status === 'DISABLED' ? next : undefined;
       return next;
     });
     this.opts.changed();
@@ -286,22 +287,21 @@ export class DomainConfigurations {
     return { domainConfigurationName: name, domainConfigurationArn: domainConfigurationArn(ns, row) };
   }
 
-  delete(ns: Namespace, rawName: unknown): Record<string, never> {
+  async delete(ns: Namespace, rawName: unknown): Promise<Record<string, never>> {
     const name = checkDomainConfigurationName(rawName);
-    const row = this.store.tx(() => {
+    await untilApplied(`Domain configuration ${name}`, async () => {
       const d = this.get(ns, name);
       // AWS: "Before you delete a domain configuration, use UpdateDomainConfiguration to set the status to DISABLED."
       if (d.status === 'ENABLED') {
         throw invalidRequest(`Domain configuration ${name} is ENABLED; set its status to DISABLED before deleting it`);
       }
-      this.store.deleteDomain(ns, name);
       const p = d.serverCertificateArn === null ? undefined : parseAcmArn(d.serverCertificateArn);
       const cert = p ? this.store.certificate(ns, p.id) : undefined;
       // A certificate Thicket issued for this domain goes with it; an imported one stays, as in ACM.
-      if (cert?.origin === 'ISSUED') this.store.deleteCertificate(ns, cert.id);
-      return d;
+      const issued = cert?.origin === 'ISSUED' ? cert.id : undefined;
+      // The configuration, that certificate and its tags in one transaction, only while it is as checked here.
+      return this.store.delete(ns, d, issued, this.opts.tags?.removing(domainConfigurationArn(ns, d)) ?? []);
     });
-    this.opts.tags?.remove(domainConfigurationArn(ns, row));
     this.opts.changed();
     return {};
   }

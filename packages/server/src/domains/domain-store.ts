@@ -1,28 +1,22 @@
 /**
- * SQLite tables of domain configurations (reference controlplane §8.3) and of the server
- * certificates they present (Thicket's stand-in for ACM). A domain name is unique across every
+ * Domain configurations (reference controlplane §8.3) and the server certificates they present
+ * (Thicket's stand-in for ACM), on the stores' SQL engine. A domain name is unique across every
  * namespace: one host name can lead to one place only, whichever account asks for it.
- * Private keys live in the database, which is created 0600 (store/database.ts) and never leave it
- * through the API.
+ * Private keys live in the database (created 0600 on SQLite, see store/database.ts) and in this
+ * store's memory, and never leave either through the API.
+ *
+ * Both are configuration (a few per namespace) read in the TLS SNI callback, which cannot wait:
+ * every row is kept in memory, read at open, written through on change, and read again by `reload`
+ * (another node sharing the database changed them). The database decides every write: a create
+ * inserts (a taken name or host name fails it), an update or delete changes the row only while it
+ * holds what this store read (a write that finds it changed re-reads the rows and says so, so the
+ * caller can decide again). `changed` hears of every change the store did not make itself.
  */
+import { sql, type ExpressionBuilder } from 'kysely';
 import type { Namespace } from '../accounts/namespace.js';
-import { inTransaction, prepared, type Db } from '../store/database.js';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS domain_configurations (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, id TEXT NOT NULL,
-  domain_name TEXT NOT NULL UNIQUE, domain_type TEXT NOT NULL, service_type TEXT NOT NULL, status TEXT NOT NULL,
-  authorizer_name TEXT, allow_authorizer_override INTEGER,
-  security_policy TEXT NOT NULL, server_certificate_arn TEXT,
-  server_certificate_config TEXT, authentication_type TEXT NOT NULL, application_protocol TEXT NOT NULL,
-  client_certificate_config TEXT, created_at INTEGER NOT NULL, last_status_change INTEGER NOT NULL,
-  PRIMARY KEY (account_id, region, name)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS server_certificates (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, id TEXT NOT NULL,
-  certificate_pem TEXT NOT NULL, chain_pem TEXT NOT NULL, private_key_pem TEXT NOT NULL,
-  origin TEXT NOT NULL, created_at INTEGER NOT NULL,
-  PRIMARY KEY (account_id, region, id)) WITHOUT ROWID;
-`;
+import { unchanged } from '../store/sql/conditional-writes.js';
+import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
+import type { StoreMigration } from '../store/sql/migrations.js';
 
 export type DomainType = 'ENDPOINT' | 'AWS_MANAGED' | 'CUSTOMER_MANAGED';
 export type DomainStatus = 'ENABLED' | 'DISABLED';
@@ -63,174 +57,423 @@ export interface ServerCertificateRow {
   createdAt: number;
 }
 
-type Row = Record<string, unknown>;
+interface DomainDbRow {
+  account_id: string;
+  region: string;
+  name: string;
+  id: string;
+  domain_name: string;
+  domain_type: string;
+  service_type: string;
+  status: string;
+  authorizer_name: string | null;
+  allow_authorizer_override: number | null;
+  security_policy: string;
+  server_certificate_arn: string | null;
+  server_certificate_config: string | null;
+  authentication_type: string;
+  application_protocol: string;
+  client_certificate_config: string | null;
+  created_at: number;
+  last_status_change: number;
+}
 
-const json = (v: unknown): Record<string, unknown> | null => (typeof v === 'string' ? (JSON.parse(v) as Record<string, unknown>) : null);
+interface CertificateDbRow {
+  account_id: string;
+  region: string;
+  id: string;
+  certificate_pem: string;
+  chain_pem: string;
+  private_key_pem: string;
+  origin: string;
+  created_at: number;
+}
 
-const domain = (r: Row): DomainRow => ({
-  name: r.name as string,
-  id: r.id as string,
-  domainName: r.domain_name as string,
+export const domainMigrations: Record<string, StoreMigration> = {
+  // IF NOT EXISTS: databases made before migrations have these tables from the store's former schema.
+  '0001_domains_and_server_certificates': {
+    async up(db, dialect) {
+      let domains = db.schema
+        .createTable('domain_configurations')
+        .ifNotExists()
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('region', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('domain_name', 'text', (c) => c.notNull().unique())
+        .addColumn('domain_type', 'text', (c) => c.notNull())
+        .addColumn('service_type', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('authorizer_name', 'text')
+        .addColumn('allow_authorizer_override', 'integer')
+        .addColumn('security_policy', 'text', (c) => c.notNull())
+        .addColumn('server_certificate_arn', 'text')
+        .addColumn('server_certificate_config', 'text')
+        .addColumn('authentication_type', 'text', (c) => c.notNull())
+        .addColumn('application_protocol', 'text', (c) => c.notNull())
+        .addColumn('client_certificate_config', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_status_change', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('domain_configurations_pkey', ['account_id', 'region', 'name']);
+      let certificates = db.schema
+        .createTable('server_certificates')
+        .ifNotExists()
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('region', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('certificate_pem', 'text', (c) => c.notNull())
+        .addColumn('chain_pem', 'text', (c) => c.notNull())
+        .addColumn('private_key_pem', 'text', (c) => c.notNull())
+        .addColumn('origin', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('server_certificates_pkey', ['account_id', 'region', 'id']);
+      if (dialect === 'sqlite') {
+        domains = domains.modifyEnd(sql`without rowid`);
+        certificates = certificates.modifyEnd(sql`without rowid`);
+      }
+      await domains.execute();
+      await certificates.execute();
+    },
+  },
+};
+
+const json = (v: string | null): Record<string, unknown> | null => (v === null ? null : (JSON.parse(v) as Record<string, unknown>));
+const text = (v: Record<string, unknown> | null): string | null => (v === null ? null : JSON.stringify(v));
+
+const domainOf = (r: DomainDbRow): DomainRow => ({
+  name: r.name,
+  id: r.id,
+  domainName: r.domain_name,
   domainType: r.domain_type as DomainType,
-  serviceType: r.service_type as string,
+  serviceType: r.service_type,
   status: r.status as DomainStatus,
-  authorizerName: (r.authorizer_name as string | null) ?? null,
+  authorizerName: r.authorizer_name ?? null,
   allowAuthorizerOverride: r.allow_authorizer_override === null ? null : r.allow_authorizer_override === 1,
-  securityPolicy: r.security_policy as string,
-  serverCertificateArn: (r.server_certificate_arn as string | null) ?? null,
+  securityPolicy: r.security_policy,
+  serverCertificateArn: r.server_certificate_arn ?? null,
   serverCertificateConfig: json(r.server_certificate_config),
-  authenticationType: r.authentication_type as string,
-  applicationProtocol: r.application_protocol as string,
+  authenticationType: r.authentication_type,
+  applicationProtocol: r.application_protocol,
   clientCertificateConfig: json(r.client_certificate_config),
-  createdAt: r.created_at as number,
-  lastStatusChange: r.last_status_change as number,
+  createdAt: r.created_at,
+  lastStatusChange: r.last_status_change,
 });
 
-const certificate = (r: Row): ServerCertificateRow => ({
-  id: r.id as string,
-  certificatePem: r.certificate_pem as string,
-  chainPem: r.chain_pem as string,
-  privateKeyPem: r.private_key_pem as string,
+const domainDbRow = (ns: Namespace, d: DomainRow): DomainDbRow => ({
+  account_id: ns.accountId,
+  region: ns.region,
+  name: d.name,
+  id: d.id,
+  domain_name: d.domainName,
+  domain_type: d.domainType,
+  service_type: d.serviceType,
+  status: d.status,
+  authorizer_name: d.authorizerName,
+  allow_authorizer_override: d.allowAuthorizerOverride === null ? null : d.allowAuthorizerOverride ? 1 : 0,
+  security_policy: d.securityPolicy,
+  server_certificate_arn: d.serverCertificateArn,
+  server_certificate_config: text(d.serverCertificateConfig),
+  authentication_type: d.authenticationType,
+  application_protocol: d.applicationProtocol,
+  client_certificate_config: text(d.clientCertificateConfig),
+  created_at: d.createdAt,
+  last_status_change: d.lastStatusChange,
+});
+
+const certificateOf = (r: CertificateDbRow): ServerCertificateRow => ({
+  id: r.id,
+  certificatePem: r.certificate_pem,
+  chainPem: r.chain_pem,
+  privateKeyPem: r.private_key_pem,
   origin: r.origin as CertificateOrigin,
-  createdAt: r.created_at as number,
+  createdAt: r.created_at,
 });
 
-const namespaceOf = (r: Row): Namespace => ({ accountId: r.account_id as string, region: r.region as string });
+const certificateDbRow = (ns: Namespace, c: ServerCertificateRow): CertificateDbRow => ({
+  account_id: ns.accountId,
+  region: ns.region,
+  id: c.id,
+  certificate_pem: c.certificatePem,
+  chain_pem: c.chainPem,
+  private_key_pem: c.privateKeyPem,
+  origin: c.origin,
+  created_at: c.createdAt,
+});
+
+/** A configuration as held in memory, with the row the database holds (what a conditional write compares). */
+interface HeldDomain {
+  ns: Namespace;
+  row: DomainRow;
+  db: DomainDbRow;
+}
+
+const nsOf = (r: { account_id: string; region: string }): Namespace => ({ accountId: r.account_id, region: r.region });
+const nsKey = (ns: Namespace): string => `${ns.accountId}\u0000${ns.region}`;
+const keyOf = (ns: Namespace, name: string): string => `${nsKey(ns)}\u0000${name}`;
+
+/** Compares by code unit, as SQLite's ORDER BY did (PostgreSQL's collation may not). */
+const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+export { untilApplied } from '../store/sql/conditional-writes.js';
 
 export class DomainStore {
-  constructor(readonly db: Db) {
-    db.exec(SCHEMA);
+  private domainRows = new Map<string, HeldDomain>();
+  /** Host name → its configuration. */
+  private hosts = new Map<string, HeldDomain>();
+  private certificateRows = new Map<string, ServerCertificateRow>();
+  private changed: () => void = () => {};
+
+  private constructor(private readonly sql: SqlEngine) {}
+
+  /** The store with every configuration and certificate the database holds loaded. */
+  static async open(engine: SqlEngine): Promise<DomainStore> {
+    const store = new DomainStore(engine);
+    await store.reload();
+    return store;
   }
 
-  tx<T>(fn: () => T): T {
-    return inTransaction(this.db, fn);
+  /** Tells `fn` whenever the store finds the database changed by another writer (caches built on it must go). */
+  onChange(fn: () => void): void {
+    this.changed = fn;
   }
+
+  /** Reads every configuration and certificate again (another node may have changed them). */
+  async reload(): Promise<void> {
+    const { db } = this.sql;
+    const [domains, certificates] = await Promise.all([
+      this.sql.all<DomainDbRow>(db.selectFrom('domain_configurations').selectAll()),
+      this.sql.all<CertificateDbRow>(db.selectFrom('server_certificates').selectAll()),
+    ]);
+    this.domainRows = new Map();
+    this.hosts = new Map();
+    for (const r of domains) this.hold({ ns: nsOf(r), row: domainOf(r), db: r });
+    this.certificateRows = new Map(certificates.map((r) => [keyOf(nsOf(r), r.id), certificateOf(r)]));
+    this.changed();
+  }
+
+  private hold(h: HeldDomain): void {
+    const key = keyOf(h.ns, h.row.name);
+    const before = this.domainRows.get(key);
+    if (before && this.hosts.get(before.row.domainName) === before) this.hosts.delete(before.row.domainName);
+    this.domainRows.set(key, h);
+    this.hosts.set(h.row.domainName, h);
+  }
+
+  private forget(ns: Namespace, name: string): void {
+    const key = keyOf(ns, name);
+    const before = this.domainRows.get(key);
+    if (!before) return;
+    this.domainRows.delete(key);
+    if (this.hosts.get(before.row.domainName) === before) this.hosts.delete(before.row.domainName);
+  }
+
+  /** Removes every domain configuration and server certificate of every namespace (test-mode reset). */
+  clear(): Promise<unknown> {
+    this.domainRows.clear();
+    this.hosts.clear();
+    this.certificateRows.clear();
+    return this.sql.batch([this.sql.db.deleteFrom('domain_configurations'), this.sql.db.deleteFrom('server_certificates')]);
+  }
+
+  // ---- domain configurations
 
   domain(ns: Namespace, name: string): DomainRow | undefined {
-    const r = prepared(this.db, 'SELECT * FROM domain_configurations WHERE account_id = ? AND region = ? AND name = ?').get(
-      ns.accountId,
-      ns.region,
-      name,
-    ) as Row | undefined;
-    return r ? domain(r) : undefined;
+    return this.domainRows.get(keyOf(ns, name))?.row;
   }
 
   /** The configuration serving a host name, in whichever namespace it is. */
   byDomainName(domainName: string): { ns: Namespace; row: DomainRow } | undefined {
-    const r = prepared(this.db, 'SELECT * FROM domain_configurations WHERE domain_name = ?').get(domainName) as Row | undefined;
-    return r ? { ns: namespaceOf(r), row: domain(r) } : undefined;
+    const h = this.hosts.get(domainName);
+    return h ? { ns: h.ns, row: h.row } : undefined;
   }
 
+  private inNamespace(ns: Namespace): DomainRow[] {
+    const prefix = `${nsKey(ns)}\u0000`;
+    const out: DomainRow[] = [];
+    for (const [key, h] of this.domainRows) if (key.startsWith(prefix)) out.push(h.row);
+    return out.sort((a, b) => byCodeUnit(a.name, b.name));
+  }
+
+  /** The namespace's configurations by name, optionally only those of one service type. */
   domains(ns: Namespace, serviceType?: string): DomainRow[] {
-    const rows =
-      serviceType === undefined
-        ? prepared(this.db, 'SELECT * FROM domain_configurations WHERE account_id = ? AND region = ? ORDER BY name').all(
-            ns.accountId,
-            ns.region,
-          )
-        : prepared(
-            this.db,
-            'SELECT * FROM domain_configurations WHERE account_id = ? AND region = ? AND service_type = ? ORDER BY name',
-          ).all(ns.accountId, ns.region, serviceType);
-    return (rows as Row[]).map(domain);
+    const all = this.inNamespace(ns);
+    return serviceType === undefined ? all : all.filter((d) => d.serviceType === serviceType);
   }
 
-  count(ns: Namespace): number {
-    const r = prepared(this.db, 'SELECT COUNT(*) AS n FROM domain_configurations WHERE account_id = ? AND region = ?').get(
-      ns.accountId,
-      ns.region,
-    ) as Row;
-    return r.n as number;
+  /** How many configurations the namespace has, as the database says. */
+  async count(ns: Namespace): Promise<number> {
+    const r = await this.sql.first<{ n: number | string }>(
+      this.sql.db
+        .selectFrom('domain_configurations')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('account_id', '=', ns.accountId)
+        .where('region', '=', ns.region),
+    );
+    return Number(r?.n ?? 0);
   }
 
   /** Names of the namespace's domain configurations whose default authorizer is `authorizerName`. */
   usingAuthorizer(ns: Namespace, authorizerName: string): string[] {
-    return (
-      prepared(
-        this.db,
-        'SELECT name FROM domain_configurations WHERE account_id = ? AND region = ? AND authorizer_name = ? ORDER BY name',
-      ).all(ns.accountId, ns.region, authorizerName) as Row[]
-    ).map((r) => r.name as string);
+    return this.inNamespace(ns)
+      .filter((d) => d.authorizerName === authorizerName)
+      .map((d) => d.name);
   }
 
   /** Names of the namespace's domain configurations presenting the certificate. */
   usingCertificate(ns: Namespace, arn: string): string[] {
-    return (
-      prepared(
-        this.db,
-        'SELECT name FROM domain_configurations WHERE account_id = ? AND region = ? AND server_certificate_arn = ? ORDER BY name',
-      ).all(ns.accountId, ns.region, arn) as Row[]
-    ).map((r) => r.name as string);
+    return this.inNamespace(ns)
+      .filter((d) => d.serverCertificateArn === arn)
+      .map((d) => d.name);
   }
 
-  put(ns: Namespace, d: DomainRow): void {
-    prepared(
-      this.db,
-      `INSERT OR REPLACE INTO domain_configurations (account_id, region, name, id, domain_name, domain_type, service_type, status,
-        authorizer_name, allow_authorizer_override, security_policy, server_certificate_arn, server_certificate_config,
-        authentication_type, application_protocol, client_certificate_config, created_at, last_status_change)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      ns.accountId,
-      ns.region,
-      d.name,
-      d.id,
-      d.domainName,
-      d.domainType,
-      d.serviceType,
-      d.status,
-      d.authorizerName,
-      d.allowAuthorizerOverride === null ? null : d.allowAuthorizerOverride ? 1 : 0,
-      d.securityPolicy,
-      d.serverCertificateArn,
-      d.serverCertificateConfig === null ? null : JSON.stringify(d.serverCertificateConfig),
-      d.authenticationType,
-      d.applicationProtocol,
-      d.clientCertificateConfig === null ? null : JSON.stringify(d.clientCertificateConfig),
-      d.createdAt,
-      d.lastStatusChange,
-    );
+  /**
+   * Stores a new configuration, with the certificate issued for it and `also` (its tags), all in one
+   * transaction; false, storing nothing, when its name or host name is taken (the store has then
+   * read the configurations again).
+   */
+  async insert(ns: Namespace, d: DomainRow, issued: ServerCertificateRow | undefined, also: readonly Statement[] = []): Promise<boolean> {
+    const { db } = this.sql;
+    const row = domainDbRow(ns, d);
+    try {
+      await this.sql.batch([
+        ...(issued ? [db.insertInto('server_certificates').values(certificateDbRow(ns, issued))] : []),
+        db.insertInto('domain_configurations').values(row),
+        ...also,
+      ]);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await this.reload();
+      return false;
+    }
+    if (issued) this.certificateRows.set(keyOf(ns, issued.id), issued);
+    this.hold({ ns, row: d, db: row });
+    return true;
   }
 
-  deleteDomain(ns: Namespace, name: string): void {
-    prepared(this.db, 'DELETE FROM domain_configurations WHERE account_id = ? AND region = ? AND name = ?').run(
-      ns.accountId,
-      ns.region,
-      name,
+  /** Replaces `current` by `next` (same name); false when the row no longer holds `current` (then read again). */
+  async update(ns: Namespace, current: DomainRow, next: DomainRow): Promise<boolean> {
+    const row = domainDbRow(ns, next);
+    const { changes } = await this.sql.run(
+      this.sql.db
+        .updateTable('domain_configurations')
+        .set(row)
+        .where(unchanged(this.seen(ns, current))),
     );
+    if (changes === 0) {
+      await this.reload();
+      return false;
+    }
+    this.hold({ ns, row: next, db: row });
+    return true;
   }
+
+  /**
+   * Deletes `current` with the certificate Thicket issued for it and `also` (removing its tags), all
+   * in one transaction; false, deleting nothing, when the row no longer holds `current` (the store
+   * has then read the configurations again) or is gone.
+   */
+  async delete(
+    ns: Namespace,
+    current: DomainRow,
+    issuedCertificateId: string | undefined,
+    also: readonly Statement[] = [],
+  ): Promise<boolean> {
+    const { db } = this.sql;
+    const key =
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      (eb: ExpressionBuilder<any, any>) =>
+        eb.and([eb('c.account_id', '=', ns.accountId), eb('c.region', '=', ns.region), eb('c.name', '=', current.name)]);
+    let deleted: number;
+    try {
+      const [r] = await this.sql.batch([
+        db.deleteFrom('domain_configurations').where(unchanged(this.seen(ns, current))),
+        // What goes with the configuration goes only with it: should it still be there (changed
+        // meanwhile), this copy of it fails on its key and the transaction rolls back.
+        db.insertInto('domain_configurations').expression(db.selectFrom('domain_configurations as c').selectAll().where(key)),
+        ...(issuedCertificateId === undefined
+          ? []
+          : [
+              db
+                .deleteFrom('server_certificates')
+                .where('account_id', '=', ns.accountId)
+                .where('region', '=', ns.region)
+                .where('id', '=', issuedCertificateId)
+                .where('origin', '=', 'ISSUED'),
+            ]),
+        ...also,
+      ]);
+      deleted = r?.changes ?? 0;
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await this.reload();
+      return false;
+    }
+    if (deleted === 0) {
+      // Deleted by another writer first: the caller finds it gone.
+      await this.reload();
+      return false;
+    }
+    this.forget(ns, current.name);
+    if (issuedCertificateId !== undefined && this.certificate(ns, issuedCertificateId)?.origin === 'ISSUED') {
+      this.certificateRows.delete(keyOf(ns, issuedCertificateId));
+    }
+    return true;
+  }
+
+  private seen(ns: Namespace, current: DomainRow): DomainDbRow {
+    const h = this.domainRows.get(keyOf(ns, current.name));
+    return h?.row === current ? h.db : domainDbRow(ns, current);
+  }
+
+  // ---- server certificates
 
   certificate(ns: Namespace, id: string): ServerCertificateRow | undefined {
-    const r = prepared(this.db, 'SELECT * FROM server_certificates WHERE account_id = ? AND region = ? AND id = ?').get(
-      ns.accountId,
-      ns.region,
-      id,
-    ) as Row | undefined;
-    return r ? certificate(r) : undefined;
+    return this.certificateRows.get(keyOf(ns, id));
   }
 
+  /** The namespace's certificates, oldest first. */
   certificates(ns: Namespace): ServerCertificateRow[] {
-    return (
-      prepared(this.db, 'SELECT * FROM server_certificates WHERE account_id = ? AND region = ? ORDER BY created_at, id').all(
-        ns.accountId,
-        ns.region,
-      ) as Row[]
-    ).map(certificate);
+    const prefix = `${nsKey(ns)}\u0000`;
+    const out: ServerCertificateRow[] = [];
+    for (const [key, c] of this.certificateRows) if (key.startsWith(prefix)) out.push(c);
+    return out.sort((a, b) => a.createdAt - b.createdAt || byCodeUnit(a.id, b.id));
   }
 
-  putCertificate(ns: Namespace, c: ServerCertificateRow): void {
-    prepared(
-      this.db,
-      'INSERT INTO server_certificates (account_id, region, id, certificate_pem, chain_pem, private_key_pem, origin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run(ns.accountId, ns.region, c.id, c.certificatePem, c.chainPem, c.privateKeyPem, c.origin, c.createdAt);
+  async insertCertificate(ns: Namespace, c: ServerCertificateRow): Promise<void> {
+    await this.sql.run(this.sql.db.insertInto('server_certificates').values(certificateDbRow(ns, c)));
+    this.certificateRows.set(keyOf(ns, c.id), c);
   }
 
-  deleteCertificate(ns: Namespace, id: string): void {
-    prepared(this.db, 'DELETE FROM server_certificates WHERE account_id = ? AND region = ? AND id = ?').run(ns.accountId, ns.region, id);
-  }
-
-  /** Removes every domain configuration and server certificate of every namespace (test-mode reset). */
-  clear(): void {
-    this.db.exec('DELETE FROM domain_configurations; DELETE FROM server_certificates;');
+  /**
+   * Deletes a certificate no configuration of its namespace presents; false, deleting nothing, when
+   * it is gone or one does (the store has then read everything again).
+   */
+  async deleteCertificate(ns: Namespace, id: string, arn: string): Promise<boolean> {
+    const { db } = this.sql;
+    const { changes } = await this.sql.run(
+      db
+        .deleteFrom('server_certificates')
+        .where('account_id', '=', ns.accountId)
+        .where('region', '=', ns.region)
+        .where('id', '=', id)
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              db
+                .selectFrom('domain_configurations as c')
+                .select('c.name')
+                .where('c.account_id', '=', ns.accountId)
+                .where('c.region', '=', ns.region)
+                .where('c.server_certificate_arn', '=', arn),
+            ),
+          ),
+        ),
+    );
+    if (changes === 0) {
+      await this.reload();
+      return false;
+    }
+    this.certificateRows.delete(keyOf(ns, id));
+    return true;
   }
 }

@@ -1,5 +1,5 @@
 /** Domain configurations: host names with their own certificate, status and default custom authorizer, matched by SNI. */
-export { DomainStore, type DomainRow, type ServerCertificateRow } from './domain-store.js';
+export { DomainStore, domainMigrations, type DomainRow, type ServerCertificateRow } from './domain-store.js';
 export {
   DomainConfigurations,
   domainConfigurationArn,

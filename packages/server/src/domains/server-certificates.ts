@@ -11,7 +11,7 @@ import { deleteConflict, invalidRequest, notFound } from '../aws/errors.js';
 import { certificateInvalid, issuedBy, parseCertificate, validNow } from '../certificates/x509-check.js';
 import type { Pki } from '../pki/index.js';
 import { issueServerCertificate } from '../pki/server-certificate.js';
-import type { DomainStore, ServerCertificateRow } from './domain-store.js';
+import { untilApplied, type DomainStore, type ServerCertificateRow } from './domain-store.js';
 
 const SERVER_AUTH_OID = '1.3.6.1.5.5.7.3.1';
 /** AWS IoT's limits on a domain's certificate chain. */
@@ -84,7 +84,7 @@ export class ServerCertificates {
   ) {}
 
   /** Checks and stores an operator's certificate, key and chain; returns its ARN. */
-  import(ns: Namespace, body: Record<string, unknown>): { certificateArn: string } {
+  async import(ns: Namespace, body: Record<string, unknown>): Promise<{ certificateArn: string }> {
     const cert = parseCertificate(body.certificate, 'certificate');
     const key = keyOf(body.privateKey);
     if (!cert.checkPrivateKey(key))
@@ -111,7 +111,7 @@ export class ServerCertificates {
       child = c;
     }
     const id = randomUUID();
-    this.store.putCertificate(ns, {
+    await this.store.insertCertificate(ns, {
       id,
       certificatePem: cert.toString(),
       chainPem: chain.map((c) => c.toString()).join(''),
@@ -177,13 +177,15 @@ export class ServerCertificates {
     return { certificate: { ...this.summary(ns, row), certificatePem: row.certificatePem, certificateChain: row.chainPem } };
   }
 
-  delete(ns: Namespace, id: string): Record<string, never> {
-    this.store.tx(() => {
+  async delete(ns: Namespace, id: string): Promise<Record<string, never>> {
+    const arn = acmArn(ns, id);
+    await untilApplied(`Server certificate ${id}`, async () => {
       const row = this.store.certificate(ns, id);
       if (!row) throw notFound(`Server certificate ${id} does not exist`);
-      const users = this.store.usingCertificate(ns, acmArn(ns, id));
+      const users = this.store.usingCertificate(ns, arn);
       if (users.length) throw deleteConflict(`Server certificate ${id} is used by domain configuration ${users.join(', ')}`);
-      this.store.deleteCertificate(ns, id);
+      // Only while no configuration presents it (one created meanwhile, here or on another node, keeps it).
+      return this.store.deleteCertificate(ns, id, arn);
     });
     this.changed();
     return {};

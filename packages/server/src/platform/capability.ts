@@ -21,9 +21,6 @@ import type { SqlEngine } from '../store/sql/engine.js';
 import type { StoreMigration } from '../store/sql/migrations.js';
 import type { SyncTagWriter, TagWriter } from '../tags/tag-writer.js';
 
-// Until every capability imports them from tags/ (importing this file from a store makes a circle).
-export type { SyncTagWriter, TagWriter } from '../tags/tag-writer.js';
-
 /**
  * The services each capability offers the others, by capability name. Empty here: each capability
  * adds its entry from its own folder (declaration merging), so a new one needs no edit in this file.

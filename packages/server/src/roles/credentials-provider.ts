@@ -16,7 +16,8 @@ import type { RoleSession, SessionCredentials } from '../accounts/session-creden
 import { AwsError } from '../aws/errors.js';
 import type { CompiledPolicySet, Decision } from '../policies/engine/index.js';
 import { roleAliasArn, type RoleAliases } from './role-aliases.js';
-import type { CredentialRow, RoleRow, RoleStore } from './role-store.js';
+import type { CredentialRow, CredentialStore } from './credential-store.js';
+import type { RoleRow } from './role-store.js';
 import { parseRoleArn, type Roles } from './roles.js';
 
 /** What the credentials route knows of the device: its namespace, certificate and IoT policies. */
@@ -28,7 +29,7 @@ export interface CertificateCaller {
 }
 
 export interface CredentialsProviderOptions {
-  store: RoleStore;
+  credentials: CredentialStore;
   roles: Roles;
   aliases: RoleAliases;
   /** Things the certificate is attached to. */
@@ -146,20 +147,20 @@ export class CredentialsProvider implements SessionCredentials {
       expiresAt: now + durationMs,
       createdAt: now,
     };
-    this.opts.store.tx(() => {
-      this.opts.store.deleteExpired(now - EXPIRED_KEPT_MS);
-      this.opts.store.putCredential(row);
+    this.opts.credentials.tx(() => {
+      this.opts.credentials.deleteExpired(now - EXPIRED_KEPT_MS);
+      this.opts.credentials.putCredential(row);
     });
     return { accessKeyId, secretAccessKey, sessionToken, expiresAt: row.expiresAt };
   }
 
   secretOf(accessKeyId: string): string | undefined {
     if (!accessKeyId.startsWith('ASIA')) return undefined;
-    return this.opts.store.credential(accessKeyId)?.secretAccessKey;
+    return this.opts.credentials.credential(accessKeyId)?.secretAccessKey;
   }
 
   open(accessKeyId: string, token: string | undefined, sourceIp: string): RoleSession {
-    const c = this.opts.store.credential(accessKeyId);
+    const c = this.opts.credentials.credential(accessKeyId);
     if (!c || token === undefined) throw invalidToken();
     const given = Buffer.from(sha256(token));
     if (!timingSafeEqual(given, Buffer.from(c.tokenSha256))) throw invalidToken();

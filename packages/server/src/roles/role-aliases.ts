@@ -2,12 +2,12 @@
  * Role aliases (reference controlplane §8.4): a stable name devices use to obtain credentials for
  * a role, so the role can change without touching the devices.
  */
-import type { SyncTagWriter } from '../platform/capability.js';
+import type { TagWriter } from '../tags/tag-writer.js';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { decodeToken, encodeToken, pageSize, parseBool } from '../api/pagination.js';
 import { alreadyExists, invalidRequest, limitExceeded, notFound } from '../aws/errors.js';
 import { checkTags, constraint } from '../registry/validation.js';
-import type { RoleAliasRow, RoleStore } from './role-store.js';
+import { untilApplied, type RoleAliasRow, type RoleStore } from './role-store.js';
 
 export const MAX_ROLE_ALIASES = 100;
 export const DEFAULT_CREDENTIAL_DURATION = 3600;
@@ -51,7 +51,7 @@ export interface RoleAliasesOptions {
   store: RoleStore;
   now?: () => number;
   /** Tags given to CreateRoleAlias, and their removal when the alias goes. */
-  tags?: SyncTagWriter;
+  tags?: TagWriter;
 }
 
 export class RoleAliases {
@@ -73,23 +73,23 @@ export class RoleAliases {
     return a;
   }
 
-  create(ns: Namespace, rawName: unknown, body: Record<string, unknown>) {
+  async create(ns: Namespace, rawName: unknown, body: Record<string, unknown>) {
     const name = checkRoleAlias(rawName);
     const roleArn = checkRoleArn(body.roleArn, true)!;
     const duration = checkDuration(body.credentialDurationSeconds) ?? DEFAULT_CREDENTIAL_DURATION;
     const tags = checkTags(body.tags);
     const arn = roleAliasArn(ns, name);
-    this.store.tx(() => {
-      if (this.store.alias(ns, name)) throw alreadyExists(`Role alias ${name} already exists`, name, arn);
-      if (this.store.countAliases(ns) >= MAX_ROLE_ALIASES) {
-        throw limitExceeded(
-          `You have reached the maximum number of role aliases (${MAX_ROLE_ALIASES}) in ${ns.region} for account ${ns.accountId}`,
-        );
-      }
-      const now = this.now();
-      this.store.putAlias(ns, { alias: name, roleArn, credentialDurationSeconds: duration, createdAt: now, lastModified: now });
-      if (tags.length) this.opts.tags?.put(arn, tags);
-    });
+    const taken = () => alreadyExists(`Role alias ${name} already exists`, name, arn);
+    if (this.store.alias(ns, name)) throw taken();
+    if ((await this.store.countAliases(ns)) >= MAX_ROLE_ALIASES) {
+      throw limitExceeded(
+        `You have reached the maximum number of role aliases (${MAX_ROLE_ALIASES}) in ${ns.region} for account ${ns.accountId}`,
+      );
+    }
+    const now = this.now();
+    const row: RoleAliasRow = { alias: name, roleArn, credentialDurationSeconds: duration, createdAt: now, lastModified: now };
+    // The alias and its tags in one transaction; the key decides between two creates at once.
+    if (!(await this.store.insertAlias(ns, row, tags.length ? (this.opts.tags?.putting(arn, tags) ?? []) : []))) throw taken();
     return { roleAlias: name, roleAliasArn: arn };
   }
 
@@ -122,13 +122,13 @@ export class RoleAliases {
     };
   }
 
-  update(ns: Namespace, rawName: unknown, body: Record<string, unknown>) {
+  async update(ns: Namespace, rawName: unknown, body: Record<string, unknown>) {
     const name = checkRoleAlias(rawName);
     const roleArn = checkRoleArn(body.roleArn, false);
     const duration = checkDuration(body.credentialDurationSeconds);
-    this.store.tx(() => {
+    await untilApplied(`Role alias ${name}`, async () => {
       const a = this.must(ns, name);
-      this.store.putAlias(ns, {
+      return this.store.updateAlias(ns, a, {
         ...a,
         roleArn: roleArn ?? a.roleArn,
         credentialDurationSeconds: duration ?? a.credentialDurationSeconds,
@@ -138,13 +138,12 @@ export class RoleAliases {
     return { roleAlias: name, roleAliasArn: roleAliasArn(ns, name) };
   }
 
-  delete(ns: Namespace, rawName: unknown) {
+  async delete(ns: Namespace, rawName: unknown) {
     const name = checkRoleAlias(rawName);
-    this.store.tx(() => {
-      this.must(ns, name);
-      this.store.deleteAlias(ns, name);
-      this.opts.tags?.remove(roleAliasArn(ns, name));
-    });
+    // The alias and its tags in one transaction.
+    if (!(await this.store.deleteAlias(ns, name, this.opts.tags?.removing(roleAliasArn(ns, name)) ?? []))) {
+      throw notFound(`Role alias ${name} does not exist`);
+    }
     return {};
   }
 }

@@ -1,29 +1,22 @@
 /**
- * SQLite tables of roles (per account, as IAM roles are), role aliases (per account and region, as
- * IoT resources are) and the temporary credentials the credentials provider issued. A credential
- * keeps what it was issued for (certificate, alias, role) so that each use can check they still
- * stand; its session token is kept only as a SHA-256 digest. The secret access key must stay
- * readable, since SigV4 verification recomputes the signature with it (the database file is 0600).
+ * Roles (per account, as IAM roles are) and role aliases (per account and region, as IoT resources
+ * are), on the stores' SQL engine. A role's name is unique within its account whatever its case
+ * (IAM's rule): SQLite's key compares it without case, PostgreSQL has a unique index on lower(name).
+ *
+ * Both are configuration (a thousand roles and a hundred aliases per account at most) read on
+ * every credentials request and every request signed with temporary credentials: every row is kept
+ * in memory, read at open, written through on change, and read again by `reload` (another node
+ * sharing the database changed them). The database decides every write: a create inserts (a taken
+ * key fails it), an update or delete changes the row only while it holds what this store read (a
+ * write that finds it changed re-reads the row and says so, so the caller can decide again).
+ *
+ * The temporary credentials the credentials provider issues are in credential-store.ts.
  */
+import { sql } from 'kysely';
 import type { Namespace } from '../accounts/namespace.js';
-import { inTransaction, type Db, prepared } from '../store/database.js';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS roles (
-  account_id TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE, role_id TEXT NOT NULL, description TEXT NOT NULL,
-  policy TEXT NOT NULL, max_session_duration INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
-  PRIMARY KEY (account_id, name)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS role_aliases (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, alias TEXT NOT NULL, role_arn TEXT NOT NULL,
-  credential_duration INTEGER NOT NULL, created_at INTEGER NOT NULL, last_modified INTEGER NOT NULL,
-  PRIMARY KEY (account_id, region, alias)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS role_credentials (
-  access_key_id TEXT PRIMARY KEY, secret_access_key TEXT NOT NULL, token_sha256 TEXT NOT NULL,
-  account_id TEXT NOT NULL, region TEXT NOT NULL, alias TEXT NOT NULL, alias_created_at INTEGER NOT NULL,
-  role_arn TEXT NOT NULL, role_id TEXT NOT NULL, certificate_id TEXT NOT NULL,
-  thing_name TEXT, thing_type_name TEXT, expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS role_credentials_by_expiry ON role_credentials (expires_at);
-`;
+import { unchanged } from '../store/sql/conditional-writes.js';
+import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
+import type { StoreMigration } from '../store/sql/migrations.js';
 
 export interface RoleRow {
   accountId: string;
@@ -47,177 +40,314 @@ export interface RoleAliasRow {
   lastModified: number;
 }
 
-export interface CredentialRow {
-  accessKeyId: string;
-  secretAccessKey: string;
-  tokenSha256: string;
-  ns: Namespace;
-  alias: string;
-  /** The alias's creation time when issued: an alias deleted and created again does not revive it. */
-  aliasCreatedAt: number;
-  roleArn: string;
-  roleId: string;
-  certificateId: string;
-  thingName: string | null;
-  thingTypeName: string | null;
-  expiresAt: number;
-  createdAt: number;
+interface RoleDbRow {
+  account_id: string;
+  name: string;
+  role_id: string;
+  description: string;
+  policy: string;
+  max_session_duration: number;
+  created_at: number;
+  updated_at: number;
 }
 
-type Row = Record<string, unknown>;
+interface AliasDbRow {
+  account_id: string;
+  region: string;
+  alias: string;
+  role_arn: string;
+  credential_duration: number;
+  created_at: number;
+  last_modified: number;
+}
 
-const role = (r: Row): RoleRow => ({
-  accountId: r.account_id as string,
-  name: r.name as string,
-  roleId: r.role_id as string,
-  description: r.description as string,
-  policy: r.policy as string,
-  maxSessionDuration: r.max_session_duration as number,
-  createdAt: r.created_at as number,
-  updatedAt: r.updated_at as number,
+export const roleMigrations: Record<string, StoreMigration> = {
+  // IF NOT EXISTS: databases made before migrations have these tables from the store's former schema.
+  '0001_roles_and_aliases': {
+    async up(db, dialect) {
+      let roles = db.schema
+        .createTable('roles')
+        .ifNotExists()
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        // IAM role names are unique without regard to case.
+        .addColumn('name', 'text', (c) => (dialect === 'sqlite' ? c.notNull().modifyEnd(sql`collate nocase`) : c.notNull()))
+        .addColumn('role_id', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('policy', 'text', (c) => c.notNull())
+        .addColumn('max_session_duration', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('roles_pkey', ['account_id', 'name']);
+      let aliases = db.schema
+        .createTable('role_aliases')
+        .ifNotExists()
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('region', 'text', (c) => c.notNull())
+        .addColumn('alias', 'text', (c) => c.notNull())
+        .addColumn('role_arn', 'text', (c) => c.notNull())
+        .addColumn('credential_duration', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_modified', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('role_aliases_pkey', ['account_id', 'region', 'alias']);
+      if (dialect === 'sqlite') {
+        roles = roles.modifyEnd(sql`without rowid`);
+        aliases = aliases.modifyEnd(sql`without rowid`);
+      }
+      await roles.execute();
+      await aliases.execute();
+      if (dialect === 'postgres') await sql`create unique index if not exists roles_name_ci on roles (account_id, lower(name))`.execute(db);
+    },
+  },
+};
+
+const roleOf = (r: RoleDbRow): RoleRow => ({
+  accountId: r.account_id,
+  name: r.name,
+  roleId: r.role_id,
+  description: r.description,
+  policy: r.policy,
+  maxSessionDuration: r.max_session_duration,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
 });
 
-const alias = (r: Row): RoleAliasRow => ({
-  alias: r.alias as string,
-  roleArn: r.role_arn as string,
-  credentialDurationSeconds: r.credential_duration as number,
-  createdAt: r.created_at as number,
-  lastModified: r.last_modified as number,
+const roleDbRow = (r: RoleRow): RoleDbRow => ({
+  account_id: r.accountId,
+  name: r.name,
+  role_id: r.roleId,
+  description: r.description,
+  policy: r.policy,
+  max_session_duration: r.maxSessionDuration,
+  created_at: r.createdAt,
+  updated_at: r.updatedAt,
 });
 
-const credential = (r: Row): CredentialRow => ({
-  accessKeyId: r.access_key_id as string,
-  secretAccessKey: r.secret_access_key as string,
-  tokenSha256: r.token_sha256 as string,
-  ns: { accountId: r.account_id as string, region: r.region as string },
-  alias: r.alias as string,
-  aliasCreatedAt: r.alias_created_at as number,
-  roleArn: r.role_arn as string,
-  roleId: r.role_id as string,
-  certificateId: r.certificate_id as string,
-  thingName: (r.thing_name as string | null) ?? null,
-  thingTypeName: (r.thing_type_name as string | null) ?? null,
-  expiresAt: r.expires_at as number,
-  createdAt: r.created_at as number,
+const aliasOf = (r: AliasDbRow): RoleAliasRow => ({
+  alias: r.alias,
+  roleArn: r.role_arn,
+  credentialDurationSeconds: r.credential_duration,
+  createdAt: r.created_at,
+  lastModified: r.last_modified,
 });
+
+const aliasDbRow = (ns: Namespace, a: RoleAliasRow): AliasDbRow => ({
+  account_id: ns.accountId,
+  region: ns.region,
+  alias: a.alias,
+  role_arn: a.roleArn,
+  credential_duration: a.credentialDurationSeconds,
+  created_at: a.createdAt,
+  last_modified: a.lastModified,
+});
+
+// Role names and aliases are ASCII: lower() folds them on both engines as SQLite's NOCASE does.
+const roleKey = (accountId: string, name: string): string => `${accountId}\u0000${name.toLowerCase()}`;
+const aliasKey = (ns: Namespace, alias: string): string => `${ns.accountId}\u0000${ns.region}\u0000${alias}`;
+const nsPrefix = (ns: Namespace): string => `${ns.accountId}\u0000${ns.region}\u0000`;
+
+/** Compares by code unit, as SQLite's ORDER BY did (PostgreSQL's collation may not). */
+const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+export { untilApplied } from '../store/sql/conditional-writes.js';
 
 export class RoleStore {
-  constructor(readonly db: Db) {
-    db.exec(SCHEMA);
+  private roleRows = new Map<string, RoleRow>();
+  private aliasRows = new Map<string, RoleAliasRow>();
+
+  private constructor(private readonly sql: SqlEngine) {}
+
+  /** The store with every role and alias the database holds loaded. */
+  static async open(engine: SqlEngine): Promise<RoleStore> {
+    const store = new RoleStore(engine);
+    await store.reload();
+    return store;
   }
 
-  tx<T>(fn: () => T): T {
-    return inTransaction(this.db, fn);
+  /** Reads every role and alias again (another node may have changed them). */
+  async reload(): Promise<void> {
+    const { db } = this.sql;
+    const [roles, aliases] = await Promise.all([
+      this.sql.all<RoleDbRow>(db.selectFrom('roles').selectAll()),
+      this.sql.all<AliasDbRow>(db.selectFrom('role_aliases').selectAll()),
+    ]);
+    this.roleRows = new Map(roles.map((r) => [roleKey(r.account_id, r.name), roleOf(r)]));
+    this.aliasRows = new Map(aliases.map((r) => [aliasKey({ accountId: r.account_id, region: r.region }, r.alias), aliasOf(r)]));
   }
 
-  /** Removes every role, alias and credential of every account (test-mode reset). */
-  clear(): void {
-    this.db.exec('DELETE FROM roles; DELETE FROM role_aliases; DELETE FROM role_credentials;');
+  /** Removes every role and alias of every account (test-mode reset). */
+  clear(): Promise<unknown> {
+    this.roleRows.clear();
+    this.aliasRows.clear();
+    return this.sql.batch([this.sql.db.deleteFrom('roles'), this.sql.db.deleteFrom('role_aliases')]);
   }
 
   // ---- roles
 
+  /** The role of that name in any case. */
   role(accountId: string, name: string): RoleRow | undefined {
-    const r = prepared(this.db, 'SELECT * FROM roles WHERE account_id = ? AND name = ?').get(accountId, name) as Row | undefined;
-    return r ? role(r) : undefined;
+    return this.roleRows.get(roleKey(accountId, name));
   }
 
+  /** The account's roles by name, without regard to case. */
   roles(accountId: string): RoleRow[] {
-    return (prepared(this.db, 'SELECT * FROM roles WHERE account_id = ? ORDER BY name').all(accountId) as Row[]).map(role);
+    const prefix = `${accountId}\u0000`;
+    const out: Array<[string, RoleRow]> = [];
+    for (const [key, r] of this.roleRows) if (key.startsWith(prefix)) out.push([key, r]);
+    return out.sort(([a], [b]) => byCodeUnit(a, b)).map(([, r]) => r);
   }
 
-  countRoles(accountId: string): number {
-    return (prepared(this.db, 'SELECT COUNT(*) AS n FROM roles WHERE account_id = ?').get(accountId) as Row).n as number;
+  /** How many roles the account has, as the database says. */
+  async countRoles(accountId: string): Promise<number> {
+    const r = await this.sql.first<{ n: number | string }>(
+      this.sql.db
+        .selectFrom('roles')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('account_id', '=', accountId),
+    );
+    return Number(r?.n ?? 0);
   }
 
-  putRole(r: RoleRow): void {
-    prepared(
-      this.db,
-      'INSERT OR REPLACE INTO roles (account_id, name, role_id, description, policy, max_session_duration, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run(r.accountId, r.name, r.roleId, r.description, r.policy, r.maxSessionDuration, r.createdAt, r.updatedAt);
+  /** Stores a new role; false, storing nothing, when the account has a role of that name (in any case) already. */
+  async insertRole(r: RoleRow): Promise<boolean> {
+    try {
+      await this.sql.run(this.sql.db.insertInto('roles').values(roleDbRow(r)));
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await this.refreshRole(r.accountId, r.name);
+      return false;
+    }
+    this.roleRows.set(roleKey(r.accountId, r.name), r);
+    return true;
   }
 
-  deleteRole(accountId: string, name: string): void {
-    prepared(this.db, 'DELETE FROM roles WHERE account_id = ? AND name = ?').run(accountId, name);
+  /** Replaces `current` by `next` (same account and name); false when the row no longer holds `current` (then read again). */
+  async updateRole(current: RoleRow, next: RoleRow): Promise<boolean> {
+    const { changes } = await this.sql.run(
+      this.sql.db
+        .updateTable('roles')
+        .set(roleDbRow(next))
+        .where(unchanged(roleDbRow(current))),
+    );
+    if (changes === 0) {
+      await this.refreshRole(current.accountId, current.name);
+      return false;
+    }
+    this.roleRows.set(roleKey(next.accountId, next.name), next);
+    return true;
+  }
+
+  /** Deletes the role of that name (in any case); false when there was none. */
+  async deleteRole(accountId: string, name: string): Promise<boolean> {
+    const { changes } = await this.sql.run(
+      this.sql.db
+        .deleteFrom('roles')
+        .where('account_id', '=', accountId)
+        .where(sql`lower(name)`, '=', name.toLowerCase()),
+    );
+    this.roleRows.delete(roleKey(accountId, name));
+    return changes > 0;
+  }
+
+  private async refreshRole(accountId: string, name: string): Promise<void> {
+    const r = await this.sql.first<RoleDbRow>(
+      this.sql.db
+        .selectFrom('roles')
+        .selectAll()
+        .where('account_id', '=', accountId)
+        .where(sql`lower(name)`, '=', name.toLowerCase()),
+    );
+    if (r) this.roleRows.set(roleKey(accountId, name), roleOf(r));
+    else this.roleRows.delete(roleKey(accountId, name));
   }
 
   // ---- role aliases
 
   alias(ns: Namespace, name: string): RoleAliasRow | undefined {
-    const r = prepared(this.db, 'SELECT * FROM role_aliases WHERE account_id = ? AND region = ? AND alias = ?').get(
-      ns.accountId,
-      ns.region,
-      name,
-    ) as Row | undefined;
-    return r ? alias(r) : undefined;
+    return this.aliasRows.get(aliasKey(ns, name));
   }
 
   /** Aliases after `after` (exclusive), in name order or its reverse. */
   aliases(ns: Namespace, opts: { after?: string; ascending: boolean; limit: number }): RoleAliasRow[] {
-    const { accountId, region } = ns;
-    const rows =
-      opts.after === undefined
-        ? prepared(
-            this.db,
-            `SELECT * FROM role_aliases WHERE account_id = ? AND region = ? ORDER BY alias ${opts.ascending ? 'ASC' : 'DESC'} LIMIT ?`,
-          ).all(accountId, region, opts.limit)
-        : prepared(
-            this.db,
-            `SELECT * FROM role_aliases WHERE account_id = ? AND region = ? AND alias ${opts.ascending ? '>' : '<'} ? ORDER BY alias ${opts.ascending ? 'ASC' : 'DESC'} LIMIT ?`,
-          ).all(accountId, region, opts.after, opts.limit);
-    return (rows as Row[]).map(alias);
+    const prefix = nsPrefix(ns);
+    const { after, ascending } = opts;
+    const out: RoleAliasRow[] = [];
+    for (const [key, a] of this.aliasRows) {
+      if (!key.startsWith(prefix)) continue;
+      if (after !== undefined && (ascending ? a.alias <= after : a.alias >= after)) continue;
+      out.push(a);
+    }
+    out.sort((a, b) => (ascending ? byCodeUnit(a.alias, b.alias) : byCodeUnit(b.alias, a.alias)));
+    return out.slice(0, opts.limit);
   }
 
-  countAliases(ns: Namespace): number {
-    return (
-      prepared(this.db, 'SELECT COUNT(*) AS n FROM role_aliases WHERE account_id = ? AND region = ?').get(ns.accountId, ns.region) as Row
-    ).n as number;
-  }
-
-  putAlias(ns: Namespace, a: RoleAliasRow): void {
-    prepared(
-      this.db,
-      'INSERT OR REPLACE INTO role_aliases (account_id, region, alias, role_arn, credential_duration, created_at, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ).run(ns.accountId, ns.region, a.alias, a.roleArn, a.credentialDurationSeconds, a.createdAt, a.lastModified);
-  }
-
-  deleteAlias(ns: Namespace, name: string): void {
-    prepared(this.db, 'DELETE FROM role_aliases WHERE account_id = ? AND region = ? AND alias = ?').run(ns.accountId, ns.region, name);
-  }
-
-  // ---- issued credentials
-
-  credential(accessKeyId: string): CredentialRow | undefined {
-    const r = prepared(this.db, 'SELECT * FROM role_credentials WHERE access_key_id = ?').get(accessKeyId) as Row | undefined;
-    return r ? credential(r) : undefined;
-  }
-
-  putCredential(c: CredentialRow): void {
-    prepared(
-      this.db,
-      `INSERT INTO role_credentials (access_key_id, secret_access_key, token_sha256, account_id, region, alias, alias_created_at,
-        role_arn, role_id, certificate_id, thing_name, thing_type_name, expires_at, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      c.accessKeyId,
-      c.secretAccessKey,
-      c.tokenSha256,
-      c.ns.accountId,
-      c.ns.region,
-      c.alias,
-      c.aliasCreatedAt,
-      c.roleArn,
-      c.roleId,
-      c.certificateId,
-      c.thingName,
-      c.thingTypeName,
-      c.expiresAt,
-      c.createdAt,
+  /** How many aliases the namespace has, as the database says. */
+  async countAliases(ns: Namespace): Promise<number> {
+    const r = await this.sql.first<{ n: number | string }>(
+      this.sql.db
+        .selectFrom('role_aliases')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('account_id', '=', ns.accountId)
+        .where('region', '=', ns.region),
     );
+    return Number(r?.n ?? 0);
   }
 
-  /** Forgets credentials that expired before `before` (ms); a request with one is then simply unknown. */
-  deleteExpired(before: number): number {
-    return prepared(this.db, 'DELETE FROM role_credentials WHERE expires_at < ?').run(before).changes;
+  /**
+   * Stores a new alias with `also` (its tags) in the same transaction; false, storing neither, when
+   * the namespace has an alias of that name already.
+   */
+  async insertAlias(ns: Namespace, a: RoleAliasRow, also: readonly Statement[] = []): Promise<boolean> {
+    try {
+      await this.sql.batch([this.sql.db.insertInto('role_aliases').values(aliasDbRow(ns, a)), ...also]);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await this.refreshAlias(ns, a.alias);
+      return false;
+    }
+    this.aliasRows.set(aliasKey(ns, a.alias), a);
+    return true;
+  }
+
+  /** Replaces `current` by `next` (same name); false when the row no longer holds `current` (then read again). */
+  async updateAlias(ns: Namespace, current: RoleAliasRow, next: RoleAliasRow): Promise<boolean> {
+    const { changes } = await this.sql.run(
+      this.sql.db
+        .updateTable('role_aliases')
+        .set(aliasDbRow(ns, next))
+        .where(unchanged(aliasDbRow(ns, current))),
+    );
+    if (changes === 0) {
+      await this.refreshAlias(ns, current.alias);
+      return false;
+    }
+    this.aliasRows.set(aliasKey(ns, next.alias), next);
+    return true;
+  }
+
+  /** Deletes an alias with `also` (removing its tags) in the same transaction; false when there was none. */
+  async deleteAlias(ns: Namespace, name: string, also: readonly Statement[] = []): Promise<boolean> {
+    const [deleted] = await this.sql.batch([
+      this.sql.db
+        .deleteFrom('role_aliases')
+        .where('account_id', '=', ns.accountId)
+        .where('region', '=', ns.region)
+        .where('alias', '=', name),
+      ...also,
+    ]);
+    this.aliasRows.delete(aliasKey(ns, name));
+    return (deleted?.changes ?? 0) > 0;
+  }
+
+  private async refreshAlias(ns: Namespace, name: string): Promise<void> {
+    const r = await this.sql.first<AliasDbRow>(
+      this.sql.db
+        .selectFrom('role_aliases')
+        .selectAll()
+        .where('account_id', '=', ns.accountId)
+        .where('region', '=', ns.region)
+        .where('alias', '=', name),
+    );
+    if (r) this.aliasRows.set(aliasKey(ns, name), aliasOf(r));
+    else this.aliasRows.delete(aliasKey(ns, name));
   }
 }

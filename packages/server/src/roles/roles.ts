@@ -10,7 +10,7 @@ import { AwsError, alreadyExists, invalidRequest, limitExceeded, notFound } from
 import { compilePolicies, PolicyDocumentError, type CompiledPolicySet, type PolicyDocument } from '../policies/engine/index.js';
 import { constraint } from '../registry/validation.js';
 import { parseRolePolicy } from './role-policy.js';
-import type { RoleRow, RoleStore } from './role-store.js';
+import { untilApplied, type RoleRow, type RoleStore } from './role-store.js';
 
 export const MAX_ROLES = 1000;
 /** IAM: a role's maximum session duration is 1 to 12 hours, 1 hour unless set. */
@@ -118,31 +118,34 @@ export class Roles {
     }
   }
 
-  create(accountId: string, name: string, body: Record<string, unknown>) {
+  private taken(accountId: string, name: string): AwsError {
+    const existing = this.store.role(accountId, name);
+    const stored = existing?.name ?? name;
+    return alreadyExists(`Role with name ${stored} already exists.`, stored, roleArn(accountId, stored));
+  }
+
+  async create(accountId: string, name: string, body: Record<string, unknown>) {
     checkRoleName(name);
     const policy = policyText(body.policyDocument, true)!;
     this.validPolicy(policy);
     const desc = description(body.description) ?? '';
     const duration = maxSessionDuration(body.maxSessionDuration) ?? DEFAULT_MAX_SESSION_DURATION;
-    return this.store.tx(() => {
-      const existing = this.store.role(accountId, name);
-      if (existing)
-        throw alreadyExists(`Role with name ${existing.name} already exists.`, existing.name, roleArn(accountId, existing.name));
-      if (this.store.countRoles(accountId) >= MAX_ROLES) throw limitExceeded(`An account may have at most ${MAX_ROLES} roles`);
-      const now = this.now();
-      const row: RoleRow = {
-        accountId,
-        name,
-        roleId: newRoleId(),
-        description: desc,
-        policy,
-        maxSessionDuration: duration,
-        createdAt: now,
-        updatedAt: now,
-      };
-      this.store.putRole(row);
-      return { role: this.view(row) };
-    });
+    if (this.store.role(accountId, name)) throw this.taken(accountId, name);
+    if ((await this.store.countRoles(accountId)) >= MAX_ROLES) throw limitExceeded(`An account may have at most ${MAX_ROLES} roles`);
+    const now = this.now();
+    const row: RoleRow = {
+      accountId,
+      name,
+      roleId: newRoleId(),
+      description: desc,
+      policy,
+      maxSessionDuration: duration,
+      createdAt: now,
+      updatedAt: now,
+    };
+    // The key decides between two creates at once (here or on another node).
+    if (!(await this.store.insertRole(row))) throw this.taken(accountId, name);
+    return { role: this.view(row) };
   }
 
   describe(accountId: string, name: string) {
@@ -153,13 +156,13 @@ export class Roles {
     return { roles: this.store.roles(accountId).map((r) => this.view(r)) };
   }
 
-  update(accountId: string, name: string, body: Record<string, unknown>) {
+  async update(accountId: string, name: string, body: Record<string, unknown>) {
     checkRoleName(name);
     const policy = policyText(body.policyDocument, false);
     if (policy !== undefined) this.validPolicy(policy);
     const desc = description(body.description);
     const duration = maxSessionDuration(body.maxSessionDuration);
-    return this.store.tx(() => {
+    return untilApplied(`Role ${name}`, async () => {
       const r = this.must(accountId, name);
       // Strictly later, so that the parsed-policy cache (keyed by update time) sees every change.
       const row: RoleRow = {
@@ -169,17 +172,13 @@ export class Roles {
         maxSessionDuration: duration ?? r.maxSessionDuration,
         updatedAt: Math.max(this.now(), r.updatedAt + 1),
       };
-      this.store.putRole(row);
-      return { role: this.view(row) };
+      return (await this.store.updateRole(r, row)) && { role: this.view(row) };
     });
   }
 
-  delete(accountId: string, name: string) {
+  async delete(accountId: string, name: string) {
     checkRoleName(name);
-    this.store.tx(() => {
-      this.must(accountId, name);
-      this.store.deleteRole(accountId, name);
-    });
+    if (!(await this.store.deleteRole(accountId, name))) throw notFound(`The role with name ${name} cannot be found.`);
     return {};
   }
 
