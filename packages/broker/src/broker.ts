@@ -13,6 +13,7 @@ import { forwardedProperties, Message } from './message.js';
 import { Namespace } from './namespace.js';
 import type { BrokerLogger, BrokerOptions, MessageTap, Publisher, PublishInput, RouteOutcome, ServiceHandler } from './broker-types.js';
 import { MQTT_DEFAULTS, type BrokerConfig } from './options.js';
+import { Delivery } from './delivery.js';
 import { DropLog } from './drop-log.js';
 import { Delivered, Session, type SessionContext, type SessionNamespace, type Subscription } from './session.js';
 import { BrokerStats } from './stats.js';
@@ -21,7 +22,7 @@ import { MessageRefs } from './store/message-refs.js';
 import { loadState } from './store/restore.js';
 import { toStored } from './store/stored-message.js';
 import type { BrokerStore } from './store/types.js';
-import { TopicTree, type SharedGroup } from './topic-tree.js';
+import { TopicTree } from './topic-tree.js';
 import { hasWildcard, type ParsedFilter } from './topics.js';
 import { WriteBatcher, type Transport } from './transport/transport.js';
 
@@ -57,23 +58,11 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
   private readonly services: TopicTree<ServiceSubscription>;
   /** The rules engine's view of every routed message (set by the platform). */
   tap: MessageTap | undefined;
-  private stamp = 0;
   private attached = 0;
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
-  /** Collects what the topic tree matches, without allocating a visitor per publish. */
-  private readonly collector = {
-    subs: [] as Subscription[],
-    groups: [] as Array<SharedGroup<Subscription>>,
-    onSubscription(sub: Subscription): void {
-      this.subs.push(sub);
-    },
-    onSharedGroup(group: SharedGroup<Subscription>): void {
-      this.groups.push(group);
-    },
-  };
-  /** What the last deliverMatching offered and what refused it (a field: route() runs per message). */
-  private readonly tally = { offered: 0, refused: 0 };
+  /** Hands routed messages to the matching sessions. */
+  private readonly delivery: Delivery;
   /** The cluster this node is part of, and what its sessions need from it. */
   private cluster: ClusterInterest | undefined;
   readonly drops: DropLog;
@@ -87,6 +76,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     this.hooks = hooks ?? allowAll;
     this.log = logger ?? silent;
     this.drops = new DropLog(this.stats, this.log);
+    this.delivery = new Delivery(this.hooks, this.stats);
     const drops = this.drops;
     this.sessionContext = {
       store: this.store,
@@ -364,96 +354,16 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     if (this.tap !== undefined && this.tap.message(ns.mount, msg, publisher)) return false;
     const cluster = this.cluster;
     if (cluster !== undefined) cluster.link.forward(ns.mount, msg);
-    const tally = this.tally;
-    tally.offered = 0;
-    tally.refused = 0;
     // In a cluster the link balances shared groups across every node's members (ClusterLink).
-    this.deliverMatching(ns, msg, outcome, cluster === undefined);
+    this.delivery.toMatching(ns, msg, outcome, cluster === undefined);
     // Read now: a service handler below may publish, and route again.
-    const { offered, refused } = tally;
+    const { offered, refused } = this.delivery.tally;
     // A message gets a store row id when a persistent session queues it.
     let mustCommit = msg.id !== 0;
     if (msg.retain && this.setRetained(ns, msg.topic, msg) && msg.qos > 0) mustCommit = true;
     const served = this.services.size > 0 ? this.dispatchServices(ns.mount, msg) : 0;
     if (outcome) outcome.refused = offered > 0 && refused === offered && served === 0 && !msg.retain;
     return mustCommit;
-  }
-
-  /** Delivers to the matching sessions of the namespace (and its shared groups when `groups`), counting in `tally`. */
-  private deliverMatching(ns: SessionNamespace, msg: Message, outcome: RouteOutcome | undefined, groups: boolean): void {
-    const stamp = ++this.stamp;
-    const subs: Subscription[] = [];
-    const shared: Array<SharedGroup<Subscription>> = [];
-    const collector = this.collector;
-    collector.subs = subs;
-    collector.groups = shared;
-    ns.tree.match(msg.topic, collector);
-    const matched: Session[] = [];
-    const origin = msg.origin;
-    for (let i = 0; i < subs.length; i++) {
-      const sub = subs[i]!;
-      const s = sub.session;
-      if (sub.noLocal && origin === s.clientId) continue;
-      const qos = (sub.qos < msg.qos ? sub.qos : msg.qos) as QoS;
-      const retain = sub.retainAsPublished && msg.retain;
-      if (s.matchStamp !== stamp) {
-        s.matchStamp = stamp;
-        s.matchQos = qos;
-        s.matchRetain = retain;
-        s.matchIds = sub.subscriptionId !== undefined ? [sub.subscriptionId] : undefined;
-        matched.push(s);
-      } else {
-        // Overlapping subscriptions of one session: one copy, highest QoS, every identifier (§3.3.4).
-        if (qos > s.matchQos) s.matchQos = qos;
-        s.matchRetain ||= retain;
-        if (sub.subscriptionId !== undefined) (s.matchIds ??= []).push(sub.subscriptionId);
-      }
-    }
-    const hooks = this.hooks;
-    const tally = this.tally;
-    for (let i = 0; i < matched.length; i++) {
-      const s = matched[i]!;
-      if (hooks.authorizeReceive && s.client && !hooks.authorizeReceive(s.client, msg.topic)) {
-        this.stats.dropped.not_authorized++;
-        continue;
-      }
-      tally.offered++;
-      const r = s.deliver(msg, s.matchQos, s.matchRetain, s.matchIds);
-      if (r === Delivered.Congested) outcome?.congested.push(s);
-      else if (r === Delivered.Refused) tally.refused++;
-    }
-    if (!groups) return;
-    for (const g of shared) {
-      const r = this.deliverShared(g, msg, outcome);
-      if (r === undefined) continue;
-      tally.offered++;
-      if (r === Delivered.Refused) tally.refused++;
-    }
-  }
-
-  /** One member of a shared group gets the message: the next online one, else a persistent offline one. */
-  private deliverShared(g: SharedGroup<Subscription>, msg: Message, outcome: RouteOutcome | undefined): Delivered | undefined {
-    const n = g.members.length;
-    const hooks = this.hooks;
-    let chosen: Subscription | undefined;
-    for (let pass = 0; pass < 2 && !chosen; pass++) {
-      for (let k = 0; k < n; k++) {
-        const idx = (g.next + k) % n;
-        const sub = g.members[idx]!;
-        const s = sub.session;
-        if (pass === 0 ? !s.link : !s.persistent) continue;
-        if (hooks.authorizeReceive && s.client && !hooks.authorizeReceive(s.client, msg.topic)) continue;
-        chosen = sub;
-        g.next = (idx + 1) % n;
-        break;
-      }
-    }
-    if (!chosen) return undefined;
-    const qos = (chosen.qos < msg.qos ? chosen.qos : msg.qos) as QoS;
-    const ids = chosen.subscriptionId !== undefined ? [chosen.subscriptionId] : undefined;
-    const r = chosen.session.deliver(msg, qos, chosen.retainAsPublished && msg.retain, ids);
-    if (r === Delivered.Congested) outcome?.congested.push(chosen.session);
-    return r;
   }
 
   /** Stores or clears a retained message; returns whether a message was stored. */
@@ -525,14 +435,14 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
    */
   routeFromCluster(mount: string, msg: Message): void {
     const ns = this.namespaces.get(mount);
-    if (ns !== undefined) this.deliverMatching(ns, msg, undefined, false);
+    if (ns !== undefined) this.delivery.toMatching(ns, msg, undefined, false);
   }
 
   /** A message for one shared group, which the link chose this node to serve. Returns whether a member took it. */
   deliverToGroup(mount: string, filter: string, group: string, msg: Message): boolean {
     const g = this.namespaces.get(mount)?.tree.sharedGroup(filter, group);
     if (g === undefined) return false;
-    const r = this.deliverShared(g, msg, undefined);
+    const r = this.delivery.toGroup(g, msg, undefined);
     return r !== undefined && r !== Delivered.Refused;
   }
 
