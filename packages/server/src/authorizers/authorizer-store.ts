@@ -16,6 +16,7 @@ import type { Namespace } from '../accounts/namespace.js';
 import { unchanged } from '../store/sql/conditional-writes.js';
 import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
 import type { StoreMigration } from '../store/sql/migrations.js';
+import { byCodeUnit, keyOf, nsKey, prefixOf } from '../store/held-rows.js';
 
 export type AuthorizerStatus = 'ACTIVE' | 'INACTIVE';
 
@@ -126,11 +127,6 @@ interface Held {
 
 const held = (r: DbRow): Held => ({ ns: { accountId: r.account_id, region: r.region }, row: rowOf(r), db: r });
 
-const nsKey = (ns: Namespace): string => `${ns.accountId}\u0000${ns.region}`;
-const keyOf = (ns: Namespace, name: string): string => `${nsKey(ns)}\u0000${name}`;
-
-/** Compares by code unit, as SQLite's ORDER BY did (PostgreSQL's collation may not). */
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const byNamespace = (a: { ns: Namespace }, b: { ns: Namespace }): number =>
   byCodeUnit(a.ns.accountId, b.ns.accountId) || byCodeUnit(a.ns.region, b.ns.region);
 
@@ -194,7 +190,7 @@ export class AuthorizerStore {
 
   /** The namespace's authorizers by name, optionally only those with one status. */
   authorizers(ns: Namespace, status?: AuthorizerStatus): AuthorizerRow[] {
-    const prefix = `${nsKey(ns)}\u0000`;
+    const prefix = prefixOf(ns);
     const out: AuthorizerRow[] = [];
     for (const [key, h] of this.rows) if (key.startsWith(prefix) && (status === undefined || h.row.status === status)) out.push(h.row);
     return out.sort((a, b) => byCodeUnit(a.name, b.name));

@@ -17,6 +17,7 @@ import type { Namespace } from '../accounts/namespace.js';
 import { unchanged } from '../store/sql/conditional-writes.js';
 import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
 import type { StoreMigration } from '../store/sql/migrations.js';
+import { byCodeUnit, keyOf, prefixOf } from '../store/held-rows.js';
 
 export type DomainType = 'ENDPOINT' | 'AWS_MANAGED' | 'CUSTOMER_MANAGED';
 export type DomainStatus = 'ENABLED' | 'DISABLED';
@@ -208,11 +209,6 @@ interface HeldDomain {
 }
 
 const nsOf = (r: { account_id: string; region: string }): Namespace => ({ accountId: r.account_id, region: r.region });
-const nsKey = (ns: Namespace): string => `${ns.accountId}\u0000${ns.region}`;
-const keyOf = (ns: Namespace, name: string): string => `${nsKey(ns)}\u0000${name}`;
-
-/** Compares by code unit, as SQLite's ORDER BY did (PostgreSQL's collation may not). */
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export { untilApplied } from '../store/sql/conditional-writes.js';
 
@@ -288,7 +284,7 @@ export class DomainStore {
   }
 
   private inNamespace(ns: Namespace): DomainRow[] {
-    const prefix = `${nsKey(ns)}\u0000`;
+    const prefix = prefixOf(ns);
     const out: DomainRow[] = [];
     for (const [key, h] of this.domainRows) if (key.startsWith(prefix)) out.push(h.row);
     return out.sort((a, b) => byCodeUnit(a.name, b.name));
@@ -433,7 +429,7 @@ export class DomainStore {
 
   /** The namespace's certificates, oldest first. */
   certificates(ns: Namespace): ServerCertificateRow[] {
-    const prefix = `${nsKey(ns)}\u0000`;
+    const prefix = prefixOf(ns);
     const out: ServerCertificateRow[] = [];
     for (const [key, c] of this.certificateRows) if (key.startsWith(prefix)) out.push(c);
     return out.sort((a, b) => a.createdAt - b.createdAt || byCodeUnit(a.id, b.id));

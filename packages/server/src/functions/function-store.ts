@@ -11,6 +11,7 @@ import { sql } from 'kysely';
 import type { Namespace } from '../accounts/namespace.js';
 import type { SqlEngine } from '../store/sql/engine.js';
 import type { StoreMigration } from '../store/sql/migrations.js';
+import { nsKey } from '../store/held-rows.js';
 
 export type FunctionKind = 'url' | 'module';
 
@@ -80,8 +81,6 @@ const fromRow = (r: Row): FunctionRow => ({
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
-
-const nsKey = (ns: Namespace): string => `${ns.accountId}/${ns.region}`;
 
 export class FunctionStore {
   /** Functions by namespace, then by name. */

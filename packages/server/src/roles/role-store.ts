@@ -17,6 +17,7 @@ import type { Namespace } from '../accounts/namespace.js';
 import { unchanged } from '../store/sql/conditional-writes.js';
 import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
 import type { StoreMigration } from '../store/sql/migrations.js';
+import { byCodeUnit, keyOf, prefixOf } from '../store/held-rows.js';
 
 export interface RoleRow {
   accountId: string;
@@ -142,11 +143,6 @@ const aliasDbRow = (ns: Namespace, a: RoleAliasRow): AliasDbRow => ({
 
 // Role names and aliases are ASCII: lower() folds them on both engines as SQLite's NOCASE does.
 const roleKey = (accountId: string, name: string): string => `${accountId}\u0000${name.toLowerCase()}`;
-const aliasKey = (ns: Namespace, alias: string): string => `${ns.accountId}\u0000${ns.region}\u0000${alias}`;
-const nsPrefix = (ns: Namespace): string => `${ns.accountId}\u0000${ns.region}\u0000`;
-
-/** Compares by code unit, as SQLite's ORDER BY did (PostgreSQL's collation may not). */
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export { untilApplied } from '../store/sql/conditional-writes.js';
 
@@ -171,7 +167,7 @@ export class RoleStore {
       this.sql.all<AliasDbRow>(db.selectFrom('role_aliases').selectAll()),
     ]);
     this.roleRows = new Map(roles.map((r) => [roleKey(r.account_id, r.name), roleOf(r)]));
-    this.aliasRows = new Map(aliases.map((r) => [aliasKey({ accountId: r.account_id, region: r.region }, r.alias), aliasOf(r)]));
+    this.aliasRows = new Map(aliases.map((r) => [keyOf({ accountId: r.account_id, region: r.region }, r.alias), aliasOf(r)]));
   }
 
   /** Removes every role and alias of every account (test-mode reset). */
@@ -263,12 +259,12 @@ export class RoleStore {
   // ---- role aliases
 
   alias(ns: Namespace, name: string): RoleAliasRow | undefined {
-    return this.aliasRows.get(aliasKey(ns, name));
+    return this.aliasRows.get(keyOf(ns, name));
   }
 
   /** Aliases after `after` (exclusive), in name order or its reverse. */
   aliases(ns: Namespace, opts: { after?: string; ascending: boolean; limit: number }): RoleAliasRow[] {
-    const prefix = nsPrefix(ns);
+    const prefix = prefixOf(ns);
     const { after, ascending } = opts;
     const out: RoleAliasRow[] = [];
     for (const [key, a] of this.aliasRows) {
@@ -304,7 +300,7 @@ export class RoleStore {
       await this.refreshAlias(ns, a.alias);
       return false;
     }
-    this.aliasRows.set(aliasKey(ns, a.alias), a);
+    this.aliasRows.set(keyOf(ns, a.alias), a);
     return true;
   }
 
@@ -320,7 +316,7 @@ export class RoleStore {
       await this.refreshAlias(ns, current.alias);
       return false;
     }
-    this.aliasRows.set(aliasKey(ns, next.alias), next);
+    this.aliasRows.set(keyOf(ns, next.alias), next);
     return true;
   }
 
@@ -334,7 +330,7 @@ export class RoleStore {
         .where('alias', '=', name),
       ...also,
     ]);
-    this.aliasRows.delete(aliasKey(ns, name));
+    this.aliasRows.delete(keyOf(ns, name));
     return (deleted?.changes ?? 0) > 0;
   }
 
@@ -347,7 +343,7 @@ export class RoleStore {
         .where('region', '=', ns.region)
         .where('alias', '=', name),
     );
-    if (r) this.aliasRows.set(aliasKey(ns, name), aliasOf(r));
-    else this.aliasRows.delete(aliasKey(ns, name));
+    if (r) this.aliasRows.set(keyOf(ns, name), aliasOf(r));
+    else this.aliasRows.delete(keyOf(ns, name));
   }
 }

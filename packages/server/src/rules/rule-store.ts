@@ -13,6 +13,7 @@
 import type { Namespace } from '../accounts/namespace.js';
 import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
 import type { StoreMigration } from '../store/sql/migrations.js';
+import { keyOf, prefixOf } from '../store/held-rows.js';
 
 export const ruleMigrations: Record<string, StoreMigration> = {
   // IF NOT EXISTS: databases made before migrations have this table from the store's former schema.
@@ -74,9 +75,6 @@ interface Held {
   text: string;
 }
 
-const keyOf = (ns: Namespace, name: string): string => `${ns.accountId}\u0000${ns.region}\u0000${name}`;
-const nsPrefix = (ns: Namespace): string => `${ns.accountId}\u0000${ns.region}\u0000`;
-
 const held = (r: Row): Held => ({
   row: {
     ns: { accountId: r.account_id, region: r.region },
@@ -129,7 +127,7 @@ export class RuleStore {
 
   /** The rules of one namespace, by name. */
   rules(ns: Namespace): RuleRow[] {
-    const prefix = nsPrefix(ns);
+    const prefix = prefixOf(ns);
     const out: RuleRow[] = [];
     for (const [key, h] of this.held) if (key.startsWith(prefix)) out.push(h.row);
     return out.sort(byName);
@@ -141,7 +139,7 @@ export class RuleStore {
   }
 
   count(ns: Namespace): number {
-    const prefix = nsPrefix(ns);
+    const prefix = prefixOf(ns);
     let n = 0;
     for (const key of this.held.keys()) if (key.startsWith(prefix)) n++;
     return n;

@@ -13,6 +13,7 @@ import type { Namespace } from '../../accounts/namespace.js';
 import { isUniqueViolation, type SqlEngine } from '../../store/sql/engine.js';
 import type { StoreMigration } from '../../store/sql/migrations.js';
 import { normalizedUrl } from './urls.js';
+import { nsKey } from '../../store/held-rows.js';
 
 export const destinationMigrations: Record<string, StoreMigration> = {
   // IF NOT EXISTS: databases made before migrations have this table from the store's former schema.
@@ -70,8 +71,6 @@ interface Row {
   created_at: number;
   updated_at: number;
 }
-
-const nsKey = (ns: Namespace): string => `${ns.accountId}\u0000${ns.region}`;
 
 const destination = (r: Row): DestinationRow => ({
   ns: { accountId: r.account_id, region: r.region },
