@@ -61,7 +61,8 @@ async function settled(): Promise<void> {
 }
 
 before(async () => {
-  nats = await startNats();
+  // A small max_payload, so a test can publish what NATS refuses.
+  nats = await startNats({ maxPayload: 64 * 1024 });
   a = await startNode('a');
   b = await startNode('b');
 });
@@ -204,4 +205,30 @@ test('a node holds NATS subscriptions only for the filters its clients hold, and
   await b.link.flush();
   await settled();
   assert.equal(a.link.received, before);
+});
+
+test("a message NATS refuses (over its max_payload) still reaches the publishing node's subscribers and is acknowledged; the link counts it", async () => {
+  const local = await client(b);
+  const remote = await client(a);
+  await local.subscribeAsync('big/t', { qos: 1 });
+  await remote.subscribeAsync('big/t', { qos: 1 });
+  const gotLocal = collect(local);
+  const gotRemote = collect(remote);
+  await settled();
+  const pub = await client(b);
+  const refusedBefore = b.link.notForwarded;
+  // Not awaited one by one: a broken publish path would leave them unanswered, and `until` bounds the wait.
+  let acked = 0;
+  for (const payload of [Buffer.alloc(100 * 1024, 1), Buffer.from('small')])
+    void pub.publishAsync('big/t', payload, { qos: 1 }).then(
+      () => acked++,
+      () => {},
+    );
+  await until(
+    () => acked === 2 && gotLocal.length === 2 && gotRemote.length === 1,
+    'both acknowledged and on node B, the small one on node A',
+  );
+  assert.equal(gotLocal[0]!.payload.length, 100 * 1024);
+  assert.equal(gotRemote[0]!.payload, 'small');
+  assert.equal(b.link.notForwarded, refusedBefore + 1);
 });

@@ -54,6 +54,9 @@ export class NatsLink implements ClusterLink {
   private leave: (() => void) | undefined;
   /** Messages taken from other nodes (plain and shared), for tests and metrics. */
   received = 0;
+  /** Messages NATS refused to carry to the other nodes. */
+  notForwarded = 0;
+  private lastForwardLog = 0;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -93,8 +96,19 @@ export class NatsLink implements ClusterLink {
     }
     const h = headers();
     h.set('m', JSON.stringify(meta));
-    this.nc.publish(topicToSubject(this.prefix, mount, msg.topic), msg.payload, { headers: h });
-    if (msg.retain) this.nc.publish(`${this.prefix}_retained.${topicToSubject('m', mount, msg.topic)}`, msg.payload, { headers: h });
+    // On the routing path: what NATS refuses (over its max_payload, a connection closed for good)
+    // is counted and logged, never thrown at the publisher's connection.
+    try {
+      this.nc.publish(topicToSubject(this.prefix, mount, msg.topic), msg.payload, { headers: h });
+      if (msg.retain) this.nc.publish(`${this.prefix}_retained.${topicToSubject('m', mount, msg.topic)}`, msg.payload, { headers: h });
+    } catch (err) {
+      this.notForwarded++;
+      const now = Date.now();
+      if (now - this.lastForwardLog >= 10_000) {
+        this.lastForwardLog = now;
+        this.opts.log.warn({ err: (err as Error).message, topic: msg.topic }, 'a message could not be forwarded to the other nodes');
+      }
+    }
   }
 
   interest(mount: string, filter: string, group: string | undefined, present: boolean): void {
