@@ -424,6 +424,27 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     };
   }
 
+  /**
+   * The client connected to another node of the cluster at `connectedAt` (that node's clock). Its
+   * connection here closes with 0x8E (Session taken over) as on a takeover on one node, and its
+   * session leaves this node: a delayed will is cancelled (the client is back), the subscriptions
+   * stop drawing messages here. A connection here that began clearly after (more than `skewMs`
+   * later) is the newer one and stays. Returns whether anything was here.
+   */
+  takenOverElsewhere(mount: string, clientId: string, connectedAt: number, skewMs = 1000): boolean {
+    const session = this.namespaces.get(mount)?.sessions.get(clientId);
+    if (!session) return false;
+    const conn = session.link as Connection | null;
+    if (conn?.client && conn.client.connectedAt > connectedAt + skewMs) return false;
+    if (conn) conn.terminate('DUPLICATE_CLIENTID', RC.SESSION_TAKEN_OVER, 'the session was taken over on another node');
+    if (this.namespaces.get(mount)?.sessions.get(clientId) === session) {
+      if (session.pendingWill) clearTimeout(session.pendingWill.timer);
+      session.pendingWill = undefined;
+      this.endSession(session);
+    }
+    return true;
+  }
+
   /** What the cluster link needs again after it reconnected. */
   clusterInterest(): Iterable<{ mount: string; filter: string; group: string | undefined }> {
     return this.cluster?.needed() ?? [];

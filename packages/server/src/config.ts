@@ -3,6 +3,7 @@
  * variables, then command-line flags; later sources win.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { MQTT_DEFAULTS, type BrokerConfig } from '@thicket/broker';
 import { DEFAULT_SHADOW_SETTINGS, type ShadowSettings } from './shadow/shadow-service.js';
@@ -51,6 +52,12 @@ export interface ServerConfig {
   shadow: Partial<ShadowSettings>;
   /** What rule actions may use (NATS servers) and their limits. */
   rules: RulesSettings;
+  /** `postgres://...`: the stores on PostgreSQL instead of the embedded SQLite database. */
+  database: string | null;
+  /** NATS servers (`nats://host:port`) that link this node to the others of its cluster; needs `database`. */
+  cluster: string[];
+  /** This node's name in the cluster (logs, metrics, message origins). */
+  nodeId: string;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -75,6 +82,9 @@ export const DEFAULTS: ServerConfig = {
   mqtt: {},
   shadow: {},
   rules: DEFAULT_RULES_SETTINGS,
+  database: null,
+  cluster: [],
+  nodeId: '',
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -101,6 +111,51 @@ function parseBool(value: unknown, name: string): boolean {
 function checked(value: string, pattern: RegExp, name: string, expected: string): string {
   if (!pattern.test(value)) throw new Error(`${name}: "${value}" is not ${expected}`);
   return value;
+}
+
+/** The database URL: PostgreSQL only (the embedded SQLite database is the default without one). */
+function parseDatabase(value: unknown): string | null {
+  if (value === null || value === undefined || value === '') return null;
+  const s = String(value).trim();
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    throw new Error('database: not a URL; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    throw new Error(`database: "${url.protocol}" URLs are not supported; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE`);
+  if (url.pathname.length < 2) throw new Error('database: the URL names no database (postgres://USER:PASSWORD@HOST:PORT/DATABASE)');
+  return s;
+}
+
+/** NATS server URLs, as a list or comma-separated. */
+function parseCluster(value: unknown): string[] {
+  if (value === null || value === undefined || value === '' || value === false) return [];
+  const list = (Array.isArray(value) ? value.map(String) : String(value).split(',')).map((v) => v.trim()).filter(Boolean);
+  for (const v of list) {
+    let url: URL | undefined;
+    try {
+      url = new URL(v);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'nats:' && url.protocol !== 'tls:') || !url.hostname)
+      throw new Error(`cluster: "${v}" is not a NATS server URL (nats://HOST:PORT)`);
+  }
+  return list;
+}
+
+/** A node id names the node in subjects, logs and metric labels: a short word. */
+function parseNodeId(value: unknown, cluster: boolean): string {
+  const s = value === null || value === undefined ? '' : String(value).trim();
+  if (s === '')
+    return cluster
+      ? hostname()
+          .replace(/[^A-Za-z0-9_-]/g, '-')
+          .slice(0, 64) || 'node'
+      : '';
+  return checked(s, /^[A-Za-z0-9_-]{1,64}$/, 'node id', 'letters, digits, "-" and "_" (at most 64)');
 }
 
 function parseDelay(value: unknown): number {
@@ -193,6 +248,9 @@ const ENV: Record<string, keyof ServerConfig> = {
   THICKET_COMMIT_DELAY_MS: 'commitDelayMs',
   THICKET_ACCOUNT_ID: 'accountId',
   THICKET_REGION: 'region',
+  THICKET_DATABASE: 'database',
+  THICKET_CLUSTER: 'cluster',
+  THICKET_NODE_ID: 'nodeId',
 };
 
 export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
@@ -201,7 +259,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
     const v = env[name];
     if (v !== undefined)
       out[key] =
-        key === 'hostnames'
+        key === 'hostnames' || key === 'cluster'
           ? v
               .split(',')
               .map((s) => s.trim())
@@ -270,6 +328,12 @@ export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
         .split(',')
         .filter(Boolean);
   const mqtt = parseMqttSettings(merged.mqtt);
+  const ephemeral = parseBool(merged.ephemeral, 'ephemeral');
+  const database = parseDatabase(merged.database);
+  const cluster = parseCluster(merged.cluster);
+  if (cluster.length > 0 && database === null)
+    throw new Error('cluster: the nodes of a cluster share their state through PostgreSQL; give --database postgres://... as well');
+  if (ephemeral && database !== null) throw new Error('ephemeral: keeps state in memory; it cannot be combined with --database');
   return {
     shadow: parseShadowSettings(merged.shadow),
     host: String(merged.host),
@@ -280,7 +344,7 @@ export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
     dataDir: String(merged.dataDir),
     dev: parseBool(merged.dev, 'dev'),
     devPolicy: merged.devPolicy === null || merged.devPolicy === undefined || merged.devPolicy === '' ? null : String(merged.devPolicy),
-    ephemeral: parseBool(merged.ephemeral, 'ephemeral'),
+    ephemeral,
     testMode: parseBool(merged.testMode, 'testMode'),
     logLevel: logLevel as ServerConfig['logLevel'],
     logFormat: logFormat as LogFormat,
@@ -292,5 +356,8 @@ export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
     region: checked(String(merged.region), /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, 'region', 'a region name such as us-east-1'),
     mqtt,
     rules: parseRulesSettings(merged.rules),
+    database,
+    cluster,
+    nodeId: parseNodeId(merged.nodeId, cluster.length > 0),
   };
 }

@@ -19,6 +19,11 @@ import { brokerSettings, shadowSettings } from './profile.js';
 import { Registry } from 'prom-client';
 import { createPlatform, type Platform } from './platform.js';
 import { sqliteEngine } from './store/sql/sqlite-engine.js';
+import { postgresEngine } from './store/sql/postgres-engine.js';
+import { databaseHealth } from './store/sql/engine.js';
+import { reportingWrites } from './cluster/change-feed.js';
+import { ClusterNode } from './cluster/cluster-node.js';
+import { shareIdentity } from './cluster/shared-identity.js';
 import { NO_SESSION_TICKETS } from './domains/tls-contexts.js';
 import { openDatabase } from './store/database.js';
 import { publicUrls } from './api/endpoint-routes.js';
@@ -41,6 +46,8 @@ export interface ThicketServer {
   readonly caPath: string;
   readonly log: Logger;
   readonly platform: Platform;
+  /** This node's cluster membership (`--cluster`), or undefined for a single node. */
+  readonly cluster: ClusterNode | undefined;
   stop(): Promise<void>;
 }
 
@@ -62,18 +69,25 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const dataDir = config.ephemeral ? mkdtempSync(join(tmpdir(), 'thicket-')) : resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const hostnames = [...new Set(['localhost', ...config.hostnames])];
+  const db = openDatabase(config.ephemeral ? null : join(dataDir, 'thicket.db'), { fsync: config.fsync });
+  const engine = config.database
+    ? postgresEngine({ connectionString: config.database, log: log.child({ component: 'postgres' }) })
+    : sqliteEngine(db);
+  // Nodes sharing a database share the CA, the admin key and the file-URL secret (written into dataDir).
+  if (config.database) await shareIdentity(engine, dataDir);
   const pki = await ensurePki(dataDir, { hostnames });
   const credentials = ensureAdminCredentials(dataDir);
+  let cluster: ClusterNode | undefined;
+  const sql = config.cluster.length > 0 ? reportingWrites(engine, (tables) => cluster?.announce(tables)) : engine;
 
   const defaultNamespace = { accountId: config.accountId, region: config.region };
-  const db = openDatabase(config.ephemeral ? null : join(dataDir, 'thicket.db'), { fsync: config.fsync });
   const store: BrokerStore = config.ephemeral
     ? new MemoryStore()
     : new SqliteStore(db, { fsync: config.fsync, commitDelayMs: config.commitDelayMs });
   const devPolicy = config.devPolicy === null ? undefined : readDevPolicy(config.devPolicy);
   const platform = await createPlatform({
     db,
-    sql: sqliteEngine(db),
+    sql,
     pki,
     adminKey: credentials.key,
     defaultNamespace,
@@ -94,7 +108,11 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     logger: log.child({ component: 'broker' }),
   });
   platform.connect(broker);
+  if (config.cluster.length > 0)
+    cluster = await ClusterNode.join(broker, platform, { servers: config.cluster, nodeId: config.nodeId, log });
   const metrics = Registry.merge([createMetrics(broker), ...platform.metrics()]);
+  // Every series says which node it is from, so one Prometheus can scrape all nodes of a cluster.
+  if (config.cluster.length > 0) metrics.setDefaultLabels({ node: config.nodeId });
 
   const servers: net.Server[] = [];
   const apps: FastifyInstance[] = [];
@@ -139,6 +157,10 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
         platform.use('authz').authorizer.httpCaller(certificate, sourceIp, servername),
       endpoints: () => publicUrls(platform.endpoints),
       reset: config.testMode ? () => platform.reset() : undefined,
+      health: async () => ({
+        database: await databaseHealth(engine),
+        ...(cluster ? { cluster: cluster.connected ? 'ok' : 'NATS unreachable' } : {}),
+      }),
     };
     if (config.httpPort !== null) {
       const app = createHttpApp(ctx);
@@ -162,7 +184,9 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     for (const s of servers) s.close();
     for (const a of apps) await a.close();
     broker.close();
+    await cluster?.stop();
     await platform.stop();
+    await engine.close();
     db.close();
     throw err;
   }
@@ -172,16 +196,28 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   if (config.dev) {
     log.warn('DEVELOPMENT MODE: clients may connect without credentials. Do not expose this server to a network you do not trust.');
   }
-  log.info({ ports, dataDir, profile: config.profile, ephemeral: config.ephemeral }, 'listening');
+  log.info(
+    {
+      ports,
+      dataDir,
+      profile: config.profile,
+      ephemeral: config.ephemeral,
+      database: engine.dialect,
+      ...(cluster ? { node: cluster.nodeId } : {}),
+    },
+    'listening',
+  );
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
       broker.close();
+      await cluster?.stop();
       await platform.stop();
       await Promise.all(closed);
       for (const a of apps) await a.close();
+      if (config.database) await engine.close();
       if (db.open) db.close();
       if (config.ephemeral) rmSync(dataDir, { recursive: true, force: true });
       log.info('stopped');
@@ -198,6 +234,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     caPath: join(dataDir, 'ca.pem'),
     log,
     platform,
+    cluster,
     stop,
   };
 }

@@ -87,3 +87,39 @@ test('bad broker settings are refused with a message that names them', () => {
   assert.throws(() => resolveConfig({ mqtt: ['maxQueued'] }), /mqtt: expected a mapping of broker limits/);
   assert.equal(resolveConfig({ mqtt: { retainAvailable: 'false' } }).mqtt.retainAvailable, false);
 });
+
+test('cluster settings: --database, --cluster and --node-id from flags, THICKET_* variables or the file', () => {
+  const env = configFromEnv({
+    THICKET_DATABASE: 'postgres://thicket:pw@127.0.0.1:5432/iot',
+    THICKET_CLUSTER: 'nats://10.0.0.1:4222, nats://10.0.0.2:4222',
+    THICKET_NODE_ID: 'node-a',
+  });
+  const cfg = resolveConfig(env);
+  assert.equal(cfg.database, 'postgres://thicket:pw@127.0.0.1:5432/iot');
+  assert.deepEqual(cfg.cluster, ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222']);
+  assert.equal(cfg.nodeId, 'node-a');
+  // A flag wins over the environment; the database alone is one node on PostgreSQL.
+  const single = resolveConfig({ database: 'postgresql://u:p@db/iot' });
+  assert.deepEqual([single.cluster, single.nodeId], [[], '']);
+  // A cluster node without a name takes the host name (made fit for subjects and labels).
+  assert.match(resolveConfig({ database: 'postgres://u:p@db/iot', cluster: ['nats://n:4222'] }).nodeId, /^[A-Za-z0-9_-]{1,64}$/);
+  assert.equal(resolveConfig().database, null);
+});
+
+test('bad cluster settings are refused with a message that names them', () => {
+  assert.throws(() => resolveConfig({ database: 'mysql://u:p@db/iot' }), /database: "mysql:" URLs are not supported/);
+  assert.throws(() => resolveConfig({ database: 'not a url' }), /database: not a URL/);
+  assert.throws(() => resolveConfig({ database: 'postgres://u:p@db' }), /database: the URL names no database/);
+  assert.throws(() => resolveConfig({ cluster: 'nats://n:4222' }), /cluster: .*give --database/);
+  assert.throws(
+    () => resolveConfig({ database: 'postgres://u:p@db/iot', cluster: 'http://n:4222' }),
+    /cluster: "http:\/\/n:4222" is not a NATS server URL/,
+  );
+  assert.throws(() => resolveConfig({ database: 'postgres://u:p@db/iot', nodeId: 'a b' }), /node id: "a b"/);
+  assert.throws(() => resolveConfig({ database: 'postgres://u:p@db/iot', ephemeral: true }), /cannot be combined with --database/);
+  // The database URL carries a password: an error about it must not repeat it.
+  assert.throws(
+    () => resolveConfig({ database: 'mysql://u:secret-pw@db/iot' }),
+    (err: Error) => !err.message.includes('secret-pw'),
+  );
+});

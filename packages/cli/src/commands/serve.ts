@@ -34,6 +34,9 @@ interface ServeFlags {
   mqttQueueDropPolicy?: string;
   mqttReceiveMaximumExceeded?: string;
   rulesTrustedUrlPrefix?: string[];
+  database?: string;
+  cluster?: string[];
+  nodeId?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -77,6 +80,12 @@ export function registerServe(program: Command): void {
       '--rules-trusted-url-prefix <url...>',
       'URL prefixes whose http rule action destinations need no confirmation (created ENABLED)',
     )
+    .option(
+      '--database <url>',
+      'postgres://USER:PASSWORD@HOST:PORT/DB: keep state in PostgreSQL (default: embedded SQLite in the data dir)',
+    )
+    .option('--cluster <url...>', 'NATS servers (nats://HOST:PORT) linking this node to the others sharing --database')
+    .option('--node-id <name>', "this node's name in the cluster (default: the host name)")
     .action(async (flags: ServeFlags) => {
       const fromFlags: ConfigInput = {
         host: flags.host,
@@ -97,6 +106,9 @@ export function registerServe(program: Command): void {
         commitDelayMs: flags.commitDelayMs,
         accountId: flags.accountId,
         region: flags.region,
+        database: flags.database,
+        cluster: flags.cluster,
+        nodeId: flags.nodeId,
         shadow: {
           maxStateBytes: flags.shadowMaxStateBytes,
           maxDepth: flags.shadowMaxDepth,

@@ -13,7 +13,7 @@
  *   complete whatever its clients subscribe to (the origin stores them).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { Message, type Broker, type ClusterLink, type MessageProperties, type QoS } from '@thicket/broker';
+import { Message, type Broker, type ClientInfo, type ClusterLink, type MessageProperties, type QoS } from '@thicket/broker';
 import { connect, headers, type Msg, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from 'pino';
 import { filterToSubjects, subjectToTopic, topicToSubject } from './subjects.js';
@@ -45,9 +45,19 @@ interface Meta {
   p?: Omit<MessageProperties, 'correlationData'> & { correlationData?: string };
 }
 
+/** A client connected at a node (the `_connected` subject). */
+interface Connected {
+  o: string;
+  m: string;
+  c: string;
+  /** connectedAt, epoch ms at the announcing node. */
+  t: number;
+}
+
 export class NatsLink implements ClusterLink {
-  private readonly origin: string;
-  private readonly prefix: string;
+  /** This node's boot: node id and a random part (messages from an earlier boot are another origin). */
+  readonly origin: string;
+  readonly prefix: string;
   private seq = 0;
   private readonly lastSeen = new Map<string, number>();
   private readonly subs = new Map<string, Subscription[]>();
@@ -57,6 +67,7 @@ export class NatsLink implements ClusterLink {
   /** Messages NATS refused to carry to the other nodes. */
   notForwarded = 0;
   private lastForwardLog = 0;
+  private disconnected = false;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -72,7 +83,14 @@ export class NatsLink implements ClusterLink {
     const nc = await connect({ servers: opts.servers, name: `thicket ${opts.nodeId}`, maxReconnectAttempts: -1 });
     const link = new NatsLink(nc, broker, opts);
     nc.subscribe(`${link.prefix}_retained.>`, { callback: (err, m) => (err ? undefined : link.onRetained(m)) });
-    link.leave = broker.joinCluster(link);
+    nc.subscribe(`${link.prefix}_connected`, { callback: (err, m) => (err ? undefined : link.onConnected(m)) });
+    const connected = (client: ClientInfo): void => link.announceConnected(client);
+    broker.on('client:connected', connected);
+    const leave = broker.joinCluster(link);
+    link.leave = () => {
+      broker.off('client:connected', connected);
+      leave();
+    };
     void link.watch();
     return link;
   }
@@ -131,6 +149,16 @@ export class NatsLink implements ClusterLink {
     );
   }
 
+  /** The NATS connection, for what else travels between nodes (change announcements). */
+  get connection(): NatsConnection {
+    return this.nc;
+  }
+
+  /** Whether NATS is reachable now (it reconnects by itself). */
+  get connected(): boolean {
+    return !this.nc.isClosed() && !this.disconnected;
+  }
+
   /** Resolves once NATS has processed everything this node sent so far (subscriptions included). */
   flush(): Promise<void> {
     return this.nc.flush();
@@ -141,6 +169,31 @@ export class NatsLink implements ClusterLink {
     this.leave = undefined;
     this.subs.clear();
     if (!this.nc.isClosed()) await this.nc.drain();
+  }
+
+  /**
+   * A client connected here: a node where it is still connected (it moved without the old TCP
+   * connection noticing) closes that connection with 0x8E and lets go of its session.
+   */
+  private announceConnected(client: ClientInfo): void {
+    const note: Connected = { o: this.origin, m: client.mount, c: client.clientId, t: client.connectedAt };
+    try {
+      this.nc.publish(`${this.prefix}_connected`, JSON.stringify(note));
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, 'could not tell the cluster of a connection');
+    }
+  }
+
+  private onConnected(m: Msg): void {
+    let note: Connected;
+    try {
+      note = JSON.parse(Buffer.from(m.data).toString('utf8')) as Connected;
+    } catch {
+      return;
+    }
+    if (note.o === this.origin || typeof note.m !== 'string' || typeof note.c !== 'string' || typeof note.t !== 'number') return;
+    if (this.broker.takenOverElsewhere(note.m, note.c, note.t))
+      this.opts.log.debug({ clientId: note.c }, 'session taken over on another node');
   }
 
   private onPlain(m: Msg): void {
@@ -196,6 +249,8 @@ export class NatsLink implements ClusterLink {
   /** Logs connection changes; NATS reconnects and resubscribes by itself. */
   private async watch(): Promise<void> {
     for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect') this.disconnected = true;
+      else if (s.type === 'reconnect') this.disconnected = false;
       if (s.type === 'disconnect' || s.type === 'reconnect') this.opts.log.warn({ nats: String(s.data) }, `cluster link ${s.type}`);
     }
   }

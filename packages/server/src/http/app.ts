@@ -30,6 +30,8 @@ export interface HttpContext {
   endpoints: () => Record<string, string | undefined>;
   /** Test mode: the reset route exists. */
   reset?: () => void | Promise<void>;
+  /** What `/healthz` reports besides the broker: the database and the cluster link, each `ok` or what is wrong. */
+  health?: () => Promise<Record<string, string>>;
 }
 
 export interface HttpsOptions {
@@ -85,7 +87,13 @@ export function createHttpApp(ctx: HttpContext, https?: HttpsOptions): FastifyIn
 
   app.setErrorHandler((err: FastifyError, req, reply) => replyWithFrameworkError(err, req, reply, ctx.log));
 
-  app.get('/healthz', async () => ({ status: 'ok', connections: ctx.broker.openConnections }));
+  // 503 while a dependency is down, so a load balancer's check takes the node out of rotation.
+  app.get('/healthz', async (_req, reply) => {
+    const checks = (await ctx.health?.()) ?? {};
+    const ok = Object.values(checks).every((v) => v === 'ok');
+    if (!ok) reply.code(503);
+    return { status: ok ? 'ok' : 'degraded', connections: ctx.broker.openConnections, ...checks };
+  });
 
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', ctx.metrics.contentType);

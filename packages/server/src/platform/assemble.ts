@@ -23,6 +23,7 @@ export class Platform {
   private readonly resources = new Map<string, (ns: Namespace, name: string) => boolean>();
   private readonly undo: Array<() => void> = [];
   private broker: Broker | undefined;
+  private readonly reloads = new Map<CapabilityName, { again: boolean; done: Promise<void> }>();
 
   private constructor(private readonly opts: PlatformOptions) {
     this.defaultNamespace = opts.defaultNamespace;
@@ -88,6 +89,45 @@ export class Platform {
   async stop(): Promise<void> {
     for (const u of this.undo.splice(0)) u();
     for (const { capability } of [...this.capabilities].reverse()) await capability.stop?.();
+  }
+
+  /** Another node wrote these tables: the capabilities holding their rows read them again. */
+  changed(tables: ReadonlySet<string>): void {
+    for (const entry of this.capabilities) {
+      const reload = entry.capability.reload;
+      if (reload && reload.tables.some((t) => tables.has(t))) void this.reload(entry.name, reload.run);
+    }
+  }
+
+  /** Every capability holding rows reads them again (the cluster's periodic catch-up); resolves when all did. */
+  async reloadAll(): Promise<void> {
+    await Promise.all(this.capabilities.map((e) => (e.capability.reload ? this.reload(e.name, e.capability.reload.run) : undefined)));
+  }
+
+  /**
+   * One reload at a time per capability; changes heard while one runs make one more run after it
+   * (the running one may have read before them).
+   */
+  private reload(name: CapabilityName, run: () => Promise<void>): Promise<void> {
+    const state = this.reloads.get(name);
+    if (state) {
+      state.again = true;
+      return state.done;
+    }
+    const next = { again: false, done: Promise.resolve() };
+    next.done = (async () => {
+      do {
+        next.again = false;
+        try {
+          await run();
+        } catch (err) {
+          this.opts.log.warn({ capability: name, err: (err as Error).message }, 'reloading changes from other nodes failed; will retry');
+        }
+      } while (next.again);
+      this.reloads.delete(name);
+    })();
+    this.reloads.set(name, next);
+    return next.done;
   }
 
   /** Whether the resource an ARN names exists in its namespace. */

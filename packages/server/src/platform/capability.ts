@@ -102,6 +102,11 @@ export interface Capability<S> {
   cleared?(): void;
   /** Server stop: closes what the capability holds open. */
   stop?(): void | Promise<void>;
+  /**
+   * Cluster: the tables whose rows the capability holds in memory, and how it reads them again when
+   * another node wrote one of them (and now and then, in case an announcement was lost).
+   */
+  reload?: { tables: readonly string[]; run(): Promise<void> };
 }
 
 type Created<S> = Capability<S> | Promise<Capability<S>>;

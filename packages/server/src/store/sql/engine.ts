@@ -8,7 +8,7 @@
  * write into it, and none waits on a lock), on PostgreSQL in BEGIN ... COMMIT on one connection.
  * A read-modify-write uses a conditional write (`WHERE version = ?`) and reads the change count.
  */
-import type { Compilable, CompiledQuery, Kysely } from 'kysely';
+import { sql, type Compilable, type CompiledQuery, type Kysely } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -46,4 +46,19 @@ export function compiled<R>(q: Statement<R>): CompiledQuery<R> {
 export function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/** `ok` when the database answers a trivial query within `timeoutMs`, else what went wrong. */
+export async function databaseHealth(engine: SqlEngine, timeoutMs = 2000): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${timeoutMs} ms`), timeoutMs);
+  });
+  try {
+    return await Promise.race([engine.first(sql`select 1 as one`.compile(engine.db)).then(() => 'ok'), timeout]);
+  } catch (err) {
+    return `unreachable: ${(err as Error).message}`;
+  } finally {
+    clearTimeout(timer);
+  }
 }
