@@ -14,7 +14,11 @@ export const accountsCapability = defineCapability(
   async (ctx) => {
     const store = await AccountStore.open(ctx.sql);
     await store.ensureDefault(ctx.options.adminKey, ctx.options.defaultNamespace.accountId);
-    return { services: { store }, routes: adminRoutes(store) };
+    return {
+      services: { store },
+      routes: adminRoutes(store),
+      reload: { tables: ['accounts', 'access_keys'], run: () => store.reload() },
+    };
   },
   { migrations: accountMigrations },
 );

@@ -26,6 +26,7 @@ export const authorizersCapability = defineCapability(
       routes: authorizerRoutes(customAuthorizers),
       resources: { authorizer: (ns, name) => store.authorizer(ns, name) !== undefined },
       clear: () => store.clear(),
+      reload: { tables: ['authorizers', 'default_authorizers'], run: () => store.reload() },
     };
   },
   { migrations: authorizerMigrations },

@@ -247,6 +247,13 @@ export class DomainStore {
     this.changed();
   }
 
+  /** The host names of the ENABLED configurations. */
+  enabledHosts(): Set<string> {
+    const out = new Set<string>();
+    for (const [host, h] of this.hosts) if (h.row.status === 'ENABLED') out.add(host);
+    return out;
+  }
+
   private hold(h: HeldDomain): void {
     const key = keyOf(h.ns, h.row.name);
     const before = this.domainRows.get(key);

@@ -73,7 +73,14 @@ export async function createDomains(deps: DomainsDeps): Promise<Domains> {
       sni.invalidate();
       return done;
     },
-    reload: () => store.reload(),
+    async reload() {
+      // A configuration another node disabled (or deleted) closes the connections made through it here too.
+      const before = store.enabledHosts();
+      await store.reload();
+      const after = store.enabledHosts();
+      for (const host of before)
+        if (!after.has(host)) deps.disconnectHost(host, `the domain configuration of ${host} was DISABLED or deleted`);
+    },
   };
 }
 
@@ -103,6 +110,7 @@ export const domainsCapability = defineCapability(
       routes: domains.routes,
       resources: { domainconfiguration: (ns, name) => domains.store.domain(ns, name.split('/')[0]!) !== undefined },
       clear: () => domains.clear(),
+      reload: { tables: ['domain_configurations', 'server_certificates'], run: () => domains.reload() },
     };
   },
   { migrations: domainMigrations },

@@ -21,7 +21,13 @@ export const filesCapability = defineCapability(
       log: ctx.log('files'),
       inUse: (ns, fileName) => ctx.use('jobs').jobs.fileUser(ns, fileName),
     });
-    return { services: { files }, routes: fileRoutes(files), clear: () => files.clear(), cleared: () => files.cleared() };
+    return {
+      services: { files },
+      routes: fileRoutes(files),
+      clear: () => files.clear(),
+      cleared: () => files.cleared(),
+      reload: { tables: ['files'], run: () => files.reload() },
+    };
   },
   { migrations: fileMigrations },
 );

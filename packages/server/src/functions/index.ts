@@ -52,7 +52,13 @@ export const functionsCapability = defineCapability(
       // The rules' destinations hold the consent (and the trusted prefixes) the http action uses.
       urlAllowed: (ns, url) => ctx.use('rules').destinations.allows(ns, url),
     });
-    return { services: m, routes: m.routes, clear: () => m.clear(), stop: () => m.stop() };
+    return {
+      services: m,
+      routes: m.routes,
+      clear: () => m.clear(),
+      stop: () => m.stop(),
+      reload: { tables: ['functions'], run: () => m.reload() },
+    };
   },
   { migrations: functionMigrations },
 );

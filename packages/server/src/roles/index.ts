@@ -1,9 +1,9 @@
 /** Roles, role aliases and the credentials provider: one module object for platform.ts to list. */
+import type { Logger } from 'pino';
 import type { Namespace } from '../accounts/namespace.js';
-import type { Db } from '../store/database.js';
 import type { SqlEngine } from '../store/sql/engine.js';
-import { CredentialStore } from './credential-store.js';
-import { CredentialsProvider } from './credentials-provider.js';
+import { CredentialStore, credentialMigrations } from './credential-store.js';
+import { CredentialsProvider, PURGE_INTERVAL_MS } from './credentials-provider.js';
 import { RoleAliases } from './role-aliases.js';
 import { RoleStore, roleMigrations } from './role-store.js';
 import { Roles } from './roles.js';
@@ -16,15 +16,14 @@ import type { TagWriter } from '../tags/tag-writer.js';
 export { CredentialsProvider } from './credentials-provider.js';
 export { RoleAliases, roleAliasArn } from './role-aliases.js';
 export { RoleStore, roleMigrations } from './role-store.js';
-export { CredentialStore } from './credential-store.js';
+export { CredentialStore, credentialMigrations } from './credential-store.js';
 export { Roles, roleArn } from './roles.js';
 export { authorizeRoleRequest, iamRequest } from './role-actions.js';
 
 export interface RoleModuleDeps {
-  /** Roles and role aliases. */
+  /** Roles, role aliases and issued credentials. */
   sql: SqlEngine;
-  /** Issued credentials (still on the SQLite database). */
-  db: Db;
+  log?: Logger;
   thingsOf(ns: Namespace, certificateId: string): string[];
   thingTypeOf(ns: Namespace, thingName: string): string | null | undefined;
   certificateActive(ns: Namespace, certificateId: string): boolean;
@@ -46,7 +45,7 @@ export interface RoleModule {
 
 export async function createRoleModule(deps: RoleModuleDeps): Promise<RoleModule> {
   const store = await RoleStore.open(deps.sql);
-  const credentials = new CredentialStore(deps.db);
+  const credentials = new CredentialStore(deps.sql);
   const roles = new Roles({ store });
   const aliases = new RoleAliases({ store, tags: deps.tags });
   const provider = new CredentialsProvider({
@@ -56,6 +55,7 @@ export async function createRoleModule(deps: RoleModuleDeps): Promise<RoleModule
     thingsOf: deps.thingsOf,
     thingTypeOf: deps.thingTypeOf,
     certificateActive: deps.certificateActive,
+    log: deps.log,
   });
   return {
     store,
@@ -65,10 +65,9 @@ export async function createRoleModule(deps: RoleModuleDeps): Promise<RoleModule
     provider,
     routes: roleRoutes({ roles, aliases, provider }),
     clear() {
-      credentials.clear();
       roles.clearCache();
       provider.clearCache();
-      return store.clear();
+      return Promise.all([credentials.clear(), store.clear()]);
     },
     reload: () => store.reload(),
   };
@@ -86,7 +85,7 @@ export const rolesCapability = defineCapability(
     const registry = () => ctx.use('registry').store;
     const roles = await createRoleModule({
       sql: ctx.sql,
-      db: ctx.db,
+      log: ctx.log('roles'),
       thingsOf: (ns, id) =>
         registry()
           .thingsOf(ns, iotArn(ns, `cert/${id}`))
@@ -102,7 +101,17 @@ export const rolesCapability = defineCapability(
       routes: roles.routes,
       resources: { rolealias: (ns, name) => roles.aliases.get(ns, name) !== undefined },
       clear: () => roles.clear(),
+      start() {
+        // Credentials expired long ago are deleted now and then (every node may; the delete is idempotent).
+        const log = ctx.log('roles');
+        const purge = setInterval(() => {
+          roles.provider.purge().catch((err: Error) => log.warn({ err: err.message }, 'deleting expired credentials failed'));
+        }, PURGE_INTERVAL_MS);
+        purge.unref();
+        return () => clearInterval(purge);
+      },
+      reload: { tables: ['roles', 'role_aliases'], run: () => roles.reload() },
     };
   },
-  { migrations: roleMigrations },
+  { migrations: { ...roleMigrations, ...credentialMigrations } },
 );

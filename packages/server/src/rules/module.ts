@@ -47,6 +47,7 @@ export const rulesCapability = defineCapability(
       start: (broker) => m.start(broker),
       clear: () => m.clear(),
       stop: () => m.stop(),
+      reload: { tables: ['topic_rules', 'topic_rule_destinations'], run: () => m.reload() },
     };
   },
   { migrations: rulesMigrations },

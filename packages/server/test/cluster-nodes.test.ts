@@ -1,0 +1,104 @@
+/**
+ * Whole Thicket nodes as `thicket serve --database ... --cluster ...` starts them: three servers on
+ * one throwaway PostgreSQL and one nats-server, all on loopback. Every node serves every API with
+ * the one admin key; what one node writes is seen on the others; MQTT crosses nodes in order; a
+ * client id moving to another node takes its session along (0x8E on the old one).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { CreateRoleAliasCommand, DescribeRoleAliasCommand, IoTClient } from '@aws-sdk/client-iot';
+import mqtt, { type MqttClient } from 'mqtt';
+import { startTestServer, type TestServer } from './helpers.js';
+import { startNats, type NatsServer } from './nats-helpers.js';
+import { startPostgres, type Postgres } from './pg-helpers.js';
+
+let pg: Postgres;
+let nats: NatsServer;
+const nodes: TestServer[] = [];
+const clients: MqttClient[] = [];
+
+before(async () => {
+  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
+  const database = await pg.createDatabase('cluster');
+  // The first node creates the schema and the identity; the others join a running cluster.
+  for (const id of ['a', 'b', 'c'])
+    nodes.push(await startTestServer({ database, cluster: [nats.url], nodeId: id, dev: true, testMode: true }));
+});
+
+after(async () => {
+  for (const c of clients) await c.endAsync(true).catch(() => {});
+  for (const n of nodes) await n.close();
+  await Promise.all([nats.close(), pg.stop()]);
+});
+
+const iot = (n: TestServer): IoTClient =>
+  new IoTClient({ endpoint: `http://127.0.0.1:${n.ports.http}`, region: 'us-east-1', credentials: n.adminKey });
+
+async function until<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, ms = 5000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function client(n: TestServer, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${n.ports.mqtt}`, { reconnectPeriod: 0, protocolVersion: 5, ...opts });
+  clients.push(c);
+  return c;
+}
+
+test('every node has the one CA and admin key; each says it is healthy and names itself in its metrics', async () => {
+  const ca = nodes.map((n) => readFileSync(join(n.dataDir, 'ca.pem'), 'utf8'));
+  assert.equal(new Set(ca).size, 1);
+  assert.equal(new Set(nodes.map((n) => n.adminKey.accessKeyId)).size, 1);
+  for (const [i, n] of nodes.entries()) {
+    const health = (await (await fetch(`http://127.0.0.1:${n.ports.http}/healthz`)).json()) as Record<string, unknown>;
+    assert.deepEqual([health.status, health.database, health.cluster], ['ok', 'ok', 'ok']);
+    const metrics = await (await fetch(`http://127.0.0.1:${n.ports.http}/metrics`)).text();
+    assert.match(metrics, new RegExp(`node="${['a', 'b', 'c'][i]}"`));
+  }
+});
+
+test('what one node writes through the API the other nodes serve at once', async () => {
+  const [a, b, c] = nodes.map(iot);
+  await a!.send(new CreateRoleAliasCommand({ roleAlias: 'fleet', roleArn: 'arn:aws:iam::123456789012:role/fleet' }));
+  for (const other of [b!, c!]) {
+    const d = await until(
+      () =>
+        other.send(new DescribeRoleAliasCommand({ roleAlias: 'fleet' })).then(
+          (r) => r.roleAliasDescription,
+          () => undefined,
+        ),
+      'the alias on another node',
+    );
+    assert.equal(d.roleArn, 'arn:aws:iam::123456789012:role/fleet');
+  }
+});
+
+test('a QoS 1 subscriber on node A receives every message published on node B, in order', async () => {
+  const sub = await client(nodes[0]!);
+  await sub.subscribeAsync('fleet/+/telemetry', { qos: 1 });
+  const got: number[] = [];
+  sub.on('message', (_t, p) => got.push(Number(p.toString())));
+  await nodes[0]!.cluster!.flush();
+  const pub = await client(nodes[1]!);
+  const N = 200;
+  for (let i = 0; i < N; i++) await pub.publishAsync('fleet/d1/telemetry', String(i), { qos: 1 });
+  await until(() => (got.length >= N ? true : undefined), `${N} messages (have ${got.length})`);
+  assert.deepEqual(
+    got,
+    Array.from({ length: N }, (_, i) => i),
+  );
+});
+
+test('a client id that connects to node C while connected to node A is disconnected from A with 0x8E', async () => {
+  const first = await client(nodes[0]!, { clientId: 'wanderer' });
+  const reason = new Promise<number | undefined>((resolve) => first.once('disconnect', (p) => resolve(p.reasonCode)));
+  await client(nodes[2]!, { clientId: 'wanderer' });
+  assert.equal(await reason, 0x8e);
+});
