@@ -8,7 +8,7 @@ import type { Namespace } from '../accounts/namespace.js';
 import { alreadyExists, AwsError, invalidRequest, notFound } from '../aws/errors.js';
 import { pageOf, pageSize, parseBool } from '../api/pagination.js';
 import { certificateId } from '../pki/index.js';
-import type { CaCertificateRow, CertificateMode, CertificateStore } from './cert-store.js';
+import { untilApplied, type CaCertificateRow, type CertificateMode, type CertificateStore } from './cert-store.js';
 import { caCertArn, certificateState } from './certificates.js';
 import { canonicalPem, certificateInvalid, issuedBy, parseCertificate, validity } from './x509-check.js';
 
@@ -32,11 +32,11 @@ export class CaCertificates {
     return c;
   }
 
-  registrationCode(ns: Namespace) {
-    return { registrationCode: this.store.registrationCode(ns, () => randomBytes(32).toString('hex')) };
+  async registrationCode(ns: Namespace) {
+    return { registrationCode: await this.store.registrationCode(ns, () => randomBytes(32).toString('hex')) };
   }
 
-  register(
+  async register(
     ns: Namespace,
     body: { caCertificate?: unknown; verificationCertificate?: unknown; registrationConfig?: unknown; certificateMode?: unknown },
     q: { setAsActive?: string; allowAutoRegistration?: string },
@@ -53,7 +53,7 @@ export class CaCertificates {
       if (body.verificationCertificate === undefined)
         throw invalidRequest('verificationCertificate is required for a CA certificate in DEFAULT mode');
       const verification = parseCertificate(body.verificationCertificate, 'verificationCertificate');
-      const code = this.store.registrationCode(ns, () => randomBytes(32).toString('hex'));
+      const code = await this.store.registrationCode(ns, () => randomBytes(32).toString('hex'));
       if (commonNameOf(verification) !== code) {
         throw new AwsError(
           'RegistrationCodeValidationException',
@@ -65,15 +65,16 @@ export class CaCertificates {
     }
     const active = parseBool(q.setAsActive, 'setAsActive') ?? false;
     const auto = parseBool(q.allowAutoRegistration, 'allowAutoRegistration') ?? false;
-    return this.store.tx(() => {
-      const pem = canonicalPem(ca);
-      const id = certificateId(pem);
+    const pem = canonicalPem(ca);
+    const id = certificateId(pem);
+    // The key decides between two registrations at once (the loser finds the row read again).
+    return untilApplied(`CA certificate ${id}`, async () => {
       if (this.store.caCertificate(ns, id)) throw alreadyExists('The CA certificate is already registered', id, caCertArn(ns, id));
-      if (this.store.caCertificates(ns).length >= MAX_CA_CERTIFICATES) {
+      if ((await this.store.countCaCertificates(ns)) >= MAX_CA_CERTIFICATES) {
         throw new AwsError('LimitExceededException', 410, `At most ${MAX_CA_CERTIFICATES} CA certificates may be registered`);
       }
       const now = Date.now();
-      this.store.putCaCertificate(ns, {
+      const inserted = await this.store.insertCaCertificate(ns, {
         certificateId: id,
         pem,
         status: active ? 'ACTIVE' : 'INACTIVE',
@@ -85,7 +86,7 @@ export class CaCertificates {
         customerVersion: 1,
         generationId: randomBytes(16).toString('hex'),
       });
-      return { certificateArn: caCertArn(ns, id), certificateId: id };
+      return inserted && { certificateArn: caCertArn(ns, id), certificateId: id };
     });
   }
 
@@ -110,7 +111,7 @@ export class CaCertificates {
     };
   }
 
-  update(
+  async update(
     ns: Namespace,
     id: string,
     q: { newStatus?: string; newAutoRegistrationStatus?: string },
@@ -126,7 +127,8 @@ export class CaCertificates {
     ) {
       throw invalidRequest(`newAutoRegistrationStatus must be ENABLE or DISABLE, not '${q.newAutoRegistrationStatus}'`);
     }
-    const wasActive = this.store.tx(() => {
+    // Decided on the row as read; applies only while the database still holds it.
+    const applied = await untilApplied(`CA certificate ${id}`, async () => {
       const c = this.get(ns, id);
       const next: CaCertificateRow = {
         ...c,
@@ -139,18 +141,19 @@ export class CaCertificates {
         lastModified: Date.now(),
         customerVersion: c.customerVersion + 1,
       };
-      this.store.putCaCertificate(ns, next);
-      return c.status === 'ACTIVE' && next.status !== 'ACTIVE';
+      if (!(await this.store.updateCaCertificate(ns, c, next))) return false;
+      return { deactivated: c.status === 'ACTIVE' && next.status !== 'ACTIVE' };
     });
-    if (wasActive) this.deactivated(ns, id);
+    if (applied.deactivated) this.deactivated(ns, id);
     return {};
   }
 
-  delete(ns: Namespace, id: string): Record<string, never> {
-    this.store.tx(() => {
+  async delete(ns: Namespace, id: string): Promise<Record<string, never>> {
+    // Deleted only while the row is what was checked (so not made ACTIVE meanwhile).
+    await untilApplied(`CA certificate ${id}`, async () => {
       const c = this.get(ns, id);
       if (c.status === 'ACTIVE') throw certificateState('A CA certificate must be INACTIVE before it can be deleted');
-      this.store.deleteCaCertificate(ns, id);
+      return this.store.deleteCaCertificate(ns, c);
     });
     this.deactivated(ns, id);
     return {};

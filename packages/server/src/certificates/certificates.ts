@@ -9,7 +9,7 @@ import { iotArn, parseArn, type Namespace } from '../accounts/namespace.js';
 import { alreadyExists, AwsError, deleteConflict, invalidRequest, notFound } from '../aws/errors.js';
 import { pageOf, pageSize, parseBool } from '../api/pagination.js';
 import { certificateId, issueCertificateFromCsr, issueClientCertificate, type Pki } from '../pki/index.js';
-import type { CertificateRow, CertificateStatus, CertificateStore } from './cert-store.js';
+import { untilApplied, type CaCertificateRow, type CertificateRow, type CertificateStatus, type CertificateStore } from './cert-store.js';
 import { canonicalPem, certificateInvalid, issuedBy, parseCertificate, validity } from './x509-check.js';
 
 const generateKeyPair = promisify(generateKeyPairCb);
@@ -31,11 +31,11 @@ export const certificateState = (message: string): AwsError => new AwsError('Cer
 /** What certificates need from the rest of the platform. */
 export interface CertificateHooks {
   /** Things the certificate is attached to. */
-  thingsOf(ns: Namespace, certArn: string): string[];
+  thingsOf(ns: Namespace, certArn: string): string[] | Promise<string[]>;
   /** Policies attached to the certificate. */
-  policiesOf(ns: Namespace, certArn: string): string[];
-  detachAllPolicies(ns: Namespace, certArn: string): void;
-  /** The certificate stopped being ACTIVE or was deleted: close its connections. */
+  policiesOf(ns: Namespace, certArn: string): string[] | Promise<string[]>;
+  detachAllPolicies(ns: Namespace, certArn: string): void | Promise<void>;
+  /** The certificate stopped being ACTIVE (the change is stored): close its connections. */
   deactivated(ns: Namespace, certificateId: string): void;
 }
 
@@ -74,7 +74,17 @@ export class Certificates {
     return c;
   }
 
-  private add(ns: Namespace, pem: string, status: CertificateStatus, caCertificateId: string | null): CertificateRow {
+  /**
+   * Stores a new certificate, refused when the namespace has it already. With `signer` it goes in only
+   * while that CA is ACTIVE in the database; `false` when another writer changed either first (the
+   * store has read them again: the caller decides anew).
+   */
+  private async add(
+    ns: Namespace,
+    pem: string,
+    status: CertificateStatus,
+    signer: CaCertificateRow | null,
+  ): Promise<CertificateRow | false> {
     const id = certificateId(pem);
     if (this.store.certificate(ns, id)) throw alreadyExists('The certificate is already provisioned or registered', id, certArn(ns, id));
     const now = Date.now();
@@ -82,15 +92,19 @@ export class Certificates {
       certificateId: id,
       pem,
       status,
-      caCertificateId,
+      caCertificateId: signer?.certificateId ?? null,
       mode: 'DEFAULT',
       createdAt: now,
       lastModified: now,
       customerVersion: 1,
       generationId: randomBytes(16).toString('hex'),
     };
-    this.store.putCertificate(ns, row);
-    return row;
+    return (await this.store.insertCertificate(ns, row, signer ?? undefined)) && row;
+  }
+
+  /** A certificate of the built-in CA (or registered without a CA). */
+  private issued(ns: Namespace, pem: string, status: CertificateStatus): Promise<CertificateRow> {
+    return untilApplied(`Certificate ${certificateId(pem)}`, () => this.add(ns, pem, status, null));
   }
 
   /** CreateKeysAndCertificate: an RSA 2048 key pair, as AWS makes, and a certificate from the server CA. */
@@ -106,7 +120,7 @@ export class Certificates {
       publicKeyPem: publicKey,
       days: 365 * 25,
     });
-    const row = this.store.tx(() => this.add(ns, issued.certificatePem, active ? 'ACTIVE' : 'INACTIVE', null));
+    const row = await this.issued(ns, issued.certificatePem, active ? 'ACTIVE' : 'INACTIVE');
     return {
       certificateArn: certArn(ns, row.certificateId),
       certificateId: row.certificateId,
@@ -124,12 +138,12 @@ export class Certificates {
     } catch (err) {
       throw invalidRequest(`Invalid certificate signing request: ${(err as Error).message}`);
     }
-    const row = this.store.tx(() => this.add(ns, issued.certificatePem, active ? 'ACTIVE' : 'INACTIVE', null));
+    const row = await this.issued(ns, issued.certificatePem, active ? 'ACTIVE' : 'INACTIVE');
     return { certificateArn: certArn(ns, row.certificateId), certificateId: row.certificateId, certificatePem: row.pem };
   }
 
   /** RegisterCertificate: a device certificate signed by a registered, active CA (or by the server CA). */
-  register(
+  async register(
     ns: Namespace,
     body: { certificatePem?: unknown; caCertificatePem?: unknown; status?: unknown },
     setAsActive: string | undefined,
@@ -137,33 +151,35 @@ export class Certificates {
     const cert = parseCertificate(body.certificatePem, 'certificatePem');
     const status =
       body.status !== undefined ? checkStatus(body.status, 'status') : parseBool(setAsActive, 'setAsActive') ? 'ACTIVE' : 'INACTIVE';
-    return this.store.tx(() => {
-      let caId: string | null = null;
+    const pem = canonicalPem(cert);
+    // Decided on the CAs as held; the insert applies only while the signing CA is ACTIVE in the database.
+    const row = await untilApplied(`Certificate ${certificateId(pem)}`, async () => {
+      let signer: CaCertificateRow | null = null;
       if (body.caCertificatePem !== undefined) {
         const ca = parseCertificate(body.caCertificatePem, 'caCertificatePem');
         const id = certificateId(canonicalPem(ca));
         const registered = this.store.caCertificate(ns, id);
         if (!registered) throw certificateInvalid(`The CA certificate ${id} is not registered`);
         if (!issuedBy(cert, ca)) throw certificateInvalid('The certificate was not signed by the given CA certificate');
-        caId = id;
+        signer = registered;
       } else if (!issuedBy(cert, this.builtInCa)) {
         const ca = this.store.caCertificates(ns).find((c) => issuedBy(cert, new X509Certificate(c.pem)));
         if (!ca) throw certificateInvalid('The certificate was not signed by a registered CA certificate');
-        caId = ca.certificateId;
+        signer = ca;
       }
-      if (caId !== null && this.store.caCertificate(ns, caId)!.status !== 'ACTIVE') {
-        throw certificateState(`The CA certificate ${caId} is not ACTIVE`);
+      if (signer !== null && signer.status !== 'ACTIVE') {
+        throw certificateState(`The CA certificate ${signer.certificateId} is not ACTIVE`);
       }
-      const row = this.add(ns, canonicalPem(cert), status, caId);
-      return { certificateArn: certArn(ns, row.certificateId), certificateId: row.certificateId };
+      return this.add(ns, pem, status, signer);
     });
+    return { certificateArn: certArn(ns, row.certificateId), certificateId: row.certificateId };
   }
 
   /** RegisterCertificateWithoutCA: any certificate; it authenticates by its exact bytes. */
-  registerWithoutCa(ns: Namespace, body: { certificatePem?: unknown; status?: unknown }) {
+  async registerWithoutCa(ns: Namespace, body: { certificatePem?: unknown; status?: unknown }) {
     const cert = parseCertificate(body.certificatePem, 'certificatePem');
     const status = body.status !== undefined ? checkStatus(body.status, 'status') : 'INACTIVE';
-    const row = this.store.tx(() => this.add(ns, canonicalPem(cert), status, null));
+    const row = await this.issued(ns, canonicalPem(cert), status);
     return { certificateArn: certArn(ns, row.certificateId), certificateId: row.certificateId };
   }
 
@@ -187,43 +203,45 @@ export class Certificates {
     };
   }
 
-  update(ns: Namespace, id: string, newStatus: string | undefined): Record<string, never> {
+  async update(ns: Namespace, id: string, newStatus: string | undefined): Promise<Record<string, never>> {
     if (newStatus === undefined) throw invalidRequest('newStatus is required');
     const status = checkStatus(newStatus, 'newStatus');
     if (status === 'PENDING_TRANSFER' || status === 'PENDING_ACTIVATION') {
       throw invalidRequest(`A certificate's status cannot be set to ${status}`);
     }
-    const before = this.store.tx(() => {
+    // The transition is decided on the row as read and applies only while the database still holds it.
+    const before = await untilApplied(`Certificate ${id}`, async () => {
       const c = this.get(ns, id);
       if (c.status === 'REVOKED' && status !== 'REVOKED')
         throw certificateState(`Certificate ${id} is revoked; a revoked certificate cannot change status`);
       if (c.status === 'PENDING_TRANSFER') throw certificateState(`Certificate ${id} is being transferred`);
-      this.store.putCertificate(ns, {
+      const next: CertificateRow = {
         ...c,
         status,
         lastModified: Date.now(),
         customerVersion: c.customerVersion + 1,
         generationId: randomBytes(16).toString('hex'),
-      });
-      return c.status;
+      };
+      return (await this.store.updateCertificate(ns, c, next)) && c.status;
     });
     if (before === 'ACTIVE' && status !== 'ACTIVE') this.hooks.deactivated(ns, id);
     return {};
   }
 
-  delete(ns: Namespace, id: string, forceDelete: string | undefined): Record<string, never> {
+  async delete(ns: Namespace, id: string, forceDelete: string | undefined): Promise<Record<string, never>> {
     const force = parseBool(forceDelete, 'forceDelete') ?? false;
-    this.store.tx(() => {
+    // Deleted only while the row is what was checked (so not made ACTIVE meanwhile).
+    await untilApplied(`Certificate ${id}`, async () => {
       const c = this.get(ns, id);
       // The messages are AWS's words.
       if (c.status === 'ACTIVE') throw certificateState(`Certificate must be deactivated (not ACTIVE) before deletion. Id: ${id}`);
       const arn = certArn(ns, id);
-      if (this.hooks.thingsOf(ns, arn).length) throw deleteConflict(`Things must be detached before deletion (arn: ${arn})`);
-      if (this.hooks.policiesOf(ns, arn).length) {
+      if ((await this.hooks.thingsOf(ns, arn)).length) throw deleteConflict(`Things must be detached before deletion (arn: ${arn})`);
+      if ((await this.hooks.policiesOf(ns, arn)).length) {
         if (!force) throw deleteConflict(`Certificate policies must be detached before deletion (arn: ${arn})`);
-        this.hooks.detachAllPolicies(ns, arn);
+        await this.hooks.detachAllPolicies(ns, arn);
       }
-      this.store.deleteCertificate(ns, id);
+      return this.store.deleteCertificate(ns, c);
     });
     return {};
   }
