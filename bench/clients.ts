@@ -5,6 +5,14 @@ import { CONNACK, FrameSplitter, SUBACK, type PacketHandler } from './protocol.j
 export interface Endpoint {
   host: string;
   port: number;
+  /** A cluster's nodes: connection i (of a connectMany/connectAll call) goes to ports[i % length]. */
+  ports?: number[];
+}
+
+/** Where connection `index` goes: `to` itself, or round-robin over a cluster's nodes. */
+function nodeFor(to: Endpoint, index: number): Endpoint {
+  if (to.ports === undefined || to.ports.length === 0) return to;
+  return { host: to.host, port: to.ports[index % to.ports.length]! };
 }
 
 const ignore: PacketHandler = () => {};
@@ -105,7 +113,7 @@ export async function connectMany(
     while (next < count) {
       const index = next++;
       try {
-        clients.push(await RawClient.connect(to, connectBytes(index), timeoutMs));
+        clients.push(await RawClient.connect(nodeFor(to, index), connectBytes(index), timeoutMs));
       } catch (err) {
         failed++;
         if (errors.length < 3) errors.push((err as Error).message);

@@ -15,8 +15,12 @@ import { runThroughput } from './workloads/throughput.js';
 export type LoadgenReply = { measurement: Measurement } | { error: string };
 
 async function execute(job: Job): Promise<Measurement> {
-  const to = { host: job.host, port: job.port };
+  const to = { host: job.host, port: job.port, ...(job.ports ? { ports: job.ports } : {}) };
+  /** What the broker's CPU is: one process, or a cluster's nodes, NATS and PostgreSQL. */
+  const server = job.serverPids ?? job.brokerPid;
   const s = job.scenario;
+  if ((job.ports || job.serverPids) && s.kind !== 'fan-in' && s.kind !== 'fan-out' && s.kind !== 'latency')
+    throw new Error(`${s.kind} scenarios do not run against a cluster`);
   switch (s.kind) {
     case 'fan-in': {
       let rules: RulesHandle | undefined;
@@ -26,7 +30,7 @@ async function execute(job: Job): Promise<Measurement> {
       }
       const { sidePerSecond, ...m } = await runThroughput(
         to,
-        job.brokerPid,
+        server,
         {
           publishers: s.publishers,
           subscribers: 1,
@@ -44,7 +48,7 @@ async function execute(job: Job): Promise<Measurement> {
     case 'fan-out':
       return runThroughput(
         to,
-        job.brokerPid,
+        server,
         { publishers: 1, subscribers: s.subscribers, qos: s.qos, window: s.window, topic: () => 'bench/fanout', filter: 'bench/fanout' },
         job.timing,
       );
@@ -56,7 +60,7 @@ async function execute(job: Job): Promise<Measurement> {
       }
       const { sidePerSecond, ...m } = await runLatency(
         to,
-        job.brokerPid,
+        server,
         s.rate,
         s.qos,
         job.timing,

@@ -40,6 +40,8 @@ export interface StartOptions {
   policy?: boolean;
   /** Keep state in a database file in a scratch directory rather than in memory (thicket only). */
   durable?: boolean;
+  /** One node of a cluster (thicket only; implies `durable`): `serve --database ... --cluster ... --node-id ...`. */
+  cluster?: { database: string; nats: string; nodeId: string };
 }
 
 /** Overrides the CLI entry point, to benchmark another build of thicket. */
@@ -97,11 +99,12 @@ const thicket: Peer = {
     return `${pkg.version}${commit}`;
   },
   settings: 'serve --dev --ephemeral; defaults: 100 in flight per client, 100,000 queued per session',
-  async start({ pinning, policy: withPolicy, durable }) {
+  async start({ pinning, policy: withPolicy, durable, cluster }) {
     const port = await freePort();
     const policy = withPolicy ? writePolicy() : undefined;
     const policyArgs = policy ? ['--dev-policy', policy.file] : [];
-    const dataDir = durable ? mkdtempSync(path.join(os.tmpdir(), 'thicket-bench-data-')) : undefined;
+    const clusterArgs = cluster ? ['--database', cluster.database, '--cluster', cluster.nats, '--node-id', cluster.nodeId] : [];
+    const dataDir = durable || cluster ? mkdtempSync(path.join(os.tmpdir(), 'thicket-bench-data-')) : undefined;
     const data = dataDir ? scratchDir(dataDir) : undefined;
     const storeArgs = dataDir ? ['--data-dir', dataDir] : ['--ephemeral'];
     // With a data directory the load generator may use the API: a known port and the admin key.
@@ -125,6 +128,7 @@ const thicket: Peer = {
       '--log-level',
       'warn',
       ...policyArgs,
+      ...clusterArgs,
     ];
     const proc = start(process.execPath, args, BROKER_CORE, pinning, { cwd: REPO });
     const running = await ready(proc, port, async () => {
@@ -208,7 +212,7 @@ const mosquitto: Peer = {
 export const PEERS: Record<PeerName, Peer> = { thicket, aedes, mosquitto };
 
 /** A port the kernel just handed out; it is closed again, then given to the broker. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -231,7 +235,7 @@ async function ready(proc: Tracked, port: number, stopPeer: () => Promise<void>)
   throw new Error(`broker not listening on ${port} after ${READY_TIMEOUT_MS} ms: ${proc.output() || '(no output)'}`);
 }
 
-function canConnect(port: number): Promise<boolean> {
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: HOST, port });
     const done = (ok: boolean): void => {

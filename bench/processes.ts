@@ -28,6 +28,8 @@ export class Tracked {
   exitCode: number | null = null;
   exitSignal: NodeJS.Signals | null = null;
   hasExited = false;
+  /** What killAll sends on an exit path that cannot wait (PostgreSQL: SIGQUIT, so its postmaster takes its backends along). */
+  abortSignal: NodeJS.Signals = 'SIGKILL';
   private tail = '';
 
   constructor(readonly child: ChildProcess) {
@@ -72,10 +74,10 @@ export function start(command: string, args: string[], core: number, pinning: Pi
   return tracked;
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone (or gives up after 5 s more). */
-export async function stop(p: Tracked, graceMs = 3000): Promise<void> {
+/** `first` (SIGTERM), then SIGKILL after `graceMs`; resolves once the process is gone (or gives up after 5 s more). */
+export async function stop(p: Tracked, graceMs = 3000, first: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (p.hasExited) return;
-  signal(p.pid, 'SIGTERM');
+  signal(p.pid, first);
   if (await within(p.exited, graceMs)) return;
   signal(p.pid, 'SIGKILL');
   await within(p.exited, 5000);
@@ -96,7 +98,7 @@ export function scratchDir(dir: string): { remove(): void } {
 
 /** For exit paths that cannot wait: SIGKILL every process still running, remove scratch directories. */
 export function killAll(): void {
-  for (const p of live) signal(p.pid, 'SIGKILL');
+  for (const p of live) signal(p.pid, p.abortSignal);
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
   scratch.clear();
 }

@@ -2,15 +2,15 @@
 import type { Measurement, RunResult } from './results.js';
 import { baselineOf, type Scenario } from './scenarios.js';
 
-function fixed(n: number | null, digits: number): string {
+export function fixed(n: number | null, digits: number): string {
   return n === null || !Number.isFinite(n) ? '-' : n.toFixed(digits);
 }
 
-function count(n: number): string {
+export function count(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string =>
     cells
@@ -20,7 +20,7 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-function describe(s: Scenario): string {
+export function describe(s: Scenario): string {
   switch (s.kind) {
     case 'fan-in':
       return (
@@ -66,7 +66,7 @@ const cpuColumns: Column[] = [
 ];
 
 /** Warnings a reader needs before trusting a figure. */
-function warnings(m: Measurement): string[] {
+export function warnings(m: Measurement): string[] {
   const out: string[] = [];
   if (m.kind === 'jobs') {
     if (m.jobStatus !== 'COMPLETED' || m.succeeded !== m.devices) out.push(`job ${m.jobStatus}, ${m.succeeded} succeeded`);

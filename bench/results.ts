@@ -6,6 +6,8 @@ export interface CpuShare {
   loadgen: number;
   /** All other processes on the machine: a high figure means the run was disturbed. */
   other: number | null;
+  /** Bench --cluster: `broker` is the sum of these (the nodes, nats, postgres). */
+  parts?: Record<string, number | null>;
 }
 
 export interface ThroughputMeasurement {

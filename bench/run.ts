@@ -2,36 +2,46 @@
  * `npm run bench`: thicket side by side with aedes and mosquitto in the same run (DESIGN.md §1.8).
  *
  *   node --conditions=source --import tsx bench/run.ts [--quick] [--only <scenario>[,...]] [--peers thicket,aedes,mosquitto]
+ *   node --conditions=source --import tsx bench/run.ts --cluster [--quick] [--only <scenario>[,...]]
  *
  * Each scenario starts each peer afresh, pinned to core 0, and a load generator process pinned to
  * core 1; tables go to stdout, progress to stderr, everything to .bench/results-<timestamp>.json.
  * `--only` takes scenario names or prefixes (`fanin`, `fanout-1000`, `latency-q1`, `connections`).
+ * `--cluster` runs cluster.ts instead: Thicket as 1, 2 and 3 nodes on PostgreSQL + NATS, no peers.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { LoadgenReply } from './loadgen.js';
+import { CLUSTER_QUICK_SET, CLUSTER_SET, runCluster } from './cluster.js';
+import { runLoadgen } from './loadgen-runner.js';
 import { HOST, PEERS, PEER_NAMES, REPO, type PeerName, type RunningPeer } from './peers.js';
-import { detectPinning, killAll, start, stop, type Pinning } from './processes.js';
+import { detectPinning, killAll, type Pinning } from './processes.js';
 import { scenarioTable } from './report.js';
 import type { RunResult } from './results.js';
-import { QUICK_SET, baselineOf, scenarios, thicketOnly, timing, type Job, type Scenario, type Timing } from './scenarios.js';
-
-const LOADGEN_CORE = 1;
+import { QUICK_SET, baselineOf, scenarios, thicketOnly, timing, type Scenario, type Timing } from './scenarios.js';
 
 const USAGE = `usage: npm run bench -- [--quick] [--only <scenario|prefix>[,...]] [--peers ${PEER_NAMES.join(',')}]
+       npm run bench -- --cluster [--quick] [--only <scenario|prefix>[,...]]
 scenarios: ${scenarios(false)
   .map((s) => s.name)
   .join(', ')}
---quick: about a minute, shorter measurements and a subset (${QUICK_SET.join(', ')}) unless --only is given`;
+--quick: about a minute, shorter measurements and a subset (${QUICK_SET.join(', ')}) unless --only is given
+--cluster: instead of the peer comparison, Thicket as 1, 2 and 3 cluster nodes (serve --database --cluster
+  --node-id) on a PostgreSQL 15 and a nats-server the bench starts itself, against one plain node (embedded
+  SQLite, no cluster) as the reference; clients spread over the nodes round-robin.
+  scenarios: ${CLUSTER_SET.join(', ')}
+  --quick: ${CLUSTER_QUICK_SET.join(', ')}, short measurements; about a minute on a quiet machine (full run: about 6)
+  Needs /usr/lib/postgresql/15/bin and nats-server (Debian packages postgresql-15, nats-server).
+  On a 2-core machine every node, PostgreSQL and NATS share one core: it shows the cluster's cost per message, not its scale.`;
 
-function options(): { quick: boolean; only: string[] | null; peers: PeerName[] } {
+function options(): { quick: boolean; only: string[] | null; peers: PeerName[]; cluster: boolean } {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
       peers: { type: 'string' },
+      cluster: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -40,6 +50,7 @@ function options(): { quick: boolean; only: string[] | null; peers: PeerName[] }
     console.log(USAGE);
     process.exit(0);
   }
+  if (values.cluster && values.peers !== undefined) throw new Error('--peers does not apply to --cluster (it runs thicket only)');
   const peers = (values.peers?.split(',') ?? PEER_NAMES).map((p) => p.trim()).filter(Boolean);
   for (const p of peers) if (!PEER_NAMES.includes(p as PeerName)) throw new Error(`unknown peer ${p}; known: ${PEER_NAMES.join(', ')}`);
   const only =
@@ -47,7 +58,7 @@ function options(): { quick: boolean; only: string[] | null; peers: PeerName[] }
       ?.split(',')
       .map((s) => s.trim())
       .filter(Boolean) ?? null;
-  return { quick: values.quick, only, peers: peers as PeerName[] };
+  return { quick: values.quick, only, peers: peers as PeerName[], cluster: values.cluster };
 }
 
 function select(all: Scenario[], quick: boolean, only: string[] | null): Scenario[] {
@@ -55,40 +66,6 @@ function select(all: Scenario[], quick: boolean, only: string[] | null): Scenari
   const chosen = all.filter((s) => only.some((o) => s.name === o || s.name.startsWith(o)));
   if (chosen.length === 0) throw new Error(`no scenario matches ${only.join(', ')}; known: ${all.map((s) => s.name).join(', ')}`);
   return chosen;
-}
-
-/** Long enough for the slowest broker to finish set-up, measurement and drain; a hang is cut off here. */
-function loadgenTimeoutMs(s: Scenario, t: Timing): number {
-  return s.kind === 'connections' ? 180_000 : t.warmupMs + t.measureMs + 60_000;
-}
-
-async function runLoadgen(job: Job, pinning: Pinning): Promise<LoadgenReply> {
-  const proc = start(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', path.join(REPO, 'bench/loadgen.ts'), JSON.stringify(job)],
-    LOADGEN_CORE,
-    pinning,
-    {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    },
-  );
-  try {
-    const reply = new Promise<LoadgenReply>((resolve) => {
-      proc.child.once('message', (m) => resolve(m as LoadgenReply));
-      void proc.exited.then(() => resolve({ error: `load generator ${proc.describeExit()}: ${proc.output() || '(no output)'}` }));
-    });
-    const timeout = loadgenTimeoutMs(job.scenario, job.timing);
-    const result = await Promise.race([
-      reply,
-      new Promise<LoadgenReply>((resolve) =>
-        setTimeout(() => resolve({ error: `load generator timed out after ${timeout / 1000} s` }), timeout).unref(),
-      ),
-    ]);
-    return result;
-  } finally {
-    await stop(proc, 2000);
-  }
 }
 
 async function runOne(peerName: PeerName, scenario: Scenario, t: Timing, pinning: Pinning): Promise<RunResult> {
@@ -133,6 +110,7 @@ function installExitHandlers(): void {
 async function main(): Promise<void> {
   installExitHandlers();
   const opts = options();
+  if (opts.cluster) return runCluster({ quick: opts.quick, only: opts.only, pinning: detectPinning() });
   const t = timing(opts.quick);
   const chosen = select(scenarios(opts.quick), opts.quick, opts.only);
   const pinning = detectPinning();

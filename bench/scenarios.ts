@@ -40,6 +40,16 @@ export interface Job {
   port: number;
   /** The broker's PID, whose CPU time and RSS the load generator samples from /proc. */
   brokerPid: number;
+  /**
+   * A cluster's nodes (bench --cluster): client connection i goes to ports[i % ports.length], so
+   * messages cross nodes; `port` is then ports[0]. Fan-in, fan-out and latency only.
+   */
+  ports?: number[];
+  /**
+   * Bench --cluster: the server-side processes by name (the nodes, nats, postgres), each PID with its
+   * children; their CPU together is reported as the broker's, and each group's in `cpu.parts`.
+   */
+  serverPids?: Record<string, number[]>;
   /** Thicket's HTTP API, for scenarios that set up resources (jobs). */
   api?: { httpPort: number; credentialsFile: string };
 }

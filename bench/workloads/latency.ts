@@ -4,7 +4,7 @@
  */
 import { closeAll, connectAll, lost, sleep, type Endpoint, type RawClient } from '../clients.js';
 import { PUBLISH, AckBatch, PublishTemplate, connectPacket, readPublish, subscribePacket, type PublishView } from '../protocol.js';
-import { cpuMeter } from '../proc-stats.js';
+import { cpuMeter, type CpuTarget } from '../proc-stats.js';
 import type { LatencyMeasurement } from '../results.js';
 import type { QoS, Timing } from '../scenarios.js';
 
@@ -14,7 +14,7 @@ const DRAIN_MS = 1_000;
 /** `sideCounter`: read at the start and end of the measured interval (rule evaluations), reported per second. */
 export async function runLatency(
   to: Endpoint,
-  brokerPid: number,
+  brokerPid: CpuTarget,
   rate: number,
   qos: QoS,
   timing: Timing,

@@ -6,7 +6,7 @@
  */
 import { closeAll, connectAll, lost, sleep, type Endpoint, type RawClient } from '../clients.js';
 import { PUBACK, PUBLISH, AckBatch, PublishTemplate, connectPacket, readPublish, subscribePacket, type PublishView } from '../protocol.js';
-import { cpuMeter } from '../proc-stats.js';
+import { cpuMeter, type CpuTarget } from '../proc-stats.js';
 import type { ThroughputMeasurement } from '../results.js';
 import type { QoS, Timing } from '../scenarios.js';
 
@@ -46,7 +46,7 @@ class Publisher {
 
 export async function runThroughput(
   to: Endpoint,
-  brokerPid: number,
+  brokerPid: CpuTarget,
   shape: ThroughputShape,
   timing: Timing,
 ): Promise<ThroughputMeasurement & { sidePerSecond?: number }> {
