@@ -8,7 +8,6 @@
  * (`synchronous=FULL`).
  */
 import Database from 'better-sqlite3';
-import type { MessageProperties } from '../message.js';
 import type {
   BrokerStore,
   StoredMessage,
@@ -18,7 +17,17 @@ import type {
   StoredState,
   StoredSubscription,
 } from './types.js';
-import type { QoS } from '../codec/packets.js';
+import {
+  encodeProps,
+  encodeSubscriptionIds,
+  messageFromRow,
+  QUEUE_PAGE_COLUMNS,
+  queueEntryFromRow,
+  queueItemFromRow,
+  retainedFromRow,
+  sessionsFromRows,
+  type Row,
+} from './rows.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS mqtt_sessions (
@@ -48,21 +57,6 @@ CREATE TABLE IF NOT EXISTS mqtt_retained (
 `;
 
 type Op = () => void;
-
-/** Properties as JSON: binary correlation data travels as base64. */
-function encodeProps(p: MessageProperties): string | null {
-  if (Object.keys(p).length === 0) return null;
-  return JSON.stringify({ ...p, correlationData: p.correlationData?.toString('base64') });
-}
-
-function decodeProps(s: string | null): MessageProperties {
-  if (!s) return {};
-  const o = JSON.parse(s) as MessageProperties & { correlationData?: string };
-  const out: MessageProperties = { ...o, correlationData: undefined };
-  if (o.correlationData) out.correlationData = Buffer.from(o.correlationData, 'base64');
-  else delete out.correlationData;
-  return out;
-}
 
 export interface SqliteStoreOptions {
   /** Wait for fsync on every commit (survives power loss, not only a killed process). */
@@ -118,8 +112,7 @@ export class SqliteStore implements BrokerStore {
       updQueue: d.prepare('UPDATE mqtt_queue SET packet_id = ?, state = ? WHERE mount = ? AND client_id = ? AND seq = ?'),
       delQueue: d.prepare('DELETE FROM mqtt_queue WHERE mount = ? AND client_id = ? AND seq = ?'),
       pageQueue: d.prepare(
-        `SELECT q.seq, q.message_id, q.qos, q.retain, q.subscription_ids, q.packet_id, q.state,
-                m.topic, m.payload, m.qos AS m_qos, m.retain AS m_retain, m.properties, m.created_at, m.expires_at
+        `SELECT ${QUEUE_PAGE_COLUMNS}
          FROM mqtt_queue q JOIN mqtt_messages m ON m.id = q.message_id
          WHERE q.mount = ? AND q.client_id = ? AND q.seq > ? ORDER BY q.seq LIMIT ?`,
       ),
@@ -138,70 +131,13 @@ export class SqliteStore implements BrokerStore {
   }
 
   load(): StoredState {
-    type Row = Record<string, unknown>;
-    const inbound = new Map<string, number[]>();
-    for (const r of this.db.prepare('SELECT * FROM mqtt_inbound_qos2').all() as Row[]) {
-      const k = `${r.mount as string}\u0000${r.client_id as string}`;
-      inbound.set(k, [...(inbound.get(k) ?? []), r.packet_id as number]);
-    }
-    const subs = new Map<string, StoredSubscription[]>();
-    for (const r of this.db.prepare('SELECT * FROM mqtt_subscriptions').all() as Row[]) {
-      const k = `${r.mount as string}\u0000${r.client_id as string}`;
-      const list = subs.get(k) ?? [];
-      list.push({
-        key: r.filter as string,
-        qos: r.qos as QoS,
-        noLocal: r.no_local === 1,
-        retainAsPublished: r.retain_as_published === 1,
-        retainHandling: r.retain_handling as 0 | 1 | 2,
-        subscriptionId: (r.subscription_id as number | null) ?? undefined,
-      });
-      subs.set(k, list);
-    }
-    const sessions: StoredSession[] = (this.db.prepare('SELECT * FROM mqtt_sessions').all() as Row[]).map((r) => ({
-      mount: r.mount as string,
-      clientId: r.client_id as string,
-      protocolVersion: r.protocol_version as number,
-      expiryInterval: r.expiry_interval as number,
-      disconnectedAt: r.disconnected_at as number | null,
-      subscriptions: subs.get(`${r.mount as string}\u0000${r.client_id as string}`) ?? [],
-      inboundQos2: inbound.get(`${r.mount as string}\u0000${r.client_id as string}`) ?? [],
-    }));
-    const messages: StoredMessage[] = (this.db.prepare('SELECT * FROM mqtt_messages').all() as Row[]).map((r) => ({
-      id: r.id as number,
-      topic: r.topic as string,
-      payload: r.payload as Buffer,
-      qos: r.qos as QoS,
-      retain: r.retain === 1,
-      properties: decodeProps(r.properties as string | null),
-      createdAt: r.created_at as number,
-      expiresAt: r.expires_at as number,
-    }));
-    const queue: StoredQueueEntry[] = (this.db.prepare('SELECT * FROM mqtt_queue ORDER BY seq').all() as Row[]).map((r) => ({
-      mount: r.mount as string,
-      clientId: r.client_id as string,
-      seq: r.seq as number,
-      messageId: r.message_id as number,
-      qos: r.qos as QoS,
-      retain: r.retain === 1,
-      subscriptionIds: r.subscription_ids ? (JSON.parse(r.subscription_ids as string) as number[]) : null,
-      packetId: r.packet_id as number,
-      state: r.state as 0 | 1 | 2,
-    }));
-    const retained = (this.db.prepare('SELECT * FROM mqtt_retained').all() as Row[]).map((r) => ({
-      mount: r.mount as string,
-      message: {
-        id: 0,
-        topic: r.topic as string,
-        payload: r.payload as Buffer,
-        qos: r.qos as QoS,
-        retain: true,
-        properties: decodeProps(r.properties as string | null),
-        createdAt: r.created_at as number,
-        expiresAt: r.expires_at as number,
-      },
-    }));
-    return { sessions, messages, queue, retained };
+    const all = (table: string, order = ''): Row[] => this.db.prepare(`SELECT * FROM ${table}${order}`).all() as Row[];
+    return {
+      sessions: sessionsFromRows(all('mqtt_sessions'), all('mqtt_subscriptions'), all('mqtt_inbound_qos2')),
+      messages: all('mqtt_messages').map(messageFromRow),
+      queue: all('mqtt_queue', ' ORDER BY seq').map(queueEntryFromRow),
+      retained: all('mqtt_retained').map(retainedFromRow),
+    };
   }
 
   private push(op: Op): void {
@@ -272,7 +208,7 @@ export class SqliteStore implements BrokerStore {
         e.messageId,
         e.qos,
         e.retain ? 1 : 0,
-        e.subscriptionIds ? JSON.stringify(e.subscriptionIds) : null,
+        encodeSubscriptionIds(e.subscriptionIds),
         e.packetId,
         e.state,
       ),
@@ -295,30 +231,7 @@ export class SqliteStore implements BrokerStore {
       this.ops = [];
       this.commit(ops);
     }
-    type Row = Record<string, unknown>;
-    return (this.stmt.pageQueue.all(mount, clientId, afterSeq, limit) as Row[]).map((r) => ({
-      entry: {
-        mount,
-        clientId,
-        seq: r.seq as number,
-        messageId: r.message_id as number,
-        qos: r.qos as QoS,
-        retain: r.retain === 1,
-        subscriptionIds: r.subscription_ids ? (JSON.parse(r.subscription_ids as string) as number[]) : null,
-        packetId: r.packet_id as number,
-        state: r.state as 0 | 1 | 2,
-      },
-      message: {
-        id: r.message_id as number,
-        topic: r.topic as string,
-        payload: r.payload as Buffer,
-        qos: r.m_qos as QoS,
-        retain: r.m_retain === 1,
-        properties: decodeProps(r.properties as string | null),
-        createdAt: r.created_at as number,
-        expiresAt: r.expires_at as number,
-      },
-    }));
+    return (this.stmt.pageQueue.all(mount, clientId, afterSeq, limit) as Row[]).map(queueItemFromRow);
   }
 
   putRetained(mount: string, m: StoredMessage): void {
