@@ -19,13 +19,17 @@ export interface RoleSession {
   decide(actions: readonly string[], resource: string): Decision;
 }
 
+/**
+ * Temporary credentials are per-request data kept in the database (another node may have issued
+ * them), so finding one may wait for it.
+ */
 export interface SessionCredentials {
   /** The secret of a temporary key, undefined when no such key was issued (or it was forgotten). */
-  secretOf(accessKeyId: string): string | undefined;
+  secretOf(accessKeyId: string): Promise<string | undefined>;
   /**
-   * The session of a request signed with a temporary key: throws the AWS error when the token is
-   * missing or wrong (UnrecognizedClientException), the credentials expired (ExpiredTokenException),
+   * The session of a request signed with a temporary key: rejects with the AWS error when the token
+   * is missing or wrong (UnrecognizedClientException), the credentials expired (ExpiredTokenException),
    * or what they were issued through (certificate, role alias) no longer stands.
    */
-  open(accessKeyId: string, token: string | undefined, sourceIp: string): RoleSession;
+  open(accessKeyId: string, token: string | undefined, sourceIp: string): Promise<RoleSession>;
 }

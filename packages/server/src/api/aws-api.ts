@@ -148,7 +148,7 @@ export async function authenticate(
   // A long-term key with a session token is a mistake (or a guess) that AWS refuses too.
   if (key && sessionToken(req) !== undefined)
     throw new AwsError('UnrecognizedClientException', 403, 'The security token included in the request is invalid.');
-  if (!key) return { ctx: sessionContext(req, id.accessKeyId, id.region, service, accounts, opts.roleSessions ?? false) };
+  if (!key) return { ctx: await sessionContext(req, id.accessKeyId, id.region, service, accounts, opts.roleSessions ?? false) };
   let accountId = key.accountId;
   const asAccount = firstValue(req.headers['x-thicket-account']);
   if (asAccount !== undefined && asAccount !== accountId) {
@@ -167,15 +167,15 @@ function sessionToken(req: FastifyRequest): string | undefined {
 }
 
 /** A request signed with temporary credentials: the token must match, and the role decides (see handle). */
-function sessionContext(
+async function sessionContext(
   req: FastifyRequest,
   accessKeyId: string,
   region: string,
   service: AwsService,
   accounts: AccountStore,
   allowed: boolean,
-): ApiContext {
-  const role = accounts.sessions!.open(accessKeyId, sessionToken(req), req.ip);
+): Promise<ApiContext> {
+  const role = await accounts.sessions!.open(accessKeyId, sessionToken(req), req.ip);
   const asAccount = firstValue(req.headers['x-thicket-account']);
   if (asAccount !== undefined && asAccount !== role.accountId) {
     throw new AwsError('AccessDeniedException', 403, `User: ${role.assumedRoleArn} may not act for account ${asAccount}`);

@@ -30,8 +30,9 @@ export interface SigV4Identity {
   date: Date;
 }
 
+/** The secret of an access key (temporary credentials may have to be read from the database). */
 export interface SecretLookup {
-  (accessKeyId: string): string | undefined;
+  (accessKeyId: string): string | undefined | Promise<string | undefined>;
 }
 
 const AUTH = /^AWS4-HMAC-SHA256\s+Credential=([^,\s]+)\s*,\s*SignedHeaders=([^,\s]+)\s*,\s*Signature=([0-9a-f]{64})\s*$/;
@@ -118,7 +119,7 @@ export async function verifySigV4(req: SignedRequest, secretOf: SecretLookup, no
     );
   }
 
-  const secret = secretOf(accessKeyId);
+  const secret = await secretOf(accessKeyId);
   if (secret === undefined)
     throw new AwsError('UnrecognizedClientException', 403, 'The security token included in the request is invalid.');
 

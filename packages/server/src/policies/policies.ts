@@ -7,11 +7,18 @@ import { iotArn, parseArn, type Namespace } from '../accounts/namespace.js';
 import { alreadyExists, AwsError, deleteConflict, invalidRequest, limitExceeded, notFound } from '../aws/errors.js';
 import { pageOf, pageSize, parseBool } from '../api/pagination.js';
 import { compilePolicies, parsePolicyDocument, PolicyDocumentError, type PolicyDocument } from './engine/index.js';
-import type { PolicyRow, PolicyStore } from './policy-store.js';
+import { untilApplied, type PolicyRow, type PolicyStore } from './policy-store.js';
 
 const NAME = /^[\w+=,.@-]+$/;
 const MAX_VERSIONS = 5;
 const MAX_POLICIES_PER_TARGET = 10;
+/** What a write refuses on what the store holds, which another node may have changed. */
+const REFUSALS = new Set([
+  'ResourceNotFoundException',
+  'DeleteConflictException',
+  'VersionsLimitExceededException',
+  'LimitExceededException',
+]);
 
 export const policyArn = (ns: Namespace, name: string): string => iotArn(ns, `policy/${name}`);
 
@@ -22,8 +29,10 @@ export interface PolicyHooks {
   groupAncestors(ns: Namespace, groupName: string): string[];
   /** Thing groups of a thing, with their ancestors. */
   groupsOfThing(ns: Namespace, thingName: string): string[];
-  /** A policy, a version or an attachment changed: cached decisions must go. */
+  /** A policy, a version or an attachment changed (here, or on another node): cached decisions must go. */
   changed(ns: Namespace): void;
+  /** Every policy may have changed (read again from the database): every cached decision must go. */
+  changedAll(): void;
 }
 
 function checkPolicyName(v: unknown): string {
@@ -53,7 +62,7 @@ function versionNumber(v: string | undefined): number {
 }
 
 export class Policies {
-  /** Parsed default-version documents, by namespace/name/version. */
+  /** Parsed default-version documents, by namespace/name/version/generation. */
   private parsed = new Map<string, PolicyDocument>();
 
   constructor(
@@ -65,10 +74,49 @@ export class Policies {
     this.parsed.clear();
   }
 
+  /** Reads every policy and attachment again (another node changed them); cached decisions go. */
+  async reload(): Promise<void> {
+    await this.store.reload();
+    // Parsed documents stay: they are keyed by generation, which every change of a policy renews.
+    this.hooks.changedAll();
+  }
+
+  /** Reads one policy again, with its versions and targets (another node changed it); the namespace's cached decisions go. */
+  async refresh(ns: Namespace, name: string): Promise<void> {
+    await this.store.refresh(ns, name);
+    this.hooks.changed(ns);
+  }
+
+  /** Reads one target's attachments again (another node attached or detached a policy); the namespace's cached decisions go. */
+  async refreshTarget(ns: Namespace, target: string): Promise<void> {
+    await this.store.refreshTarget(ns, target);
+    this.hooks.changed(ns);
+  }
+
   private get(ns: Namespace, name: string): PolicyRow {
     const p = this.store.policy(ns, name);
     if (!p) throw notFound(`Policy ${name} does not exist`);
     return p;
+  }
+
+  /**
+   * Runs a write until it applies (`untilApplied`). What it refuses from memory (no such policy or
+   * version, attached, too many versions or policies) it decides once more after reading the policy
+   * (and the target it names) again: another node may have changed them.
+   */
+  private decide<T>(ns: Namespace, name: string, attempt: () => Promise<T | false>, target?: () => string | undefined): Promise<T> {
+    let reread = false;
+    return untilApplied(`Policy ${name}`, async () => {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (reread || !(err instanceof AwsError) || !REFUSALS.has(err.code)) throw err;
+        reread = true;
+        const t = target?.();
+        await Promise.all([this.store.refresh(ns, name), t === undefined ? undefined : this.store.refreshTarget(ns, t)]);
+        return false;
+      }
+    });
   }
 
   /** The parsed default documents of the named policies (missing ones are skipped). */
@@ -77,10 +125,13 @@ export class Policies {
     for (const name of names) {
       const p = this.store.policy(ns, name);
       if (!p) continue;
-      const k = `${ns.accountId}/${ns.region}/${name}@${p.defaultVersion}`;
+      // The generation too: a policy deleted and created again under its name starts at version 1 again.
+      const k = `${ns.accountId}/${ns.region}/${name}@${p.defaultVersion}/${p.generationId}`;
       let doc = this.parsed.get(k);
       if (!doc) {
-        doc = parsePolicyDocument(this.store.version(ns, name, p.defaultVersion)!.document, { maxChars: Number.MAX_SAFE_INTEGER });
+        const v = this.store.version(ns, name, p.defaultVersion);
+        if (!v) continue;
+        doc = parsePolicyDocument(v.document, { maxChars: Number.MAX_SAFE_INTEGER });
         if (this.parsed.size > 10_000) this.parsed.clear();
         this.parsed.set(k, doc);
       }
@@ -110,24 +161,20 @@ export class Policies {
     return [...new Set(names)];
   }
 
-  create(ns: Namespace, rawName: unknown, body: { policyDocument?: unknown }) {
+  async create(ns: Namespace, rawName: unknown, body: { policyDocument?: unknown }) {
     const name = checkPolicyName(rawName);
     const { text } = checkDocument(body.policyDocument);
-    return this.store.tx(() => {
-      if (this.store.policy(ns, name))
-        throw alreadyExists(`Policy cannot be created - name already exists (name=${name})`, name, policyArn(ns, name));
-      const now = Date.now();
-      this.store.putPolicy(ns, {
-        name,
-        defaultVersion: 1,
-        nextVersion: 2,
-        createdAt: now,
-        lastModified: now,
-        generationId: newGeneration(),
-      });
-      this.store.putVersion(ns, name, { version: 1, document: text, createdAt: now });
-      return { policyName: name, policyArn: policyArn(ns, name), policyDocument: text, policyVersionId: '1' };
-    });
+    const taken = () => alreadyExists(`Policy cannot be created - name already exists (name=${name})`, name, policyArn(ns, name));
+    if (this.store.policy(ns, name)) {
+      // Another node may have deleted it: a refusal is decided on what the database holds.
+      await this.store.refresh(ns, name);
+      if (this.store.policy(ns, name)) throw taken();
+    }
+    const now = Date.now();
+    const row = { name, defaultVersion: 1, nextVersion: 2, createdAt: now, lastModified: now, generationId: newGeneration() };
+    // The policy and its first version in one transaction; the key decides between two creates at once.
+    if (!(await this.store.insertPolicy(ns, row, { version: 1, document: text, createdAt: now }))) throw taken();
+    return { policyName: name, policyArn: policyArn(ns, name), policyDocument: text, policyVersionId: '1' };
   }
 
   describe(ns: Namespace, name: string) {
@@ -144,14 +191,14 @@ export class Policies {
     };
   }
 
-  delete(ns: Namespace, name: string): Record<string, never> {
-    this.store.tx(() => {
+  async delete(ns: Namespace, name: string): Promise<Record<string, never>> {
+    await this.decide(ns, name, async () => {
       this.get(ns, name);
       if (this.store.targets(ns, name).length)
         throw deleteConflict(`The policy cannot be deleted as the policy is attached to one or more principals (name=${name})`);
       if (this.store.versions(ns, name).length > 1)
         throw deleteConflict(`Cannot delete the policy because it has one or more policy versions attached to it (name=${name})`);
-      this.store.deletePolicy(ns, name);
+      return this.store.deletePolicy(ns, name);
     });
     this.hooks.changed(ns);
     return {};
@@ -164,10 +211,10 @@ export class Policies {
     return { policies: page.items.map((p) => ({ policyName: p.name, policyArn: policyArn(ns, p.name) })), nextMarker: page.next };
   }
 
-  createVersion(ns: Namespace, name: string, body: { policyDocument?: unknown }, setAsDefault: string | undefined) {
+  async createVersion(ns: Namespace, name: string, body: { policyDocument?: unknown }, setAsDefault: string | undefined) {
     const { text } = checkDocument(body.policyDocument);
     const makeDefault = parseBool(setAsDefault, 'setAsDefault') ?? false;
-    const result = this.store.tx(() => {
+    const result = await this.decide(ns, name, async () => {
       const p = this.get(ns, name);
       if (this.store.versions(ns, name).length >= MAX_VERSIONS) {
         throw new AwsError(
@@ -178,14 +225,14 @@ export class Policies {
       }
       const version = p.nextVersion;
       const now = Date.now();
-      this.store.putVersion(ns, name, { version, document: text, createdAt: now });
-      this.store.putPolicy(ns, {
+      const next = {
         ...p,
         nextVersion: version + 1,
         defaultVersion: makeDefault ? version : p.defaultVersion,
         lastModified: now,
         generationId: newGeneration(),
-      });
+      };
+      if (!(await this.store.insertVersion(ns, p, next, { version, document: text, createdAt: now }, MAX_VERSIONS))) return false;
       return { policyArn: policyArn(ns, name), policyDocument: text, policyVersionId: String(version), isDefaultVersion: makeDefault };
     });
     if (makeDefault) this.hooks.changed(ns);
@@ -220,24 +267,24 @@ export class Policies {
     };
   }
 
-  setDefaultVersion(ns: Namespace, name: string, versionId: string): Record<string, never> {
-    this.store.tx(() => {
+  async setDefaultVersion(ns: Namespace, name: string, versionId: string): Promise<Record<string, never>> {
+    await this.decide(ns, name, async () => {
       const p = this.get(ns, name);
       const n = versionNumber(versionId);
       if (!this.store.version(ns, name, n)) throw notFound(`Version ${versionId} of policy ${name} does not exist`);
-      this.store.putPolicy(ns, { ...p, defaultVersion: n, lastModified: Date.now(), generationId: newGeneration() });
+      return this.store.updatePolicy(ns, p, { ...p, defaultVersion: n, lastModified: Date.now(), generationId: newGeneration() });
     });
     this.hooks.changed(ns);
     return {};
   }
 
-  deleteVersion(ns: Namespace, name: string, versionId: string): Record<string, never> {
-    this.store.tx(() => {
+  async deleteVersion(ns: Namespace, name: string, versionId: string): Promise<Record<string, never>> {
+    await this.decide(ns, name, async () => {
       const p = this.get(ns, name);
       const n = versionNumber(versionId);
       if (!this.store.version(ns, name, n)) throw notFound(`Version ${versionId} of policy ${name} does not exist`);
       if (n === p.defaultVersion) throw deleteConflict('Cannot delete the default version of a policy');
-      this.store.deleteVersion(ns, name, n);
+      return this.store.deleteVersion(ns, name, n);
     });
     return {};
   }
@@ -255,32 +302,42 @@ export class Policies {
     return target;
   }
 
-  attach(ns: Namespace, name: string, rawTarget: unknown): Record<string, never> {
-    this.store.tx(() => {
-      this.get(ns, name);
-      const target = this.checkTarget(ns, rawTarget);
-      const current = this.store.policiesOf(ns, target);
-      if (!current.includes(name) && current.length >= MAX_POLICIES_PER_TARGET) {
-        throw limitExceeded(`${target} already has ${MAX_POLICIES_PER_TARGET} policies attached, the most a target may have`);
-      }
-      this.store.attach(ns, name, target);
-    });
+  async attach(ns: Namespace, name: string, rawTarget: unknown): Promise<Record<string, never>> {
+    let seen: string | undefined;
+    await this.decide(
+      ns,
+      name,
+      async () => {
+        this.get(ns, name);
+        const target = this.checkTarget(ns, rawTarget);
+        seen = target;
+        const current = this.store.policiesOf(ns, target);
+        if (current.includes(name)) return true;
+        if (current.length >= MAX_POLICIES_PER_TARGET) {
+          throw limitExceeded(`${target} already has ${MAX_POLICIES_PER_TARGET} policies attached, the most a target may have`);
+        }
+        return this.store.attach(ns, name, target, Date.now(), MAX_POLICIES_PER_TARGET);
+      },
+      () => seen,
+    );
     this.hooks.changed(ns);
     return {};
   }
 
-  detach(ns: Namespace, name: string, rawTarget: unknown): Record<string, never> {
-    this.store.tx(() => {
+  async detach(ns: Namespace, name: string, rawTarget: unknown): Promise<Record<string, never>> {
+    await this.decide(ns, name, async () => {
       this.get(ns, name);
       if (typeof rawTarget !== 'string' || rawTarget.length === 0) throw invalidRequest('target is required');
-      this.store.detach(ns, name, rawTarget);
+      await this.store.detach(ns, name, rawTarget);
+      return true;
     });
     this.hooks.changed(ns);
     return {};
   }
 
-  detachAll(ns: Namespace, target: string): void {
-    this.store.detachTarget(ns, target);
+  /** Detaches every policy from a target (a certificate being deleted). */
+  async detachAll(ns: Namespace, target: string): Promise<void> {
+    await this.store.detachTarget(ns, target);
     this.hooks.changed(ns);
   }
 

@@ -9,8 +9,12 @@
  * Each use of the credentials checks again that the certificate is ACTIVE and the alias still the
  * one it was issued through; the role is looked up by its id, so a role deleted (even if created
  * again under its name) allows nothing any more.
+ *
+ * Issued credentials are in the database (any node may be asked to check them); the credential
+ * store keeps recently used ones in memory. Long-expired ones are deleted now and then (`purge`).
  */
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { Namespace } from '../accounts/namespace.js';
 import type { RoleSession, SessionCredentials } from '../accounts/session-credentials.js';
 import { AwsError } from '../aws/errors.js';
@@ -37,11 +41,17 @@ export interface CredentialsProviderOptions {
   thingTypeOf(ns: Namespace, thingName: string): string | null | undefined;
   certificateActive(ns: Namespace, certificateId: string): boolean;
   now?: () => number;
+  /** Where a service's credentials that could not be written are told of. */
+  log?: Logger;
 }
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 /** Expired credentials are kept this long, so that their use is answered "expired", not "unknown". */
 const EXPIRED_KEPT_MS = 24 * 3600 * 1000;
+/** How often the credentials expired longer than that are deleted. */
+export const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+/** What newCredentials makes: other keys were never issued here, so the database is not asked about them. */
+const TEMPORARY_KEY = /^ASIA[A-Z2-7]{16}$/;
 const SESSION_CACHE_ENTRIES = 10_000;
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -72,7 +82,7 @@ export class CredentialsProvider implements SessionCredentials {
   }
 
   /** GET /role-aliases/{alias}/credentials for a device authenticated by its certificate. */
-  issue(caller: CertificateCaller, alias: string, thingName: string | undefined) {
+  async issue(caller: CertificateCaller, alias: string, thingName: string | undefined) {
     const { ns, certificateId } = caller;
     let thingTypeName: string | null = null;
     if (thingName !== undefined) {
@@ -96,7 +106,7 @@ export class CredentialsProvider implements SessionCredentials {
         'The requested CredentialDurationSeconds exceeds the MaxSessionDuration set for the role',
       );
     }
-    const c = this.store({
+    const c = this.made({
       ns,
       alias,
       aliasCreatedAt: a.createdAt,
@@ -107,6 +117,7 @@ export class CredentialsProvider implements SessionCredentials {
       thingTypeName,
       durationMs: a.credentialDurationSeconds * 1000,
     });
+    await this.opts.credentials.insert(c.row);
     const { accessKeyId, secretAccessKey, sessionToken, expiresAt } = c;
     return { credentials: { accessKeyId, secretAccessKey, sessionToken, expiration: isoSeconds(expiresAt) } };
   }
@@ -115,11 +126,14 @@ export class CredentialsProvider implements SessionCredentials {
    * Credentials acting as a role of `ns`'s account for a Thicket service itself (the rules engine
    * signing an http action), not for a device: no certificate or alias stands behind them, so only
    * the role (by its id) and the expiry limit them. Undefined when the role is not one of the account.
+   *
+   * Answered at once (the rules engine signs synchronously): this node knows them from then on, the
+   * database (so other nodes) once the write that starts here lands.
    */
   issueForService(ns: Namespace, roleArn: string, durationSeconds = 3600) {
     const role = this.opts.roles.byArn(roleArn);
     if (!role || role.accountId !== ns.accountId) return undefined;
-    return this.store({
+    const c = this.made({
       ns,
       alias: '',
       aliasCreatedAt: 0,
@@ -130,12 +144,18 @@ export class CredentialsProvider implements SessionCredentials {
       thingTypeName: null,
       durationMs: Math.min(durationSeconds, role.maxSessionDuration) * 1000,
     });
+    this.opts.credentials.hold(c.row);
+    this.opts.credentials.insert(c.row).catch((err: Error) => {
+      this.opts.log?.warn({ err: err.message, accessKeyId: c.accessKeyId }, 'temporary credentials for a service could not be stored');
+    });
+    const { accessKeyId, secretAccessKey, sessionToken, expiresAt } = c;
+    return { accessKeyId, secretAccessKey, sessionToken, expiresAt };
   }
 
-  /** Makes new credentials for what they are issued for, stores them (the token as a digest), forgets long-expired ones. */
-  private store(
+  /** Makes new credentials for what they are issued for, and the row that keeps them (the token as a digest). */
+  private made(
     issued: Omit<CredentialRow, 'accessKeyId' | 'secretAccessKey' | 'tokenSha256' | 'expiresAt' | 'createdAt'> & { durationMs: number },
-  ): { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiresAt: number } {
+  ): { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiresAt: number; row: CredentialRow } {
     const now = this.now();
     const { accessKeyId, secretAccessKey, sessionToken } = newCredentials();
     const { durationMs, ...rest } = issued;
@@ -147,21 +167,23 @@ export class CredentialsProvider implements SessionCredentials {
       expiresAt: now + durationMs,
       createdAt: now,
     };
-    this.opts.credentials.tx(() => {
-      this.opts.credentials.deleteExpired(now - EXPIRED_KEPT_MS);
-      this.opts.credentials.putCredential(row);
-    });
-    return { accessKeyId, secretAccessKey, sessionToken, expiresAt: row.expiresAt };
+    return { accessKeyId, secretAccessKey, sessionToken, expiresAt: row.expiresAt, row };
   }
 
-  secretOf(accessKeyId: string): string | undefined {
-    if (!accessKeyId.startsWith('ASIA')) return undefined;
-    return this.opts.credentials.credential(accessKeyId)?.secretAccessKey;
+  /** Deletes the credentials that expired long enough ago (a use of them is then answered as unknown). */
+  purge(): Promise<number> {
+    return this.opts.credentials.deleteExpired(this.now() - EXPIRED_KEPT_MS);
   }
 
-  open(accessKeyId: string, token: string | undefined, sourceIp: string): RoleSession {
-    const c = this.opts.credentials.credential(accessKeyId);
-    if (!c || token === undefined) throw invalidToken();
+  async secretOf(accessKeyId: string): Promise<string | undefined> {
+    if (!TEMPORARY_KEY.test(accessKeyId)) return undefined;
+    return (await this.opts.credentials.credential(accessKeyId))?.secretAccessKey;
+  }
+
+  async open(accessKeyId: string, token: string | undefined, sourceIp: string): Promise<RoleSession> {
+    if (token === undefined || !TEMPORARY_KEY.test(accessKeyId)) throw invalidToken();
+    const c = await this.opts.credentials.credential(accessKeyId);
+    if (!c) throw invalidToken();
     const given = Buffer.from(sha256(token));
     if (!timingSafeEqual(given, Buffer.from(c.tokenSha256))) throw invalidToken();
     if (this.now() >= c.expiresAt)
