@@ -6,7 +6,7 @@
 import type { Namespace } from '../accounts/namespace.js';
 import { invalidRequest, notFound } from '../aws/errors.js';
 import { pageOf, pageSize } from '../api/pagination.js';
-import type { RegistryStore } from '../registry/registry-store.js';
+import { untilApplied, type RegistryStore } from '../registry/registry-store.js';
 import type { Certificates } from './certificates.js';
 
 export type ThingPrincipalType = 'EXCLUSIVE_THING' | 'NON_EXCLUSIVE_THING';
@@ -29,12 +29,12 @@ export class ThingPrincipals {
     if (!this.registry.thing(ns, name)) throw notFound(`Thing ${name} cannot be found.`);
   }
 
-  attach(ns: Namespace, thingName: string, rawPrincipal: unknown, type: string | undefined): Record<string, never> {
+  async attach(ns: Namespace, thingName: string, rawPrincipal: unknown, type: string | undefined): Promise<Record<string, never>> {
     const kind = (type ?? 'NON_EXCLUSIVE_THING') as ThingPrincipalType;
     if (kind !== 'EXCLUSIVE_THING' && kind !== 'NON_EXCLUSIVE_THING') {
       throw invalidRequest(`thingPrincipalType must be EXCLUSIVE_THING or NON_EXCLUSIVE_THING, not '${kind}'`);
     }
-    this.registry.tx(() => {
+    await untilApplied(`Thing ${thingName}`, async () => {
       this.thing(ns, thingName);
       const principal = this.principal(ns, rawPrincipal);
       const others = this.registry.thingsOf(ns, principal).filter((t) => t.thingName !== thingName);
@@ -45,17 +45,16 @@ export class ThingPrincipals {
           `${principal} is already attached to ${others.map((t) => t.thingName).join(', ')}; it cannot be attached exclusively`,
         );
       }
-      this.registry.attachPrincipal(ns, thingName, principal, kind === 'EXCLUSIVE_THING');
+      // The thing gone or the principal attached elsewhere meanwhile: decided again on what is there now.
+      return this.registry.attachPrincipal(ns, thingName, principal, kind === 'EXCLUSIVE_THING');
     });
     this.changed(ns);
     return {};
   }
 
-  detach(ns: Namespace, thingName: string, rawPrincipal: unknown): Record<string, never> {
-    this.registry.tx(() => {
-      this.thing(ns, thingName);
-      this.registry.detachPrincipal(ns, thingName, this.principal(ns, rawPrincipal));
-    });
+  async detach(ns: Namespace, thingName: string, rawPrincipal: unknown): Promise<Record<string, never>> {
+    this.thing(ns, thingName);
+    await this.registry.detachPrincipal(ns, thingName, this.principal(ns, rawPrincipal));
     this.changed(ns);
     return {};
   }

@@ -9,7 +9,6 @@ import type { ApiRoute } from '../api/aws-api.js';
 import type { PublicEndpoints } from '../api/endpoint-routes.js';
 import type { ConnectionAuth } from '../authz/device-authorizer.js';
 import { inTransaction } from '../store/database.js';
-import { runNow } from '../store/sql/sqlite-engine.js';
 import { migrate, type MigrationSet } from '../store/sql/migrations.js';
 import type { Capability, CapabilityContext, CapabilityDefinition, CapabilityName, PlatformOptions, Services } from './capability.js';
 
@@ -162,10 +161,6 @@ export class Platform {
       tags: {
         putting: (arn, tags) => this.use('tags').store.putting(arn, tags),
         removing: (arn) => this.use('tags').store.removing(arn),
-      },
-      syncTags: {
-        put: (arn, tags) => runNow(opts.db, this.use('tags').store.putting(arn, tags)),
-        remove: (arn) => runNow(opts.db, this.use('tags').store.removing(arn)),
       },
       resourceExists: (arn) => this.resourceExists(arn),
       disconnect: (ns, match, why, reason) => this.disconnect(ns, match, why, reason),

@@ -19,7 +19,7 @@ import type { ShadowSettings } from '../shadow/shadow-service.js';
 import type { Db } from '../store/database.js';
 import type { SqlEngine } from '../store/sql/engine.js';
 import type { StoreMigration } from '../store/sql/migrations.js';
-import type { SyncTagWriter, TagWriter } from '../tags/tag-writer.js';
+import type { TagWriter } from '../tags/tag-writer.js';
 
 /**
  * The services each capability offers the others, by capability name. Empty here: each capability
@@ -75,8 +75,6 @@ export interface CapabilityContext {
   use<K extends CapabilityName>(name: K): Services[K];
   /** Tags of any resource (the one tag table AWS's TagResource reaches, kept by the tags capability). */
   tags: TagWriter;
-  /** `tags` run at once on the SQLite database (`db`). */
-  syncTags: SyncTagWriter;
   /** Whether the resource an ARN names exists in its namespace (any capability's kinds). */
   resourceExists(arn: string): boolean;
   /** Closes the connections of a namespace whose authentication matches (revoked credentials). */

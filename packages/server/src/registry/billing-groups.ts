@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { alreadyExists, invalidRequest, notFound, versionConflict } from '../aws/errors.js';
 import { pageOf } from '../api/pagination.js';
-import type { BillingGroupRow, RegistryStore } from './registry-store.js';
+import type { TagWriter } from '../tags/tag-writer.js';
+import { untilApplied, type BillingGroupRow, type RegistryStore } from './registry-store.js';
 import { checkName, checkTags, nameOrArn, optionalString, optionalVersion } from './validation.js';
 
 export const billingGroupArn = (ns: Namespace, name: string): string => iotArn(ns, `billinggroup/${name}`);
@@ -24,10 +25,14 @@ function description(props: unknown): string | null {
 }
 
 export class BillingGroups {
-  constructor(private readonly store: RegistryStore) {}
+  constructor(
+    private readonly store: RegistryStore,
+    /** The tags capability's writer: a group's tags are stored and removed with it. */
+    private readonly tags: TagWriter,
+  ) {}
 
   private get(ns: Namespace, name: string): BillingGroupRow {
-    const g = this.store.billingGroup(ns, name);
+    const g = this.store.billing.billingGroup(ns, name);
     if (!g) throw notFound(`Billing group ${name} cannot be found.`);
     return g;
   }
@@ -37,18 +42,18 @@ export class BillingGroups {
     this.get(ns, name);
   }
 
-  create(ns: Namespace, rawName: unknown, body: { billingGroupProperties?: unknown; tags?: unknown }) {
+  async create(ns: Namespace, rawName: unknown, body: { billingGroupProperties?: unknown; tags?: unknown }) {
     const name = checkName('billingGroupName', rawName);
     const desc = description(body.billingGroupProperties);
     const tags = checkTags(body.tags);
-    return this.store.tx(() => {
-      const existing = this.store.billingGroup(ns, name);
-      if (existing) throw alreadyExists(`Billing group ${name} already exists.`, existing.id, billingGroupArn(ns, name));
+    const arn = billingGroupArn(ns, name);
+    const g = await untilApplied(`Billing group ${name}`, async () => {
+      const existing = this.store.billing.billingGroup(ns, name);
+      if (existing) throw alreadyExists(`Billing group ${name} already exists.`, existing.id, arn);
       const g: BillingGroupRow = { name, id: randomUUID(), description: desc, version: 1, createdAt: Date.now() };
-      this.store.putBillingGroup(ns, g);
-      this.store.putTags(billingGroupArn(ns, name), tags);
-      return { billingGroupName: name, billingGroupArn: billingGroupArn(ns, name), billingGroupId: g.id };
+      return (await this.store.billing.insertBillingGroup(ns, g, this.tags.putting(arn, tags))) && g;
     });
+    return { billingGroupName: name, billingGroupArn: arn, billingGroupId: g.id };
   }
 
   describe(ns: Namespace, name: string) {
@@ -64,38 +69,37 @@ export class BillingGroups {
   }
 
   /** The properties given replace the stored ones (an empty object removes the description). */
-  update(ns: Namespace, name: string, body: { billingGroupProperties?: unknown; expectedVersion?: unknown }) {
+  async update(ns: Namespace, name: string, body: { billingGroupProperties?: unknown; expectedVersion?: unknown }) {
     if (body.billingGroupProperties === undefined || body.billingGroupProperties === null)
       throw invalidRequest('billingGroupProperties is required');
     const desc = description(body.billingGroupProperties);
     const expected = optionalVersion('expectedVersion', body.expectedVersion);
-    return this.store.tx(() => {
+    const next = await untilApplied(`Billing group ${name}`, async () => {
       const g = this.get(ns, name);
       if (expected !== undefined && expected !== g.version)
         throw versionConflict(`The version for billing group ${name} does not match the expected version.`);
       const next = { ...g, description: desc, version: g.version + 1 };
-      this.store.putBillingGroup(ns, next);
-      return { version: next.version };
+      return (await this.store.billing.updateBillingGroup(ns, g, next)) && next;
     });
+    return { version: next.version };
   }
 
   /** Deleting a group that does not exist succeeds (the model lists no ResourceNotFoundException). */
-  delete(ns: Namespace, name: string, expectedVersion?: string): Record<string, never> {
+  async delete(ns: Namespace, name: string, expectedVersion?: string): Promise<Record<string, never>> {
     const expected = optionalVersion('expectedVersion', expectedVersion);
-    this.store.tx(() => {
-      const g = this.store.billingGroup(ns, name);
-      if (!g) return;
+    await untilApplied(`Billing group ${name}`, async () => {
+      const g = this.store.billing.billingGroup(ns, name);
+      if (!g) return true;
       if (expected !== undefined && expected !== g.version)
         throw versionConflict(`The version for billing group ${name} does not match the expected version.`);
-      this.store.deleteBillingGroup(ns, name);
-      this.store.deleteTags(billingGroupArn(ns, name));
+      return this.store.billing.deleteBillingGroup(ns, g, this.tags.removing(billingGroupArn(ns, name)));
     });
     return {};
   }
 
   list(ns: Namespace, q: { nextToken?: string; maxResults: number; namePrefixFilter?: string }) {
     const prefix = q.namePrefixFilter === undefined ? undefined : checkName('namePrefixFilter', q.namePrefixFilter);
-    let all = this.store.billingGroups(ns);
+    let all = this.store.billing.billingGroups(ns);
     if (prefix !== undefined) all = all.filter((g) => g.name.startsWith(prefix));
     const page = pageOf(all, q.maxResults, q.nextToken);
     return {
@@ -112,33 +116,29 @@ export class BillingGroups {
   }
 
   /** Puts a thing in the group, taking it out of the billing group it was in. */
-  addThing(ns: Namespace, body: Ref): Record<string, never> {
+  async addThing(ns: Namespace, body: Ref): Promise<Record<string, never>> {
     const { group, thing } = this.refs(ns, body);
-    this.store.tx(() => this.put(ns, group, thing));
+    await untilApplied(`Thing ${thing}`, async () => {
+      this.get(ns, group);
+      if (!this.store.thing(ns, thing)) throw notFound(`Thing ${thing} cannot be found.`);
+      // Either gone meanwhile: decided again on what is there now.
+      return this.store.billing.setBillingGroupOf(ns, thing, group);
+    });
     return {};
   }
 
-  /** In the caller's transaction: the thing exists, the group must. */
-  put(ns: Namespace, group: string, thing: string): void {
+  /** Removing a thing that is not in the group changes nothing and succeeds. */
+  async removeThing(ns: Namespace, body: Ref): Promise<Record<string, never>> {
+    const { group, thing } = this.refs(ns, body);
     this.get(ns, group);
     if (!this.store.thing(ns, thing)) throw notFound(`Thing ${thing} cannot be found.`);
-    this.store.setBillingGroupOf(ns, thing, group);
-  }
-
-  /** Removing a thing that is not in the group changes nothing and succeeds. */
-  removeThing(ns: Namespace, body: Ref): Record<string, never> {
-    const { group, thing } = this.refs(ns, body);
-    this.store.tx(() => {
-      this.get(ns, group);
-      if (!this.store.thing(ns, thing)) throw notFound(`Thing ${thing} cannot be found.`);
-      if (this.store.billingGroupOf(ns, thing) === group) this.store.setBillingGroupOf(ns, thing, null);
-    });
+    await this.store.billing.removeFromBillingGroup(ns, thing, group);
     return {};
   }
 
   listThings(ns: Namespace, name: string, q: { nextToken?: string; maxResults: number }) {
     this.get(ns, name);
-    const page = pageOf(this.store.billingGroupMembers(ns, name), q.maxResults, q.nextToken);
+    const page = pageOf(this.store.billing.billingGroupMembers(ns, name), q.maxResults, q.nextToken);
     return { things: page.items, nextToken: page.next };
   }
 }

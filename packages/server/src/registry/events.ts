@@ -24,10 +24,8 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export type Publish = (ns: Namespace, topic: string, payload: Record<string, unknown>) => void;
 
 export class RegistryEvents {
-  /** Enabled types per namespace; read on every registry change, written rarely. */
-  private cache = new Map<string, Set<string>>();
-
   constructor(
+    /** Holds the event configurations in memory: read on every registry change, written rarely. */
     private readonly store: RegistryStore,
     private readonly publish: Publish,
     /** Every registry change, published or not (policy variables depend on the registry). */
@@ -35,23 +33,11 @@ export class RegistryEvents {
   ) {}
 
   enabled(ns: Namespace, type: EventType): boolean {
-    const k = `${ns.accountId}/${ns.region}`;
-    let set = this.cache.get(k);
-    if (!set) {
-      set = new Set(
-        this.store
-          .eventConfigurations(ns)
-          .filter((c) => c.enabled)
-          .map((c) => c.type),
-      );
-      this.cache.set(k, set);
-    }
-    return set.has(type);
+    return this.store.eventEnabled(ns, type);
   }
 
-  configure(ns: Namespace, changes: Record<string, boolean>): void {
-    for (const [type, enabled] of Object.entries(changes)) this.store.setEventConfiguration(ns, type, enabled);
-    this.cache.delete(`${ns.accountId}/${ns.region}`);
+  configure(ns: Namespace, changes: Record<string, boolean>): Promise<void> {
+    return this.store.setEventConfigurations(ns, changes);
   }
 
   /** Publishes `body` (with eventType, eventId, timestamp and accountId added) if the type is enabled. */
@@ -66,10 +52,5 @@ export class RegistryEvents {
       accountId: ns.accountId,
       ...body,
     });
-  }
-
-  /** Forgets cached settings (after a reset). */
-  clear(): void {
-    this.cache.clear();
   }
 }

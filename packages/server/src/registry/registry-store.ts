@@ -1,460 +1,568 @@
-/** SQLite tables of the registry: things, thing types, static thing groups, billing groups, memberships, thing principals (tags are the tags capability's). */
-import { inTransaction, type Db, prepared } from '../store/database.js';
+/**
+ * The registry on the stores' SQL engine: things, thing types, the certificates (principals)
+ * attached to things and the event configurations here; thing groups (group-store.ts) and billing
+ * groups (billing-store.ts) beside them. Tags are the tags capability's: the services hand in its
+ * statements, which run in the same transaction as the resource's own.
+ *
+ * Everything is held in memory: read at open, written through on change, read again by `reload`
+ * (every row) or by `refreshThing`, `refreshGroup`, ... (one resource, when another node says it
+ * changed it). The device authorizer binds a connection to its thing (`thingsOf`) and resolves its
+ * policy variables synchronously, jobs and rules read things and groups synchronously: none of them
+ * waits for the database. The database decides every write: a create inserts (a taken name fails
+ * it), an update or delete applies only while the row holds what this store read (versions), and
+ * what a row needs (its thing type, its thing, its group) must still be there when it is written.
+ * A write that finds otherwise changes nothing, reads again what it depended on and answers false,
+ * so that the caller decides again (`untilApplied`).
+ */
+import { sql } from 'kysely';
 import type { Namespace } from '../accounts/namespace.js';
-import type { SyncTagWriter } from '../tags/tag-writer.js';
-import type { Tag } from './validation.js';
+import { byCodeUnit, nsKey } from '../store/held-rows.js';
+import { unchanged } from '../store/sql/conditional-writes.js';
+import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
+import { BillingGroupStore } from './billing-store.js';
+import { ThingGroupStore } from './group-store.js';
+import { Links, NsMap } from './held.js';
+import {
+  failIfPresent,
+  named,
+  nsOf,
+  thingDbRow,
+  thingOf,
+  thingTypeDbRow,
+  thingTypeOf,
+  type BillingGroupDbRow,
+  type BillingMemberDbRow,
+  type Condition,
+  type EventConfiguration,
+  type EventConfigurationDbRow,
+  type GroupMemberDbRow,
+  type ThingDbRow,
+  type ThingGroupDbRow,
+  type ThingGroupRow,
+  type ThingPrincipalDbRow,
+  type ThingRow,
+  type ThingTypeDbRow,
+  type ThingTypeRow,
+} from './registry-schema.js';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS things (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, thing_name TEXT NOT NULL, thing_id TEXT NOT NULL,
-  thing_type_name TEXT, attributes TEXT NOT NULL, version INTEGER NOT NULL, created_at INTEGER NOT NULL,
-  PRIMARY KEY (account_id, region, thing_name)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS things_by_type ON things (account_id, region, thing_type_name);
-CREATE TABLE IF NOT EXISTS thing_types (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, id TEXT NOT NULL, description TEXT,
-  searchable_attributes TEXT NOT NULL, mqtt5_configuration TEXT, deprecated INTEGER NOT NULL,
-  deprecated_at INTEGER, created_at INTEGER NOT NULL,
-  PRIMARY KEY (account_id, region, name)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS thing_groups (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, id TEXT NOT NULL, parent_name TEXT,
-  description TEXT, attributes TEXT NOT NULL, version INTEGER NOT NULL, created_at INTEGER NOT NULL,
-  PRIMARY KEY (account_id, region, name)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS thing_group_members (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, group_name TEXT NOT NULL, thing_name TEXT NOT NULL,
-  PRIMARY KEY (account_id, region, group_name, thing_name)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS group_members_by_thing ON thing_group_members (account_id, region, thing_name);
-CREATE TABLE IF NOT EXISTS billing_groups (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, id TEXT NOT NULL, description TEXT,
-  version INTEGER NOT NULL, created_at INTEGER NOT NULL,
-  PRIMARY KEY (account_id, region, name)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS billing_group_members (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, thing_name TEXT NOT NULL, group_name TEXT NOT NULL,
-  PRIMARY KEY (account_id, region, thing_name)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS billing_members_by_group ON billing_group_members (account_id, region, group_name, thing_name);
-CREATE TABLE IF NOT EXISTS thing_principals (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, thing_name TEXT NOT NULL, principal TEXT NOT NULL,
-  exclusive INTEGER NOT NULL,
-  PRIMARY KEY (account_id, region, thing_name, principal)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS thing_principals_by_principal ON thing_principals (account_id, region, principal);
-CREATE TABLE IF NOT EXISTS event_configurations (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, event_type TEXT NOT NULL, enabled INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  PRIMARY KEY (account_id, region, event_type)) WITHOUT ROWID;
-`;
+export type { BillingGroupRow, EventConfiguration, ThingGroupRow, ThingRow, ThingTypeRow } from './registry-schema.js';
+export { registryMigrations } from './registry-schema.js';
+export { untilApplied } from '../store/sql/conditional-writes.js';
 
-export interface ThingRow {
+export interface ThingPrincipal {
+  principal: string;
+  exclusive: boolean;
+}
+
+export interface PrincipalThing {
   thingName: string;
-  thingId: string;
-  thingTypeName: string | null;
-  attributes: Record<string, string>;
-  version: number;
-  createdAt: number;
+  exclusive: boolean;
 }
-
-export interface ThingTypeRow {
-  name: string;
-  id: string;
-  description: string | null;
-  searchableAttributes: string[];
-  mqtt5Configuration: unknown;
-  deprecated: boolean;
-  deprecatedAt: number | null;
-  createdAt: number;
-}
-
-export interface ThingGroupRow {
-  name: string;
-  id: string;
-  parentName: string | null;
-  description: string | null;
-  attributes: Record<string, string>;
-  version: number;
-  createdAt: number;
-}
-
-export interface BillingGroupRow {
-  name: string;
-  id: string;
-  description: string | null;
-  version: number;
-  createdAt: number;
-}
-
-type Row = Record<string, unknown>;
-
-const thing = (r: Row): ThingRow => ({
-  thingName: r.thing_name as string,
-  thingId: r.thing_id as string,
-  thingTypeName: (r.thing_type_name as string | null) ?? null,
-  attributes: JSON.parse(r.attributes as string) as Record<string, string>,
-  version: r.version as number,
-  createdAt: r.created_at as number,
-});
-
-const thingType = (r: Row): ThingTypeRow => ({
-  name: r.name as string,
-  id: r.id as string,
-  description: (r.description as string | null) ?? null,
-  searchableAttributes: JSON.parse(r.searchable_attributes as string) as string[],
-  mqtt5Configuration: r.mqtt5_configuration ? (JSON.parse(r.mqtt5_configuration as string) as unknown) : undefined,
-  deprecated: r.deprecated === 1,
-  deprecatedAt: (r.deprecated_at as number | null) ?? null,
-  createdAt: r.created_at as number,
-});
-
-const group = (r: Row): ThingGroupRow => ({
-  name: r.name as string,
-  id: r.id as string,
-  parentName: (r.parent_name as string | null) ?? null,
-  description: (r.description as string | null) ?? null,
-  attributes: JSON.parse(r.attributes as string) as Record<string, string>,
-  version: r.version as number,
-  createdAt: r.created_at as number,
-});
-
-const billingGroup = (r: Row): BillingGroupRow => ({
-  name: r.name as string,
-  id: r.id as string,
-  description: (r.description as string | null) ?? null,
-  version: r.version as number,
-  createdAt: r.created_at as number,
-});
 
 export class RegistryStore {
-  constructor(
-    readonly db: Db,
-    private readonly tagWriter: SyncTagWriter,
-  ) {
-    db.exec(SCHEMA);
+  readonly groups: ThingGroupStore;
+  readonly billing: BillingGroupStore;
+  private things = new NsMap<ThingRow>();
+  /** Thing types with the row the database holds (what a conditional write compares). */
+  private types = new NsMap<{ row: ThingTypeRow; db: ThingTypeDbRow }>();
+  /** Thing → its principals, each attached exclusively or not. */
+  private readonly principals = new Links<boolean>();
+  /** Event types by namespace key. */
+  private events = new Map<string, Map<string, EventConfiguration>>();
+
+  private constructor(private readonly sql: SqlEngine) {
+    const refreshThing = (ns: Namespace, name: string) => this.refreshThing(ns, name);
+    this.groups = new ThingGroupStore(sql, refreshThing);
+    this.billing = new BillingGroupStore(sql, refreshThing);
+  }
+
+  /** The store with every registry row the database holds loaded. */
+  static async open(engine: SqlEngine): Promise<RegistryStore> {
+    const store = new RegistryStore(engine);
+    await store.reload();
+    return store;
+  }
+
+  /** Reads every row again (another node may have changed them). */
+  async reload(): Promise<void> {
+    const { db } = this.sql;
+    const all = <R>(table: string) => this.sql.all<R>(db.selectFrom(table).selectAll());
+    const [things, types, groups, members, billingGroups, billingMembers, principals, events] = await Promise.all([
+      all<ThingDbRow>('things'),
+      all<ThingTypeDbRow>('thing_types'),
+      all<ThingGroupDbRow>('thing_groups'),
+      all<GroupMemberDbRow>('thing_group_members'),
+      all<BillingGroupDbRow>('billing_groups'),
+      all<BillingMemberDbRow>('billing_group_members'),
+      all<ThingPrincipalDbRow>('thing_principals'),
+      all<EventConfigurationDbRow>('event_configurations'),
+    ]);
+    this.things = new NsMap();
+    for (const r of things) this.things.set(nsOf(r), r.thing_name, thingOf(r));
+    this.types = new NsMap();
+    for (const r of types) this.types.set(nsOf(r), r.name, { row: thingTypeOf(r), db: r });
+    this.groups.load(groups, members);
+    this.billing.load(billingGroups, billingMembers);
+    this.principals.clear();
+    for (const p of principals) this.principals.link(nsOf(p), p.thing_name, p.principal, p.exclusive === 1);
+    this.events = new Map();
+    for (const e of events) this.holdEvent(nsOf(e), e);
   }
 
   /** Removes every registry resource of every namespace (test-mode reset). */
-  clear(): void {
-    this.db.exec(
-      'DELETE FROM things; DELETE FROM thing_types; DELETE FROM thing_groups; DELETE FROM thing_group_members; DELETE FROM billing_groups; DELETE FROM billing_group_members; DELETE FROM thing_principals; DELETE FROM event_configurations;',
-    );
-  }
-
-  /** Runs `fn` in one transaction (a check and the write it guards must not interleave). */
-  tx<T>(fn: () => T): T {
-    return inTransaction(this.db, fn);
+  clear(): Promise<unknown> {
+    const { db } = this.sql;
+    this.things.clear();
+    this.types.clear();
+    this.principals.clear();
+    this.events.clear();
+    return this.sql.batch([
+      db.deleteFrom('things'),
+      db.deleteFrom('thing_types'),
+      db.deleteFrom('thing_principals'),
+      db.deleteFrom('event_configurations'),
+      ...this.groups.clearing(),
+      ...this.billing.clearing(),
+    ]);
   }
 
   // ---- things --------------------------------------------------------------------------------
 
   thing(ns: Namespace, name: string): ThingRow | undefined {
-    const r = prepared(this.db, 'SELECT * FROM things WHERE account_id = ? AND region = ? AND thing_name = ?').get(
-      ns.accountId,
-      ns.region,
-      name,
-    ) as Row | undefined;
-    return r ? thing(r) : undefined;
+    return this.things.get(ns, name);
   }
 
-  putThing(ns: Namespace, t: ThingRow): void {
-    prepared(
-      this.db,
-      'INSERT OR REPLACE INTO things (account_id, region, thing_name, thing_id, thing_type_name, attributes, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run(ns.accountId, ns.region, t.thingName, t.thingId, t.thingTypeName, JSON.stringify(t.attributes), t.version, t.createdAt);
-  }
-
-  deleteThing(ns: Namespace, name: string): void {
-    prepared(this.db, 'DELETE FROM things WHERE account_id = ? AND region = ? AND thing_name = ?').run(ns.accountId, ns.region, name);
-    prepared(this.db, 'DELETE FROM thing_group_members WHERE account_id = ? AND region = ? AND thing_name = ?').run(
-      ns.accountId,
-      ns.region,
-      name,
-    );
-    this.setBillingGroupOf(ns, name, null);
-  }
-
-  /** Things ordered by name, after `after` (keyset paging). */
-  things(ns: Namespace, opts: { after?: string; limit: number; thingTypeName?: string }): ThingRow[] {
-    const args: unknown[] = [ns.accountId, ns.region, opts.after ?? ''];
-    let sql = 'SELECT * FROM things WHERE account_id = ? AND region = ? AND thing_name > ?';
-    if (opts.thingTypeName !== undefined) {
-      sql += ' AND thing_type_name = ?';
-      args.push(opts.thingTypeName);
+  /** The namespace's things by name, after `after` (exclusive), optionally only those of one type. */
+  thingsByName(ns: Namespace, opts: { after?: string; thingTypeName?: string } = {}): ThingRow[] {
+    const { after, thingTypeName } = opts;
+    const out: ThingRow[] = [];
+    for (const t of this.things.values(ns)) {
+      if (after !== undefined && t.thingName <= after) continue;
+      if (thingTypeName !== undefined && t.thingTypeName !== thingTypeName) continue;
+      out.push(t);
     }
-    sql += ' ORDER BY thing_name LIMIT ?';
-    args.push(opts.limit);
-    return (prepared(this.db, sql).all(...args) as Row[]).map(thing);
+    return out.sort((a, b) => byCodeUnit(a.thingName, b.thingName));
   }
 
-  countThingsOfType(ns: Namespace, type: string): number {
-    return (
-      prepared(this.db, 'SELECT COUNT(*) AS n FROM things WHERE account_id = ? AND region = ? AND thing_type_name = ?').get(
-        ns.accountId,
-        ns.region,
-        type,
-      ) as {
-        n: number;
-      }
-    ).n;
+  /** How many things have the type, as the database says. */
+  async countThingsOfType(ns: Namespace, type: string): Promise<number> {
+    const r = await this.sql.first<{ n: number | string }>(
+      this.sql.db
+        .selectFrom('things')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where(named(ns, 'thing_type_name', type)),
+    );
+    return Number(r?.n ?? 0);
+  }
+
+  /**
+   * Stores a new thing, in `billingGroup` when named, in one transaction. False, storing nothing,
+   * when the name is taken, its thing type is gone or deprecated, or the billing group is gone
+   * (each read again).
+   */
+  async insertThing(ns: Namespace, t: ThingRow, billingGroup?: string): Promise<boolean> {
+    try {
+      await this.sql.batch([
+        this.sql.db.insertInto('things').values(thingDbRow(ns, t)),
+        ...this.typeGuard(ns, t),
+        ...(billingGroup === undefined ? [] : this.billing.putting(ns, t.thingName, billingGroup)),
+      ]);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await Promise.all([
+        this.refreshThing(ns, t.thingName),
+        t.thingTypeName === null ? undefined : this.refreshThingType(ns, t.thingTypeName),
+        billingGroup === undefined ? undefined : this.billing.refreshBillingGroupRow(ns, billingGroup),
+      ]);
+      return false;
+    }
+    this.things.set(ns, t.thingName, t);
+    if (billingGroup !== undefined) this.billing.holdBillingGroupOf(ns, t.thingName, billingGroup);
+    return true;
+  }
+
+  /**
+   * Replaces `current` by `next` (same name, version one more). False, changing nothing, when the
+   * row no longer holds `current`'s version or a newly named thing type is gone or deprecated (read again).
+   */
+  async updateThing(ns: Namespace, current: ThingRow, next: ThingRow): Promise<boolean> {
+    let changes: number;
+    try {
+      const [r] = await this.sql.batch([
+        this.sql.db.updateTable('things').set(thingDbRow(ns, next)).where(this.sameThing(ns, current)),
+        ...(next.thingTypeName !== current.thingTypeName ? this.typeGuard(ns, next) : []),
+      ]);
+      changes = r?.changes ?? 0;
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      changes = 0;
+    }
+    if (changes === 0) {
+      await Promise.all([
+        this.refreshThing(ns, current.thingName),
+        next.thingTypeName === null ? undefined : this.refreshThingType(ns, next.thingTypeName),
+      ]);
+      return false;
+    }
+    this.things.set(ns, next.thingName, next);
+    return true;
+  }
+
+  /**
+   * Deletes `current` with its group memberships, its billing group membership and `also`
+   * (removing its tags) in one transaction. False, deleting nothing, when the row no longer holds
+   * `current`'s version or a principal is attached to it (read again), or when it is gone.
+   */
+  async deleteThing(ns: Namespace, current: ThingRow, also: readonly Statement[] = []): Promise<boolean> {
+    const { db } = this.sql;
+    const name = current.thingName;
+    let deleted: number;
+    try {
+      const [r] = await this.sql.batch([
+        db
+          .deleteFrom('things')
+          .where(this.sameThing(ns, current))
+          .where((eb) =>
+            eb.not(
+              eb.exists(
+                db
+                  .selectFrom('thing_principals')
+                  .select('principal')
+                  .where(named(ns, 'thing_name', name)),
+              ),
+            ),
+          ),
+        // The memberships and tags go only with the thing: should it still be there, this copy of it fails the batch.
+        failIfPresent(db, 'things', named(ns, 'thing_name', name, 'c')),
+        ...this.groups.removingThing(ns, name),
+        ...this.billing.removingThing(ns, name),
+        ...also,
+      ]);
+      deleted = r?.changes ?? 0;
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await this.refreshThing(ns, name);
+      return false;
+    }
+    this.forgetThing(ns, name);
+    // Deleted by another writer first: the caller finds it gone.
+    return deleted > 0;
+  }
+
+  /** Reads a thing again: its row, its groups, its billing group and its principals (another node may have changed them). */
+  async refreshThing(ns: Namespace, name: string): Promise<void> {
+    const { db } = this.sql;
+    const [row, groups, billingGroup, principals] = await Promise.all([
+      this.sql.first<ThingDbRow>(
+        db
+          .selectFrom('things')
+          .selectAll()
+          .where(named(ns, 'thing_name', name)),
+      ),
+      this.groups.readGroupsOfThing(ns, name),
+      this.billing.readBillingGroupOf(ns, name),
+      this.sql.all<ThingPrincipalDbRow>(
+        db
+          .selectFrom('thing_principals')
+          .selectAll()
+          .where(named(ns, 'thing_name', name)),
+      ),
+    ]);
+    if (row) this.things.set(ns, name, thingOf(row));
+    else this.things.delete(ns, name);
+    this.groups.holdGroupsOfThing(ns, name, groups);
+    this.billing.holdBillingGroupOf(ns, name, billingGroup);
+    this.principals.setFrom(
+      ns,
+      name,
+      principals.map((p) => [p.principal, p.exclusive === 1] as const),
+    );
+  }
+
+  private forgetThing(ns: Namespace, name: string): void {
+    this.things.delete(ns, name);
+    this.groups.holdGroupsOfThing(ns, name, []);
+    this.billing.holdBillingGroupOf(ns, name, undefined);
+    this.principals.setFrom(ns, name, []);
+  }
+
+  /** The thing `current` names, still at its version. */
+  private sameThing(ns: Namespace, current: ThingRow): Condition {
+    return (eb) =>
+      eb.and([named(ns, 'thing_name', current.thingName)(eb), eb('thing_id', '=', current.thingId), eb('version', '=', current.version)]);
+  }
+
+  /** Undoes the write of a thing whose thing type is not there (or deprecated) once it ran. */
+  private typeGuard(ns: Namespace, t: ThingRow): Statement[] {
+    if (t.thingTypeName === null) return [];
+    const { db } = this.sql;
+    return [
+      failIfPresent(db, 'things', (eb) =>
+        eb.and([
+          named(ns, 'thing_name', t.thingName, 'c')(eb),
+          eb.not(
+            eb.exists(
+              db
+                .selectFrom('thing_types as x')
+                .select(sql<number>`1`.as('one'))
+                .whereRef('x.account_id', '=', 'c.account_id')
+                .whereRef('x.region', '=', 'c.region')
+                .whereRef('x.name', '=', 'c.thing_type_name')
+                .where('x.deprecated', '=', 0),
+            ),
+          ),
+        ]),
+      ),
+    ];
   }
 
   // ---- thing types ---------------------------------------------------------------------------
 
   thingType(ns: Namespace, name: string): ThingTypeRow | undefined {
-    const r = prepared(this.db, 'SELECT * FROM thing_types WHERE account_id = ? AND region = ? AND name = ?').get(
-      ns.accountId,
-      ns.region,
-      name,
-    ) as Row | undefined;
-    return r ? thingType(r) : undefined;
+    return this.types.get(ns, name)?.row;
   }
 
-  putThingType(ns: Namespace, t: ThingTypeRow): void {
-    prepared(
-      this.db,
-      'INSERT OR REPLACE INTO thing_types (account_id, region, name, id, description, searchable_attributes, mqtt5_configuration, deprecated, deprecated_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run(
-      ns.accountId,
-      ns.region,
-      t.name,
-      t.id,
-      t.description,
-      JSON.stringify(t.searchableAttributes),
-      t.mqtt5Configuration === undefined ? null : JSON.stringify(t.mqtt5Configuration),
-      t.deprecated ? 1 : 0,
-      t.deprecatedAt,
-      t.createdAt,
-    );
-  }
-
-  deleteThingType(ns: Namespace, name: string): void {
-    prepared(this.db, 'DELETE FROM thing_types WHERE account_id = ? AND region = ? AND name = ?').run(ns.accountId, ns.region, name);
-  }
-
+  /** The namespace's thing types by name. */
   thingTypes(ns: Namespace): ThingTypeRow[] {
-    return (
-      prepared(this.db, 'SELECT * FROM thing_types WHERE account_id = ? AND region = ? ORDER BY name').all(ns.accountId, ns.region) as Row[]
-    ).map(thingType);
+    return this.types.sorted(ns, (t) => t.row.name).map((t) => t.row);
   }
 
-  // ---- thing groups --------------------------------------------------------------------------
+  /** Stores a new thing type with `also` (its tags) in the same transaction; false, storing nothing, when the name is taken. */
+  async insertThingType(ns: Namespace, t: ThingTypeRow, also: readonly Statement[] = []): Promise<boolean> {
+    const row = thingTypeDbRow(ns, t);
+    try {
+      await this.sql.batch([this.sql.db.insertInto('thing_types').values(row), ...also]);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await this.refreshThingType(ns, t.name);
+      return false;
+    }
+    this.types.set(ns, t.name, { row: t, db: row });
+    return true;
+  }
+
+  /** Replaces `current` by `next` (same name); false when the row no longer holds `current` (then read again). */
+  async updateThingType(ns: Namespace, current: ThingTypeRow, next: ThingTypeRow): Promise<boolean> {
+    const row = thingTypeDbRow(ns, next);
+    const { changes } = await this.sql.run(this.sql.db.updateTable('thing_types').set(row).where(this.sameType(ns, current)));
+    if (changes === 0) {
+      await this.refreshThingType(ns, current.name);
+      return false;
+    }
+    this.types.set(ns, next.name, { row: next, db: row });
+    return true;
+  }
+
+  /**
+   * Deletes `current` with `also` (removing its tags) in one transaction. False, deleting nothing,
+   * when the row no longer holds `current` (read again), a thing has the type, or it is gone.
+   */
+  async deleteThingType(ns: Namespace, current: ThingTypeRow, also: readonly Statement[] = []): Promise<boolean> {
+    const { db } = this.sql;
+    let deleted: number;
+    try {
+      const [r] = await this.sql.batch([
+        db
+          .deleteFrom('thing_types')
+          .where(this.sameType(ns, current))
+          .where((eb) =>
+            eb.not(
+              eb.exists(
+                db
+                  .selectFrom('things')
+                  .select('thing_name')
+                  .where(named(ns, 'thing_type_name', current.name)),
+              ),
+            ),
+          ),
+        // The tags go only with the type: should it still be there, this copy of it fails the batch.
+        failIfPresent(db, 'thing_types', named(ns, 'name', current.name, 'c')),
+        ...also,
+      ]);
+      deleted = r?.changes ?? 0;
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await this.refreshThingType(ns, current.name);
+      return false;
+    }
+    this.types.delete(ns, current.name);
+    return deleted > 0;
+  }
+
+  /** Reads a thing type again (another node may have changed it). */
+  async refreshThingType(ns: Namespace, name: string): Promise<void> {
+    const r = await this.sql.first<ThingTypeDbRow>(
+      this.sql.db
+        .selectFrom('thing_types')
+        .selectAll()
+        .where(named(ns, 'name', name)),
+    );
+    if (r) this.types.set(ns, name, { row: thingTypeOf(r), db: r });
+    else this.types.delete(ns, name);
+  }
+
+  /** The row `current` was read from, unchanged. */
+  private sameType(ns: Namespace, current: ThingTypeRow): Condition {
+    const held = this.types.get(ns, current.name);
+    const row = held?.row === current ? held.db : thingTypeDbRow(ns, current);
+    return unchanged(row);
+  }
+
+  // ---- groups (held by `groups` and `billing`) ----------------------------------------------
 
   group(ns: Namespace, name: string): ThingGroupRow | undefined {
-    const r = prepared(this.db, 'SELECT * FROM thing_groups WHERE account_id = ? AND region = ? AND name = ?').get(
-      ns.accountId,
-      ns.region,
-      name,
-    ) as Row | undefined;
-    return r ? group(r) : undefined;
+    return this.groups.group(ns, name);
   }
 
-  putGroup(ns: Namespace, g: ThingGroupRow): void {
-    prepared(
-      this.db,
-      'INSERT OR REPLACE INTO thing_groups (account_id, region, name, id, parent_name, description, attributes, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run(ns.accountId, ns.region, g.name, g.id, g.parentName, g.description, JSON.stringify(g.attributes), g.version, g.createdAt);
+  /** Reads a thing group again, with its members and child groups. */
+  refreshGroup(ns: Namespace, name: string): Promise<void> {
+    return this.groups.refreshGroup(ns, name);
   }
 
-  deleteGroup(ns: Namespace, name: string): void {
-    prepared(this.db, 'DELETE FROM thing_groups WHERE account_id = ? AND region = ? AND name = ?').run(ns.accountId, ns.region, name);
-    prepared(this.db, 'DELETE FROM thing_group_members WHERE account_id = ? AND region = ? AND group_name = ?').run(
-      ns.accountId,
-      ns.region,
-      name,
-    );
-  }
-
-  groups(ns: Namespace): ThingGroupRow[] {
-    return (
-      prepared(this.db, 'SELECT * FROM thing_groups WHERE account_id = ? AND region = ? ORDER BY name').all(
-        ns.accountId,
-        ns.region,
-      ) as Row[]
-    ).map(group);
-  }
-
-  children(ns: Namespace, parent: string): ThingGroupRow[] {
-    return (
-      prepared(this.db, 'SELECT * FROM thing_groups WHERE account_id = ? AND region = ? AND parent_name = ? ORDER BY name').all(
-        ns.accountId,
-        ns.region,
-        parent,
-      ) as Row[]
-    ).map(group);
-  }
-
-  addMember(ns: Namespace, groupName: string, thingName: string): boolean {
-    return (
-      prepared(this.db, 'INSERT OR IGNORE INTO thing_group_members (account_id, region, group_name, thing_name) VALUES (?, ?, ?, ?)').run(
-        ns.accountId,
-        ns.region,
-        groupName,
-        thingName,
-      ).changes > 0
-    );
-  }
-
-  removeMember(ns: Namespace, groupName: string, thingName: string): boolean {
-    return (
-      prepared(this.db, 'DELETE FROM thing_group_members WHERE account_id = ? AND region = ? AND group_name = ? AND thing_name = ?').run(
-        ns.accountId,
-        ns.region,
-        groupName,
-        thingName,
-      ).changes > 0
-    );
-  }
-
-  groupsOfThing(ns: Namespace, thingName: string): string[] {
-    return (
-      prepared(
-        this.db,
-        'SELECT group_name FROM thing_group_members WHERE account_id = ? AND region = ? AND thing_name = ? ORDER BY group_name',
-      ).all(ns.accountId, ns.region, thingName) as Row[]
-    ).map((r) => r.group_name as string);
-  }
-
-  membersOf(ns: Namespace, groupName: string): string[] {
-    return (
-      prepared(
-        this.db,
-        'SELECT thing_name FROM thing_group_members WHERE account_id = ? AND region = ? AND group_name = ? ORDER BY thing_name',
-      ).all(ns.accountId, ns.region, groupName) as Row[]
-    ).map((r) => r.thing_name as string);
-  }
-
-  // ---- billing groups ------------------------------------------------------------------------
-
-  billingGroup(ns: Namespace, name: string): BillingGroupRow | undefined {
-    const r = prepared(this.db, 'SELECT * FROM billing_groups WHERE account_id = ? AND region = ? AND name = ?').get(
-      ns.accountId,
-      ns.region,
-      name,
-    ) as Row | undefined;
-    return r ? billingGroup(r) : undefined;
-  }
-
-  putBillingGroup(ns: Namespace, g: BillingGroupRow): void {
-    prepared(
-      this.db,
-      'INSERT OR REPLACE INTO billing_groups (account_id, region, name, id, description, version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ).run(ns.accountId, ns.region, g.name, g.id, g.description, g.version, g.createdAt);
-  }
-
-  /** Deletes a billing group; its things stay, in no billing group. */
-  deleteBillingGroup(ns: Namespace, name: string): void {
-    prepared(this.db, 'DELETE FROM billing_groups WHERE account_id = ? AND region = ? AND name = ?').run(ns.accountId, ns.region, name);
-    prepared(this.db, 'DELETE FROM billing_group_members WHERE account_id = ? AND region = ? AND group_name = ?').run(
-      ns.accountId,
-      ns.region,
-      name,
-    );
-  }
-
-  billingGroups(ns: Namespace): BillingGroupRow[] {
-    return (
-      prepared(this.db, 'SELECT * FROM billing_groups WHERE account_id = ? AND region = ? ORDER BY name').all(
-        ns.accountId,
-        ns.region,
-      ) as Row[]
-    ).map(billingGroup);
-  }
-
-  /** The billing group a thing is in (a thing is in at most one). */
-  billingGroupOf(ns: Namespace, thingName: string): string | undefined {
-    const r = prepared(this.db, 'SELECT group_name FROM billing_group_members WHERE account_id = ? AND region = ? AND thing_name = ?').get(
-      ns.accountId,
-      ns.region,
-      thingName,
-    ) as Row | undefined;
-    return r ? (r.group_name as string) : undefined;
-  }
-
-  /** Puts a thing in a billing group (leaving any other), or in none for null. */
-  setBillingGroupOf(ns: Namespace, thingName: string, groupName: string | null): void {
-    if (groupName === null) {
-      prepared(this.db, 'DELETE FROM billing_group_members WHERE account_id = ? AND region = ? AND thing_name = ?').run(
-        ns.accountId,
-        ns.region,
-        thingName,
-      );
-      return;
-    }
-    prepared(this.db, 'INSERT OR REPLACE INTO billing_group_members (account_id, region, thing_name, group_name) VALUES (?, ?, ?, ?)').run(
-      ns.accountId,
-      ns.region,
-      thingName,
-      groupName,
-    );
-  }
-
-  billingGroupMembers(ns: Namespace, groupName: string): string[] {
-    return (
-      prepared(
-        this.db,
-        'SELECT thing_name FROM billing_group_members WHERE account_id = ? AND region = ? AND group_name = ? ORDER BY thing_name',
-      ).all(ns.accountId, ns.region, groupName) as Row[]
-    ).map((r) => r.thing_name as string);
+  /** Reads a billing group again, with its things. */
+  refreshBillingGroup(ns: Namespace, name: string): Promise<void> {
+    return this.billing.refreshBillingGroup(ns, name);
   }
 
   // ---- thing principals ----------------------------------------------------------------------
 
-  attachPrincipal(ns: Namespace, thingName: string, principal: string, exclusive: boolean): void {
-    prepared(
-      this.db,
-      'INSERT OR REPLACE INTO thing_principals (account_id, region, thing_name, principal, exclusive) VALUES (?, ?, ?, ?, ?)',
-    ).run(ns.accountId, ns.region, thingName, principal, exclusive ? 1 : 0);
+  /** The principals attached to a thing, by principal. */
+  principalsOf(ns: Namespace, thingName: string): ThingPrincipal[] {
+    return this.principals.from(ns, thingName).map(([principal, exclusive]) => ({ principal, exclusive }));
   }
 
-  detachPrincipal(ns: Namespace, thingName: string, principal: string): boolean {
-    return (
-      prepared(this.db, 'DELETE FROM thing_principals WHERE account_id = ? AND region = ? AND thing_name = ? AND principal = ?').run(
-        ns.accountId,
-        ns.region,
-        thingName,
-        principal,
-      ).changes > 0
+  /** The things a principal is attached to, by name (CONNECT binds a connection to its thing with this). */
+  thingsOf(ns: Namespace, principal: string): PrincipalThing[] {
+    return this.principals.to(ns, principal).map(([thingName, exclusive]) => ({ thingName, exclusive }));
+  }
+
+  /**
+   * Attaches a principal to a thing (or changes whether exclusively). False, changing nothing, when
+   * the thing is gone, or the principal is attached exclusively to another thing, or (for an
+   * exclusive attachment) to any other thing: both read again.
+   */
+  async attachPrincipal(ns: Namespace, thingName: string, principal: string, exclusive: boolean): Promise<boolean> {
+    const { db } = this.sql;
+    const row = { account_id: ns.accountId, region: ns.region, thing_name: thingName, principal, exclusive: exclusive ? 1 : 0 };
+    try {
+      await this.sql.batch([
+        db
+          .insertInto('thing_principals')
+          .values(row)
+          .onConflict((c) =>
+            c
+              .columns(['account_id', 'region', 'thing_name', 'principal'])
+              .doUpdateSet((eb) => ({ exclusive: eb.ref('excluded.exclusive') })),
+          ),
+        failIfPresent(db, 'thing_principals', (eb) => {
+          let others = db
+            .selectFrom('thing_principals as x')
+            .select(sql<number>`1`.as('one'))
+            .whereRef('x.account_id', '=', 'c.account_id')
+            .whereRef('x.region', '=', 'c.region')
+            .whereRef('x.principal', '=', 'c.principal')
+            .whereRef('x.thing_name', '<>', 'c.thing_name');
+          if (!exclusive) others = others.where('x.exclusive', '=', 1);
+          const thing = db
+            .selectFrom('things as t')
+            .select(sql<number>`1`.as('one'))
+            .whereRef('t.account_id', '=', 'c.account_id')
+            .whereRef('t.region', '=', 'c.region')
+            .whereRef('t.thing_name', '=', 'c.thing_name');
+          return eb.and([
+            eb('c.account_id', '=', ns.accountId),
+            eb('c.region', '=', ns.region),
+            eb('c.thing_name', '=', thingName),
+            eb('c.principal', '=', principal),
+            eb.or([eb.not(eb.exists(thing)), eb.exists(others)]),
+          ]);
+        }),
+      ]);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await Promise.all([this.refreshThing(ns, thingName), this.refreshPrincipal(ns, principal)]);
+      return false;
+    }
+    this.principals.link(ns, thingName, principal, exclusive);
+    return true;
+  }
+
+  /** Detaches a principal from a thing; false when it was not attached. */
+  async detachPrincipal(ns: Namespace, thingName: string, principal: string): Promise<boolean> {
+    const { changes } = await this.sql.run(
+      this.sql.db
+        .deleteFrom('thing_principals')
+        .where(named(ns, 'thing_name', thingName))
+        .where('principal', '=', principal),
     );
+    this.principals.unlink(ns, thingName, principal);
+    return changes > 0;
   }
 
-  principalsOf(ns: Namespace, thingName: string): Array<{ principal: string; exclusive: boolean }> {
-    return (
-      prepared(
-        this.db,
-        'SELECT principal, exclusive FROM thing_principals WHERE account_id = ? AND region = ? AND thing_name = ? ORDER BY principal',
-      ).all(ns.accountId, ns.region, thingName) as Row[]
-    ).map((r) => ({ principal: r.principal as string, exclusive: r.exclusive === 1 }));
-  }
-
-  thingsOf(ns: Namespace, principal: string): Array<{ thingName: string; exclusive: boolean }> {
-    return (
-      prepared(
-        this.db,
-        'SELECT thing_name, exclusive FROM thing_principals WHERE account_id = ? AND region = ? AND principal = ? ORDER BY thing_name',
-      ).all(ns.accountId, ns.region, principal) as Row[]
-    ).map((r) => ({ thingName: r.thing_name as string, exclusive: r.exclusive === 1 }));
-  }
-
-  // ---- tags (the tags capability's table, written in the registry's transactions) ----------
-
-  putTags(arn: string, tags: Tag[]): void {
-    this.tagWriter.put(arn, tags);
-  }
-
-  deleteTags(arn: string): void {
-    this.tagWriter.remove(arn);
+  /** Reads the things a principal is attached to again (another node may have changed them). */
+  async refreshPrincipal(ns: Namespace, principal: string): Promise<void> {
+    const rows = await this.sql.all<ThingPrincipalDbRow>(
+      this.sql.db
+        .selectFrom('thing_principals')
+        .selectAll()
+        .where(named(ns, 'principal', principal)),
+    );
+    this.principals.setTo(
+      ns,
+      principal,
+      rows.map((r) => [r.thing_name, r.exclusive === 1] as const),
+    );
   }
 
   // ---- event configurations ------------------------------------------------------------------
 
-  eventConfigurations(ns: Namespace): Array<{ type: string; enabled: boolean; updatedAt: number }> {
-    return (
-      prepared(this.db, 'SELECT event_type, enabled, updated_at FROM event_configurations WHERE account_id = ? AND region = ?').all(
-        ns.accountId,
-        ns.region,
-      ) as Row[]
-    ).map((r) => ({ type: r.event_type as string, enabled: r.enabled === 1, updatedAt: r.updated_at as number }));
+  /** The event types the namespace configured (enabled or not). */
+  eventConfigurations(ns: Namespace): EventConfiguration[] {
+    return [...(this.events.get(nsKey(ns))?.values() ?? [])];
   }
 
-  setEventConfiguration(ns: Namespace, type: string, enabled: boolean): void {
-    prepared(
-      this.db,
-      'INSERT OR REPLACE INTO event_configurations (account_id, region, event_type, enabled, updated_at) VALUES (?, ?, ?, ?, ?)',
-    ).run(ns.accountId, ns.region, type, enabled ? 1 : 0, Date.now());
+  eventEnabled(ns: Namespace, type: string): boolean {
+    return this.events.get(nsKey(ns))?.get(type)?.enabled ?? false;
+  }
+
+  /** Enables or disables event types, in one transaction. */
+  async setEventConfigurations(ns: Namespace, changes: Record<string, boolean>): Promise<void> {
+    const now = Date.now();
+    const rows: EventConfigurationDbRow[] = Object.entries(changes).map(([type, enabled]) => ({
+      account_id: ns.accountId,
+      region: ns.region,
+      event_type: type,
+      enabled: enabled ? 1 : 0,
+      updated_at: now,
+    }));
+    if (rows.length === 0) return;
+    await this.sql.batch(
+      rows.map((r) =>
+        this.sql.db
+          .insertInto('event_configurations')
+          .values(r)
+          .onConflict((c) =>
+            c
+              .columns(['account_id', 'region', 'event_type'])
+              .doUpdateSet((eb) => ({ enabled: eb.ref('excluded.enabled'), updated_at: eb.ref('excluded.updated_at') })),
+          ),
+      ),
+    );
+    for (const r of rows) this.holdEvent(ns, r);
+  }
+
+  /** Reads the namespace's event configurations again. */
+  async refreshEventConfigurations(ns: Namespace): Promise<void> {
+    const rows = await this.sql.all<EventConfigurationDbRow>(
+      this.sql.db.selectFrom('event_configurations').selectAll().where('account_id', '=', ns.accountId).where('region', '=', ns.region),
+    );
+    this.events.delete(nsKey(ns));
+    for (const r of rows) this.holdEvent(ns, r);
+  }
+
+  private holdEvent(ns: Namespace, r: EventConfigurationDbRow): void {
+    let types = this.events.get(nsKey(ns));
+    if (!types) this.events.set(nsKey(ns), (types = new Map()));
+    types.set(r.event_type, { type: r.event_type, enabled: r.enabled === 1, updatedAt: r.updated_at });
   }
 }

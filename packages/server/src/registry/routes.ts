@@ -229,7 +229,7 @@ export function registryRoutes(s: RegistryServices): ApiRoute[] {
       path: '/event-configurations',
       service: 'iot',
       operation: 'UpdateEventConfigurations',
-      handler: (r) => {
+      handler: async (r) => {
         const given = r.body.eventConfigurations;
         if (given === undefined) return {};
         if (typeof given !== 'object' || given === null || Array.isArray(given)) throw invalidRequest('eventConfigurations must be a map');
@@ -240,7 +240,7 @@ export function registryRoutes(s: RegistryServices): ApiRoute[] {
           if (typeof conf?.Enabled !== 'boolean') throw invalidRequest(`eventConfigurations.${type}.Enabled must be true or false`);
           changes[type] = conf.Enabled;
         }
-        s.events.configure(r.ctx.ns, changes);
+        await s.events.configure(r.ctx.ns, changes);
         return {};
       },
     },

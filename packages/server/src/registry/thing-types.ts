@@ -4,7 +4,8 @@ import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { alreadyExists, invalidRequest, notFound } from '../aws/errors.js';
 import { pageOf } from '../api/pagination.js';
 import type { RegistryEvents } from './events.js';
-import type { RegistryStore, ThingTypeRow } from './registry-store.js';
+import type { TagWriter } from '../tags/tag-writer.js';
+import { untilApplied, type RegistryStore, type ThingTypeRow } from './registry-store.js';
 import { checkName, checkTags, constraint, optionalString } from './validation.js';
 
 const MAX_SEARCHABLE_ATTRIBUTES = 3;
@@ -34,6 +35,8 @@ export class ThingTypes {
   constructor(
     private readonly store: RegistryStore,
     private readonly events: RegistryEvents,
+    /** The tags capability's writer: a type's tags are stored and removed with it. */
+    private readonly tags: TagWriter,
   ) {}
 
   private get(ns: Namespace, name: string): ThingTypeRow {
@@ -42,13 +45,14 @@ export class ThingTypes {
     return t;
   }
 
-  create(ns: Namespace, name: unknown, body: { thingTypeProperties?: unknown; tags?: unknown }) {
+  async create(ns: Namespace, name: unknown, body: { thingTypeProperties?: unknown; tags?: unknown }) {
     const typeName = checkName('thingTypeName', name);
     const { description, searchable, mqtt5 } = properties(body.thingTypeProperties);
     const tags = checkTags(body.tags);
-    return this.store.tx(() => {
+    const arn = thingTypeArn(ns, typeName);
+    const t = await untilApplied(`Thing type ${typeName}`, async () => {
       const existing = this.store.thingType(ns, typeName);
-      if (existing) throw alreadyExists(`Thing Type ${typeName} already exists`, existing.id, thingTypeArn(ns, typeName));
+      if (existing) throw alreadyExists(`Thing Type ${typeName} already exists`, existing.id, arn);
       const t: ThingTypeRow = {
         name: typeName,
         id: randomUUID(),
@@ -59,11 +63,10 @@ export class ThingTypes {
         deprecatedAt: null,
         createdAt: Date.now(),
       };
-      this.store.putThingType(ns, t);
-      this.store.putTags(thingTypeArn(ns, typeName), tags);
-      this.emit(ns, 'created', t);
-      return { thingTypeName: typeName, thingTypeArn: thingTypeArn(ns, typeName), thingTypeId: t.id };
+      return (await this.store.insertThingType(ns, t, this.tags.putting(arn, tags))) && t;
     });
+    this.emit(ns, 'created', t);
+    return { thingTypeName: typeName, thingTypeArn: arn, thingTypeId: t.id };
   }
 
   private definition(ns: Namespace, t: ThingTypeRow) {
@@ -94,9 +97,9 @@ export class ThingTypes {
     return { thingTypes: page.items.map((t) => this.definition(ns, t)), nextToken: page.next };
   }
 
-  update(ns: Namespace, name: string, body: { thingTypeProperties?: unknown }): Record<string, never> {
+  async update(ns: Namespace, name: string, body: { thingTypeProperties?: unknown }): Promise<Record<string, never>> {
     const { description, searchable, mqtt5 } = properties(body.thingTypeProperties);
-    this.store.tx(() => {
+    const next = await untilApplied(`Thing type ${name}`, async () => {
       const t = this.get(ns, name);
       const next = {
         ...t,
@@ -104,33 +107,33 @@ export class ThingTypes {
         searchableAttributes: searchable.length ? searchable : t.searchableAttributes,
       };
       if (mqtt5 !== undefined) next.mqtt5Configuration = mqtt5;
-      this.store.putThingType(ns, next);
-      this.emit(ns, 'updated', next);
+      return (await this.store.updateThingType(ns, t, next)) && next;
     });
+    this.emit(ns, 'updated', next);
     return {};
   }
 
-  deprecate(ns: Namespace, name: string, body: { undoDeprecate?: unknown }): Record<string, never> {
+  async deprecate(ns: Namespace, name: string, body: { undoDeprecate?: unknown }): Promise<Record<string, never>> {
     const undo = body.undoDeprecate === true;
-    this.store.tx(() => {
+    const next = await untilApplied(`Thing type ${name}`, async () => {
       const t = this.get(ns, name);
       const next = { ...t, deprecated: !undo, deprecatedAt: undo ? null : Date.now() };
-      this.store.putThingType(ns, next);
-      this.emit(ns, 'updated', next);
+      return (await this.store.updateThingType(ns, t, next)) && next;
     });
+    this.emit(ns, 'updated', next);
     return {};
   }
 
-  delete(ns: Namespace, name: string): Record<string, never> {
-    this.store.tx(() => {
+  async delete(ns: Namespace, name: string): Promise<Record<string, never>> {
+    const deleted = await untilApplied(`Thing type ${name}`, async () => {
       const t = this.get(ns, name);
       if (!t.deprecated) throw invalidRequest(`Thing type ${name} must be deprecated before it can be deleted`);
-      const users = this.store.countThingsOfType(ns, name);
+      const users = await this.store.countThingsOfType(ns, name);
       if (users > 0) throw invalidRequest(`Can not delete thing type ${name}: ${users} thing(s) still use it`);
-      this.store.deleteThingType(ns, name);
-      this.store.deleteTags(thingTypeArn(ns, name));
-      this.emit(ns, 'deleted', t);
+      // Changed, or given a thing, meanwhile: decided again (gone meanwhile: not found, as for a second delete).
+      return (await this.store.deleteThingType(ns, t, this.tags.removing(thingTypeArn(ns, name)))) && t;
     });
+    this.emit(ns, 'deleted', deleted);
     return {};
   }
 

@@ -5,7 +5,8 @@ import { alreadyExists, invalidRequest, notFound, versionConflict } from '../aws
 import { decodeToken, encodeToken } from '../api/pagination.js';
 import { BillingGroups } from './billing-groups.js';
 import type { RegistryEvents } from './events.js';
-import type { RegistryStore, ThingRow } from './registry-store.js';
+import type { TagWriter } from '../tags/tag-writer.js';
+import { untilApplied, type RegistryStore, type ThingRow } from './registry-store.js';
 import { checkAttributeCount, checkAttributes, checkName, optionalVersion } from './validation.js';
 
 export interface AttributePayload {
@@ -17,12 +18,14 @@ export const thingArn = (ns: Namespace, name: string): string => iotArn(ns, `thi
 
 export class Things {
   /** Called after a thing is deleted (the Jobs service ends its pending executions). */
-  deleted: (ns: Namespace, thingName: string) => void = () => {};
+  deleted: (ns: Namespace, thingName: string) => void | Promise<void> = () => {};
 
   constructor(
     private readonly store: RegistryStore,
     private readonly events: RegistryEvents,
-    private readonly billingGroups = new BillingGroups(store),
+    /** The tags capability's writer: a thing's tags go with it. */
+    private readonly tags: TagWriter,
+    private readonly billingGroups = new BillingGroups(store, tags),
   ) {}
 
   get(ns: Namespace, name: string): ThingRow {
@@ -31,13 +34,13 @@ export class Things {
     return t;
   }
 
-  create(ns: Namespace, name: unknown, body: { thingTypeName?: unknown; attributePayload?: unknown; billingGroupName?: unknown }) {
+  async create(ns: Namespace, name: unknown, body: { thingTypeName?: unknown; attributePayload?: unknown; billingGroupName?: unknown }) {
     const thingName = checkName('thingName', name);
     const payload = (body.attributePayload ?? {}) as AttributePayload;
     const attributes = checkAttributes('attributePayload.attributes', payload.attributes);
     const typeName = body.thingTypeName === undefined ? null : checkName('thingTypeName', body.thingTypeName);
     const billingGroup = body.billingGroupName === undefined ? undefined : checkName('billingGroupName', body.billingGroupName);
-    return this.store.tx(() => {
+    const created = await untilApplied(`Thing ${thingName}`, async () => {
       if (typeName !== null) this.usableType(ns, typeName);
       if (billingGroup !== undefined) this.billingGroups.require(ns, billingGroup);
       checkAttributeCount(Object.keys(attributes).length, typeName !== null);
@@ -48,9 +51,9 @@ export class Things {
         if (
           existing.thingTypeName === typeName &&
           sameMap(existing.attributes, attributes) &&
-          (billingGroup === undefined || this.store.billingGroupOf(ns, thingName) === billingGroup)
+          (billingGroup === undefined || this.store.billing.billingGroupOf(ns, thingName) === billingGroup)
         ) {
-          return { thingName, thingArn: thingArn(ns, thingName), thingId: existing.thingId };
+          return { row: existing, created: false };
         }
         throw alreadyExists(
           `Thing ${thingName} already exists in account with different attributes`,
@@ -59,12 +62,15 @@ export class Things {
         );
       }
       const t: ThingRow = { thingName, thingId: randomUUID(), thingTypeName: typeName, attributes, version: 1, createdAt: Date.now() };
-      this.store.putThing(ns, t);
-      if (billingGroup !== undefined) this.store.setBillingGroupOf(ns, thingName, billingGroup);
+      // The name taken meanwhile, or the type or billing group gone: decided again on what is there now.
+      return (await this.store.insertThing(ns, t, billingGroup)) && { row: t, created: true };
+    });
+    const t = created.row;
+    if (created.created) {
       this.emit(ns, 'created', t);
       if (typeName) this.emitAssociation(ns, t, typeName, 'added');
-      return { thingName, thingArn: thingArn(ns, thingName), thingId: t.thingId };
-    });
+    }
+    return { thingName, thingArn: thingArn(ns, thingName), thingId: t.thingId };
   }
 
   describe(ns: Namespace, name: string) {
@@ -77,22 +83,23 @@ export class Things {
       thingTypeName: t.thingTypeName ?? undefined,
       attributes: t.attributes,
       version: t.version,
-      billingGroupName: this.store.billingGroupOf(ns, t.thingName),
+      billingGroupName: this.store.billing.billingGroupOf(ns, t.thingName),
     };
   }
 
-  update(
+  async update(
     ns: Namespace,
     name: string,
     body: { thingTypeName?: unknown; attributePayload?: unknown; expectedVersion?: unknown; removeThingType?: unknown },
-  ): Record<string, never> {
+  ): Promise<Record<string, never>> {
     const payload = body.attributePayload as AttributePayload | undefined;
     const given = payload ? checkAttributes('attributePayload.attributes', payload.attributes) : undefined;
     const expected = optionalVersion('expectedVersion', body.expectedVersion);
     const removeType = body.removeThingType === true;
     if (removeType && body.thingTypeName !== undefined) throw invalidRequest('Cannot set thingTypeName and removeThingType together');
     const newType = body.thingTypeName === undefined ? undefined : checkName('thingTypeName', body.thingTypeName);
-    this.store.tx(() => {
+    // A merge applies to the attributes as they are when the write lands: a concurrent change makes it read and merge again.
+    const { oldType, next } = await untilApplied(`Thing ${name}`, async () => {
       const t = this.get(ns, name);
       if (expected !== undefined && expected !== t.version) {
         throw versionConflict(`The version for thing ${name} does not match the expected version.`);
@@ -120,33 +127,34 @@ export class Things {
       }
       checkAttributeCount(Object.keys(attributes).length, typeName !== null);
       const next: ThingRow = { ...t, attributes, thingTypeName: typeName, version: t.version + 1 };
-      this.store.putThing(ns, next);
-      this.emit(ns, 'updated', next);
-      if (oldType !== typeName) {
-        if (oldType) this.emitAssociation(ns, next, oldType, 'removed');
-        if (typeName) this.emitAssociation(ns, next, typeName, 'added');
-      }
+      return (await this.store.updateThing(ns, t, next)) && { oldType, next };
     });
+    this.emit(ns, 'updated', next);
+    if (oldType !== next.thingTypeName) {
+      if (oldType) this.emitAssociation(ns, next, oldType, 'removed');
+      if (next.thingTypeName) this.emitAssociation(ns, next, next.thingTypeName, 'added');
+    }
     return {};
   }
 
-  delete(ns: Namespace, name: string, expectedVersion?: string): Record<string, never> {
+  async delete(ns: Namespace, name: string, expectedVersion?: string): Promise<Record<string, never>> {
     const expected = optionalVersion('expectedVersion', expectedVersion);
-    this.store.tx(() => {
+    const deleted = await untilApplied(`Thing ${name}`, async () => {
       const t = this.store.thing(ns, name);
       // Deleting a thing that does not exist succeeds (model documentation).
-      if (!t) return;
+      if (!t) return null;
       if (expected !== undefined && expected !== t.version) {
         throw versionConflict(`The version for thing ${name} does not match the expected version.`);
       }
       if (this.store.principalsOf(ns, name).length > 0) {
         throw invalidRequest(`Cannot delete. Thing ${name} is still attached to one or more principals`);
       }
-      this.store.deleteThing(ns, name);
-      this.store.deleteTags(thingArn(ns, name));
-      this.emit(ns, 'deleted', t);
-      this.deleted(ns, name);
+      return (await this.store.deleteThing(ns, t, this.tags.removing(thingArn(ns, name)))) && t;
     });
+    if (deleted) {
+      this.emit(ns, 'deleted', deleted);
+      await this.deleted(ns, name);
+    }
     return {};
   }
 
@@ -170,21 +178,17 @@ export class Things {
       return q.usePrefixAttributeValue ? v.startsWith(q.attributeValue) : v === q.attributeValue;
     };
     // Keyset paging over names; filters apply while scanning, and one match beyond the page says there is more.
-    let cursor = decodeToken<string>(q.nextToken, 'nextToken');
+    const after = decodeToken<string>(q.nextToken, 'nextToken');
+    if (after !== undefined && typeof after !== 'string') throw invalidRequest('The nextToken is not valid');
     const out: ThingRow[] = [];
     let more = false;
-    scan: for (;;) {
-      const chunk = this.store.things(ns, { after: cursor, limit: 500, thingTypeName: q.thingTypeName });
-      for (const t of chunk) {
-        cursor = t.thingName;
-        if (!matches(t)) continue;
-        if (out.length === q.maxResults) {
-          more = true;
-          break scan;
-        }
-        out.push(t);
+    for (const t of this.store.thingsByName(ns, { after, thingTypeName: q.thingTypeName })) {
+      if (!matches(t)) continue;
+      if (out.length === q.maxResults) {
+        more = true;
+        break;
       }
-      if (chunk.length < 500) break;
+      out.push(t);
     }
     return {
       things: out.map((t) => ({

@@ -7,9 +7,3 @@ export interface TagWriter {
   putting(arn: string, tags: readonly Tag[]): Statement[];
   removing(arn: string): Statement[];
 }
-
-/** The tag writer as synchronous calls, for a store still on the SQLite database: inside its transaction. */
-export interface SyncTagWriter {
-  put(arn: string, tags: readonly Tag[]): void;
-  remove(arn: string): void;
-}

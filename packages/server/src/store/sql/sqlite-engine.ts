@@ -10,14 +10,6 @@ function execute(db: Db, q: Statement): RunResult {
   return { changes: stmt.run(...parameters).changes, rows: [] };
 }
 
-/**
- * Runs statements built with the engine's query builder on the SQLite database at once, inside
- * whatever transaction is open: how a store not yet on the engine writes rows another store owns.
- */
-export function runNow(database: Db, statements: readonly Statement[]): void {
-  for (const q of statements) execute(database, q);
-}
-
 export function sqliteEngine(database: Db): SqlEngine {
   const db = new Kysely({ dialect: new SqliteDialect({ database }) });
   return {
