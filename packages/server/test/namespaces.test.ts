@@ -121,7 +121,9 @@ test('test mode: POST /_thicket/reset clears every namespace under load, fast, a
   });
   const disconnected = new Promise<number | undefined>((r) => live.on('disconnect', (p) => r(p.reasonCode)));
   const ns = { accountId: '123456789012', region: 'us-east-1' };
-  server.platform.use('shadow').shadows.update(ns, { thingName: 'before-reset', shadowName: '' }, '{"state":{"reported":{"on":true}}}');
+  await server.platform
+    .use('shadow')
+    .shadows.update(ns, { thingName: 'before-reset', shadowName: '' }, '{"state":{"reported":{"on":true}}}');
   const pumping = setInterval(() => live.connected && live.publish('load/x', 'x', { qos: 1 }), 1);
   const t0 = performance.now();
   const res = await fetch(`http://127.0.0.1:${server.ports.http}/_thicket/reset`, { method: 'POST' });
@@ -138,7 +140,7 @@ test('test mode: POST /_thicket/reset clears every namespace under load, fast, a
   }
   assert.equal(server.broker.retainedCount, 0);
   assert.equal(server.broker.sessionCount, 0);
-  assert.throws(() => server.platform.use('shadow').shadows.get(ns, { thingName: 'before-reset', shadowName: '' }), /No shadow exists/);
+  await assert.rejects(server.platform.use('shadow').shadows.get(ns, { thingName: 'before-reset', shadowName: '' }), /No shadow exists/);
   const again = await provision(server, 'after-reset');
   const c = await mqtt.connectAsync(`mqtts://localhost:${server.ports.mqtts}`, {
     ...tlsOptions(server, again),

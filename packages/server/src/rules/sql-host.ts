@@ -21,8 +21,8 @@ export const AWS_LAMBDA_WAIT_MS = 2_000;
 
 export interface SqlHostServices {
   invokeFunction(ns: Namespace, ref: string, event: unknown, opts: { maxWaitMs: number }): Promise<unknown>;
-  /** The shadow document (GetThingShadow's answer); throws when it does not exist. */
-  shadow(ns: Namespace, thingName: string, shadowName: string): unknown;
+  /** The shadow document (GetThingShadow's answer), read from the database; rejects when it does not exist. */
+  shadow(ns: Namespace, thingName: string, shadowName: string): Promise<unknown>;
   /** DescribeThing's answer; throws when the thing does not exist. */
   describeThing(ns: Namespace, thingName: string): unknown;
   /** ListThingGroupsForThing's answer; throws when the thing does not exist. */
@@ -74,11 +74,9 @@ export function createSqlHost(ns: Namespace, s: SqlHostServices): SqlHost {
           const thingName = text(name, 'thingName', args[0]);
           const shadowName = args.length === 3 ? text(name, 'shadowName', args[1]) : '';
           checkRole(name, ns, args[args.length - 1]);
-          try {
-            return s.shadow(ns, thingName, shadowName);
-          } catch (err) {
+          return s.shadow(ns, thingName, shadowName).catch((err: unknown) => {
             throw new Error(`get_thing_shadow(): ${(err as Error).message}`, { cause: err });
-          }
+          });
         }
         case 'get_registry_data': {
           const api = text(name, 'registryAPI', args[0]);

@@ -35,12 +35,12 @@ function address(r: ApiRequest): ShadowAddress {
 }
 
 /** Runs a shadow operation after the caller's policy allows `action` on the shadow's thing resource. */
-function shadowCall(action: string, fn: (r: ApiRequest, a: ShadowAddress) => unknown): (r: ApiRequest) => unknown {
-  return (r) => {
+function shadowCall(action: string, fn: (r: ApiRequest, a: ShadowAddress) => Promise<unknown>): (r: ApiRequest) => Promise<unknown> {
+  return async (r) => {
     const a = address(r);
     r.ctx.authorize(action, iotArn(r.ctx.ns, a.shadowName === '' ? `thing/${a.thingName}` : `thing/${a.thingName}/${a.shadowName}`));
     try {
-      return new RawReply(JSON.stringify(fn(r, a)));
+      return new RawReply(JSON.stringify(await fn(r, a)));
     } catch (err) {
       throw asAwsError(err);
     }
@@ -83,12 +83,12 @@ export function shadowRoutes(service: ShadowService): ApiRoute[] {
       operation: 'ListNamedShadowsForThing',
       readOnly: true,
       device: true,
-      handler: (r) => {
+      handler: async (r) => {
         const thingName = r.params.thingName!;
         r.ctx.authorize('iot:ListNamedShadowsForThing', iotArn(r.ctx.ns, `thing/${thingName}`));
         const size = pageSize(r.query.pageSize, 'pageSize', 100);
         try {
-          const page = service.listNamed(r.ctx.ns, thingName, size, decodeToken<string>(r.query.nextToken, 'nextToken'));
+          const page = await service.listNamed(r.ctx.ns, thingName, size, decodeToken<string>(r.query.nextToken, 'nextToken'));
           return { results: page.results, nextToken: page.nextToken && encodeToken(page.nextToken), timestamp: page.timestamp };
         } catch (err) {
           throw asAwsError(err);
