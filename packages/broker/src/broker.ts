@@ -20,8 +20,10 @@ import { BrokerStats } from './stats.js';
 import { MemoryStore } from './store/memory.js';
 import { MessageRefs } from './store/message-refs.js';
 import { loadState } from './store/restore.js';
+import { SessionMoves } from './session-moves.js';
+import { nextMessageId } from './store/message-refs.js';
 import { toStored } from './store/stored-message.js';
-import type { BrokerStore } from './store/types.js';
+import type { BrokerStore, MovedSession } from './store/types.js';
 import { TopicTree } from './topic-tree.js';
 import { hasWildcard, type ParsedFilter } from './topics.js';
 import { WriteBatcher, type Transport } from './transport/transport.js';
@@ -67,6 +69,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
   private cluster: ClusterInterest | undefined;
   readonly drops: DropLog;
   private readonly sessionContext: SessionContext;
+  private readonly moves: SessionMoves;
 
   constructor(options: BrokerOptions = {}) {
     super();
@@ -85,6 +88,12 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
       onDrop: (reason, session) => drops.note(reason, session),
     };
     this.services = new TopicTree(this.config.hashMatchesParent);
+    this.moves = new SessionMoves({
+      config: this.config,
+      refs: this.sessionContext.refs,
+      newSession: (ns, clientId) => this.newSession(ns, clientId),
+      interest: () => this.cluster,
+    });
     this.restore();
     this.sweepTimer = setInterval(() => this.sweep(), 1000);
     this.sweepTimer.unref();
@@ -154,9 +163,10 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
   // ---- sessions ------------------------------------------------------------------------------
 
   /** Binds a connection that passed CONNECT to its session; returns Session Present. */
-  attach(conn: Connection, clean: boolean, expiry: number, version: ProtocolVersion): boolean {
+  attach(conn: Connection, clean: boolean, expiry: number, version: ProtocolVersion, moved?: MovedSession | null): boolean {
     const client = conn.client!;
     const ns = this.namespace(client.mount);
+    if (moved && !clean && !ns.sessions.has(client.clientId)) this.moves.install(ns, moved);
     const current = ns.sessions.get(client.clientId);
     if (current?.link) {
       (current.link as Connection).terminate('DUPLICATE_CLIENTID', RC.SESSION_TAKEN_OVER, 'another connection took over the session');
@@ -445,6 +455,44 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     return true;
   }
 
+  /**
+   * Before a CONNECT binds to its session: a session of the client that another node of the cluster
+   * holds moves here (or, for a clean start, is dropped there). Null when there is nothing to move.
+   */
+  async claimSession(mount: string, clientId: string, clean: boolean): Promise<MovedSession | null> {
+    const link = this.cluster?.link;
+    if (!link?.claim || this.namespaces.get(mount)?.sessions.has(clientId)) return null;
+    return link.claim(mount, clientId, clean, nextMessageId);
+  }
+
+  /**
+   * Another node is taking this client's session (its client connected there): the connection here
+   * closes with 0x8E; for a clean start there the session ends here, otherwise it leaves routing and
+   * waits (SessionMoves) for that node to copy its rows, which are durable when this resolves.
+   * Resolves whether this node held the session.
+   */
+  async releaseSession(mount: string, clientId: string, clean: boolean): Promise<boolean> {
+    const ns = this.namespaces.get(mount);
+    const session = ns?.sessions.get(clientId);
+    if (!ns || !session) return false;
+    const conn = session.link as Connection | null;
+    if (conn) conn.terminate('DUPLICATE_CLIENTID', RC.SESSION_TAKEN_OVER, 'the session was taken over on another node');
+    if (ns.sessions.get(clientId) === session) {
+      if (clean || !session.stored) {
+        if (session.pendingWill) clearTimeout(session.pendingWill.timer);
+        session.pendingWill = undefined;
+        this.endSession(session);
+      } else this.moves.letGo(ns, session);
+    }
+    await this.whenDurable();
+    return true;
+  }
+
+  /** The node that took a released session has copied it (releaseSession). */
+  forgetReleased(mount: string, clientId: string): boolean {
+    return this.moves.forget(mount, clientId);
+  }
+
   /** What the cluster link needs again after it reconnected. */
   clusterInterest(): Iterable<{ mount: string; filter: string; group: string | undefined }> {
     return this.cluster?.needed() ?? [];
@@ -571,6 +619,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
       }
     }
     this.namespaces.clear();
+    this.moves.clear();
     this.store.clear();
     this.sessionContext.refs.clear();
   }
@@ -584,6 +633,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
       conn.terminate('SERVER_INITIATED_DISCONNECT', RC.SERVER_SHUTTING_DOWN, 'server shutting down');
     }
     this.batcher.flush();
+    this.moves.clear();
     for (const ns of this.namespaces.values()) {
       for (const s of ns.sessions.values()) {
         if (s.expiryTimer) clearTimeout(s.expiryTimer);

@@ -10,6 +10,7 @@
  * members of the group (`deliverShared` there picks the member).
  */
 import type { Message } from './message.js';
+import type { MovedSession } from './store/types.js';
 
 export interface ClusterLink {
   /** A message this node routed (its clients', its services', a will): for the other nodes and the cluster's shared groups. */
@@ -19,6 +20,12 @@ export interface ClusterLink {
    * when given): the first such subscription appeared (`present`), or the last one went.
    */
   interest(mount: string, filter: string, group: string | undefined, present: boolean): void;
+  /**
+   * Before a CONNECT binds to a session this node does not hold: the persistent session another node
+   * held for the client, moved here with its queue (message ids from `newMessageId`), or null. With
+   * `clean` the client starts anew and the other nodes drop what they had of it.
+   */
+  claim?(mount: string, clientId: string, clean: boolean, newMessageId: () => number): Promise<MovedSession | null>;
 }
 
 /** Counts this node's subscriptions per (mount, group, filter), telling the link when one starts or stops being needed. */

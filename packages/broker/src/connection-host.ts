@@ -10,7 +10,7 @@ import type { Message } from './message.js';
 import type { BrokerConfig } from './options.js';
 import type { Session, SessionNamespace } from './session.js';
 import type { BrokerStats } from './stats.js';
-import type { BrokerStore } from './store/types.js';
+import type { BrokerStore, MovedSession } from './store/types.js';
 import type { ParsedFilter } from './topics.js';
 
 export interface ConnectionHost<C> {
@@ -26,7 +26,9 @@ export interface ConnectionHost<C> {
   readonly connectionCount: number;
   isConnected(mount: string, clientId: string): boolean;
   /** Takes the session of an authenticated connection (taking over an older connection's); whether one was present. */
-  attach(conn: C, clean: boolean, expiry: number, version: ProtocolVersion): boolean;
+  /** A session of the client that another node of a cluster holds, moved here first (null: none). */
+  claimSession(mount: string, clientId: string, clean: boolean): Promise<MovedSession | null>;
+  attach(conn: C, clean: boolean, expiry: number, version: ProtocolVersion, moved?: MovedSession | null): boolean;
   detach(conn: C, reason: DisconnectReason): void;
   setSessionExpiry(session: Session, seconds: number): void;
   route(ns: SessionNamespace, msg: Message, outcome?: RouteOutcome, publisher?: Publisher): boolean;

@@ -31,6 +31,7 @@ import type { Delivery, Session, SessionLink } from './session.js';
 import { topicNameError } from './topics.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe-handler.js';
 import type { Transport } from './transport/transport.js';
+import type { MovedSession } from './store/types.js';
 
 type State = 'connecting' | 'authenticating' | 'open' | 'closed';
 
@@ -289,6 +290,19 @@ export class Connection implements SessionLink {
       return this.refuse(RC.QUOTA_EXCEEDED, `the server accepts at most ${cfg.maxConnections} connections`);
     }
 
+    // A session of this client on another node of a cluster comes here first (or goes, for a clean start).
+    let moved: MovedSession | null;
+    try {
+      moved = await broker.claimSession(auth.mount ?? '', clientId, p.clean);
+    } catch (err) {
+      broker.log.warn(
+        { clientId, err: err instanceof Error ? err.message : String(err) },
+        'taking the session over from another node failed',
+      );
+      return this.refuse(RC.SERVER_UNAVAILABLE, 'the session could not be taken over from another node; try again');
+    }
+    if ((this.state as State) === 'closed') return;
+
     this.client = {
       clientId,
       mount: auth.mount ?? '',
@@ -304,7 +318,7 @@ export class Connection implements SessionLink {
     };
     this.will = p.will;
 
-    const sessionPresent = broker.attach(this, p.clean, expiry, p.protocolVersion);
+    const sessionPresent = broker.attach(this, p.clean, expiry, p.protocolVersion, moved);
     const ack: Properties = {};
     if (this.v5) {
       if (expiry !== requestedExpiry) ack.sessionExpiryInterval = expiry;

@@ -21,7 +21,7 @@ export { topicMatches, topicNameError, parseFilter, hasWildcard, type TopicLimit
 export { TopicTree } from './topic-tree.js';
 export { MemoryStore } from './store/memory.js';
 export { SqliteStore, type SqliteStoreOptions } from './store/sqlite.js';
-export { PostgresStore, type PostgresStoreOptions, type LoadedSession } from './store/postgres.js';
+export { PostgresStore, type PostgresStoreOptions } from './store/postgres.js';
 export type * from './store/types.js';
 export type { Transport, TransportInfo, TlsInfo, TransportKind } from './transport/transport.js';
 export { SocketTransport, WebSocketTransport, WriteBatcher } from './transport/transport.js';

@@ -2,7 +2,7 @@
  * The PostgreSQL broker store on a throwaway PostgreSQL 15: every operation round-trips through
  * close and reopen (checked against MemoryStore on random operation sequences, the SQLite store
  * alongside), group commit and afterCommit order (transactions counted by PostgreSQL's transaction
- * ids), paging and loadSession, clear, a broker restart with a persistent QoS 1 session, and the
+ * ids), paging, adopting another node's session, clear, a broker restart with a persistent QoS 1 session, and the
  * database stopped under writes and started again.
  */
 import { after, before, describe, test } from 'node:test';
@@ -202,7 +202,7 @@ describe('PostgresStore', { timeout: 120_000 }, () => {
     }
   });
 
-  test('pageQueueAsync and loadSession read pending writes too; loadSession gives the first page and the queue length', async () => {
+  test('pageQueueAsync reads pending writes too, in seq order after the seq given', async () => {
     const url = await freshDb();
     const store = await PostgresStore.open({ connectionString: url });
     try {
@@ -228,31 +228,72 @@ describe('PostgresStore', { timeout: 120_000 }, () => {
       });
       assert.deepEqual(await store.pageQueueAsync('acct/eu', 'p', 10, 4), []);
 
-      store.updateQueueEntry('acct/eu', 'p', 3, 9, 2);
-      const loaded = await store.loadSession('acct/eu', 'p', 3);
-      assert.ok(loaded);
-      assert.deepEqual(loaded.session, {
-        mount: 'acct/eu',
-        clientId: 'p',
-        protocolVersion: 5,
-        expiryInterval: 3600,
-        disconnectedAt: T0,
-        subscriptions: [sub],
-        inboundQos2: [12],
-      });
-      assert.deepEqual(
-        loaded.queue.map((i) => [i.entry.seq, i.entry.packetId, i.entry.state, i.message.payload.toString()]),
-        [
-          [1, 1, 1, 'm1'],
-          [2, 2, 1, 'm2'],
-          [3, 9, 2, 'm3'],
-        ],
-      );
-      assert.equal(loaded.queued, 10);
-      assert.equal(loaded.lastSeq, 10);
-      assert.equal(await store.loadSession('acct/eu', 'nobody'), null);
+      await store.close();
     } finally {
       await store.close();
+    }
+  });
+
+  test('cluster: each node loads only its own sessions; another node adopts a session with its queue under new message ids', async () => {
+    const url = await freshDb();
+    const a = await PostgresStore.open({ connectionString: url, node: 'a' });
+    const sub = {
+      key: 'x/#',
+      qos: 1 as const,
+      noLocal: false,
+      retainAsPublished: false,
+      retainHandling: 0 as const,
+      subscriptionId: undefined,
+    };
+    a.putSession({ mount: 'acct/eu', clientId: 'p', protocolVersion: 5, expiryInterval: 3600, disconnectedAt: T0 });
+    a.putSubscription('acct/eu', 'p', sub);
+    a.putInboundQos2('acct/eu', 'p', 12);
+    for (let seq = 1; seq <= 3; seq++) {
+      a.putMessage(message(seq));
+      a.putQueueEntry(entry('p', seq, seq, seq === 1 ? { packetId: 7, state: 1 } : {}));
+    }
+    a.putRetained('acct/eu', message(9, { topic: 'r', retain: true }));
+    await a.close();
+    const b = await PostgresStore.open({ connectionString: url, node: 'b' });
+    try {
+      const state = b.load();
+      // Node b has none of node a's sessions or messages; the retained message is the cluster's.
+      assert.deepEqual([state.sessions.length, state.messages.length, state.retained.length], [0, 0, 1]);
+      assert.deepEqual(await b.holders('acct/eu', 'p'), ['a']);
+      let next = 1000;
+      const adopted = await b.adoptSession('acct/eu', 'p', () => ++next);
+      assert.ok(adopted);
+      assert.equal(adopted.from, 'a');
+      assert.deepEqual(adopted.session.subscriptions, [sub]);
+      assert.deepEqual(adopted.session.inboundQos2, [12]);
+      assert.deepEqual(
+        adopted.queue.map((i) => [i.entry.seq, i.entry.messageId, i.message.id, i.entry.packetId, i.message.payload.toString()]),
+        [
+          [1, 1001, 1001, 7, 'm1'],
+          [2, 1002, 1002, 0, 'm2'],
+          [3, 1003, 1003, 0, 'm3'],
+        ],
+      );
+      assert.deepEqual(await b.holders('acct/eu', 'p'), []);
+      assert.equal(await b.adoptSession('acct/eu', 'p', () => ++next), null);
+    } finally {
+      await b.close();
+    }
+    // Stored under b now: b reads it back at its next start, a no longer has it (its message rows stay for it to release).
+    const b2 = await PostgresStore.open({ connectionString: url, node: 'b' });
+    const a2 = await PostgresStore.open({ connectionString: url, node: 'a' });
+    try {
+      const sb = b2.load();
+      assert.deepEqual([sb.sessions.length, sb.queue.length, sb.messages.map((m) => m.id).sort()], [1, 3, [1001, 1002, 1003]]);
+      const sa = a2.load();
+      assert.deepEqual([sa.sessions.length, sa.queue.length, sa.messages.length], [0, 0, 3]);
+      // A client starting clean on b removes what any other node still has of it.
+      a2.putSession({ mount: 'acct/eu', clientId: 'q', protocolVersion: 4, expiryInterval: 60, disconnectedAt: T0 });
+      await new Promise<void>((r) => a2.afterCommit(r));
+      await b2.dropElsewhere('acct/eu', 'q');
+      assert.deepEqual(await b2.holders('acct/eu', 'q'), []);
+    } finally {
+      await Promise.all([a2.close(), b2.close()]);
     }
   });
 

@@ -8,7 +8,8 @@ import type tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { Broker, listenTcp, listenTls, MemoryStore, SqliteStore, type BrokerStore } from '@thicket/broker';
+import { Broker, listenTcp, listenTls, MemoryStore, PostgresStore, SqliteStore, type BrokerStore } from '@thicket/broker';
+import { refusingWhileDown } from './cluster/availability.js';
 import type { FastifyInstance } from 'fastify';
 import type { ServerConfig } from './config.js';
 import { ensureAdminCredentials, type AccessKey } from './credentials.js';
@@ -81,9 +82,16 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const sql = config.cluster.length > 0 ? reportingWrites(engine, (tables) => cluster?.announce(tables)) : engine;
 
   const defaultNamespace = { accountId: config.accountId, region: config.region };
-  const store: BrokerStore = config.ephemeral
-    ? new MemoryStore()
-    : new SqliteStore(db, { fsync: config.fsync, commitDelayMs: config.commitDelayMs });
+  const pgStore = config.database
+    ? await PostgresStore.open({
+        connectionString: config.database,
+        node: config.nodeId,
+        commitDelayMs: config.commitDelayMs,
+        log: log.child({ component: 'broker-store' }),
+      })
+    : undefined;
+  const store: BrokerStore =
+    pgStore ?? (config.ephemeral ? new MemoryStore() : new SqliteStore(db, { fsync: config.fsync, commitDelayMs: config.commitDelayMs }));
   const devPolicy = config.devPolicy === null ? undefined : readDevPolicy(config.devPolicy);
   const platform = await createPlatform({
     db,
@@ -104,12 +112,27 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const broker = new Broker({
     ...brokerSettings(config.profile, config.mqtt),
     store,
-    hooks: platform.use('authz').authorizer,
+    hooks: config.database
+      ? refusingWhileDown(platform.use('authz').authorizer, {
+          storeUp: () => pgStore?.healthy ?? true,
+          linkUp: config.cluster.length > 0 ? () => cluster?.connected ?? true : undefined,
+        })
+      : platform.use('authz').authorizer,
     logger: log.child({ component: 'broker' }),
   });
   platform.connect(broker);
-  if (config.cluster.length > 0)
-    cluster = await ClusterNode.join(broker, platform, { servers: config.cluster, nodeId: config.nodeId, log });
+  if (config.cluster.length > 0) {
+    try {
+      cluster = await ClusterNode.join(broker, platform, { servers: config.cluster, nodeId: config.nodeId, sessions: pgStore, log });
+    } catch (err) {
+      broker.close();
+      await pgStore?.close();
+      await platform.stop();
+      await engine.close();
+      db.close();
+      throw err;
+    }
+  }
   const metrics = Registry.merge([createMetrics(broker), ...platform.metrics()]);
   // Every series says which node it is from, so one Prometheus can scrape all nodes of a cluster.
   if (config.cluster.length > 0) metrics.setDefaultLabels({ node: config.nodeId });
@@ -159,6 +182,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       reset: config.testMode ? () => platform.reset() : undefined,
       health: async () => ({
         database: await databaseHealth(engine),
+        ...(pgStore ? { brokerStore: pgStore.healthy ? 'ok' : 'commits failing; acknowledgements held' } : {}),
         ...(cluster ? { cluster: cluster.connected ? 'ok' : 'NATS unreachable' } : {}),
       }),
     };
@@ -184,6 +208,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     for (const s of servers) s.close();
     for (const a of apps) await a.close();
     broker.close();
+    await pgStore?.close();
     await cluster?.stop();
     await platform.stop();
     await engine.close();
@@ -213,6 +238,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     (stopping ??= (async () => {
       const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
       broker.close();
+      // The broker's last writes commit before the pool ends (on SQLite, close() above already did).
+      await pgStore?.close();
       await cluster?.stop();
       await platform.stop();
       await Promise.all(closed);

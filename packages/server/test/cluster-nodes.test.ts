@@ -102,3 +102,41 @@ test('a client id that connects to node C while connected to node A is disconnec
   await client(nodes[2]!, { clientId: 'wanderer' });
   assert.equal(await reason, 0x8e);
 });
+
+test('a persistent session resumes on another node with the messages queued for it while it was offline', async () => {
+  const opts = { clientId: 'traveller', clean: false, properties: { sessionExpiryInterval: 600 } };
+  const first = await client(nodes[0]!, opts);
+  await first.subscribeAsync('travel/#', { qos: 1 });
+  await first.endAsync();
+  await nodes[0]!.cluster!.flush();
+  const pub = await client(nodes[2]!);
+  for (let i = 0; i < 20; i++) await pub.publishAsync('travel/x', String(i), { qos: 1 });
+  // Node A holds the offline session: the messages reach it over NATS and wait in its queue.
+  await until(() => (nodes[0]!.broker.queuedCount >= 20 ? true : undefined), 'the queue on node A');
+  await nodes[0]!.broker.whenDurable();
+  const got: number[] = [];
+  const second = mqtt.connect(`mqtt://127.0.0.1:${nodes[1]!.ports.mqtt}`, { reconnectPeriod: 0, protocolVersion: 5, ...opts });
+  clients.push(second);
+  second.on('message', (_t, p) => got.push(Number(p.toString())));
+  const [connack] = (await new Promise((resolve) => second.once('connect', (...a) => resolve(a)))) as [{ sessionPresent: boolean }];
+  assert.equal(connack.sessionPresent, true);
+  await until(() => (got.length >= 20 ? true : undefined), `20 messages on node B (have ${got.length})`);
+  assert.deepEqual(
+    got,
+    Array.from({ length: 20 }, (_, i) => i),
+  );
+  // The session lives on node B now: what is published next reaches it there, and node A let go.
+  assert.equal(nodes[0]!.broker.isConnected('', 'traveller'), false);
+  await nodes[1]!.cluster!.flush();
+  await pub.publishAsync('travel/y', '20', { qos: 1 });
+  await until(() => (got.length === 21 ? true : undefined), 'the next message');
+  assert.equal(nodes[0]!.broker.queuedCount, 0);
+});
+
+test('a second node under a name already running in the cluster refuses to start', async () => {
+  const database = nodes[0]!.config.database!;
+  await assert.rejects(
+    startTestServer({ database, cluster: [nats.url], nodeId: 'b', dev: true }),
+    /another node of the cluster already runs as --node-id b/,
+  );
+});

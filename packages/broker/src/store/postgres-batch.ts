@@ -24,36 +24,38 @@ const table = (name: string, key: number, cols: string): Table => ({
   cols: cols.split(',').map((c) => c.trim().split(' ') as [string, string]),
 });
 
+// Each node of a cluster has its own sessions, messages and queues (the `node` column, first in
+// every key); retained messages are the cluster's.
 export const SESSIONS = table(
   'mqtt_sessions',
-  2,
-  'mount text, client_id text, protocol_version int4, expiry_interval int8, disconnected_at int8',
+  3,
+  'node text, mount text, client_id text, protocol_version int4, expiry_interval int8, disconnected_at int8',
 );
 export const SUBSCRIPTIONS = table(
   'mqtt_subscriptions',
-  3,
-  'mount text, client_id text, filter text, qos int2, no_local bool, retain_as_published bool, retain_handling int2, subscription_id int4',
+  4,
+  'node text, mount text, client_id text, filter text, qos int2, no_local bool, retain_as_published bool, retain_handling int2, subscription_id int4',
 );
 export const MESSAGES = table(
   'mqtt_messages',
-  1,
-  'id int8, topic text, payload bytea, qos int2, retain bool, properties text, created_at int8, expires_at int8',
+  2,
+  'node text, id int8, topic text, payload bytea, qos int2, retain bool, properties text, created_at int8, expires_at int8',
 );
 export const QUEUE = table(
   'mqtt_queue',
-  3,
-  'mount text, client_id text, seq int8, message_id int8, qos int2, retain bool, subscription_ids text, packet_id int4, state int2',
+  4,
+  'node text, mount text, client_id text, seq int8, message_id int8, qos int2, retain bool, subscription_ids text, packet_id int4, state int2',
 );
-export const INBOUND = table('mqtt_inbound_qos2', 3, 'mount text, client_id text, packet_id int4');
+export const INBOUND = table('mqtt_inbound_qos2', 4, 'node text, mount text, client_id text, packet_id int4');
 export const RETAINED = table(
   'mqtt_retained',
   2,
   'mount text, topic text, payload bytea, qos int2, properties text, created_at int8, expires_at int8',
 );
-const ALL_TABLES = [SESSIONS, SUBSCRIPTIONS, MESSAGES, QUEUE, INBOUND, RETAINED];
+export const NODE_TABLES = [SESSIONS, SUBSCRIPTIONS, MESSAGES, QUEUE, INBOUND];
 /** Queue row columns packet_id and state (what updateQueueEntry changes). */
-const Q_PACKET_ID = 7;
-const Q_STATE = 8;
+const Q_PACKET_ID = 8;
+const Q_STATE = 9;
 
 /** The last write per row: a row (values in column order) to upsert, or a key to delete. */
 class Writes<K> {
@@ -74,7 +76,7 @@ class SessionWrites {
   readonly subs = new Writes<string>();
   readonly inbound = new Writes<number>();
   readonly queue = new Writes<number>();
-  /** updateQueueEntry on rows that are not in this batch: [mount, client_id, seq, packet_id, state]. */
+  /** updateQueueEntry on rows that are not in this batch: [node, mount, client_id, seq, packet_id, state]. */
   readonly queueUpdates = new Map<number, unknown[]>();
 }
 
@@ -90,6 +92,9 @@ export class Batch {
   private readonly retained = new Writes<string>();
   readonly callbacks: Array<() => void> = [];
 
+  /** `node`: whose rows the batch writes. */
+  constructor(private readonly node: string) {}
+
   private of(mount: string, clientId: string): SessionWrites {
     const k = sessionKey(mount, clientId);
     let w = this.bySession.get(k);
@@ -98,47 +103,58 @@ export class Batch {
   }
 
   putSession(s: Omit<StoredSession, 'subscriptions' | 'inboundQos2'>): void {
-    this.sessions.set(sessionKey(s.mount, s.clientId), [s.mount, s.clientId, s.protocolVersion, s.expiryInterval, s.disconnectedAt]);
+    const row = [this.node, s.mount, s.clientId, s.protocolVersion, s.expiryInterval, s.disconnectedAt];
+    this.sessions.set(sessionKey(s.mount, s.clientId), row);
   }
 
   deleteSession(mount: string, clientId: string): void {
     const k = sessionKey(mount, clientId);
-    this.sessions.remove(k, [mount, clientId]);
+    this.sessions.remove(k, [this.node, mount, clientId]);
     // What this batch wrote to the session's rows goes with them.
     this.bySession.delete(k);
-    this.wiped.set(k, [mount, clientId]);
+    this.wiped.set(k, [this.node, mount, clientId]);
   }
 
   putSubscription(mount: string, clientId: string, sub: StoredSubscription): void {
-    const row = [mount, clientId, sub.key, sub.qos, sub.noLocal, sub.retainAsPublished, sub.retainHandling, sub.subscriptionId ?? null];
+    const row = [
+      this.node,
+      mount,
+      clientId,
+      sub.key,
+      sub.qos,
+      sub.noLocal,
+      sub.retainAsPublished,
+      sub.retainHandling,
+      sub.subscriptionId ?? null,
+    ];
     this.of(mount, clientId).subs.set(sub.key, row);
   }
 
   deleteSubscription(mount: string, clientId: string, key: string): void {
-    this.of(mount, clientId).subs.remove(key, [mount, clientId, key]);
+    this.of(mount, clientId).subs.remove(key, [this.node, mount, clientId, key]);
   }
 
   putInboundQos2(mount: string, clientId: string, packetId: number): void {
-    this.of(mount, clientId).inbound.set(packetId, [mount, clientId, packetId]);
+    this.of(mount, clientId).inbound.set(packetId, [this.node, mount, clientId, packetId]);
   }
 
   deleteInboundQos2(mount: string, clientId: string, packetId: number): void {
-    this.of(mount, clientId).inbound.remove(packetId, [mount, clientId, packetId]);
+    this.of(mount, clientId).inbound.remove(packetId, [this.node, mount, clientId, packetId]);
   }
 
   putMessage(m: StoredMessage): void {
-    this.messages.set(m.id, [m.id, m.topic, m.payload, m.qos, m.retain, encodeProps(m.properties), m.createdAt, m.expiresAt]);
+    this.messages.set(m.id, [this.node, m.id, m.topic, m.payload, m.qos, m.retain, encodeProps(m.properties), m.createdAt, m.expiresAt]);
   }
 
   deleteMessage(id: number): void {
-    this.messages.remove(id, [id]);
+    this.messages.remove(id, [this.node, id]);
   }
 
   putQueueEntry(e: StoredQueueEntry): void {
     const w = this.of(e.mount, e.clientId);
     w.queueUpdates.delete(e.seq);
     const ids = encodeSubscriptionIds(e.subscriptionIds);
-    w.queue.set(e.seq, [e.mount, e.clientId, e.seq, e.messageId, e.qos, e.retain, ids, e.packetId, e.state]);
+    w.queue.set(e.seq, [this.node, e.mount, e.clientId, e.seq, e.messageId, e.qos, e.retain, ids, e.packetId, e.state]);
   }
 
   updateQueueEntry(mount: string, clientId: string, seq: number, packetId: number, state: 0 | 1 | 2): void {
@@ -147,14 +163,14 @@ export class Batch {
     if (row) {
       row[Q_PACKET_ID] = packetId;
       row[Q_STATE] = state;
-    } else if (!w.queue.del.has(seq)) w.queueUpdates.set(seq, [mount, clientId, seq, packetId, state]);
+    } else if (!w.queue.del.has(seq)) w.queueUpdates.set(seq, [this.node, mount, clientId, seq, packetId, state]);
     // (An update of a row deleted earlier in the batch changes nothing, as in SQL.)
   }
 
   deleteQueueEntry(mount: string, clientId: string, seq: number): void {
     const w = this.of(mount, clientId);
     w.queueUpdates.delete(seq);
-    w.queue.remove(seq, [mount, clientId, seq]);
+    w.queue.remove(seq, [this.node, mount, clientId, seq]);
   }
 
   putRetained(mount: string, m: StoredMessage): void {
@@ -173,11 +189,15 @@ export class Batch {
    */
   statements(): pg.QueryConfig[] {
     const out: pg.QueryConfig[] = [];
-    if (this.cleared) out.push({ text: ALL_TABLES.map((t) => `DELETE FROM ${t.name};`).join(' ') });
+    if (this.cleared) {
+      // This node's rows, and the cluster's retained messages (a test-mode reset).
+      const own = NODE_TABLES.map((t) => `DELETE FROM ${t.name} WHERE node = $1`);
+      out.push({ text: `WITH ${own.map((d, i) => `c${i} AS (${d})`).join(', ')} DELETE FROM ${RETAINED.name}`, values: [this.node] });
+    }
     if (this.wiped.size > 0) {
       const wipe = new Statement();
       const keys = [...this.wiped.values()];
-      for (const t of [SUBSCRIPTIONS, QUEUE, INBOUND]) wipe.delete(t, keys, 2);
+      for (const t of [SUBSCRIPTIONS, QUEUE, INBOUND]) wipe.delete(t, keys, 3);
       out.push(wipe.query()!);
     }
     const s = new Statement();
@@ -260,13 +280,13 @@ class Statement {
     this.parts.push(`DELETE FROM ${t.name} t USING ${source} AS k(${names.join(', ')}) WHERE ${Statement.match(t, n)}`);
   }
 
-  /** Queue rows' packet_id and state, from [mount, client_id, seq, packet_id, state] tuples. */
+  /** Queue rows' packet_id and state, from [node, mount, client_id, seq, packet_id, state] tuples. */
   updateQueue(updates: unknown[][]): void {
     if (updates.length === 0) return;
-    const t: Table = { ...QUEUE, cols: [...QUEUE.cols.slice(0, 3), QUEUE.cols[Q_PACKET_ID]!, QUEUE.cols[Q_STATE]!] };
-    const source = this.unnest(t, updates, 5);
+    const t: Table = { ...QUEUE, cols: [...QUEUE.cols.slice(0, 4), QUEUE.cols[Q_PACKET_ID]!, QUEUE.cols[Q_STATE]!] };
+    const source = this.unnest(t, updates, 6);
     this.parts.push(
-      `UPDATE mqtt_queue t SET packet_id = k.packet_id, state = k.state FROM ${source} AS k(mount, client_id, seq, packet_id, state) WHERE ${Statement.match(t, 3)}`,
+      `UPDATE mqtt_queue t SET packet_id = k.packet_id, state = k.state FROM ${source} AS k(node, mount, client_id, seq, packet_id, state) WHERE ${Statement.match(t, 4)}`,
     );
   }
 

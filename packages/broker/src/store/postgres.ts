@@ -19,7 +19,7 @@
  */
 import type pg from 'pg';
 import type { BrokerLogger } from '../broker-types.js';
-import { QUEUE_MEMORY_WINDOW } from '../session.js';
+import { adoptSession, dropElsewhere, type Query } from './postgres-adopt.js';
 import { Batch, INBOUND, MESSAGES, QUEUE, RETAINED, SESSIONS, SUBSCRIPTIONS } from './postgres-batch.js';
 import {
   messageFromRow,
@@ -32,6 +32,7 @@ import {
 } from './rows.js';
 import type {
   BrokerStore,
+  MovedSession,
   StoredMessage,
   StoredQueueEntry,
   StoredQueueItem,
@@ -42,28 +43,32 @@ import type {
 
 const SCHEMA_VERSION = 1;
 
+// `node`: each node of a cluster writes and reads back only its own sessions, messages and queues
+// (message ids are per node); retained messages are the cluster's.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS mqtt_store_schema (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS mqtt_sessions (
-  mount TEXT NOT NULL, client_id TEXT NOT NULL, protocol_version INTEGER NOT NULL,
+  node TEXT NOT NULL, mount TEXT NOT NULL, client_id TEXT NOT NULL, protocol_version INTEGER NOT NULL,
   expiry_interval BIGINT NOT NULL, disconnected_at BIGINT,
-  PRIMARY KEY (mount, client_id));
+  PRIMARY KEY (node, mount, client_id));
+CREATE INDEX IF NOT EXISTS mqtt_sessions_by_client ON mqtt_sessions (mount, client_id);
 CREATE TABLE IF NOT EXISTS mqtt_subscriptions (
-  mount TEXT NOT NULL, client_id TEXT NOT NULL, filter TEXT NOT NULL, qos SMALLINT NOT NULL,
+  node TEXT NOT NULL, mount TEXT NOT NULL, client_id TEXT NOT NULL, filter TEXT NOT NULL, qos SMALLINT NOT NULL,
   no_local BOOLEAN NOT NULL, retain_as_published BOOLEAN NOT NULL, retain_handling SMALLINT NOT NULL,
   subscription_id INTEGER,
-  PRIMARY KEY (mount, client_id, filter));
+  PRIMARY KEY (node, mount, client_id, filter));
 CREATE TABLE IF NOT EXISTS mqtt_messages (
-  id BIGINT PRIMARY KEY, topic TEXT NOT NULL, payload BYTEA NOT NULL, qos SMALLINT NOT NULL,
-  retain BOOLEAN NOT NULL, properties TEXT, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);
+  node TEXT NOT NULL, id BIGINT NOT NULL, topic TEXT NOT NULL, payload BYTEA NOT NULL, qos SMALLINT NOT NULL,
+  retain BOOLEAN NOT NULL, properties TEXT, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+  PRIMARY KEY (node, id));
 CREATE TABLE IF NOT EXISTS mqtt_queue (
-  mount TEXT NOT NULL, client_id TEXT NOT NULL, seq BIGINT NOT NULL, message_id BIGINT NOT NULL,
+  node TEXT NOT NULL, mount TEXT NOT NULL, client_id TEXT NOT NULL, seq BIGINT NOT NULL, message_id BIGINT NOT NULL,
   qos SMALLINT NOT NULL, retain BOOLEAN NOT NULL, subscription_ids TEXT, packet_id INTEGER NOT NULL,
   state SMALLINT NOT NULL,
-  PRIMARY KEY (mount, client_id, seq));
+  PRIMARY KEY (node, mount, client_id, seq));
 CREATE TABLE IF NOT EXISTS mqtt_inbound_qos2 (
-  mount TEXT NOT NULL, client_id TEXT NOT NULL, packet_id INTEGER NOT NULL,
-  PRIMARY KEY (mount, client_id, packet_id));
+  node TEXT NOT NULL, mount TEXT NOT NULL, client_id TEXT NOT NULL, packet_id INTEGER NOT NULL,
+  PRIMARY KEY (node, mount, client_id, packet_id));
 CREATE TABLE IF NOT EXISTS mqtt_retained (
   mount TEXT NOT NULL, topic TEXT NOT NULL, payload BYTEA NOT NULL, qos SMALLINT NOT NULL,
   properties TEXT, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
@@ -83,19 +88,11 @@ export interface PostgresStoreOptions {
   commitDelayMs?: number;
   log?: BrokerLogger;
   onHealthChange?: (healthy: boolean) => void;
+  /** This node's name in a cluster sharing the database ('' for a single node): whose sessions it writes and loads. */
+  node?: string;
   /** Backoff between attempts of a failed commit: from retryMinMs, doubling up to retryMaxMs (defaults 100 and 5000). */
   retryMinMs?: number;
   retryMaxMs?: number;
-}
-
-/** A session read back by loadSession: its rows, and the start of its queue. */
-export interface LoadedSession {
-  session: StoredSession;
-  /** The first queue entries in seq order with their messages (in-flight ones, state 1 or 2, included). */
-  queue: StoredQueueItem[];
-  /** Queue entries in all, and the highest seq (0 without any): the rest pages in after the last one read. */
-  queued: number;
-  lastSeq: number;
 }
 
 const silent: BrokerLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -109,7 +106,8 @@ function describe(err: unknown): { message: string; code?: string } {
 }
 
 export class PostgresStore implements BrokerStore {
-  private batch = new Batch();
+  private batch: Batch;
+  readonly node: string;
   /** The batch being committed, or waiting to be tried again. */
   private inflight: Batch | null = null;
   /** The current batch's delay has passed (or flush() asked): it starts when `inflight` is done. */
@@ -136,6 +134,8 @@ export class PostgresStore implements BrokerStore {
     options: PostgresStoreOptions,
   ) {
     this.state = state;
+    this.node = options.node ?? '';
+    this.batch = new Batch(this.node);
     this.commitDelayMs = options.commitDelayMs ?? 0;
     this.retryMinMs = options.retryMinMs ?? 100;
     this.retryMaxMs = options.retryMaxMs ?? 5000;
@@ -177,7 +177,7 @@ export class PostgresStore implements BrokerStore {
         else if (version > SCHEMA_VERSION)
           throw new Error(`the broker tables are at schema version ${version}, newer than this Thicket (${SCHEMA_VERSION})`);
       });
-      const state = await transaction(pool, SNAPSHOT, (q) => readState(q, types));
+      const state = await transaction(pool, SNAPSHOT, (q) => readState(q, types, options.node ?? ''));
       return new PostgresStore(pool, ownsPool, types, state, options);
     } catch (err) {
       if (ownsPool) await pool.end().catch(() => undefined);
@@ -229,7 +229,7 @@ export class PostgresStore implements BrokerStore {
     this.due = false;
     const b = this.batch;
     if (b.writes === 0 && b.callbacks.length === 0) return;
-    this.batch = new Batch();
+    this.batch = new Batch(this.node);
     this.inflight = b;
     void this.commit(b);
   }
@@ -360,7 +360,7 @@ export class PostgresStore implements BrokerStore {
   /** Drops everything: the batch in flight (if any) lands first, then the next one empties every table. */
   clear(): void {
     const old = this.batch;
-    this.batch = new Batch();
+    this.batch = new Batch(this.node);
     this.batch.callbacks.push(...old.callbacks);
     this.write().cleared = true;
   }
@@ -399,45 +399,37 @@ export class PostgresStore implements BrokerStore {
   async pageQueueAsync(mount: string, clientId: string, afterSeq: number, limit: number): Promise<StoredQueueItem[]> {
     await this.durable();
     const rows = await this.select(
-      `SELECT ${QUEUE_PAGE_COLUMNS} FROM mqtt_queue q JOIN mqtt_messages m ON m.id = q.message_id
-       WHERE q.mount = $1 AND q.client_id = $2 AND q.seq > $3 ORDER BY q.seq LIMIT $4`,
-      [mount, clientId, afterSeq, limit],
+      `SELECT ${QUEUE_PAGE_COLUMNS} FROM mqtt_queue q JOIN mqtt_messages m ON m.node = q.node AND m.id = q.message_id
+       WHERE q.node = $5 AND q.mount = $1 AND q.client_id = $2 AND q.seq > $3 ORDER BY q.seq LIMIT $4`,
+      [mount, clientId, afterSeq, limit, this.node],
     );
     return rows.map(queueItemFromRow);
   }
 
+  /** The other nodes holding rows of a session (a client that connected to them before). */
+  async holders(mount: string, clientId: string): Promise<string[]> {
+    const rows = await this.select('SELECT node FROM mqtt_sessions WHERE mount = $1 AND client_id = $2 AND node <> $3', [
+      mount,
+      clientId,
+      this.node,
+    ]);
+    return rows.map((r) => r.node as string);
+  }
+
   /**
-   * A session as the database holds it, writes issued here so far included: its subscriptions,
-   * inbound QoS 2 ids and the first `limit` entries of its queue, read in one snapshot. Null when
-   * there is no such session. For resuming a session another node held.
+   * Moves a session another node held into this node's rows (adoptSession, postgres-adopt.ts): its
+   * subscriptions, inbound QoS 2 ids and whole queue, with copies of its messages under ids from
+   * `newMessageId`. Null when no other node holds it. The other node's message rows stay: it
+   * releases them itself (or they go when it starts again).
    */
-  async loadSession(mount: string, clientId: string, limit = QUEUE_MEMORY_WINDOW): Promise<LoadedSession | null> {
+  async adoptSession(mount: string, clientId: string, newMessageId: () => number): Promise<MovedSession | null> {
     await this.durable();
-    return transaction(this.pool, SNAPSHOT, async (q) => {
-      const key = [mount, clientId];
-      const where = 'WHERE mount = $1 AND client_id = $2';
-      const sessions = await q({ text: `SELECT * FROM mqtt_sessions ${where}`, values: key, types: this.types });
-      if (sessions.length === 0) return null;
-      const subs = await q({ text: `SELECT * FROM mqtt_subscriptions ${where}`, values: key, types: this.types });
-      const inbound = await q({ text: `SELECT * FROM mqtt_inbound_qos2 ${where} ORDER BY packet_id`, values: key, types: this.types });
-      const page = await q({
-        text: `SELECT ${QUEUE_PAGE_COLUMNS} FROM mqtt_queue q JOIN mqtt_messages m ON m.id = q.message_id
-               WHERE q.mount = $1 AND q.client_id = $2 ORDER BY q.seq LIMIT $3`,
-        values: [...key, limit],
-        types: this.types,
-      });
-      const count = await q({
-        text: `SELECT count(*) AS n, coalesce(max(seq), 0) AS last FROM mqtt_queue ${where}`,
-        values: key,
-        types: this.types,
-      });
-      return {
-        session: sessionsFromRows(sessions, subs, inbound)[0]!,
-        queue: page.map(queueItemFromRow),
-        queued: count[0]!.n as number,
-        lastSeq: count[0]!.last as number,
-      };
-    });
+    return transaction(this.pool, 'BEGIN', (q) => adoptSession(q, this.types, this.node, mount, clientId, newMessageId));
+  }
+
+  /** Removes every other node's rows of a session (a client starting clean here). */
+  async dropElsewhere(mount: string, clientId: string): Promise<void> {
+    await transaction(this.pool, 'BEGIN', (q) => dropElsewhere(q, this.node, mount, clientId));
   }
 
   private async select(text: string, values: unknown[]): Promise<Row[]> {
@@ -455,8 +447,6 @@ export class PostgresStore implements BrokerStore {
     return this.closing;
   }
 }
-
-type Query = (q: pg.QueryConfig) => Promise<Row[]>;
 
 /** Runs `body` in a transaction on one connection of the pool. */
 async function transaction<T>(pool: pg.Pool, begin: string, body: (q: Query) => Promise<T>): Promise<T> {
@@ -480,8 +470,11 @@ async function transaction<T>(pool: pg.Pool, begin: string, body: (q: Query) => 
   }
 }
 
-async function readState(q: Query, types: { getTypeParser: typeof pg.types.getTypeParser }): Promise<StoredState> {
-  const all = (t: { name: string }, order = ''): Promise<Row[]> => q({ text: `SELECT * FROM ${t.name}${order}`, types });
+async function readState(q: Query, types: { getTypeParser: typeof pg.types.getTypeParser }, node: string): Promise<StoredState> {
+  const all = (t: { name: string }, order = ''): Promise<Row[]> =>
+    t === RETAINED
+      ? q({ text: `SELECT * FROM ${t.name}${order}`, types })
+      : q({ text: `SELECT * FROM ${t.name} WHERE node = $1${order}`, values: [node], types });
   return {
     sessions: sessionsFromRows(await all(SESSIONS), await all(SUBSCRIPTIONS), await all(INBOUND)),
     messages: (await all(MESSAGES)).map(messageFromRow),

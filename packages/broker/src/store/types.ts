@@ -63,6 +63,15 @@ export interface StoredQueueItem {
   message: StoredMessage;
 }
 
+/** A persistent session moved from another node of a cluster, as now stored under this one. */
+export interface MovedSession {
+  session: StoredSession;
+  /** The whole queue in seq order, in-flight entries included, with their messages. */
+  queue: StoredQueueItem[];
+  /** The node that held it. */
+  from: string;
+}
+
 export interface StoredRetained {
   mount: string;
   message: StoredMessage;

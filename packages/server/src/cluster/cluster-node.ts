@@ -7,13 +7,15 @@ import type { Broker } from '@thicket/broker';
 import type { Logger } from 'pino';
 import type { Platform } from '../platform/assemble.js';
 import { ChangeFeed } from './change-feed.js';
-import { NatsLink } from './nats-link.js';
+import { NatsLink, type SessionRows } from './nats-link.js';
 
 export interface ClusterNodeOptions {
   servers: string[];
   nodeId: string;
   /** How often every capability re-reads what it holds, whatever it heard (lost announcements). */
   reloadEveryMs?: number;
+  /** The broker's rows in the shared database, for persistent sessions moving between nodes. */
+  sessions?: SessionRows;
   log: Logger;
 }
 
@@ -35,7 +37,7 @@ export class ClusterNode {
 
   static async join(broker: Broker, platform: Platform, opts: ClusterNodeOptions): Promise<ClusterNode> {
     const log = opts.log.child({ component: 'cluster' });
-    const link = await NatsLink.connect(broker, { servers: opts.servers, nodeId: opts.nodeId, log });
+    const link = await NatsLink.connect(broker, { servers: opts.servers, nodeId: opts.nodeId, sessions: opts.sessions, log });
     const feed = new ChangeFeed(link.connection, {
       prefix: link.prefix,
       origin: link.origin,

@@ -13,7 +13,15 @@
  *   complete whatever its clients subscribe to (the origin stores them).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { Message, type Broker, type ClientInfo, type ClusterLink, type MessageProperties, type QoS } from '@thicket/broker';
+import {
+  Message,
+  type Broker,
+  type ClientInfo,
+  type ClusterLink,
+  type MessageProperties,
+  type MovedSession,
+  type QoS,
+} from '@thicket/broker';
 import { connect, headers, type Msg, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from 'pino';
 import { filterToSubjects, subjectToTopic, topicToSubject } from './subjects.js';
@@ -25,8 +33,20 @@ export interface NatsLinkOptions {
   nodeId: string;
   /** Subject prefix, so several clusters can share one NATS. */
   prefix?: string;
+  /** The broker's rows in the shared database: where persistent sessions move between nodes from. */
+  sessions?: SessionRows;
   log: Logger;
 }
+
+/** What moving a persistent session needs of the broker's store (PostgresStore). */
+export interface SessionRows {
+  holders(mount: string, clientId: string): Promise<string[]>;
+  adoptSession(mount: string, clientId: string, newMessageId: () => number): Promise<MovedSession | null>;
+  dropElsewhere(mount: string, clientId: string): Promise<void>;
+}
+
+/** How long a node waits for the holder of a session to let go before it takes it anyway (the holder is gone). */
+const RELEASE_WAIT_MS = 2000;
 
 /** What travels in the `m` header beside the payload. */
 interface Meta {
@@ -83,7 +103,19 @@ export class NatsLink implements ClusterLink {
     const nc = await connect({ servers: opts.servers, name: `thicket ${opts.nodeId}`, maxReconnectAttempts: -1 });
     const link = new NatsLink(nc, broker, opts);
     nc.subscribe(`${link.prefix}_retained.>`, { callback: (err, m) => (err ? undefined : link.onRetained(m)) });
+    // Two nodes under one name would take each other's sessions: the second one refuses to start.
+    const taken = await nc.request(`${link.prefix}_node.${opts.nodeId}`, '', { timeout: 500 }).then(
+      () => true,
+      () => false,
+    );
+    if (taken) {
+      await nc.close();
+      throw new Error(`another node of the cluster already runs as --node-id ${opts.nodeId}; give each node its own name`);
+    }
+    nc.subscribe(`${link.prefix}_node.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : m.respond()) });
     nc.subscribe(`${link.prefix}_connected`, { callback: (err, m) => (err ? undefined : link.onConnected(m)) });
+    nc.subscribe(`${link.prefix}_release.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onRelease(m)) });
+    nc.subscribe(`${link.prefix}_released.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onReleased(m)) });
     const connected = (client: ClientInfo): void => link.announceConnected(client);
     broker.on('client:connected', connected);
     const leave = broker.joinCluster(link);
@@ -181,6 +213,56 @@ export class NatsLink implements ClusterLink {
       this.nc.publish(`${this.prefix}_connected`, JSON.stringify(note));
     } catch (err) {
       this.opts.log.warn({ err: (err as Error).message }, 'could not tell the cluster of a connection');
+    }
+  }
+
+  /**
+   * A client whose persistent session another node holds connected here: that node lets go (its
+   * connection closes with 0x8E, its rows become durable), then this one copies the rows and tells
+   * it to drop its references. A holder that does not answer is gone: its rows are taken as they are.
+   */
+  async claim(mount: string, clientId: string, clean: boolean, newMessageId: () => number): Promise<MovedSession | null> {
+    const rows = this.opts.sessions;
+    if (!rows) return null;
+    const holders = await rows.holders(mount, clientId);
+    if (holders.length === 0) return null;
+    const ask = JSON.stringify({ m: mount, c: clientId, clean });
+    const answered = new Set<string>();
+    await Promise.all(
+      holders.map((node) =>
+        this.nc.request(`${this.prefix}_release.${node}`, ask, { timeout: RELEASE_WAIT_MS }).then(
+          () => answered.add(node),
+          () => undefined,
+        ),
+      ),
+    );
+    let moved: MovedSession | null = null;
+    if (clean) await rows.dropElsewhere(mount, clientId);
+    else moved = await rows.adoptSession(mount, clientId, newMessageId);
+    const done = JSON.stringify({ m: mount, c: clientId });
+    for (const node of answered) this.nc.publish(`${this.prefix}_released.${node}`, done);
+    return moved;
+  }
+
+  private onRelease(m: Msg): void {
+    const ask = this.parse<{ m: string; c: string; clean: boolean }>(m);
+    if (!ask || typeof ask.m !== 'string' || typeof ask.c !== 'string') return;
+    this.broker.releaseSession(ask.m, ask.c, ask.clean === true).then(
+      (had) => m.respond(JSON.stringify({ had })),
+      (err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'letting a session go to another node failed'),
+    );
+  }
+
+  private onReleased(m: Msg): void {
+    const note = this.parse<{ m: string; c: string }>(m);
+    if (note && typeof note.m === 'string' && typeof note.c === 'string') this.broker.forgetReleased(note.m, note.c);
+  }
+
+  private parse<T>(m: Msg): T | undefined {
+    try {
+      return JSON.parse(Buffer.from(m.data).toString('utf8')) as T;
+    } catch {
+      return undefined;
     }
   }
 

@@ -1,0 +1,93 @@
+/**
+ * Persistent sessions moving between the nodes of a cluster. The node a client reconnects to asks
+ * the node that holds its session to let go (ClusterLink.claim); that node closes the client's old
+ * connection (0x8E), takes the session out of routing and makes its rows durable, then waits for the
+ * new node to say it copied them before it drops its references to the session's messages (the
+ * copies have their own). The new node builds the session from the copied rows.
+ */
+import type { ClusterInterest } from './cluster.js';
+import type { BrokerConfig } from './options.js';
+import type { Session, SessionNamespace } from './session.js';
+import type { MessageRefs } from './store/message-refs.js';
+import { deliveryOf, sessionFromStored } from './store/restore.js';
+import { fromStored } from './store/stored-message.js';
+import type { MovedSession } from './store/types.js';
+import type { Message } from './message.js';
+
+/** How long a released session waits for the new node's word before this node stops waiting. */
+const RELEASE_TIMEOUT_MS = 60_000;
+
+export interface MoveHost {
+  readonly config: BrokerConfig;
+  readonly refs: MessageRefs;
+  newSession(ns: SessionNamespace, clientId: string): Session;
+  interest(): ClusterInterest | undefined;
+}
+
+const keyOf = (mount: string, clientId: string): string => `${mount}\u0000${clientId}`;
+
+export class SessionMoves {
+  /** Sessions let go to another node, until it says it has their rows. */
+  private readonly leaving = new Map<string, { session: Session; timer: NodeJS.Timeout }>();
+
+  constructor(private readonly host: MoveHost) {}
+
+  /** A session moved here: offline, in routing, its queue in memory with references to the copied messages. */
+  install(ns: SessionNamespace, moved: MovedSession): Session {
+    const session = sessionFromStored(ns, moved.session, this.host.config, (n, id) => this.host.newSession(n, id));
+    const interest = this.host.interest();
+    for (const sub of session.subscriptions.values()) interest?.add(ns.mount, sub.filter, sub.group);
+    const messages = new Map<number, Message>();
+    for (const { entry, message } of moved.queue) {
+      let msg = messages.get(message.id);
+      if (!msg) {
+        msg = fromStored(message);
+        msg.id = message.id;
+        messages.set(message.id, msg);
+      }
+      this.host.refs.adopt(msg.id);
+      session.restore(deliveryOf(entry, msg));
+    }
+    return session;
+  }
+
+  /**
+   * Takes a session out of this node for another to copy: no subscription of it draws messages any
+   * more, no timer of it runs (its expiry and delayed will are the new node's now), and it is kept
+   * aside with its message references until `forget`.
+   */
+  letGo(ns: SessionNamespace, session: Session): void {
+    if (session.pendingWill) clearTimeout(session.pendingWill.timer);
+    session.pendingWill = undefined;
+    if (session.expiryTimer) clearTimeout(session.expiryTimer);
+    const interest = this.host.interest();
+    for (const sub of session.subscriptions.values()) {
+      ns.tree.remove(sub.filter, sub, sub.group);
+      interest?.remove(ns.mount, sub.filter, sub.group);
+    }
+    if (ns.sessions.get(session.clientId) === session) ns.sessions.delete(session.clientId);
+    const key = keyOf(ns.mount, session.clientId);
+    this.leaving.get(key)?.session.destroy();
+    // Without word from the new node (it failed before copying), the rows stay here in the store and
+    // the references are kept: dropping them could delete message rows the session still needs.
+    const timer = setTimeout(() => this.leaving.delete(key), RELEASE_TIMEOUT_MS);
+    timer.unref();
+    this.leaving.set(key, { session, timer });
+  }
+
+  /** The new node has copied the session: the references to this node's message rows go. */
+  forget(mount: string, clientId: string): boolean {
+    const key = keyOf(mount, clientId);
+    const l = this.leaving.get(key);
+    if (!l) return false;
+    clearTimeout(l.timer);
+    this.leaving.delete(key);
+    l.session.destroy();
+    return true;
+  }
+
+  clear(): void {
+    for (const l of this.leaving.values()) clearTimeout(l.timer);
+    this.leaving.clear();
+  }
+}

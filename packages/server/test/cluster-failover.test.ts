@@ -1,0 +1,203 @@
+/**
+ * A cluster losing a part: a node killed with SIGKILL under QoS 1 load (its persistent subscriber
+ * reconnects to another node and gets everything that was acknowledged), NATS stopped and started
+ * again under load (QoS 1 refused while it is down, routing back once it returns), PostgreSQL stopped and started again under load (the node says so, refuses new
+ * clients with 0x88, holds acknowledgements, and recovers by itself). Real processes, a real
+ * nats-server and PostgreSQL, all on loopback.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { startPostgres, type Postgres } from '../../broker/test/pg-helpers.js';
+import { spawnServer, startTestServer, tempDir, type ServerProcess, type TestServer } from './helpers.js';
+import { startNats, type NatsServer } from './nats-helpers.js';
+
+let pg: Postgres;
+let nats: NatsServer;
+const clients: MqttClient[] = [];
+const servers: TestServer[] = [];
+
+before(async () => {
+  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
+});
+
+after(async () => {
+  for (const c of clients) await c.endAsync(true).catch(() => {});
+  for (const s of servers) await s.close().catch(() => {});
+  await Promise.all([nats.close(), pg.destroy()]);
+});
+
+async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function connect(port: number, opts: IClientOptions = {}): Promise<MqttClient> {
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, protocolVersion: 5, ...opts });
+  clients.push(c);
+  return c;
+}
+
+function node(database: string, id: string): Promise<ServerProcess> {
+  return spawnServer([
+    '--dev',
+    '--database',
+    database,
+    '--cluster',
+    nats.url,
+    '--node-id',
+    id,
+    '--data-dir',
+    tempDir(),
+    '--mqtt-port',
+    '0',
+    '--http-port',
+    '0',
+    '--mqtts-port',
+    'off',
+    '--https-port',
+    'off',
+  ]);
+}
+
+test('kill -9 of a node under QoS 1 load: its persistent subscriber reconnects to another node and loses nothing acknowledged', async () => {
+  const database = await pg.createDatabase('failover');
+  const a = await node(database, 'a');
+  const b = await node(database, 'b');
+  try {
+    const subOpts: IClientOptions = { clientId: 'watcher', clean: false, properties: { sessionExpiryInterval: 600 } };
+    // A slow consumer (one message in flight, each acknowledged after a while), so a backlog builds on node A.
+    const sub = await connect(a.ports.mqtt!, { ...subOpts, properties: { ...subOpts.properties, receiveMaximum: 1 } });
+    sub.handleMessage = (_packet, done) => void setTimeout(done, 5);
+    await sub.subscribeAsync('load/#', { qos: 1 });
+    const seenBefore = new Set<number>();
+    sub.on('message', (_t, p) => seenBefore.add(Number(p.toString())));
+    // The publisher is on the same node: each PUBACK means the message is stored for the subscriber's session.
+    const pub = await connect(a.ports.mqtt!, { clientId: 'loader' });
+    const acked: number[] = [];
+    let next = 0;
+    let running = true;
+    void (async () => {
+      while (running) {
+        const n = next++;
+        try {
+          await pub.publishAsync('load/x', String(n), { qos: 1 });
+          acked.push(n);
+        } catch {
+          return;
+        }
+      }
+    })();
+    await until(() => acked.length >= 400, '400 acknowledged messages');
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    running = false;
+    const ackedAtKill = [...acked];
+
+    const after: number[] = [];
+    const again = mqtt.connect(`mqtt://127.0.0.1:${b.ports.mqtt}`, { reconnectPeriod: 0, protocolVersion: 5, ...subOpts });
+    clients.push(again);
+    again.on('message', (_t, p) => after.push(Number(p.toString())));
+    const [connack] = (await new Promise((resolve, reject) => {
+      again.once('connect', (...x) => resolve(x));
+      again.once('error', reject);
+    })) as [{ sessionPresent: boolean }];
+    assert.equal(connack.sessionPresent, true, 'the session moved from the dead node');
+    const missing = (): number[] => ackedAtKill.filter((n) => !seenBefore.has(n) && !after.includes(n));
+    await until(() => missing().length === 0, `every acknowledged message (missing ${missing().slice(0, 5).join(', ')}...)`);
+    // What node B delivered came in publish order (redelivered in-flight ones first, then the queue).
+    assert.deepEqual(
+      after,
+      [...after].sort((x, y) => x - y),
+    );
+    assert.ok(after.length > 0, 'some messages were still queued when the node died');
+  } finally {
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }
+});
+
+async function twoNodes(name: string): Promise<[TestServer, TestServer]> {
+  const database = await pg.createDatabase(name);
+  const x = await startTestServer({ database, cluster: [nats.url], nodeId: `${name}-x`, dev: true });
+  servers.push(x);
+  const y = await startTestServer({ database, cluster: [nats.url], nodeId: `${name}-y`, dev: true });
+  servers.push(y);
+  return [x, y];
+}
+
+test('NATS stopped and started again under load: every message published on one node reaches the subscriber on the other, in order', async () => {
+  const [x, y] = await twoNodes('natsrestart');
+  const sub = await connect(x.ports.mqtt!);
+  await sub.subscribeAsync('n/#', { qos: 1 });
+  const got: number[] = [];
+  sub.on('message', (_t, p) => got.push(Number(p.toString())));
+  await x.cluster!.flush();
+  const pub = await connect(y.ports.mqtt!);
+  let n = 0;
+  for (; n < 100; n++) await pub.publishAsync('n/t', String(n), { qos: 1 });
+  await nats.stop();
+  await until(() => !y.cluster!.connected, 'the node to notice');
+  const health = await fetch(`http://127.0.0.1:${y.ports.http}/healthz`);
+  assert.equal(health.status, 503);
+  assert.equal(((await health.json()) as Record<string, string>).cluster, 'NATS unreachable');
+  // What could not reach the other node is refused, not acknowledged: 0x97 in the PUBACK.
+  const refusal = await pub.publishAsync('n/t', 'during', { qos: 1 }).then(
+    () => undefined,
+    (err: { code?: number }) => err.code,
+  );
+  assert.equal(refusal, 0x97);
+  const newcomer = await mqtt.connectAsync(`mqtt://127.0.0.1:${y.ports.mqtt}`, { reconnectPeriod: 0, protocolVersion: 5 }).then(
+    (c) => (clients.push(c), undefined),
+    (err: { code?: number }) => err.code,
+  );
+  assert.equal(newcomer, 0x88);
+  await nats.start();
+  await until(() => x.cluster!.connected && y.cluster!.connected, 'both links back', 30_000);
+  await Promise.all([x.cluster!.flush(), y.cluster!.flush()]);
+  for (; n < 200; n++) await pub.publishAsync('n/t', String(n), { qos: 1 });
+  await until(() => got.length >= 200, `200 messages (have ${got.length})`, 30_000);
+  assert.deepEqual(
+    got,
+    Array.from({ length: 200 }, (_, i) => i),
+  );
+});
+
+test('PostgreSQL stopped and started again under load: acknowledgements wait, new clients are refused with 0x88, and the node recovers by itself', async () => {
+  const [x] = await twoNodes('pgrestart');
+  const sub = await connect(x.ports.mqtt!, { clientId: 'keeper', clean: false, properties: { sessionExpiryInterval: 600 } });
+  await sub.subscribeAsync('p/#', { qos: 1 });
+  const got: number[] = [];
+  sub.on('message', (_t, p) => got.push(Number(p.toString())));
+  const pub = await connect(x.ports.mqtt!);
+  for (let i = 0; i < 50; i++) await pub.publishAsync('p/t', String(i), { qos: 1 });
+  await pg.stop();
+  // Publishes while the database is down: their PUBACKs wait for the commit.
+  let acked = 0;
+  const pending = Array.from({ length: 50 }, (_, i) => pub.publishAsync('p/t', String(50 + i), { qos: 1 }).then(() => acked++));
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(acked, 0);
+  const health = await fetch(`http://127.0.0.1:${x.ports.http}/healthz`);
+  assert.equal(health.status, 503);
+  const body = (await health.json()) as Record<string, string>;
+  assert.notEqual(body.brokerStore, 'ok');
+  const refused = await mqtt.connectAsync(`mqtt://127.0.0.1:${x.ports.mqtt}`, { reconnectPeriod: 0, protocolVersion: 5 }).then(
+    (c) => (clients.push(c), undefined),
+    (err: { code?: number }) => err.code,
+  );
+  assert.equal(refused, 0x88);
+  await pg.start();
+  await Promise.all(pending);
+  assert.equal(acked, 50);
+  await until(() => got.length >= 100, `100 messages (have ${got.length})`, 30_000);
+  assert.deepEqual(
+    got,
+    Array.from({ length: 100 }, (_, i) => i),
+  );
+  const healthy = await fetch(`http://127.0.0.1:${x.ports.http}/healthz`);
+  assert.equal(healthy.status, 200);
+  await connect(x.ports.mqtt!);
+});
