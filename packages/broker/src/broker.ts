@@ -461,8 +461,29 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
    */
   async claimSession(mount: string, clientId: string, clean: boolean): Promise<MovedSession | null> {
     const link = this.cluster?.link;
-    if (!link?.claim || this.namespaces.get(mount)?.sessions.has(clientId)) return null;
-    return link.claim(mount, clientId, clean, nextMessageId);
+    if (!link?.claim) return null;
+    return this.moves.exclusive(mount, clientId, async () =>
+      this.namespaces.get(mount)?.sessions.has(clientId) ? null : link.claim!(mount, clientId, clean, nextMessageId),
+    );
+  }
+
+  /**
+   * Cluster: the persistent session of a node that died, taken here offline, so its subscriptions
+   * draw messages again and its expiry runs here. Resolves whether it came.
+   */
+  async adoptOrphan(mount: string, clientId: string): Promise<boolean> {
+    const link = this.cluster?.link;
+    if (!link?.claim) return false;
+    return this.moves.exclusive(mount, clientId, async () => {
+      const ns = this.namespace(mount);
+      if (ns.sessions.has(clientId)) return false;
+      const moved = await link.claim!(mount, clientId, false, nextMessageId);
+      if (!moved || ns.sessions.has(clientId)) return false;
+      const session = this.moves.install(ns, moved);
+      if (Date.now() - (session.disconnectedAt ?? Date.now()) >= session.expiryInterval * 1000) this.endSession(session);
+      else this.scheduleExpiry(session);
+      return true;
+    });
   }
 
   /**

@@ -30,7 +30,26 @@ export class SessionMoves {
   /** Sessions let go to another node, until it says it has their rows. */
   private readonly leaving = new Map<string, { session: Session; timer: NodeJS.Timeout }>();
 
+  /** Moves in progress per client: a claim at CONNECT and the adoption of a dead node's session take turns. */
+  private readonly busy = new Map<string, Promise<unknown>>();
+
   constructor(private readonly host: MoveHost) {}
+
+  /** Runs `fn` once no other move of this client's session is in progress on this node. */
+  exclusive<T>(mount: string, clientId: string, fn: () => Promise<T>): Promise<T> {
+    const key = keyOf(mount, clientId);
+    const before = this.busy.get(key) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.busy.set(key, settled);
+    void settled.then(() => {
+      if (this.busy.get(key) === settled) this.busy.delete(key);
+    });
+    return run;
+  }
 
   /** A session moved here: offline, in routing, its queue in memory with references to the copied messages. */
   install(ns: SessionNamespace, moved: MovedSession): Session {

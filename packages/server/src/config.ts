@@ -58,6 +58,11 @@ export interface ServerConfig {
   cluster: string[];
   /** This node's name in the cluster (logs, metrics, message origins). */
   nodeId: string;
+  /**
+   * How long a node's leases (once-per-cluster work) and heartbeat stay valid without renewal: a node
+   * silent this long is taken for dead, its work and offline sessions move to another node.
+   */
+  clusterLeaseMs: number;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -85,6 +90,7 @@ export const DEFAULTS: ServerConfig = {
   database: null,
   cluster: [],
   nodeId: '',
+  clusterLeaseMs: 15_000,
 };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -156,6 +162,13 @@ function parseNodeId(value: unknown, cluster: boolean): string {
           .slice(0, 64) || 'node'
       : '';
   return checked(s, /^[A-Za-z0-9_-]{1,64}$/, 'node id', 'letters, digits, "-" and "_" (at most 64)');
+}
+
+function parseLeaseMs(value: unknown): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 300 || n > 600_000)
+    throw new Error(`cluster lease: "${String(value)}" is not a whole number of milliseconds from 300 to 600000`);
+  return n;
 }
 
 function parseDelay(value: unknown): number {
@@ -251,6 +264,7 @@ const ENV: Record<string, keyof ServerConfig> = {
   THICKET_DATABASE: 'database',
   THICKET_CLUSTER: 'cluster',
   THICKET_NODE_ID: 'nodeId',
+  THICKET_CLUSTER_LEASE_MS: 'clusterLeaseMs',
 };
 
 export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
@@ -359,5 +373,6 @@ export function resolveConfig(...sources: ConfigInput[]): ServerConfig {
     database,
     cluster,
     nodeId: parseNodeId(merged.nodeId, cluster.length > 0),
+    clusterLeaseMs: parseLeaseMs(merged.clusterLeaseMs),
   };
 }

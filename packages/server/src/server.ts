@@ -25,6 +25,8 @@ import { databaseHealth } from './store/sql/engine.js';
 import { reportingWrites } from './cluster/change-feed.js';
 import { ClusterNode } from './cluster/cluster-node.js';
 import { shareIdentity } from './cluster/shared-identity.js';
+import { Leases } from './cluster/leases.js';
+import { randomUUID } from 'node:crypto';
 import { NO_SESSION_TICKETS } from './domains/tls-contexts.js';
 import { openDatabase } from './store/database.js';
 import { publicUrls } from './api/endpoint-routes.js';
@@ -79,6 +81,16 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const pki = await ensurePki(dataDir, { hostnames });
   const credentials = ensureAdminCredentials(dataDir);
   let cluster: ClusterNode | undefined;
+  // Once-per-cluster work runs where its lease is held (a single node holds them all, without a table).
+  const leases =
+    config.cluster.length > 0
+      ? await Leases.start(engine, {
+          holder: `${config.nodeId}/${randomUUID()}`,
+          nodeId: config.nodeId,
+          ttlMs: config.clusterLeaseMs,
+          log,
+        })
+      : undefined;
   const sql = config.cluster.length > 0 ? reportingWrites(engine, (tables) => cluster?.announce(tables)) : engine;
 
   const defaultNamespace = { accountId: config.accountId, region: config.region };
@@ -107,6 +119,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     ruleMetricLimits: config.rules.metrics,
     ruleEngine: config.rules.engine,
     ruleTables: config.rules.tables,
+    leader: leases ? (name) => leases.holds(name) : undefined,
     log,
   });
   const broker = new Broker({
@@ -123,11 +136,19 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   platform.connect(broker);
   if (config.cluster.length > 0) {
     try {
-      cluster = await ClusterNode.join(broker, platform, { servers: config.cluster, nodeId: config.nodeId, sessions: pgStore, log });
+      cluster = await ClusterNode.join(broker, platform, {
+        servers: config.cluster,
+        nodeId: config.nodeId,
+        sessions: pgStore,
+        leases,
+        engine,
+        log,
+      });
     } catch (err) {
       broker.close();
       await pgStore?.close();
       await platform.stop();
+      await leases?.stop();
       await engine.close();
       db.close();
       throw err;
@@ -211,6 +232,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     await pgStore?.close();
     await cluster?.stop();
     await platform.stop();
+    await leases?.stop();
     await engine.close();
     db.close();
     throw err;
@@ -242,6 +264,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       await pgStore?.close();
       await cluster?.stop();
       await platform.stop();
+      await leases?.stop();
       await Promise.all(closed);
       for (const a of apps) await a.close();
       if (config.database) await engine.close();

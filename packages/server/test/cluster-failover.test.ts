@@ -41,6 +41,9 @@ async function connect(port: number, opts: IClientOptions = {}): Promise<MqttCli
   return c;
 }
 
+// Nodes take a silent node for dead after a second (the default is 15 s), so the test waits little.
+process.env.THICKET_CLUSTER_LEASE_MS = '1000';
+
 function node(database: string, id: string): Promise<ServerProcess> {
   return spawnServer([
     '--dev',
@@ -69,6 +72,11 @@ test('kill -9 of a node under QoS 1 load: its persistent subscriber reconnects t
   const b = await node(database, 'b');
   try {
     const subOpts: IClientOptions = { clientId: 'watcher', clean: false, properties: { sessionExpiryInterval: 600 } };
+    // And one that is offline when the node dies: another node takes its session over.
+    const sleeperOpts: IClientOptions = { clientId: 'sleeper', clean: false, properties: { sessionExpiryInterval: 600 } };
+    const sleeper = await connect(a.ports.mqtt!, sleeperOpts);
+    await sleeper.subscribeAsync('wake/#', { qos: 1 });
+    await sleeper.endAsync();
     // A slow consumer (one message in flight, each acknowledged after a while), so a backlog builds on node A.
     const sub = await connect(a.ports.mqtt!, { ...subOpts, properties: { ...subOpts.properties, receiveMaximum: 1 } });
     sub.handleMessage = (_packet, done) => void setTimeout(done, 5);
@@ -114,6 +122,20 @@ test('kill -9 of a node under QoS 1 load: its persistent subscriber reconnects t
       [...after].sort((x, y) => x - y),
     );
     assert.ok(after.length > 0, 'some messages were still queued when the node died');
+
+    // The offline session of the dead node now lives on node B: what is published for it waits there.
+    await until(() => b.output.some((l) => l.includes('took over the sessions of nodes that died')), 'node B to take over the orphans');
+    const pub2 = await connect(b.ports.mqtt!);
+    for (let i = 0; i < 10; i++) await pub2.publishAsync('wake/up', String(i), { qos: 1 });
+    const woke: number[] = [];
+    const back = mqtt.connect(`mqtt://127.0.0.1:${b.ports.mqtt}`, { reconnectPeriod: 0, protocolVersion: 5, ...sleeperOpts });
+    clients.push(back);
+    back.on('message', (_t, p) => woke.push(Number(p.toString())));
+    await until(() => woke.length >= 10, `the 10 messages queued for the sleeper (have ${woke.length})`);
+    assert.deepEqual(
+      woke,
+      Array.from({ length: 10 }, (_, i) => i),
+    );
   } finally {
     b.proc.kill('SIGTERM');
     await b.exited;

@@ -7,6 +7,8 @@ import type { Broker } from '@thicket/broker';
 import type { Logger } from 'pino';
 import type { Platform } from '../platform/assemble.js';
 import { ChangeFeed } from './change-feed.js';
+import type { SqlEngine } from '../store/sql/engine.js';
+import type { Leases } from './leases.js';
 import { NatsLink, type SessionRows } from './nats-link.js';
 
 export interface ClusterNodeOptions {
@@ -16,13 +18,23 @@ export interface ClusterNodeOptions {
   reloadEveryMs?: number;
   /** The broker's rows in the shared database, for persistent sessions moving between nodes. */
   sessions?: SessionRows;
+  /** Once-per-cluster work; with `engine`, the sessions of dead nodes are taken over. */
+  leases?: Leases;
+  engine?: SqlEngine;
   log: Logger;
 }
+
+/** How often the holder of the orphans lease looks for sessions of dead nodes. */
+const ORPHAN_SWEEP_MS = 5000;
+/** Sessions taken over per sweep, so one sweep stays short. */
+const ORPHANS_PER_SWEEP = 1000;
 
 const RELOAD_EVERY_MS = 30_000;
 
 export class ClusterNode {
   private readonly timer: NodeJS.Timeout;
+  private readonly sweeper: NodeJS.Timeout | undefined;
+  private sweeping = false;
 
   private constructor(
     readonly nodeId: string,
@@ -30,9 +42,42 @@ export class ClusterNode {
     private readonly feed: ChangeFeed,
     platform: Platform,
     every: number,
+    private readonly broker: Broker,
+    private readonly opts: ClusterNodeOptions,
   ) {
     this.timer = setInterval(() => void platform.reloadAll(), every);
     this.timer.unref();
+    if (opts.leases && opts.engine && opts.sessions) {
+      this.sweeper = setInterval(() => void this.sweepOrphans(), Math.min(ORPHAN_SWEEP_MS, Math.ceil(opts.leases.ttl / 3)));
+      this.sweeper.unref();
+    }
+  }
+
+  /**
+   * The persistent sessions of nodes that died (no heartbeat for the lease time) come to this node,
+   * when it holds the orphans lease: their subscriptions draw messages again and their expiry runs.
+   * A dead node's message rows go once none of its sessions is left.
+   */
+  async sweepOrphans(): Promise<number> {
+    const { leases, engine } = this.opts;
+    if (!leases || !engine || this.sweeping || !leases.holds('broker.orphans')) return 0;
+    this.sweeping = true;
+    let adopted = 0;
+    try {
+      for (const dead of await leases.deadNodes()) {
+        const rows = await engine.all<{ mount: string; client_id: string }>(
+          engine.db.selectFrom('mqtt_sessions').select(['mount', 'client_id']).where('node', '=', dead).limit(ORPHANS_PER_SWEEP),
+        );
+        for (const r of rows) if (await this.broker.adoptOrphan(r.mount, r.client_id)) adopted++;
+        if (rows.length === 0) await engine.run(engine.db.deleteFrom('mqtt_messages').where('node', '=', dead));
+      }
+      if (adopted > 0) this.opts.log.info({ sessions: adopted }, 'took over the sessions of nodes that died');
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, 'taking over the sessions of dead nodes failed; will retry');
+    } finally {
+      this.sweeping = false;
+    }
+    return adopted;
   }
 
   static async join(broker: Broker, platform: Platform, opts: ClusterNodeOptions): Promise<ClusterNode> {
@@ -47,7 +92,7 @@ export class ClusterNode {
     // What other nodes wrote while this one was starting (before it listened) is read now.
     await platform.reloadAll();
     log.info({ node: opts.nodeId }, 'joined the cluster');
-    return new ClusterNode(opts.nodeId, link, feed, platform, opts.reloadEveryMs ?? RELOAD_EVERY_MS);
+    return new ClusterNode(opts.nodeId, link, feed, platform, opts.reloadEveryMs ?? RELOAD_EVERY_MS, broker, { ...opts, log });
   }
 
   /** Tables this node wrote: the other nodes re-read them. */
@@ -68,6 +113,7 @@ export class ClusterNode {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.sweeper);
     this.feed.close();
     await this.link.close();
   }

@@ -163,6 +163,7 @@ export class Platform {
         removing: (arn) => this.use('tags').store.removing(arn),
       },
       resourceExists: (arn) => this.resourceExists(arn),
+      leader: opts.leader ?? (() => true),
       disconnect: (ns, match, why, reason) => this.disconnect(ns, match, why, reason),
     };
   }

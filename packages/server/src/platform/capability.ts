@@ -51,6 +51,8 @@ export interface PlatformOptions {
   ruleEngine?: RulesSettings['engine'];
   /** Rule tables: PostgreSQL databases, retention and query bounds (config `rules`). */
   ruleTables?: TableSettings;
+  /** Cluster: whether this node holds the lease of once-per-cluster work `name` now (absent: a single node, always). */
+  leader?: (name: string) => boolean;
   log: Logger;
 }
 
@@ -77,6 +79,12 @@ export interface CapabilityContext {
   tags: TagWriter;
   /** Whether the resource an ARN names exists in its namespace (any capability's kinds). */
   resourceExists(arn: string): boolean;
+  /**
+   * Whether this node is the one to run once-per-cluster work `name` now (job rollouts, timeouts,
+   * schedules): on a single node always; in a cluster, on the node holding its lease. Ask at each
+   * run: the lease moves to another node when its holder dies.
+   */
+  leader(name: string): boolean;
   /** Closes the connections of a namespace whose authentication matches (revoked credentials). */
   disconnect(ns: Namespace, match: (auth: ConnectionAuth) => boolean, why: string, reason?: DisconnectReason): void;
 }

@@ -1,0 +1,78 @@
+/**
+ * Leases for once-per-cluster work and node heartbeats, on a throwaway PostgreSQL: one holder at a
+ * time, a graceful stop hands over at once, a holder cut off from the database lets go before
+ * another takes over, and a silent node is listed as dead.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import pino from 'pino';
+import { Leases } from '../src/cluster/leases.js';
+import type { SqlEngine } from '../src/store/sql/engine.js';
+import { postgresEngine } from '../src/store/sql/postgres-engine.js';
+import { startPostgres, type Postgres } from './pg-helpers.js';
+
+const silent = pino({ level: 'silent' });
+let pg: Postgres;
+const engines: SqlEngine[] = [];
+const leases: Leases[] = [];
+
+before(async () => {
+  pg = await startPostgres();
+});
+after(async () => {
+  for (const l of leases) await l.stop();
+  for (const e of engines) await e.close().catch(() => undefined);
+  await pg.stop();
+});
+
+async function member(url: string, nodeId: string, ttlMs = 600): Promise<{ leases: Leases; engine: SqlEngine }> {
+  const engine = postgresEngine({ connectionString: url, max: 2, log: silent });
+  engines.push(engine);
+  const l = await Leases.start(engine, { holder: `${nodeId}/boot`, nodeId, ttlMs, log: silent });
+  leases.push(l);
+  return { leases: l, engine };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+test('one node at a time holds a lease; stopping hands it over at once', async () => {
+  const url = await pg.createDatabase('leases_handover');
+  const a = await member(url, 'a');
+  const b = await member(url, 'b');
+  a.leases.holds('jobs');
+  await until(() => a.leases.holds('jobs'), 'a to hold the lease');
+  b.leases.holds('jobs');
+  await sleep(700);
+  assert.deepEqual([a.leases.holds('jobs'), b.leases.holds('jobs')], [true, false]);
+  await a.leases.stop();
+  await until(() => b.leases.holds('jobs'), 'b to take the lease');
+  assert.equal(a.leases.holds('jobs'), false);
+});
+
+test('a holder cut off from the database stops holding before another node takes over; it is then listed as dead', async () => {
+  const url = await pg.createDatabase('leases_death');
+  const a = await member(url, 'a');
+  const b = await member(url, 'b');
+  a.leases.holds('rollout');
+  await until(() => a.leases.holds('rollout'), 'a to hold the lease');
+  b.leases.holds('rollout');
+  // Node a loses the database: its renewals fail from now on.
+  await a.engine.close();
+  let overlap = false;
+  await until(() => {
+    if (a.leases.holds('rollout') && b.leases.holds('rollout')) overlap = true;
+    return b.leases.holds('rollout');
+  }, 'b to take the lease');
+  assert.equal(overlap, false);
+  assert.equal(a.leases.holds('rollout'), false);
+  await until(async () => (await b.leases.deadNodes()).includes('a'), 'a to be listed as dead');
+  assert.deepEqual(await b.leases.deadNodes(), ['a']);
+});
