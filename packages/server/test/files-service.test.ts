@@ -59,9 +59,11 @@ const TEMPLATE = {
 test('placeholders become a working presigned URL, the digest and the size, and the document stays valid JSON', async () => {
   const text = JSON.stringify(TEMPLATE, null, 2);
   assert.deepEqual(fileReferences(text), ['fw.bin']);
-  server.platform.use('files').files.checkFileReferences(text, ns);
+  await server.platform.use('files').files.checkFileReferences(text, ns);
 
-  const doc = JSON.parse(server.platform.use('files').files.substituteFilePlaceholders(text, ns, { expiresInSec: 900 })) as typeof TEMPLATE;
+  const doc = JSON.parse(
+    await server.platform.use('files').files.substituteFilePlaceholders(text, ns, { expiresInSec: 900 }),
+  ) as typeof TEMPLATE;
   const f = doc.files[0]!;
   assert.equal(f.sha256, sha256(firmware));
   assert.equal(f.size, String(firmware.length));
@@ -75,7 +77,7 @@ test('placeholders become a working presigned URL, the digest and the size, and 
   assert.equal(sha256(got.body), f.sha256);
 
   // Outside a string the size is a JSON number; a given base URL is used as it is.
-  const sized = server.platform
+  const sized = await server.platform
     .use('files')
     .files.substituteFilePlaceholders('{"size": ${thicket:FileSize:fw.bin}, "url": "${thicket:PresignedUrl:fw.bin}"}', ns, {
       expiresInSec: 60,
@@ -89,26 +91,26 @@ test('placeholders become a working presigned URL, the digest and the size, and 
   );
 });
 
-test('a document naming a missing or invalid file is refused up front with InvalidRequestException', () => {
+test('a document naming a missing or invalid file is refused up front with InvalidRequestException', async () => {
   const missing = '{"url":"${thicket:PresignedUrl:fw.bin}","other":"${thicket:FileSha256:missing-1.0.bin}"}';
   assert.deepEqual(fileReferences(missing), ['fw.bin', 'missing-1.0.bin']);
   const expected = { name: 'InvalidRequestException', message: "job document references file 'missing-1.0.bin', which does not exist" };
-  assert.throws(() => server.platform.use('files').files.checkFileReferences(missing, ns), expected);
-  assert.throws(() => server.platform.use('files').files.substituteFilePlaceholders(missing, ns, { expiresInSec: 60 }), expected);
+  await assert.rejects(server.platform.use('files').files.checkFileReferences(missing, ns), expected);
+  await assert.rejects(server.platform.use('files').files.substituteFilePlaceholders(missing, ns, { expiresInSec: 60 }), expected);
   // Another namespace does not have it either.
-  assert.throws(
-    () => server.platform.use('files').files.checkFileReferences('"${thicket:FileSize:fw.bin}"', { ...ns, region: 'eu-west-1' }),
+  await assert.rejects(
+    server.platform.use('files').files.checkFileReferences('"${thicket:FileSize:fw.bin}"', { ...ns, region: 'eu-west-1' }),
     {
       message: "job document references file 'fw.bin', which does not exist",
     },
   );
-  assert.throws(() => server.platform.use('files').files.checkFileReferences('"${thicket:FileSize:no/slash}"', ns), {
+  await assert.rejects(server.platform.use('files').files.checkFileReferences('"${thicket:FileSize:no/slash}"', ns), {
     name: 'InvalidRequestException',
     message: "job document references file 'no/slash', which is not a valid file name",
   });
   assert.deepEqual(fileReferences('{"plain":"document"}'), []);
-  assert.throws(
-    () => server.platform.use('files').files.substituteFilePlaceholders('"${thicket:PresignedUrl:fw.bin}"', ns, { expiresInSec: 30 }),
+  await assert.rejects(
+    server.platform.use('files').files.substituteFilePlaceholders('"${thicket:PresignedUrl:fw.bin}"', ns, { expiresInSec: 30 }),
     {
       name: 'InvalidRequestException',
     },

@@ -46,16 +46,13 @@ test('CONTINUOUS: a thing that joins a target group (or one of its child groups)
   assert.deepEqual(await statuses('k-cont'), { 'k-1': 'QUEUED#1', 'k-2': 'QUEUED#1', 'k-3': 'QUEUED#1', 'k-4': 'QUEUED#1' });
   assert.deepEqual(await statuses('k-snap'), { 'k-1': 'QUEUED#1' }, 'the snapshot kept its original target set');
   assert.deepEqual(
-    ctx.server.platform
-      .use('jobs')
-      .deviceJobs.getPending(ctx.ns, 'k-2')
-      .queuedJobs.map((j) => j.jobId),
+    (await ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'k-2')).queuedJobs.map((j) => j.jobId),
     ['k-cont'],
   );
 
   // Every execution terminal: the snapshot job completes, the continuous one goes on.
-  for (const t of ['k-1', 'k-2', 'k-3', 'k-4']) report(t, 'k-cont', 'SUCCEEDED');
-  report('k-1', 'k-snap', 'SUCCEEDED');
+  for (const t of ['k-1', 'k-2', 'k-3', 'k-4']) await report(t, 'k-cont', 'SUCCEEDED');
+  await report('k-1', 'k-snap', 'SUCCEEDED');
   const snap = (await ctx.iot.send(new DescribeJobCommand({ jobId: 'k-snap' }))).job!;
   assert.equal(snap.status, 'COMPLETED');
   assert.ok(snap.completedAt instanceof Date && snap.completedAt.getTime() <= Date.now());
@@ -69,14 +66,18 @@ test('CONTINUOUS: leaving the group turns a QUEUED execution REMOVED (an IN_PROG
   await add('m-group', 'm-1');
   await add('m-group', 'm-2');
   await ctx.iot.send(new CreateJobCommand({ jobId: 'm-cont', targets: [groupArn('m-group')], document, targetSelection: 'CONTINUOUS' }));
-  report('m-2', 'm-cont', 'IN_PROGRESS');
+  await report('m-2', 'm-cont', 'IN_PROGRESS');
 
   await remove('m-group', 'm-1');
   await remove('m-group', 'm-2');
   assert.deepEqual(await statuses('m-cont'), { 'm-1': 'REMOVED#1', 'm-2': 'IN_PROGRESS#1' });
   const removed = (await ctx.iot.send(new DescribeJobExecutionCommand({ jobId: 'm-cont', thingName: 'm-1' }))).execution!;
   assert.equal(removed.versionNumber, 2);
-  assert.deepEqual(ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'm-1').queuedJobs, [], 'the device no longer sees it');
+  assert.deepEqual(
+    (await ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'm-1')).queuedJobs,
+    [],
+    'the device no longer sees it',
+  );
   const job = (await ctx.iot.send(new DescribeJobCommand({ jobId: 'm-cont' }))).job!;
   assert.equal(job.jobProcessDetails!.numberOfRemovedThings, 1);
   assert.equal(job.status, 'IN_PROGRESS');
@@ -103,32 +104,33 @@ test('CONTINUOUS: deleting a target group removes the QUEUED executions of its m
   assert.equal((await awsError(ctx.iot.send(new DescribeJobCommand({ jobId: 'g-cont' })))).name, 'no error');
 });
 
-test('CONTINUOUS with a paced rollout: a thing that left before the rollout reached it gets no execution, and none gets two', () => {
-  const h = harness();
-  h.fleet(['q-0', 'q-1', 'q-2', 'q-3'], 'q-group');
-  h.fleet([], 'q-other');
-  h.jobs.createJob(NS, 'q-cont', {
+test('CONTINUOUS with a paced rollout: a thing that left before the rollout reached it gets no execution, and none gets two', async () => {
+  const h = await harness();
+  await h.fleet(['q-0', 'q-1', 'q-2', 'q-3'], 'q-group');
+  await h.fleet([], 'q-other');
+  await h.jobs.createJob(NS, 'q-cont', {
     document,
     targets: [groupArn('q-group'), groupArn('q-other')],
     targetSelection: 'CONTINUOUS',
     jobExecutionsRolloutConfig: { maximumPerMinute: 1 },
   });
-  const created = () => Object.keys(h.statuses('q-cont')).sort();
-  assert.equal(created().length, 1);
-  const waiting = ['q-0', 'q-1', 'q-2', 'q-3'].filter((t) => !created().includes(t));
+  const created = async () => Object.keys(await h.statuses('q-cont')).sort();
+  assert.equal((await created()).length, 1);
+  const first = await created();
+  const waiting = ['q-0', 'q-1', 'q-2', 'q-3'].filter((t) => !first.includes(t));
   // One waiting thing leaves; another is targeted twice over (it joins the second target group too).
-  h.groups.removeThing(NS, { thingGroupName: 'q-group', thingName: waiting[0] });
-  h.groups.addThing(NS, { thingGroupName: 'q-other', thingName: waiting[1] });
-  h.at(T0 + 10 * MINUTE);
-  h.at(T0 + 20 * MINUTE);
-  h.at(T0 + 30 * MINUTE);
-  h.at(T0 + 40 * MINUTE);
-  assert.deepEqual(created(), ['q-0', 'q-1', 'q-2', 'q-3'].filter((t) => t !== waiting[0]).sort(), 'the thing that left got nothing');
-  for (const t of created()) {
-    assert.equal(h.store.executionsOfJob(NS, 'q-cont').filter((e) => e.thingName === t).length, 1, `${t} has one execution`);
+  await h.groups.removeThing(NS, { thingGroupName: 'q-group', thingName: waiting[0] });
+  await h.groups.addThing(NS, { thingGroupName: 'q-other', thingName: waiting[1] });
+  await h.at(T0 + 10 * MINUTE);
+  await h.at(T0 + 20 * MINUTE);
+  await h.at(T0 + 30 * MINUTE);
+  await h.at(T0 + 40 * MINUTE);
+  assert.deepEqual(await created(), ['q-0', 'q-1', 'q-2', 'q-3'].filter((t) => t !== waiting[0]).sort(), 'the thing that left got nothing');
+  for (const t of await created()) {
+    assert.equal((await h.store.executionsOfJob(NS, 'q-cont')).filter((e) => e.thingName === t).length, 1, `${t} has one execution`);
   }
   // It comes back: it is queued for the rollout again.
-  h.groups.addThing(NS, { thingGroupName: 'q-group', thingName: waiting[0] });
-  h.at(T0 + 50 * MINUTE);
-  assert.equal(h.exec('q-cont', waiting[0]!)?.status, 'QUEUED');
+  await h.groups.addThing(NS, { thingGroupName: 'q-group', thingName: waiting[0] });
+  await h.at(T0 + 50 * MINUTE);
+  assert.equal((await h.exec('q-cont', waiting[0]!))?.status, 'QUEUED');
 });

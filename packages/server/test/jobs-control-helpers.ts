@@ -7,14 +7,17 @@ import { after, before } from 'node:test';
 import { IoTClient, ListJobExecutionsForJobCommand } from '@aws-sdk/client-iot';
 import type { Namespace } from '../src/accounts/namespace.js';
 import { DeviceJobs } from '../src/jobs/device-jobs.js';
-import { JobStore } from '../src/jobs/job-store.js';
+import { JobStore, jobMigrations } from '../src/jobs/job-store.js';
 import type { ExecutionRecord } from '../src/jobs/job-types.js';
 import { JobsService } from '../src/jobs/jobs-service.js';
 import { RegistryEvents } from '../src/registry/events.js';
-import { RegistryStore } from '../src/registry/registry-store.js';
+import { RegistryStore, registryMigrations } from '../src/registry/registry-store.js';
 import { ThingGroups } from '../src/registry/thing-groups.js';
 import { Things } from '../src/registry/things.js';
 import { openDatabase, type Db } from '../src/store/database.js';
+import type { SqlEngine } from '../src/store/sql/engine.js';
+import { migrate } from '../src/store/sql/migrations.js';
+import { sqliteEngine } from '../src/store/sql/sqlite-engine.js';
 import type { ThicketServer } from '@thicket/server';
 import { startTestServer, type TestServer } from './helpers.js';
 
@@ -32,6 +35,7 @@ export interface Published {
 
 export interface Harness {
   db: Db;
+  sql: SqlEngine;
   clock: { now: number };
   jobs: JobsService;
   devices: DeviceJobs;
@@ -43,28 +47,31 @@ export interface Harness {
   /** Everything the Jobs service and the registry events published, in order. */
   published: Published[];
   /** Creates things (and a group holding them, when `group` is given). */
-  fleet(names: string[], group?: string): void;
-  /** The latest (or the given) attempt of a thing's execution. */
-  exec(jobId: string, thingName: string, executionNumber?: number): ExecutionRecord | undefined;
-  /** Status of the latest attempt of each thing, by thing name. */
-  statuses(jobId: string): Record<string, string>;
+  fleet(names: string[], group?: string): Promise<void>;
+  /** The latest (or the given) attempt of a thing's execution, once the work of registry changes has ended. */
+  exec(jobId: string, thingName: string, executionNumber?: number): Promise<ExecutionRecord | undefined>;
+  /** Status of the latest attempt of each thing, by thing name, once the work of registry changes has ended. */
+  statuses(jobId: string): Promise<Record<string, string>>;
   /** Sets the clock and runs the service's timers once. */
-  at(ms: number): void;
+  at(ms: number): Promise<void>;
   /** Device update through the same function MQTT and HTTP use. */
-  report(jobId: string, thingName: string, status: string, extra?: Record<string, unknown>): void;
+  report(jobId: string, thingName: string, status: string, extra?: Record<string, unknown>): Promise<void>;
 }
 
 /** The Jobs service wired as platform.ts wires it, on `path` (null: in memory) with a clock starting at `start`. */
-export function harness(path: string | null = null, start = T0): Harness {
+export async function harness(path: string | null = null, start = T0): Promise<Harness> {
   const db = openDatabase(path);
+  const sql = sqliteEngine(db);
+  await migrate(sql, { registry: registryMigrations, jobs: jobMigrations });
   const clock = { now: start };
   const published: Published[] = [];
   // The harness makes no tagged resource (the tags capability and its table are not part of it).
-  const registry = new RegistryStore(db, { put() {}, remove() {} });
+  const tags = { putting: () => [], removing: () => [] };
+  const registry = await RegistryStore.open(sql);
   const events = new RegistryEvents(registry, (_ns, topic, payload) => published.push({ topic, payload }));
-  const things = new Things(registry, events);
-  const groups = new ThingGroups(registry, events);
-  const store = new JobStore(db);
+  const things = new Things(registry, events, tags);
+  const groups = new ThingGroups(registry, events, tags);
+  const store = await JobStore.open(sql);
   const jobs = new JobsService({
     store,
     registry,
@@ -84,6 +91,7 @@ export function harness(path: string | null = null, start = T0): Harness {
   things.deleted = (ns, thingName) => jobs.thingDeleted(ns, thingName);
   const h: Harness = {
     db,
+    sql,
     clock,
     jobs,
     devices,
@@ -93,25 +101,31 @@ export function harness(path: string | null = null, start = T0): Harness {
     groups,
     events,
     published,
-    fleet(names, group) {
-      if (group !== undefined && !registry.group(NS, group)) groups.create(NS, group, {});
+    async fleet(names, group) {
+      if (group !== undefined && !registry.group(NS, group)) await groups.create(NS, group, {});
       for (const n of names) {
-        if (!registry.thing(NS, n)) things.create(NS, n, {});
-        if (group !== undefined) groups.addThing(NS, { thingGroupName: group, thingName: n });
+        if (!registry.thing(NS, n)) await things.create(NS, n, {});
+        if (group !== undefined) await groups.addThing(NS, { thingGroupName: group, thingName: n });
       }
+      await jobs.settled();
     },
-    exec: (jobId, thingName, n) => store.execution(NS, jobId, thingName, n),
-    statuses(jobId) {
+    async exec(jobId, thingName, n) {
+      await jobs.settled();
+      return store.execution(NS, jobId, thingName, n);
+    },
+    async statuses(jobId) {
+      await jobs.settled();
       const out: Record<string, string> = {};
-      for (const e of store.executionsOfJob(NS, jobId)) out[e.thingName] = e.status;
+      for (const e of await store.executionsOfJob(NS, jobId)) out[e.thingName] = e.status;
       return out;
     },
-    at(ms) {
+    async at(ms) {
+      await jobs.settled();
       clock.now = ms;
-      jobs.tick();
+      await jobs.tick();
     },
-    report(jobId, thingName, status, extra = {}) {
-      devices.update(NS, thingName, jobId, { status, ...extra });
+    async report(jobId, thingName, status, extra = {}) {
+      await devices.update(NS, thingName, jobId, { status, ...extra });
     },
   };
   return h;
@@ -127,7 +141,7 @@ export interface JobsServer {
   iot: IoTClient;
   ns: Namespace;
   /** A device's update, through the function the MQTT and HTTP device APIs call. */
-  report(thingName: string, jobId: string, status: string, extra?: Record<string, unknown>): void;
+  report(thingName: string, jobId: string, status: string, extra?: Record<string, unknown>): Promise<void>;
   /** The latest attempt of each thing of a job (ListJobExecutionsForJob): its status, and `#executionNumber` when asked. */
   statuses(jobId: string, withNumber?: boolean): Promise<Record<string, string>>;
 }
@@ -139,8 +153,8 @@ export interface JobsServer {
  */
 export function jobsServer(hooks: { setup?: (ctx: JobsServer) => Promise<void>; teardown?: () => Promise<void> } = {}): JobsServer {
   const ctx = {
-    report(thingName, jobId, status, extra = {}) {
-      ctx.server.platform.use('jobs').deviceJobs.update(ctx.ns, thingName, jobId, { status, ...extra });
+    async report(thingName, jobId, status, extra = {}) {
+      await ctx.server.platform.use('jobs').deviceJobs.update(ctx.ns, thingName, jobId, { status, ...extra });
     },
     async statuses(jobId, withNumber = false) {
       const out: Record<string, string> = {};

@@ -86,9 +86,9 @@ test('CreateJob on a thing and on a thing group with nested child groups; Descri
       qos: 1,
     });
     assert.equal(await accepted, '$aws/things/n-a/jobs/nested/update/accepted');
-    report('n-b', 'nested', 'SUCCEEDED');
-    report('n-c', 'nested', 'FAILED');
-    report('n-d', 'nested', 'REJECTED');
+    await report('n-b', 'nested', 'SUCCEEDED');
+    await report('n-c', 'nested', 'FAILED');
+    await report('n-d', 'nested', 'REJECTED');
     assert.deepEqual(await details('nested'), {
       numberOfCanceledThings: 0,
       numberOfSucceededThings: 1,
@@ -158,7 +158,7 @@ test('job templates: CreateJobTemplate from a document and from a job, Describe,
   const substituted = '{"firmware":"2.1.0","url":"https://x/2.1.0.bin"}';
   assert.equal((await ctx.iot.send(new GetJobDocumentCommand({ jobId: 'from-template' }))).document, substituted);
   assert.equal((await ctx.iot.send(new GetJobDocumentCommand({ jobId: 'from-template', beforeSubstitution: true }))).document, templateDoc);
-  const device = ctx.server.platform.use('jobs').deviceJobs.describe(ctx.ns, 'tp-1', 'from-template', {});
+  const device = await ctx.server.platform.use('jobs').deviceJobs.describe(ctx.ns, 'tp-1', 'from-template', {});
   assert.deepEqual(device.execution?.jobDocument, JSON.parse(substituted), 'devices get the filled-in document');
 
   // A template from that job: its document and configuration.
@@ -251,10 +251,10 @@ test('UpdateJob changes the configuration of an IN_PROGRESS job; a finished job 
   assert.deepEqual(job.presignedUrlConfig, { expiresInSec: 600 });
   assert.ok(job.lastUpdatedAt!.getTime() >= before.lastUpdatedAt!.getTime());
   // The new timeout applies to executions that start after the update.
-  const started = ctx.server.platform.use('jobs').deviceJobs.startNext(ctx.ns, 'u-1', {});
+  const started = await ctx.server.platform.use('jobs').deviceJobs.startNext(ctx.ns, 'u-1', {});
   assert.equal(started.execution!.approximateSecondsBeforeTimedOut, 900);
 
-  report('u-1', 'upd', 'SUCCEEDED');
+  await report('u-1', 'upd', 'SUCCEEDED');
   const late = await awsError(ctx.iot.send(new UpdateJobCommand({ jobId: 'upd', description: 'too late' })));
   assert.deepEqual([late.name, late.status], ['InvalidRequestException', 400]);
   assert.match(late.message, /COMPLETED/);
@@ -265,8 +265,8 @@ test('UpdateJob changes the configuration of an IN_PROGRESS job; a finished job 
 test('CancelJob cancels QUEUED executions; with force also IN_PROGRESS ones; reasonCode, comment and forceCanceled are kept', async () => {
   await things('c-1', 'c-2', 'c-3');
   await ctx.iot.send(new CreateJobCommand({ jobId: 'cancel-me', targets: ['c-1', 'c-2', 'c-3'].map((t) => thingArn(t)), document: doc() }));
-  report('c-1', 'cancel-me', 'IN_PROGRESS');
-  report('c-2', 'cancel-me', 'SUCCEEDED');
+  await report('c-1', 'cancel-me', 'IN_PROGRESS');
+  await report('c-2', 'cancel-me', 'SUCCEEDED');
   const canceled = await ctx.iot.send(
     new CancelJobCommand({ jobId: 'cancel-me', reasonCode: 'BAD_BUILD', comment: 'build 41 bricks lamps' }),
   );
@@ -276,7 +276,7 @@ test('CancelJob cancels QUEUED executions; with force also IN_PROGRESS ones; rea
   assert.ok(job.completedAt instanceof Date);
   assert.deepEqual(await executionStatuses('cancel-me'), { 'c-1': 'IN_PROGRESS', 'c-2': 'SUCCEEDED', 'c-3': 'CANCELED' });
   // The device may still finish what it started, until a forced cancel.
-  report('c-1', 'cancel-me', 'IN_PROGRESS', { statusDetails: { progress: '50%' } });
+  await report('c-1', 'cancel-me', 'IN_PROGRESS', { statusDetails: { progress: '50%' } });
 
   const again = await awsError(ctx.iot.send(new CancelJobCommand({ jobId: 'cancel-me' })));
   assert.deepEqual([again.name, again.status], ['InvalidRequestException', 400]);
@@ -289,7 +289,7 @@ test('CancelJob cancels QUEUED executions; with force also IN_PROGRESS ones; rea
   const e = (await ctx.iot.send(new DescribeJobExecutionCommand({ jobId: 'cancel-me', thingName: 'c-1' }))).execution!;
   assert.equal(e.forceCanceled, true);
   assert.deepEqual(e.statusDetails?.detailsMap, { progress: '50%' });
-  assert.throws(() => report('c-1', 'cancel-me', 'SUCCEEDED'), { code: 'InvalidStateTransition' });
+  await assert.rejects(report('c-1', 'cancel-me', 'SUCCEEDED'), { code: 'InvalidStateTransition' });
   const { jobProcessDetails: counts } = job;
   assert.deepEqual([counts!.numberOfCanceledThings, counts!.numberOfSucceededThings, counts!.numberOfInProgressThings], [2, 1, 0]);
 });
@@ -297,7 +297,7 @@ test('CancelJob cancels QUEUED executions; with force also IN_PROGRESS ones; rea
 test('DeleteJob refuses an IN_PROGRESS job without force (InvalidStateTransitionException); with force the job and its executions go', async () => {
   await things('d-1', 'd-2');
   await ctx.iot.send(new CreateJobCommand({ jobId: 'del-me', targets: [thingArn('d-1'), thingArn('d-2')], document: doc() }));
-  report('d-1', 'del-me', 'IN_PROGRESS');
+  await report('d-1', 'del-me', 'IN_PROGRESS');
   const refused = await awsError(ctx.iot.send(new DeleteJobCommand({ jobId: 'del-me' })));
   assert.deepEqual([refused.name, refused.status], ['InvalidStateTransitionException', 409]);
   assert.match(refused.message, /del-me is IN_PROGRESS/);
@@ -309,11 +309,11 @@ test('DeleteJob refuses an IN_PROGRESS job without force (InvalidStateTransition
   assert.match(gone.message, /del-me/);
   const left = await ctx.iot.send(new ListJobExecutionsForThingCommand({ thingName: 'd-1' }));
   assert.deepEqual(left.executionSummaries, []);
-  assert.deepEqual(ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'd-2').queuedJobs, []);
+  assert.deepEqual((await ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'd-2')).queuedJobs, []);
 
   // A finished job is deleted without force; its id can then be used again.
   await ctx.iot.send(new CreateJobCommand({ jobId: 'del-done', targets: [thingArn('d-1')], document: doc() }));
-  report('d-1', 'del-done', 'SUCCEEDED');
+  await report('d-1', 'del-done', 'SUCCEEDED');
   await ctx.iot.send(new DeleteJobCommand({ jobId: 'del-done' }));
   await ctx.iot.send(new CreateJobCommand({ jobId: 'del-done', targets: [thingArn('d-2')], document: doc() }));
   assert.deepEqual(await executionStatuses('del-done'), { 'd-2': 'QUEUED' });
@@ -326,7 +326,7 @@ test('AssociateTargetsWithJob adds a thing group to a continuous job: its member
   await ctx.iot.send(
     new CreateJobCommand({ jobId: 'assoc', targets: [groupArn('a-first')], document: doc(), targetSelection: 'CONTINUOUS' }),
   );
-  report('a-1', 'assoc', 'SUCCEEDED');
+  await report('a-1', 'assoc', 'SUCCEEDED');
   const r = await ctx.iot.send(
     new AssociateTargetsWithJobCommand({ jobId: 'assoc', targets: [groupArn('a-second'), groupArn('a-first')], comment: 'more' }),
   );
@@ -365,7 +365,7 @@ test('aws iot create-job, describe-job and list-job-executions-for-job', async (
     'inProgressTimeoutInMinutes=5',
   );
   assert.deepEqual(created, { jobArn: 'arn:aws:iot:us-east-1:123456789012:job/cli-job', jobId: 'cli-job', description: 'from the CLI' });
-  report('cli-1', 'cli-job', 'SUCCEEDED');
+  await report('cli-1', 'cli-job', 'SUCCEEDED');
   const described = (await aws('describe-job', '--job-id', 'cli-job')) as {
     job: { status: string; description: string; timeoutConfig: unknown; jobProcessDetails: Record<string, number>; createdAt: number };
   };

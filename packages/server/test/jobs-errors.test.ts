@@ -238,7 +238,7 @@ test('an unknown job is ResourceNotFoundException (404) for every operation on i
 
 test('a COMPLETED job cannot be canceled (InvalidRequestException, as CancelJob models); a snapshot job cannot take new targets', async () => {
   await ctx.iot.send(new CreateJobCommand({ jobId: 'finished', targets: [thingArn('e-thing')], document }));
-  ctx.report('e-thing', 'finished', 'SUCCEEDED');
+  await ctx.report('e-thing', 'finished', 'SUCCEEDED');
   assert.equal((await ctx.iot.send(new DescribeJobCommand({ jobId: 'finished' }))).job!.status, 'COMPLETED');
   for (const force of [false, true]) {
     const e = await awsError(ctx.iot.send(new CancelJobCommand({ jobId: 'finished', force })));

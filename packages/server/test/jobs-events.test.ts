@@ -55,12 +55,12 @@ function executionEvent(e: Record<string, unknown>) {
 test('no job events until UpdateEventConfigurations enables them; then every job and execution operation publishes one', async () => {
   // Disabled (the default): a whole job comes and goes without an event.
   await job('quiet', ['v-1']);
-  report('v-1', 'quiet', 'SUCCEEDED');
+  await report('v-1', 'quiet', 'SUCCEEDED');
   await ctx.iot.send(new DeleteJobCommand({ jobId: 'quiet' }));
 
   await configure(true);
   await job('loud', ['v-1', 'v-2', 'v-3', 'v-4'], { description: 'observed' });
-  report('v-1', 'loud', 'SUCCEEDED', { statusDetails: { result: 'ok' } });
+  await report('v-1', 'loud', 'SUCCEEDED', { statusDetails: { result: 'ok' } });
   const succeeded = await inbox.next('$aws/events/jobExecution/loud/succeeded');
   assert.ok(!inbox.topics.some((t) => t.includes('/quiet/')), `nothing about the job before enabling: ${inbox.topics.join(', ')}`);
   assert.deepEqual(executionEvent(succeeded), {
@@ -72,9 +72,9 @@ test('no job events until UpdateEventConfigurations enables them; then every job
     status: 'SUCCEEDED',
     statusDetails: { result: 'ok' },
   });
-  report('v-2', 'loud', 'FAILED');
+  await report('v-2', 'loud', 'FAILED');
   assert.equal((await inbox.next('$aws/events/jobExecution/loud/failed')).thingArn, thingArn('v-2'));
-  report('v-3', 'loud', 'REJECTED');
+  await report('v-3', 'loud', 'REJECTED');
   assert.equal((await inbox.next('$aws/events/jobExecution/loud/rejected')).status, 'REJECTED');
   await ctx.iot.send(new CancelJobExecutionCommand({ jobId: 'loud', thingName: 'v-4', statusDetails: { why: 'not needed' } }));
   assert.deepEqual(executionEvent(await inbox.next('$aws/events/jobExecution/loud/canceled')), {
@@ -150,7 +150,7 @@ test('no job events until UpdateEventConfigurations enables them; then every job
 test('CancelJob publishes job/canceled with the comment and the executions it canceled; leaving a continuous job publishes removed', async () => {
   await configure(true);
   await job('stop', ['v-1', 'v-5']);
-  report('v-5', 'stop', 'IN_PROGRESS');
+  await report('v-5', 'stop', 'IN_PROGRESS');
   await ctx.iot.send(new CancelJobCommand({ jobId: 'stop', reasonCode: 'R1', comment: 'halt the rollout' }));
   const canceled = await inbox.next('$aws/events/job/stop/canceled');
   assert.deepEqual(
@@ -171,30 +171,30 @@ test('CancelJob publishes job/canceled with the comment and the executions it ca
   // Disabled again: nothing more (a JOB event still enabled would arrive after this, so check with one).
   await ctx.iot.send(new UpdateEventConfigurationsCommand({ eventConfigurations: { JOB_EXECUTION: { Enabled: false } } }));
   await ctx.iot.send(new AddThingToThingGroupCommand({ thingGroupName: 'v-group', thingName: 'v-2' }));
-  report('v-2', 'follow', 'SUCCEEDED');
+  await report('v-2', 'follow', 'SUCCEEDED');
   await ctx.iot.send(new CancelJobCommand({ jobId: 'follow' }));
   await inbox.next('$aws/events/job/follow/canceled');
   assert.equal(inbox.count('$aws/events/jobExecution/follow/succeeded'), 0);
   await configure(false);
 });
 
-test('a timed-out execution publishes jobExecution/timed_out (and nothing while JOB_EXECUTION is disabled)', () => {
-  const h = harness();
-  h.fleet(['w-1', 'w-2']);
-  h.jobs.createJob(NS, 'slow', { document, targets: [thingArn('w-1')], timeoutConfig: { inProgressTimeoutInMinutes: 1 } });
-  h.devices.startNext(NS, 'w-1', { statusDetails: { phase: 'download' } });
-  h.at(T0 + MINUTE);
-  assert.equal(h.exec('slow', 'w-1')!.status, 'TIMED_OUT');
+test('a timed-out execution publishes jobExecution/timed_out (and nothing while JOB_EXECUTION is disabled)', async () => {
+  const h = await harness();
+  await h.fleet(['w-1', 'w-2']);
+  await h.jobs.createJob(NS, 'slow', { document, targets: [thingArn('w-1')], timeoutConfig: { inProgressTimeoutInMinutes: 1 } });
+  await h.devices.startNext(NS, 'w-1', { statusDetails: { phase: 'download' } });
+  await h.at(T0 + MINUTE);
+  assert.equal((await h.exec('slow', 'w-1'))!.status, 'TIMED_OUT');
   assert.deepEqual(
     h.published.filter((p) => p.topic.startsWith('$aws/events/')),
     [],
   );
 
-  h.events.configure(NS, { JOB_EXECUTION: true, JOB: true });
+  await h.events.configure(NS, { JOB_EXECUTION: true, JOB: true });
   h.clock.now = T0 + 2 * MINUTE;
-  h.jobs.createJob(NS, 'slower', { document, targets: [thingArn('w-2')], timeoutConfig: { inProgressTimeoutInMinutes: 1 } });
-  h.devices.startNext(NS, 'w-2', { statusDetails: { phase: 'flash' } });
-  h.at(T0 + 3 * MINUTE);
+  await h.jobs.createJob(NS, 'slower', { document, targets: [thingArn('w-2')], timeoutConfig: { inProgressTimeoutInMinutes: 1 } });
+  await h.devices.startNext(NS, 'w-2', { statusDetails: { phase: 'flash' } });
+  await h.at(T0 + 3 * MINUTE);
   const events = h.published.filter((p) => p.topic.startsWith('$aws/events/'));
   assert.deepEqual(
     events.map((e) => e.topic),

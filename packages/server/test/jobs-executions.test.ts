@@ -41,14 +41,14 @@ test('DescribeJobExecution shows the latest attempt, or the one executionNumber 
   assert.ok(queued.queuedAt instanceof Date);
   assert.equal(queued.startedAt, undefined);
 
-  report('x-1', 'x-retry', 'IN_PROGRESS', { statusDetails: { step: 'flash' } });
+  await report('x-1', 'x-retry', 'IN_PROGRESS', { statusDetails: { step: 'flash' } });
   const running = await describe('x-retry', 'x-1');
   assert.equal(running.status, 'IN_PROGRESS');
   assert.ok(running.startedAt instanceof Date);
   assert.deepEqual(running.statusDetails, { detailsMap: { step: 'flash' } });
   assert.equal(running.versionNumber, 2);
 
-  report('x-1', 'x-retry', 'FAILED');
+  await report('x-1', 'x-retry', 'FAILED');
   const retry = await describe('x-retry', 'x-1');
   assert.deepEqual([retry.executionNumber, retry.status, retry.versionNumber], [2, 'QUEUED', 1]);
   const first = await describe('x-retry', 'x-1', 1);
@@ -66,8 +66,8 @@ test('DescribeJobExecution shows the latest attempt, or the one executionNumber 
 test('ListJobExecutionsForJob lists the latest attempt of each thing, filters by status and pages', async () => {
   const names = ['lj-1', 'lj-2', 'lj-3', 'lj-4', 'lj-5'];
   await job('lj', names);
-  report('lj-2', 'lj', 'SUCCEEDED');
-  report('lj-4', 'lj', 'IN_PROGRESS');
+  await report('lj-2', 'lj', 'SUCCEEDED');
+  await report('lj-4', 'lj', 'IN_PROGRESS');
   const page = async (input: Partial<ConstructorParameters<typeof ListJobExecutionsForJobCommand>[0]>) =>
     ctx.iot.send(new ListJobExecutionsForJobCommand({ jobId: 'lj', ...input }));
   const queued = await page({ status: 'QUEUED' });
@@ -110,7 +110,7 @@ test('ListJobExecutionsForThing lists the thing’s jobs (newest first), filters
   await job('lt-a', ['lt-1']);
   await job('lt-b', ['lt-1']);
   await job('lt-c', ['lt-1']);
-  report('lt-1', 'lt-b', 'REJECTED');
+  await report('lt-1', 'lt-b', 'REJECTED');
   const list = async (input: Partial<ConstructorParameters<typeof ListJobExecutionsForThingCommand>[0]> = {}) =>
     (await ctx.iot.send(new ListJobExecutionsForThingCommand({ thingName: 'lt-1', ...input }))).executionSummaries!.map((s) => [
       s.jobId,
@@ -149,7 +149,7 @@ test('CancelJobExecution: expectedVersion must match; IN_PROGRESS needs force; s
   assert.deepEqual([canceled.status, canceled.versionNumber, canceled.forceCanceled], ['CANCELED', 2, false]);
   assert.deepEqual(canceled.statusDetails?.detailsMap, { why: 'replaced' });
 
-  report('ce-2', 'ce', 'IN_PROGRESS');
+  await report('ce-2', 'ce', 'IN_PROGRESS');
   const refused = await awsError(ctx.iot.send(new CancelJobExecutionCommand({ jobId: 'ce', thingName: 'ce-2' })));
   assert.deepEqual([refused.name, refused.status], ['InvalidStateTransitionException', 409]);
   assert.match(refused.message, /IN_PROGRESS/);
@@ -157,12 +157,12 @@ test('CancelJobExecution: expectedVersion must match; IN_PROGRESS needs force; s
   const forced = await describe('ce', 'ce-2');
   assert.deepEqual([forced.status, forced.forceCanceled], ['CANCELED', true]);
   assert.deepEqual(
-    ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'ce-2').inProgressJobs,
+    (await ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'ce-2')).inProgressJobs,
     [],
     'the device no longer sees it pending',
   );
 
-  report('ce-3', 'ce', 'SUCCEEDED');
+  await report('ce-3', 'ce', 'SUCCEEDED');
   const terminal = await awsError(ctx.iot.send(new CancelJobExecutionCommand({ jobId: 'ce', thingName: 'ce-3', force: true })));
   assert.deepEqual([terminal.name, terminal.status], ['InvalidStateTransitionException', 409]);
   assert.match(terminal.message, /SUCCEEDED/);
@@ -173,7 +173,7 @@ test('CancelJobExecution: expectedVersion must match; IN_PROGRESS needs force; s
 
 test('DeleteJobExecution deletes one terminal attempt; a pending one only with force', async () => {
   await job('de', ['de-1', 'de-2'], { jobExecutionsRetryConfig: { criteriaList: [{ failureType: 'FAILED', numberOfRetries: 1 }] } });
-  report('de-1', 'de', 'FAILED');
+  await report('de-1', 'de', 'FAILED');
   const pending = await awsError(ctx.iot.send(new DeleteJobExecutionCommand({ jobId: 'de', thingName: 'de-1', executionNumber: 2 })));
   assert.deepEqual([pending.name, pending.status], ['InvalidStateTransitionException', 409]);
   assert.match(pending.message, /QUEUED/);
@@ -182,13 +182,13 @@ test('DeleteJobExecution deletes one terminal attempt; a pending one only with f
   assert.equal((await awsError(describe('de', 'de-1', 1))).status, 404);
   assert.equal((await describe('de', 'de-1')).executionNumber, 2, 'the other attempt stays');
 
-  report('de-2', 'de', 'IN_PROGRESS');
+  await report('de-2', 'de', 'IN_PROGRESS');
   await ctx.iot.send(new DeleteJobExecutionCommand({ jobId: 'de', thingName: 'de-2', executionNumber: 1, force: true }));
   assert.equal((await awsError(describe('de', 'de-2'))).status, 404);
-  assert.deepEqual(ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'de-2'), {
+  assert.deepEqual(await ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'de-2'), {
     inProgressJobs: [],
     queuedJobs: [],
-    timestamp: ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'de-2').timestamp,
+    timestamp: (await ctx.server.platform.use('jobs').deviceJobs.getPending(ctx.ns, 'de-2')).timestamp,
   });
   const twice = await awsError(ctx.iot.send(new DeleteJobExecutionCommand({ jobId: 'de', thingName: 'de-2', executionNumber: 1 })));
   assert.deepEqual([twice.name, twice.status], ['ResourceNotFoundException', 404]);

@@ -170,7 +170,7 @@ test('DescribeJobExecution of a QUEUED execution answers "statusDetails": {} (cl
   } finally {
     device.destroy();
   }
-  ctx.report('sched-q', 'queued-details', 'IN_PROGRESS', { statusDetails: { step: 'flash' } });
+  await ctx.report('sched-q', 'queued-details', 'IN_PROGRESS', { statusDetails: { step: 'flash' } });
   const started = await ctx.iot.send(new DescribeJobExecutionCommand({ jobId: 'queued-details', thingName: 'sched-q' }));
   assert.deepEqual(started.execution!.statusDetails, { detailsMap: { step: 'flash' } });
 });

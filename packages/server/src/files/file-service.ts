@@ -3,10 +3,9 @@
  * through presigned URLs, and referenced from job documents by placeholders that the Jobs service
  * replaces when it hands a document to a device.
  *
- * The records are on the SQL engine and the API reads them there. The Jobs service reads them
- * synchronously (checking a new job's references, signing a document for a device, a document kept
- * as a file), so the service also keeps every record in memory, loaded at open and written through
- * on change; `reload()` reads them again when another node sharing the database changed them.
+ * The records are on the SQL engine, and everything reads them there: the API, and the Jobs
+ * service (checking a new job's references, signing a document for a device, a document kept as a
+ * file), so every node sharing the database sees each upload and deletion at once.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -61,7 +60,7 @@ export interface FileServiceOptions {
   log: Logger;
   maxFileBytes?: number;
   /** What still needs the file (e.g. "job fw-2 (IN_PROGRESS)"), or undefined when it may be deleted. */
-  inUse?: (ns: Namespace, fileName: string) => string | undefined;
+  inUse?: (ns: Namespace, fileName: string) => Promise<string | undefined>;
 }
 
 export const MAX_FILE_BYTES = 1024 ** 3;
@@ -83,15 +82,11 @@ export function checkExpiresInSec(value: number): number {
   return value;
 }
 
-const key = (ns: Namespace, fileName: string): string => `${ns.accountId}/${ns.region}/${fileName}`;
-
 export class FileService {
   private readonly store: FileStore;
   private readonly content: ContentDirectory;
   private readonly signer: UrlSigner;
   private readonly maxBytes: number;
-  /** Every record by namespace and name, for the synchronous readers (the Jobs service). */
-  private known = new Map<string, FileRecord>();
   /** Content of the records a test-mode reset deleted, removed once the reset committed. */
   private clearedContent: string[] = [];
 
@@ -102,19 +97,13 @@ export class FileService {
     this.maxBytes = opts.maxFileBytes ?? MAX_FILE_BYTES;
   }
 
-  /** The service with the records loaded; content no record names (a crash's leftovers) is removed. */
+  /** The service; content no record names (a crash's leftovers) is removed. */
   static async open(opts: FileServiceOptions): Promise<FileService> {
     const service = new FileService(opts);
-    await service.reload();
-    const swept = service.content.sweep(new Set([...service.known.values()].map((f) => f.contentId)));
+    const records = await service.store.all();
+    const swept = service.content.sweep(new Set(records.map(({ file }) => file.contentId)));
     if (swept > 0) opts.log.info({ swept }, 'removed the content of unfinished uploads and deleted files');
     return service;
-  }
-
-  /** Reads every record again (another node sharing the database changed them). */
-  async reload(): Promise<void> {
-    const all = await this.store.all();
-    this.known = new Map(all.map(({ ns, file }) => [key(ns, file.fileName), file]));
   }
 
   /**
@@ -149,7 +138,6 @@ export class FileService {
         await this.content.remove(written.contentId);
         throw err;
       }
-      this.known.set(key(ns, fileName), record);
       // Downloads in progress keep the content they opened; URLs issued for the old content no longer match.
       for (const id of old) await this.content.remove(id);
     } else {
@@ -164,7 +152,6 @@ export class FileService {
         await this.content.remove(written.contentId);
         throw exists(fileName);
       }
-      this.known.set(key(ns, fileName), record);
     }
     this.opts.log.info({ accountId: ns.accountId, region: ns.region, fileName, size: record.size }, 'file stored');
     return info(record);
@@ -184,7 +171,7 @@ export class FileService {
   /** Deletes the file; downloads in progress finish with the content they started with. */
   async delete(ns: Namespace, fileName: string): Promise<void> {
     checkFileName(fileName);
-    const user = this.opts.inUse?.(ns, fileName);
+    const user = await this.opts.inUse?.(ns, fileName);
     if (user !== undefined) {
       throw new AwsError(
         'ConflictException',
@@ -193,7 +180,6 @@ export class FileService {
       );
     }
     const contentId = await this.store.remove(ns, fileName);
-    this.known.delete(key(ns, fileName));
     if (contentId === undefined) throw missing(fileName);
     await this.content.remove(contentId);
     this.opts.log.info({ accountId: ns.accountId, region: ns.region, fileName }, 'file deleted');
@@ -241,24 +227,27 @@ export class FileService {
   }
 
   /**
-   * For CreateJob: throws InvalidRequestException when a placeholder of the document names a file
-   * that is not a valid name or does not exist in `ns`.
+   * For CreateJob: rejects with InvalidRequestException when a placeholder of the document names a
+   * file that is not a valid name or does not exist in `ns`.
    */
-  checkFileReferences(documentText: string, ns: Namespace): void {
-    for (const name of fileReferences(documentText)) this.referenced(ns, name);
+  async checkFileReferences(documentText: string, ns: Namespace): Promise<void> {
+    await this.referencedFiles(ns, documentText);
   }
 
   /**
    * The document as a device gets it: `${thicket:PresignedUrl:f}` becomes a fresh presigned URL of
    * file f, `${thicket:FileSha256:f}` its hex SHA-256 and `${thicket:FileSize:f}` its byte count.
-   * None of these contains a character that needs escaping in a JSON string. Throws
-   * InvalidRequestException when a referenced file no longer exists.
+   * None of these contains a character that needs escaping in a JSON string. Rejects with
+   * InvalidRequestException when a referenced file no longer exists. A document without
+   * placeholders reads nothing.
    */
-  substituteFilePlaceholders(documentText: string, ns: Namespace, o: { expiresInSec: number; baseUrl?: string }): string {
+  async substituteFilePlaceholders(documentText: string, ns: Namespace, o: { expiresInSec: number; baseUrl?: string }): Promise<string> {
+    const files = await this.referencedFiles(ns, documentText);
+    if (files.size === 0) return documentText;
     const urls = new Map<string, string>();
     const baseUrl = o.baseUrl ?? this.publicBaseUrl();
     return replacePlaceholders(documentText, (kind, name) => {
-      const file = this.referenced(ns, name);
+      const file = files.get(name)!;
       if (kind === 'FileSha256') return file.sha256;
       if (kind === 'FileSize') return String(file.size);
       let url = urls.get(name);
@@ -271,8 +260,8 @@ export class FileService {
    * The text of a small stored file: a job document kept as a file (CreateJob's documentSource).
    * Larger than `maxBytes` or not UTF-8 is an InvalidRequestException that names the file.
    */
-  readText(ns: Namespace, fileName: string, maxBytes: number): string {
-    const file = this.known.get(key(ns, checkFileName(fileName)));
+  async readText(ns: Namespace, fileName: string, maxBytes: number): Promise<string> {
+    const file = await this.store.get(ns, checkFileName(fileName));
     if (!file) throw missing(fileName);
     if (file.size > maxBytes)
       throw invalidRequest(`file '${fileName}' holds ${file.size} bytes; a job document may have at most ${maxBytes}`);
@@ -293,13 +282,12 @@ export class FileService {
 
   /** Test mode, once the reset committed: removes the content of the records `clear()` deleted. */
   cleared(): void {
-    this.known.clear();
     this.content.removeSync(this.clearedContent.splice(0));
   }
 
   private async replaceable(ns: Namespace, fileName: string): Promise<void> {
     // A file that does not exist is no job's: the jobs are not scanned for every new file.
-    const user = (await this.store.get(ns, fileName)) && this.opts.inUse?.(ns, fileName);
+    const user = (await this.store.get(ns, fileName)) && (await this.opts.inUse?.(ns, fileName));
     if (user) {
       throw new AwsError('ConflictException', 409, `file '${fileName}' is referenced by ${user}; it is not replaced while it is`);
     }
@@ -311,11 +299,16 @@ export class FileService {
     return file;
   }
 
-  private referenced(ns: Namespace, name: string): FileRecord {
-    if (!isFileName(name)) throw invalidRequest(`job document references file '${name}', which is not a valid file name`);
-    const file = this.known.get(key(ns, name));
-    if (!file) throw invalidRequest(`job document references file '${name}', which does not exist`);
-    return file;
+  /** The files a document's placeholders name, by name; InvalidRequestException for one that is not a valid name or does not exist. */
+  private async referencedFiles(ns: Namespace, documentText: string): Promise<Map<string, FileRecord>> {
+    const files = new Map<string, FileRecord>();
+    for (const name of fileReferences(documentText)) {
+      if (!isFileName(name)) throw invalidRequest(`job document references file '${name}', which is not a valid file name`);
+      const file = await this.store.get(ns, name);
+      if (!file) throw invalidRequest(`job document references file '${name}', which does not exist`);
+      files.set(name, file);
+    }
+    return files;
   }
 }
 

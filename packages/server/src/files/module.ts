@@ -26,7 +26,6 @@ export const filesCapability = defineCapability(
       routes: fileRoutes(files),
       clear: () => files.clear(),
       cleared: () => files.cleared(),
-      reload: { tables: ['files'], run: () => files.reload() },
     };
   },
   { migrations: fileMigrations },

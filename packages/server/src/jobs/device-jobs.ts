@@ -5,9 +5,11 @@
  */
 import type { Namespace } from '../accounts/namespace.js';
 import { AwsError } from '../aws/errors.js';
+import { keyOf } from '../store/held-rows.js';
+import type { KeyedSerial } from './in-order.js';
 import { JobError } from './job-errors.js';
-import { Outbox, type JobLifecycle } from './job-lifecycle.js';
-import type { JobStore } from './job-store.js';
+import { ordered, withOutbox, type JobLifecycle } from './job-lifecycle.js';
+import { untilApplied, type JobStore } from './job-store.js';
 import { EXECUTION_STATUSES, isTerminal, type ExecutionRecord, type ExecutionStatus, type JobRecord } from './job-types.js';
 import { deviceExecution, deviceSummary, executionState } from './job-views.js';
 import { checkStatusDetails } from './job-config.js';
@@ -17,10 +19,12 @@ const DEVICE_TARGETS: ReadonlySet<ExecutionStatus> = new Set(['IN_PROGRESS', 'SU
 export interface DeviceJobsDeps {
   store: JobStore;
   lifecycle: JobLifecycle;
-  documentFor(ns: Namespace, job: JobRecord): unknown;
+  documentFor(ns: Namespace, job: JobRecord): Promise<unknown>;
   clock: () => number;
   /** Times out executions whose deadline passed (JobsService.expireDue), before a request is served. */
-  expireDue?: () => void;
+  expireDue?: () => Promise<void>;
+  /** Orders each thing's requests (JobsService.things); without it `inOrder` runs at once. */
+  things?: KeyedSerial;
 }
 
 /** Validation failures of the control-plane helpers become the device API's InvalidRequest. */
@@ -67,26 +71,31 @@ export class DeviceJobs {
     return this.d.clock();
   }
 
-  private document(ns: Namespace, e: ExecutionRecord): unknown {
+  /** Runs a request of the thing after those that came before it (on this node) have been answered. */
+  inOrder<T>(ns: Namespace, thingName: string, fn: () => Promise<T>): Promise<T> {
+    return this.d.things ? this.d.things.run(keyOf(ns, thingName), fn) : fn();
+  }
+
+  private async document(ns: Namespace, e: ExecutionRecord): Promise<unknown> {
     const job = this.d.store.job(ns, e.jobId);
     return job ? this.d.documentFor(ns, job) : undefined;
   }
 
   /**
-   * The document for an answer to a change that has committed: if it cannot be made (a file it
-   * names was deleted), the answer goes without it rather than telling the device its change failed.
+   * The document for an answer to a change that has landed: if it cannot be made (a file it names
+   * was deleted), the answer goes without it rather than telling the device its change failed.
    */
-  private documentAfterCommit(ns: Namespace, e: ExecutionRecord): unknown {
+  private async documentAfterCommit(ns: Namespace, e: ExecutionRecord): Promise<unknown> {
     try {
-      return this.document(ns, e);
+      return await this.document(ns, e);
     } catch {
       return undefined;
     }
   }
 
-  getPending(ns: Namespace, thingName: string) {
-    this.d.expireDue?.();
-    const pending = this.d.store.pendingOfThing(ns, thingName);
+  async getPending(ns: Namespace, thingName: string) {
+    await this.d.expireDue?.();
+    const pending = await this.d.store.pendingOfThing(ns, thingName);
     return {
       inProgressJobs: pending.filter((e) => e.status === 'IN_PROGRESS').map(deviceSummary),
       queuedJobs: pending.filter((e) => e.status === 'QUEUED').map(deviceSummary),
@@ -94,31 +103,31 @@ export class DeviceJobs {
     };
   }
 
-  private next(ns: Namespace, thingName: string): ExecutionRecord | undefined {
-    return this.d.lifecycle.ordered(this.d.store.pendingOfThing(ns, thingName))[0];
+  private async next(ns: Namespace, thingName: string): Promise<ExecutionRecord | undefined> {
+    return ordered(await this.d.store.pendingOfThing(ns, thingName))[0];
   }
 
-  startNext(ns: Namespace, thingName: string, body: Record<string, unknown>) {
-    this.d.expireDue?.();
+  async startNext(ns: Namespace, thingName: string, body: Record<string, unknown>) {
+    await this.d.expireDue?.();
     const details = body.statusDetails === undefined ? undefined : asRequestError(() => checkStatusDetails(body.statusDetails));
     const step = stepTimeout(body.stepTimeoutInMinutes);
-    const out = new Outbox(this.d.store);
-    const execution = this.d.store.tx(() => {
-      const e = this.next(ns, thingName);
-      if (!e) return undefined;
-      if (e.status === 'QUEUED') {
-        const before = this.d.lifecycle.snapshot(ns, thingName);
-        this.start(ns, e, step);
-        if (details) e.statusDetails = details;
-        e.versionNumber++;
-        this.d.lifecycle.changed(ns, e, before, out);
-      }
-      return e;
-    });
-    out.flush();
+    const execution = await withOutbox((out) =>
+      untilApplied('The job execution', async () => {
+        const e = await this.next(ns, thingName);
+        if (!e) return null;
+        if (e.status === 'QUEUED') {
+          const before = await this.d.lifecycle.snapshot(ns, thingName);
+          this.start(ns, e, step);
+          if (details) e.statusDetails = details;
+          e.versionNumber++;
+          if (!(await this.d.lifecycle.changed(ns, e, before, out))) return false;
+        }
+        return e;
+      }),
+    );
     const timestamp = Math.floor(this.now() / 1000);
     return execution
-      ? { execution: deviceExecution(execution, this.documentAfterCommit(ns, execution), this.now()), timestamp }
+      ? { execution: deviceExecution(execution, await this.documentAfterCommit(ns, execution), this.now()), timestamp }
       : { timestamp };
   }
 
@@ -133,12 +142,12 @@ export class DeviceJobs {
     if (step != null) e.stepDeadline = now + step * 60_000;
   }
 
-  describe(ns: Namespace, thingName: string, jobId: string, body: { executionNumber?: unknown; includeJobDocument?: unknown }) {
-    this.d.expireDue?.();
+  async describe(ns: Namespace, thingName: string, jobId: string, body: { executionNumber?: unknown; includeJobDocument?: unknown }) {
+    await this.d.expireDue?.();
     const n = executionNumber(body.executionNumber);
     const include = flag('includeJobDocument', body.includeJobDocument, true);
     const now = this.now();
-    const e = jobId === '$next' ? this.next(ns, thingName) : this.d.store.execution(ns, jobId, thingName, n);
+    const e = jobId === '$next' ? await this.next(ns, thingName) : await this.d.store.execution(ns, jobId, thingName, n);
     // `$next` with nothing pending is answered without an `execution`, as StartNext is: devices ask
     // `$next/get` at start-up (the v1 SDK's startJobNotifications, the FreeRTOS OTA agent) and read
     // an accepted answer without an execution as "no job", not as an error.
@@ -149,11 +158,12 @@ export class DeviceJobs {
         `Job execution of job ${jobId} on thing ${thingName}${n === undefined ? '' : ` with executionNumber ${n}`} cannot be found`,
       );
     }
-    return { execution: deviceExecution(e, include ? this.document(ns, e) : undefined, now), timestamp: Math.floor(now / 1000) };
+    const document = include ? await this.document(ns, e) : undefined;
+    return { execution: deviceExecution(e, document, now), timestamp: Math.floor(now / 1000) };
   }
 
-  update(ns: Namespace, thingName: string, jobId: string, body: Record<string, unknown>) {
-    this.d.expireDue?.();
+  async update(ns: Namespace, thingName: string, jobId: string, body: Record<string, unknown>) {
+    await this.d.expireDue?.();
     if (typeof body.status !== 'string' || !(EXECUTION_STATUSES as readonly string[]).includes(body.status)) {
       throw new JobError(
         'InvalidRequest',
@@ -169,54 +179,55 @@ export class DeviceJobs {
     if (body.expectedVersion !== undefined && (typeof body.expectedVersion !== 'number' || !Number.isInteger(body.expectedVersion))) {
       throw new JobError('InvalidRequest', `expectedVersion must be a whole number, not ${JSON.stringify(body.expectedVersion)}`);
     }
-    const out = new Outbox(this.d.store);
-    const e = this.d.store.tx(() => {
-      const e = this.d.store.execution(ns, jobId, thingName, n);
-      if (!e)
-        throw new JobError(
-          'ResourceNotFound',
-          `Job execution of job ${jobId} on thing ${thingName}${n === undefined ? '' : ` with executionNumber ${n}`} cannot be found`,
-        );
-      if (body.expectedVersion !== undefined && body.expectedVersion !== e.versionNumber) {
-        throw new JobError(
-          'VersionMismatch',
-          `The job execution is at version ${e.versionNumber}, not ${String(body.expectedVersion)}`,
-          executionState(e),
-        );
-      }
-      if (isTerminal(e.status)) {
-        throw new JobError(
-          'InvalidStateTransition',
-          `The job execution is ${e.status}, a terminal state; it cannot become ${status}`,
-          executionState(e),
-        );
-      }
-      if (!DEVICE_TARGETS.has(status)) {
-        throw new JobError(
-          'InvalidStateTransition',
-          `A device may set a job execution to IN_PROGRESS, SUCCEEDED, FAILED or REJECTED, not ${status}`,
-          executionState(e),
-        );
-      }
-      const before = this.d.lifecycle.snapshot(ns, thingName);
-      const now = this.now();
-      if (e.status === 'QUEUED' && status === 'IN_PROGRESS') this.start(ns, e, step);
-      else if (status === 'IN_PROGRESS' && step !== undefined) e.stepDeadline = step === null ? undefined : now + step * 60_000;
-      if (status !== 'IN_PROGRESS') {
-        e.stepDeadline = undefined;
-        e.inProgressDeadline = undefined;
-      }
-      e.status = status;
-      if (details) e.statusDetails = details;
-      e.versionNumber++;
-      e.lastUpdatedAt = now;
-      this.d.lifecycle.changed(ns, e, before, out);
-      return e;
-    });
-    out.flush();
+    // Conditional on the execution as read: one that changed meanwhile is read again, and then
+    // `expectedVersion` (when given) no longer matches — of two updates at one version, one wins.
+    const e = await withOutbox((out) =>
+      untilApplied('The job execution', async () => {
+        const e = await this.d.store.execution(ns, jobId, thingName, n);
+        if (!e)
+          throw new JobError(
+            'ResourceNotFound',
+            `Job execution of job ${jobId} on thing ${thingName}${n === undefined ? '' : ` with executionNumber ${n}`} cannot be found`,
+          );
+        if (body.expectedVersion !== undefined && body.expectedVersion !== e.versionNumber) {
+          throw new JobError(
+            'VersionMismatch',
+            `The job execution is at version ${e.versionNumber}, not ${String(body.expectedVersion)}`,
+            executionState(e),
+          );
+        }
+        if (isTerminal(e.status)) {
+          throw new JobError(
+            'InvalidStateTransition',
+            `The job execution is ${e.status}, a terminal state; it cannot become ${status}`,
+            executionState(e),
+          );
+        }
+        if (!DEVICE_TARGETS.has(status)) {
+          throw new JobError(
+            'InvalidStateTransition',
+            `A device may set a job execution to IN_PROGRESS, SUCCEEDED, FAILED or REJECTED, not ${status}`,
+            executionState(e),
+          );
+        }
+        const before = await this.d.lifecycle.snapshot(ns, thingName);
+        const now = this.now();
+        if (e.status === 'QUEUED' && status === 'IN_PROGRESS') this.start(ns, e, step);
+        else if (status === 'IN_PROGRESS' && step !== undefined) e.stepDeadline = step === null ? undefined : now + step * 60_000;
+        if (status !== 'IN_PROGRESS') {
+          e.stepDeadline = undefined;
+          e.inProgressDeadline = undefined;
+        }
+        e.status = status;
+        if (details) e.statusDetails = details;
+        e.versionNumber++;
+        e.lastUpdatedAt = now;
+        return (await this.d.lifecycle.changed(ns, e, before, out)) && e;
+      }),
+    );
     return {
       executionState: includeState ? executionState(e) : undefined,
-      jobDocument: includeDocument ? this.documentAfterCommit(ns, e) : undefined,
+      jobDocument: includeDocument ? await this.documentAfterCommit(ns, e) : undefined,
       timestamp: Math.floor(this.now() / 1000),
     };
   }

@@ -1,33 +1,44 @@
 /**
  * What happens around a change of an execution: the devices' `notify` and `notify-next` messages
  * when the thing's pending list changes, job execution events, retries of failed and timed-out
- * attempts, abort criteria, and the completion of snapshot jobs. Every change runs inside a store
- * transaction and queues its messages in an Outbox that is sent after the commit.
+ * attempts, abort criteria, the cancellation of a job and the completion of snapshot jobs.
+ *
+ * Every change is a conditional write (the row must still hold what was read): a method that
+ * writes answers false when it lost to another writer, having written nothing, and its caller reads
+ * again and decides anew (`untilApplied`). Messages are queued in an Outbox only once the write they
+ * tell of has landed, and sent in that order.
  */
 import type { Namespace } from '../accounts/namespace.js';
 import type { RegistryEvents } from '../registry/events.js';
-import type { JobStore } from './job-store.js';
+import { untilApplied, type JobStore } from './job-store.js';
 import { isTerminal, type ExecutionRecord, type ExecutionStatus, type JobRecord } from './job-types.js';
 import { deviceExecution, deviceSummary, processDetails, thingArn } from './job-views.js';
 
 export type JobPublish = (ns: Namespace, topic: string, payload: Record<string, unknown>) => void;
 
-/** Messages and events to send once the transaction that caused them has committed. */
+/** Messages and events of writes that have landed, sent in the order they were queued. */
 export class Outbox {
-  private readonly items: Array<() => void> = [];
-  constructor(private readonly store: Pick<JobStore, 'afterCommit'>) {}
-  add(fn: () => void): void {
+  private readonly items: Array<() => void | Promise<void>> = [];
+  add(fn: () => void | Promise<void>): void {
     this.items.push(fn);
   }
-  /** Sends now if the change has committed, else when the transaction around it (a registry change's) commits. */
-  flush(): void {
-    const items = this.items.splice(0);
-    if (items.length) this.store.afterCommit(() => items.forEach((fn) => fn()));
+  async flush(): Promise<void> {
+    for (const fn of this.items.splice(0)) await fn();
+  }
+}
+
+/** Runs `fn` with an outbox that is sent when it ends, also when it fails: what it holds tells of writes that landed. */
+export async function withOutbox<T>(fn: (out: Outbox) => Promise<T>): Promise<T> {
+  const out = new Outbox();
+  try {
+    return await fn(out);
+  } finally {
+    await out.flush();
   }
 }
 
 /** The pending list of a thing as the devices see it: which executions, in which state, which is next. */
-interface PendingSnapshot {
+export interface PendingSnapshot {
   list: string;
   next: string;
 }
@@ -39,38 +50,47 @@ export interface LifecycleDeps {
   store: JobStore;
   events: RegistryEvents;
   publish: JobPublish;
-  /** The job document text a device receives (parameters filled, file URLs signed), parsed. */
-  documentFor(ns: Namespace, job: JobRecord): unknown;
+  /** The job document a device receives (parameters filled, file URLs signed), parsed. */
+  documentFor(ns: Namespace, job: JobRecord): Promise<unknown>;
   clock: () => number;
+}
+
+export interface CancelOptions {
+  force: boolean;
+  reasonCode?: string;
+  comment?: string;
+}
+
+/** IN_PROGRESS first, then QUEUED, each oldest first (AWS's order for notify and $next). */
+export function ordered(pending: ExecutionRecord[]): ExecutionRecord[] {
+  return [...pending.filter((e) => e.status === 'IN_PROGRESS'), ...pending.filter((e) => e.status === 'QUEUED')];
+}
+
+function snapshotOf(pending: ExecutionRecord[]): PendingSnapshot {
+  return {
+    // `notify` goes out when an execution joins or leaves the list or changes status within it
+    // (AWS: "queued or changes to a non-terminal status"); refreshing statusDetails is not a change.
+    list: pending
+      .map((e) => `${e.jobId}#${e.executionNumber}:${e.status}`)
+      .sort()
+      .join(','),
+    next: pending[0] ? `${pending[0].jobId}#${pending[0].executionNumber}` : '',
+  };
 }
 
 export class JobLifecycle {
   constructor(private readonly d: LifecycleDeps) {}
 
-  snapshot(ns: Namespace, thingName: string): PendingSnapshot {
-    const pending = this.ordered(this.d.store.pendingOfThing(ns, thingName));
-    return {
-      // `notify` goes out when an execution joins or leaves the list or changes status within it
-      // (AWS: "queued or changes to a non-terminal status"); refreshing statusDetails is not a change.
-      list: pending
-        .map((e) => `${e.jobId}#${e.executionNumber}:${e.status}`)
-        .sort()
-        .join(','),
-      next: pending[0] ? `${pending[0].jobId}#${pending[0].executionNumber}` : '',
-    };
-  }
-
-  /** IN_PROGRESS first, then QUEUED, each oldest first (AWS's order for notify and $next). */
-  ordered(pending: ExecutionRecord[]): ExecutionRecord[] {
-    return [...pending.filter((e) => e.status === 'IN_PROGRESS'), ...pending.filter((e) => e.status === 'QUEUED')];
+  async snapshot(ns: Namespace, thingName: string): Promise<PendingSnapshot> {
+    return snapshotOf(ordered(await this.d.store.pendingOfThing(ns, thingName)));
   }
 
   /** Queues `notify` / `notify-next` for the thing if its pending list or next execution changed since `before`. */
-  notifyIfChanged(ns: Namespace, thingName: string, before: PendingSnapshot, out: Outbox): void {
-    const after = this.snapshot(ns, thingName);
+  async notifyIfChanged(ns: Namespace, thingName: string, before: PendingSnapshot, out: Outbox): Promise<void> {
+    const pending = ordered(await this.d.store.pendingOfThing(ns, thingName));
+    const after = snapshotOf(pending);
     if (after.list === before.list && after.next === before.next) return;
     const now = this.d.clock();
-    const pending = this.ordered(this.d.store.pendingOfThing(ns, thingName));
     const timestamp = Math.floor(now / 1000);
     const prefix = `$aws/things/${thingName}/jobs`;
     if (after.list !== before.list) {
@@ -79,15 +99,15 @@ export class JobLifecycle {
       out.add(() => this.d.publish(ns, `${prefix}/notify`, { timestamp, jobs }));
     }
     if (after.next !== before.next) {
-      const next = pending[0] && { ...pending[0] };
+      const next = pending[0];
       const job = next && this.d.store.job(ns, next.jobId);
-      // The document is made after the commit: signing its file URLs must never undo a state change.
-      out.add(() => {
+      // The document is made when the message is sent: signing its file URLs never undoes a state change.
+      out.add(async () => {
         const payload: Record<string, unknown> = { timestamp };
         if (next && job) {
           let document: unknown;
           try {
-            document = this.d.documentFor(ns, job);
+            document = await this.d.documentFor(ns, job);
           } catch {
             // Only a file deleted since CreateJob gets here; the device still learns what is next.
           }
@@ -98,19 +118,10 @@ export class JobLifecycle {
     }
   }
 
-  /** Creates the first (or a retry) execution of a job for a thing, QUEUED; `silent`: the caller notifies. */
-  createExecution(
-    ns: Namespace,
-    job: JobRecord,
-    thingName: string,
-    out: Outbox,
-    previous?: ExecutionRecord,
-    silent = false,
-  ): ExecutionRecord {
-    const before = this.snapshot(ns, thingName);
+  /** A new QUEUED execution of a job for a thing: the first, the next after `latest`, or a retry of it. */
+  newExecution(job: JobRecord, thingName: string, latest: ExecutionRecord | undefined, retry = false): ExecutionRecord {
     const now = this.d.clock();
-    const latest = previous ?? this.d.store.execution(ns, job.jobId, thingName);
-    const e: ExecutionRecord = {
+    return {
       jobId: job.jobId,
       thingName,
       executionNumber: (latest?.executionNumber ?? 0) + 1,
@@ -119,30 +130,30 @@ export class JobLifecycle {
       versionNumber: 1,
       queuedAt: now,
       lastUpdatedAt: now,
-      retryAttempt: previous ? previous.retryAttempt + 1 : 0,
-      seq: this.d.store.nextSeq(),
+      retryAttempt: retry && latest ? latest.retryAttempt + 1 : 0,
+      // Given by the database as the execution is inserted.
+      seq: 0,
     };
-    this.d.store.putExecution(ns, e);
-    if (!silent) this.notifyIfChanged(ns, thingName, before, out);
-    return e;
   }
 
   /**
-   * Writes an execution that changed state and does what follows from it: notifications, events,
-   * a retry, the job's abort criteria and completion.
+   * Writes an execution read from the store and changed, then does what follows from it:
+   * notifications, events, a retry, the job's abort criteria and completion. False, having written
+   * nothing, when the execution changed meanwhile.
    */
-  changed(ns: Namespace, e: ExecutionRecord, before: PendingSnapshot, out: Outbox): void {
-    this.d.store.putExecution(ns, e);
+  async changed(ns: Namespace, e: ExecutionRecord, before: PendingSnapshot, out: Outbox): Promise<boolean> {
     const terminal = isTerminal(e.status);
     const job = terminal ? this.d.store.job(ns, e.jobId) : undefined;
-    // A retry is queued before the devices are told, so they never see a moment without it.
-    const retried = job?.status === 'IN_PROGRESS' && this.retry(ns, job, e, out);
-    this.notifyIfChanged(ns, e.thingName, before, out);
-    if (!terminal) return;
+    // A retry is written with the change, before the devices are told: they never see a moment without it.
+    const retry = job?.status === 'IN_PROGRESS' ? await this.retryOf(ns, job, e) : undefined;
+    if (!(await this.d.store.updateExecution(ns, e, retry))) return false;
+    await this.notifyIfChanged(ns, e.thingName, before, out);
+    if (!terminal) return true;
     this.executionEvent(ns, e, e.status.toLowerCase(), out);
-    if (!job || retried) return;
-    if (job.status === 'IN_PROGRESS') this.checkAbort(ns, job, out);
-    this.checkCompleted(ns, e.jobId, out);
+    if (!job || retry) return true;
+    if (job.status === 'IN_PROGRESS') await this.checkAbort(ns, job.jobId, out);
+    await this.checkCompleted(ns, e.jobId, out);
+    return true;
   }
 
   executionEvent(ns: Namespace, e: ExecutionRecord, operation: string, out: Outbox): void {
@@ -158,8 +169,9 @@ export class JobLifecycle {
     out.add(() => this.d.events.emit(ns, 'JOB_EXECUTION', `$aws/events/jobExecution/${e.jobId}/${operation}`, body));
   }
 
-  jobEvent(ns: Namespace, job: JobRecord, operation: string, out: Outbox): void {
-    const counts = this.d.store.countLatest(ns, job.jobId);
+  /** The job event as the job stands now (its counters read now), to queue. */
+  async jobEvent(ns: Namespace, job: JobRecord, operation: string): Promise<() => void> {
+    const counts = await this.d.store.countLatest(ns, job.jobId);
     const details = processDetails(counts, undefined);
     delete details.processingTargets;
     const body: Record<string, unknown> = {
@@ -177,93 +189,129 @@ export class JobLifecycle {
       jobProcessDetails: details,
       comment: job.comment,
     };
-    out.add(() => this.d.events.emit(ns, 'JOB', `$aws/events/job/${job.jobId}/${operation}`, body));
+    return () => this.d.events.emit(ns, 'JOB', `$aws/events/job/${job.jobId}/${operation}`, body);
   }
 
-  /** A FAILED or TIMED_OUT attempt is tried again while the job's retry criteria allow. */
-  private retry(ns: Namespace, job: JobRecord, e: ExecutionRecord, out: Outbox): boolean {
-    if (e.status !== 'FAILED' && e.status !== 'TIMED_OUT') return false;
+  /** The next attempt of a FAILED or TIMED_OUT execution, while the job's retry criteria allow one. */
+  private async retryOf(ns: Namespace, job: JobRecord, e: ExecutionRecord): Promise<ExecutionRecord | undefined> {
+    if (e.status !== 'FAILED' && e.status !== 'TIMED_OUT') return undefined;
     const list = job.jobExecutionsRetryConfig?.criteriaList ?? [];
     const criterion = list.find((c) => c.failureType === e.status) ?? list.find((c) => c.failureType === 'ALL');
-    if (!criterion) return false;
+    if (!criterion) return undefined;
     const counted: ExecutionStatus[] = criterion.failureType === 'ALL' ? ['FAILED', 'TIMED_OUT'] : [criterion.failureType];
-    const attempts = this.d.store.attempts(ns, job.jobId, e.thingName);
+    const attempts = await this.d.store.attempts(ns, job.jobId, e.thingName);
     // Each earlier attempt that ended this way was retried once already.
     const used = attempts.filter((x) => x.executionNumber < e.executionNumber && counted.includes(x.status)).length;
-    if (used >= criterion.numberOfRetries) return false;
-    this.createExecution(ns, job, e.thingName, out, e, true);
-    return true;
+    if (used >= criterion.numberOfRetries) return undefined;
+    return this.newExecution(job, e.thingName, e, true);
   }
 
-  private checkAbort(ns: Namespace, job: JobRecord, out: Outbox): void {
-    const criteria = job.abortConfig?.criteriaList;
-    if (!criteria?.length) return;
-    const counts = this.d.store.countLatest(ns, job.jobId);
-    const executed = counts.SUCCEEDED + counts.FAILED + counts.REJECTED + counts.TIMED_OUT;
-    for (const c of criteria) {
-      if (executed < c.minNumberOfExecutedThings) continue;
-      const failures = c.failureType === 'ALL' ? counts.FAILED + counts.REJECTED + counts.TIMED_OUT : counts[c.failureType];
-      // A threshold of 0% would otherwise cancel a job on its first success: aborting needs a failure.
-      if (failures === 0 || (failures / executed) * 100 < c.thresholdPercentage) continue;
-      const pct = Math.round((failures / executed) * 10000) / 100;
-      this.cancelJob(
-        ns,
-        job,
-        {
-          force: false,
-          reasonCode: 'ABORT_CRITERIA_MET',
-          comment: `Aborted: ${failures} of ${executed} executed things (${pct}%) ended ${c.failureType === 'ALL' ? 'FAILED, REJECTED or TIMED_OUT' : c.failureType}, at or above the threshold of ${c.thresholdPercentage}%`,
-        },
-        out,
-      );
-      return;
-    }
+  private async checkAbort(ns: Namespace, jobId: string, out: Outbox): Promise<void> {
+    await untilApplied(`Job ${jobId}`, async () => {
+      const job = this.d.store.job(ns, jobId);
+      const criteria = job?.abortConfig?.criteriaList;
+      if (!job || job.status !== 'IN_PROGRESS' || !criteria?.length) return true;
+      const counts = await this.d.store.countLatest(ns, jobId);
+      const executed = counts.SUCCEEDED + counts.FAILED + counts.REJECTED + counts.TIMED_OUT;
+      for (const c of criteria) {
+        if (executed < c.minNumberOfExecutedThings) continue;
+        const failures = c.failureType === 'ALL' ? counts.FAILED + counts.REJECTED + counts.TIMED_OUT : counts[c.failureType];
+        // A threshold of 0% would otherwise cancel a job on its first success: aborting needs a failure.
+        if (failures === 0 || (failures / executed) * 100 < c.thresholdPercentage) continue;
+        const pct = Math.round((failures / executed) * 10000) / 100;
+        const ended = c.failureType === 'ALL' ? 'FAILED, REJECTED or TIMED_OUT' : c.failureType;
+        return this.cancelJob(
+          ns,
+          job,
+          {
+            force: false,
+            reasonCode: 'ABORT_CRITERIA_MET',
+            comment: `Aborted: ${failures} of ${executed} executed things (${pct}%) ended ${ended}, at or above the threshold of ${c.thresholdPercentage}%`,
+          },
+          out,
+        );
+      }
+      return true;
+    });
   }
 
-  /** Cancels the job: QUEUED executions (and IN_PROGRESS ones when forced) become CANCELED; the rollout stops. */
-  cancelJob(ns: Namespace, job: JobRecord, opts: { force: boolean; reasonCode?: string; comment?: string }, out: Outbox): void {
+  /**
+   * Cancels the job (read from the store): QUEUED executions (and IN_PROGRESS ones when forced)
+   * become CANCELED, the rollout and the schedule stop. False, having written nothing, when the job
+   * changed meanwhile.
+   */
+  async cancelJob(ns: Namespace, job: JobRecord, opts: CancelOptions, out: Outbox): Promise<boolean> {
     const now = this.d.clock();
+    const cancelable = (e: ExecutionRecord): boolean => e.status === 'QUEUED' || (opts.force && e.status === 'IN_PROGRESS');
+    const executions = (await this.d.store.executionsOfJob(ns, job.jobId)).filter(cancelable);
+    const before = new Map<string, PendingSnapshot>();
+    for (const e of executions) before.set(e.thingName, await this.snapshot(ns, e.thingName));
     job.status = 'CANCELED';
     job.forceCanceled = opts.force;
     job.reasonCode = opts.reasonCode;
     job.comment = opts.comment;
     job.lastUpdatedAt = now;
     job.completedAt = now;
-    this.d.store.putJob(ns, job);
-    this.d.store.clearQueue(ns, job.jobId);
-    this.d.store.setDue(ns, job.jobId, undefined);
-    for (const e of this.d.store.executionsOfJob(ns, job.jobId)) {
-      if (e.status === 'QUEUED' || (opts.force && e.status === 'IN_PROGRESS')) this.cancelExecution(ns, e, opts.force, out);
+    for (const e of executions) canceled(e, opts.force, now);
+    const written = await this.d.store.changeJob(ns, job, { clearQueue: true, due: null, update: executions });
+    if (!written) return false;
+    for (const [i, e] of executions.entries()) {
+      if (written.updated[i]) {
+        await this.notifyIfChanged(ns, e.thingName, before.get(e.thingName)!, out);
+        this.executionEvent(ns, e, 'canceled', out);
+        continue;
+      }
+      // A device changed it meanwhile: it is read again, and canceled if it still may be.
+      await untilApplied('The job execution', async () => {
+        const current = await this.d.store.execution(ns, e.jobId, e.thingName, e.executionNumber);
+        return !current || !cancelable(current) || this.cancelExecution(ns, current, opts.force, out);
+      });
     }
-    this.jobEvent(ns, job, 'canceled', out);
+    out.add(await this.jobEvent(ns, job, 'canceled'));
+    return true;
   }
 
-  cancelExecution(ns: Namespace, e: ExecutionRecord, force: boolean, out: Outbox, statusDetails?: Record<string, string>): void {
-    const before = this.snapshot(ns, e.thingName);
-    e.status = 'CANCELED';
-    e.forceCanceled = force;
-    if (statusDetails) e.statusDetails = statusDetails;
-    e.versionNumber++;
-    e.lastUpdatedAt = this.d.clock();
-    this.d.store.putExecution(ns, e);
-    this.notifyIfChanged(ns, e.thingName, before, out);
+  /** Cancels an execution read from the store; false, having written nothing, when it changed meanwhile. */
+  async cancelExecution(
+    ns: Namespace,
+    e: ExecutionRecord,
+    force: boolean,
+    out: Outbox,
+    statusDetails?: Record<string, string>,
+  ): Promise<boolean> {
+    const before = await this.snapshot(ns, e.thingName);
+    canceled(e, force, this.d.clock(), statusDetails);
+    if (!(await this.d.store.updateExecution(ns, e))) return false;
+    await this.notifyIfChanged(ns, e.thingName, before, out);
     this.executionEvent(ns, e, 'canceled', out);
+    return true;
   }
 
   /**
    * A snapshot job whose every thing has a terminal execution, and nothing left to roll out, is
    * COMPLETED; so is a continuous one whose rollout stopped at its scheduled endTime.
    */
-  checkCompleted(ns: Namespace, jobId: string, out: Outbox): void {
-    const job = this.d.store.job(ns, jobId);
-    if (!job || job.status !== 'IN_PROGRESS' || (job.targetSelection !== 'SNAPSHOT' && !job.rolloutStopped)) return;
-    if (this.d.store.queuedTargets(ns, jobId) > 0) return;
-    if (this.d.store.hasPending(ns, jobId)) return;
-    const now = this.d.clock();
-    job.status = 'COMPLETED';
-    job.completedAt = now;
-    job.lastUpdatedAt = now;
-    this.d.store.putJob(ns, job);
-    this.jobEvent(ns, job, 'completed', out);
+  async checkCompleted(ns: Namespace, jobId: string, out: Outbox): Promise<void> {
+    await untilApplied(`Job ${jobId}`, async () => {
+      const job = this.d.store.job(ns, jobId);
+      if (!job || job.status !== 'IN_PROGRESS' || (job.targetSelection !== 'SNAPSHOT' && !job.rolloutStopped)) return true;
+      if ((await this.d.store.queuedTargets(ns, jobId)) > 0) return true;
+      if (await this.d.store.hasPending(ns, jobId)) return true;
+      const now = this.d.clock();
+      job.status = 'COMPLETED';
+      job.completedAt = now;
+      job.lastUpdatedAt = now;
+      if (!(await this.d.store.changeJob(ns, job))) return false;
+      out.add(await this.jobEvent(ns, job, 'completed'));
+      return true;
+    });
   }
+}
+
+function canceled(e: ExecutionRecord, force: boolean, now: number, statusDetails?: Record<string, string>): void {
+  e.status = 'CANCELED';
+  e.forceCanceled = force;
+  if (statusDetails) e.statusDetails = statusDetails;
+  e.versionNumber++;
+  e.lastUpdatedAt = now;
 }

@@ -1,44 +1,44 @@
 /**
- * SQLite tables of the Jobs service: jobs, executions (one row per thing and attempt, with the
- * earlier of its two timers as a column so that timers survive restarts and are found by an
- * index), targets still waiting for the rollout to reach them, the next scheduled start or end of
- * each scheduled job (so that schedules survive restarts), and job templates.
+ * The Jobs service's rows on the stores' SQL engine (tables in job-schema.ts).
+ *
+ * Jobs and job templates are configuration (a job is read on every device request for its
+ * document and timers): every row is held in memory, read at open, written through on change, read
+ * again by `reload` and, one at a time, by `refreshJob` / `refreshTemplate` (another node sharing
+ * the database changed it). Executions (one per thing, job and attempt), the rollout queue and the
+ * schedule are read from the database when needed; nothing of them is cached, so any node may
+ * change them.
+ *
+ * The database decides every write. A new job or template inserts (a taken key fails it); a job's
+ * change, an execution's change or deletion is conditional on the row still holding the record text
+ * this store handed out (`job()`, `execution()` ...): a write that finds it changed writes nothing
+ * and answers false, and the caller reads again and decides anew (`untilApplied`). What goes with a
+ * job's change (its rollout queue, schedule, executions created or changed) is in the same batch
+ * and applies only if the job's write did.
  */
+import type { ExpressionBuilder } from 'kysely';
 import type { Namespace } from '../accounts/namespace.js';
-import { afterCommit, inTransaction, type Db } from '../store/database.js';
-import { deadlineOf, type ExecutionRecord, type ExecutionStatus, type JobRecord } from './job-types.js';
+import { byCodeUnit, keyOf, prefixOf } from '../store/held-rows.js';
+import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
+import type { ExecutionRow, JobRow, TemplateRow } from './job-schema.js';
+import {
+  always,
+  executionHolds,
+  executionInsert,
+  executionUpdate,
+  executionWhere,
+  jobGone,
+  jobHolds,
+  jobWhere,
+  nsWhere,
+  related,
+  type JobChange,
+} from './job-statements.js';
+import type { ExecutionRecord, ExecutionStatus, JobRecord } from './job-types.js';
 import { emptyCounts, type StatusCounts } from './job-views.js';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS jobs (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, job_id TEXT NOT NULL,
-  record TEXT NOT NULL,
-  PRIMARY KEY (account_id, region, job_id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS job_executions (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, job_id TEXT NOT NULL, thing_name TEXT NOT NULL,
-  execution_number INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  deadline INTEGER,                    -- epoch ms of the earlier timer while IN_PROGRESS
-  record TEXT NOT NULL,
-  PRIMARY KEY (account_id, region, job_id, thing_name, execution_number)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS job_executions_thing ON job_executions (account_id, region, thing_name, seq);
-CREATE INDEX IF NOT EXISTS job_executions_status ON job_executions (account_id, region, job_id, status);
-CREATE INDEX IF NOT EXISTS job_executions_deadline ON job_executions (deadline) WHERE deadline IS NOT NULL;
-CREATE TABLE IF NOT EXISTS job_rollout_queue (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, job_id TEXT NOT NULL, position INTEGER NOT NULL,
-  thing_name TEXT NOT NULL,
-  PRIMARY KEY (account_id, region, job_id, position)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS job_schedule (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, job_id TEXT NOT NULL,
-  due_at INTEGER NOT NULL,             -- epoch ms of the job's next scheduled start or end
-  PRIMARY KEY (account_id, region, job_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS job_schedule_due ON job_schedule (due_at);
-CREATE TABLE IF NOT EXISTS job_templates (
-  account_id TEXT NOT NULL, region TEXT NOT NULL, template_id TEXT NOT NULL,
-  record TEXT NOT NULL,
-  PRIMARY KEY (account_id, region, template_id)) WITHOUT ROWID;
-`;
+export { jobMigrations } from './job-schema.js';
+export type { JobChange } from './job-statements.js';
+export { untilApplied } from '../store/sql/conditional-writes.js';
 
 export interface TemplateRecord {
   jobTemplateId: string;
@@ -55,279 +55,426 @@ export interface DueExecution {
   executionNumber: number;
 }
 
-type Key = [string, string];
-const key = (ns: Namespace): Key => [ns.accountId, ns.region];
+/** A job as held: the record text the database holds, and that text parsed (never handed out). */
+interface Held {
+  text: string;
+  record: JobRecord;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Eb = ExpressionBuilder<any, any>;
+
+const nsOf = (r: { account_id: string; region: string }): Namespace => ({ accountId: r.account_id, region: r.region });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const templateWhere = <Q extends { where(...args: any[]): Q }>(q: Q, ns: Namespace, id: string): Q =>
+  nsWhere(q, ns).where('template_id', '=', id);
+
+function executionOf(r: Pick<ExecutionRow, 'record' | 'seq'>): ExecutionRecord {
+  const e = JSON.parse(r.record) as ExecutionRecord;
+  // The column is the truth: a new execution's seq is given by the database as it is inserted.
+  e.seq = Number(r.seq);
+  return e;
+}
 
 export class JobStore {
-  private readonly s;
-  private seq: number;
+  private jobRows = new Map<string, Held>();
+  private templateRows = new Map<string, TemplateRecord>();
+  /** The record text each job and execution this store handed out was read or written as: what a conditional write compares. */
+  private readonly seen = new WeakMap<object, string>();
 
-  constructor(private readonly db: Db) {
-    db.exec(SCHEMA);
-    const q = <P extends unknown[], R = unknown>(sql: string) => db.prepare<P, R>(sql);
-    this.s = {
-      job: q<[string, string, string], { record: string }>('SELECT record FROM jobs WHERE account_id = ? AND region = ? AND job_id = ?'),
-      putJob: q<[string, string, string, string]>(
-        'INSERT INTO jobs VALUES (?, ?, ?, ?) ON CONFLICT (account_id, region, job_id) DO UPDATE SET record = excluded.record',
-      ),
-      deleteJob: q<[string, string, string]>('DELETE FROM jobs WHERE account_id = ? AND region = ? AND job_id = ?'),
-      liveContinuous: q<[string, string], { record: string }>(
-        `SELECT record FROM jobs WHERE account_id = ? AND region = ?
-         AND json_extract(record, '$.targetSelection') = 'CONTINUOUS' AND json_extract(record, '$.status') = 'IN_PROGRESS'`,
-      ),
-      jobs: q<[string, string], { record: string }>('SELECT record FROM jobs WHERE account_id = ? AND region = ? ORDER BY job_id'),
-      exec: q<[string, string, string, string, number], { record: string }>(
-        'SELECT record FROM job_executions WHERE account_id = ? AND region = ? AND job_id = ? AND thing_name = ? AND execution_number = ?',
-      ),
-      latestExec: q<[string, string, string, string], { record: string }>(
-        `SELECT record FROM job_executions WHERE account_id = ? AND region = ? AND job_id = ? AND thing_name = ?
-         ORDER BY execution_number DESC LIMIT 1`,
-      ),
-      putExec: q<[string, string, string, string, number, string, number, number | null, string]>(
-        `INSERT INTO job_executions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (account_id, region, job_id, thing_name, execution_number)
-         DO UPDATE SET status = excluded.status, deadline = excluded.deadline, record = excluded.record`,
-      ),
-      deleteExec: q<[string, string, string, string, number]>(
-        'DELETE FROM job_executions WHERE account_id = ? AND region = ? AND job_id = ? AND thing_name = ? AND execution_number = ?',
-      ),
-      deleteExecsOfJob: q<[string, string, string]>('DELETE FROM job_executions WHERE account_id = ? AND region = ? AND job_id = ?'),
-      execsOfJob: q<[string, string, string], { record: string }>(
-        'SELECT record FROM job_executions WHERE account_id = ? AND region = ? AND job_id = ? ORDER BY thing_name, execution_number',
-      ),
-      countLatest: q<[string, string, string], { status: ExecutionStatus; n: number }>(
-        `SELECT e.status AS status, count(*) AS n FROM job_executions e
-         WHERE e.account_id = ? AND e.region = ? AND e.job_id = ?
-         AND e.execution_number = (SELECT max(x.execution_number) FROM job_executions x
-           WHERE x.account_id = e.account_id AND x.region = e.region AND x.job_id = e.job_id AND x.thing_name = e.thing_name)
-         GROUP BY e.status`,
-      ),
-      hasPending: q<[string, string, string], { one: number }>(
-        `SELECT 1 AS one FROM job_executions WHERE account_id = ? AND region = ? AND job_id = ?
-         AND status IN ('QUEUED', 'IN_PROGRESS') LIMIT 1`,
-      ),
-      attempts: q<[string, string, string, string], { record: string }>(
-        `SELECT record FROM job_executions WHERE account_id = ? AND region = ? AND job_id = ? AND thing_name = ?
-         ORDER BY execution_number`,
-      ),
-      execsOfThing: q<[string, string, string], { record: string }>(
-        'SELECT record FROM job_executions WHERE account_id = ? AND region = ? AND thing_name = ? ORDER BY seq',
-      ),
-      pendingOfThing: q<[string, string, string], { record: string }>(
-        `SELECT record FROM job_executions WHERE account_id = ? AND region = ? AND thing_name = ?
-         AND status IN ('QUEUED', 'IN_PROGRESS') ORDER BY seq`,
-      ),
-      due: q<[number], { account_id: string; region: string; job_id: string; thing_name: string; execution_number: number }>(
-        `SELECT account_id, region, job_id, thing_name, execution_number FROM job_executions
-         WHERE deadline IS NOT NULL AND deadline <= ? ORDER BY deadline`,
-      ),
-      nextDeadline: q<[], { d: number | null }>('SELECT min(deadline) AS d FROM job_executions WHERE deadline IS NOT NULL'),
-      maxSeq: q<[], { m: number | null }>('SELECT max(seq) AS m FROM job_executions'),
-      enqueue: q<[string, string, string, number, string]>('INSERT INTO job_rollout_queue VALUES (?, ?, ?, ?, ?)'),
-      queued: q<[string, string, string, number], { position: number; thing_name: string }>(
-        'SELECT position, thing_name FROM job_rollout_queue WHERE account_id = ? AND region = ? AND job_id = ? ORDER BY position LIMIT ?',
-      ),
-      queuedCount: q<[string, string, string], { n: number }>(
-        'SELECT count(*) AS n FROM job_rollout_queue WHERE account_id = ? AND region = ? AND job_id = ?',
-      ),
-      maxPosition: q<[string, string, string], { m: number | null }>(
-        'SELECT max(position) AS m FROM job_rollout_queue WHERE account_id = ? AND region = ? AND job_id = ?',
-      ),
-      dequeue: q<[string, string, string, number]>(
-        'DELETE FROM job_rollout_queue WHERE account_id = ? AND region = ? AND job_id = ? AND position = ?',
-      ),
-      rollingOut: q<[], { account_id: string; region: string; job_id: string }>(
-        'SELECT DISTINCT account_id, region, job_id FROM job_rollout_queue',
-      ),
-      clearQueue: q<[string, string, string]>('DELETE FROM job_rollout_queue WHERE account_id = ? AND region = ? AND job_id = ?'),
-      setDue: q<[string, string, string, number]>(
-        `INSERT INTO job_schedule VALUES (?, ?, ?, ?)
-         ON CONFLICT (account_id, region, job_id) DO UPDATE SET due_at = excluded.due_at`,
-      ),
-      clearDue: q<[string, string, string]>('DELETE FROM job_schedule WHERE account_id = ? AND region = ? AND job_id = ?'),
-      dueSchedules: q<[number], { account_id: string; region: string; job_id: string }>(
-        'SELECT account_id, region, job_id FROM job_schedule WHERE due_at <= ? ORDER BY due_at',
-      ),
-      template: q<[string, string, string], { record: string }>(
-        'SELECT record FROM job_templates WHERE account_id = ? AND region = ? AND template_id = ?',
-      ),
-      putTemplate: q<[string, string, string, string]>('INSERT INTO job_templates VALUES (?, ?, ?, ?)'),
-      deleteTemplate: q<[string, string, string]>('DELETE FROM job_templates WHERE account_id = ? AND region = ? AND template_id = ?'),
-      templates: q<[string, string], { record: string }>(
-        'SELECT record FROM job_templates WHERE account_id = ? AND region = ? ORDER BY template_id',
-      ),
-    };
-    this.seq = this.s.maxSeq.get()?.m ?? 0;
+  private constructor(private readonly sql: SqlEngine) {}
+
+  /** The store with every job and template the database holds loaded. */
+  static async open(engine: SqlEngine): Promise<JobStore> {
+    const store = new JobStore(engine);
+    await store.reload();
+    return store;
   }
 
-  tx<T>(fn: () => T): T {
-    return inTransaction(this.db, fn);
+  /** Reads every job and template again (another node may have changed them). */
+  async reload(): Promise<void> {
+    const { db } = this.sql;
+    const [jobs, templates] = await Promise.all([
+      this.sql.all<JobRow>(db.selectFrom('jobs').selectAll()),
+      this.sql.all<TemplateRow>(db.selectFrom('job_templates').selectAll()),
+    ]);
+    this.jobRows = new Map(jobs.map((r) => [keyOf(nsOf(r), r.job_id), held(r.record)]));
+    this.templateRows = new Map(templates.map((r) => [keyOf(nsOf(r), r.template_id), JSON.parse(r.record) as TemplateRecord]));
   }
 
-  /** Runs `fn` once the open transaction commits (the caller's, when a registry change called in). */
-  afterCommit(fn: () => void): void {
-    afterCommit(this.db, fn);
+  /** Reads one job again into memory (gone from memory when it is gone from the database). */
+  async refreshJob(ns: Namespace, jobId: string): Promise<void> {
+    const r = await this.sql.first<JobRow>(jobWhere(this.sql.db.selectFrom('jobs').selectAll(), ns, jobId));
+    if (r) this.jobRows.set(keyOf(ns, jobId), held(r.record));
+    else this.jobRows.delete(keyOf(ns, jobId));
   }
 
-  // ---- jobs
+  /** Reads one template again into memory. */
+  async refreshTemplate(ns: Namespace, id: string): Promise<void> {
+    const r = await this.sql.first<TemplateRow>(templateWhere(this.sql.db.selectFrom('job_templates').selectAll(), ns, id));
+    if (r) this.templateRows.set(keyOf(ns, id), JSON.parse(r.record) as TemplateRecord);
+    else this.templateRows.delete(keyOf(ns, id));
+  }
 
+  /** Removes every row of every table (test-mode reset). */
+  clear(): Promise<unknown> {
+    this.jobRows.clear();
+    this.templateRows.clear();
+    const { db } = this.sql;
+    return this.sql.batch(['jobs', 'job_executions', 'job_rollout_queue', 'job_schedule', 'job_templates'].map((t) => db.deleteFrom(t)));
+  }
+
+  // ---- jobs (held in memory)
+
+  /** The job, as a copy the caller may change and hand to `changeJob`. */
   job(ns: Namespace, jobId: string): JobRecord | undefined {
-    const row = this.s.job.get(...key(ns), jobId);
-    return row && (JSON.parse(row.record) as JobRecord);
+    const h = this.jobRows.get(keyOf(ns, jobId));
+    return h && this.copy(h.text);
   }
 
-  putJob(ns: Namespace, job: JobRecord): void {
-    this.s.putJob.run(...key(ns), job.jobId, JSON.stringify(job));
-  }
-
-  deleteJob(ns: Namespace, jobId: string): void {
-    this.s.deleteJob.run(...key(ns), jobId);
-    this.s.deleteExecsOfJob.run(...key(ns), jobId);
-    this.s.clearQueue.run(...key(ns), jobId);
-    this.s.clearDue.run(...key(ns), jobId);
+  /** The namespace's jobs by id, as copies. */
+  jobs(ns: Namespace): JobRecord[] {
+    return this.heldOf(ns)
+      .sort((a, b) => byCodeUnit(a.record.jobId, b.record.jobId))
+      .map((h) => this.copy(h.text));
   }
 
   /** Continuous jobs still in progress: the ones a change of group membership concerns. */
   liveContinuousJobs(ns: Namespace): JobRecord[] {
-    return this.s.liveContinuous.all(...key(ns)).map((r) => JSON.parse(r.record) as JobRecord);
+    return this.heldOf(ns)
+      .filter((h) => h.record.targetSelection === 'CONTINUOUS' && h.record.status === 'IN_PROGRESS')
+      .sort((a, b) => byCodeUnit(a.record.jobId, b.record.jobId))
+      .map((h) => this.copy(h.text));
   }
 
-  jobs(ns: Namespace): JobRecord[] {
-    return this.s.jobs.all(...key(ns)).map((r) => JSON.parse(r.record) as JobRecord);
+  /** Stores a new job with its schedule and rollout queue; false, storing nothing, when the id is taken. */
+  async insertJob(ns: Namespace, job: JobRecord, with_: Pick<JobChange, 'due' | 'enqueue'> = {}): Promise<boolean> {
+    const text = JSON.stringify(job);
+    const statements: Statement[] = [
+      this.sql.db.insertInto('jobs').values({ account_id: ns.accountId, region: ns.region, job_id: job.jobId, record: text }),
+      ...related(this.sql.db, ns, job.jobId, with_, always),
+    ];
+    try {
+      await this.sql.batch(statements);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await this.refreshJob(ns, job.jobId);
+      return false;
+    }
+    this.jobRows.set(keyOf(ns, job.jobId), held(text));
+    this.seen.set(job, text);
+    return true;
   }
+
+  /**
+   * Writes `job` (read from this store and changed, or not) with what goes with it, in one batch.
+   * False, writing nothing, when the job's row no longer holds what was read (the store has read it
+   * again), or when an execution to create was created meanwhile; else whether each of
+   * `change.update` applied.
+   */
+  async changeJob(ns: Namespace, job: JobRecord, change: JobChange = {}): Promise<false | { updated: boolean[] }> {
+    const { db } = this.sql;
+    const before = this.textOf(job);
+    const text = JSON.stringify(job);
+    const holds = jobHolds(db, ns, job.jobId, text);
+    const creates = change.create ?? [];
+    const updates = change.update ?? [];
+    const statements: Statement[] = [
+      jobWhere(db.updateTable('jobs').set({ record: text }), ns, job.jobId).where('record', '=', before),
+      ...related(db, ns, job.jobId, change, holds),
+      ...creates.map((e) => executionInsert(db, ns, e, holds)),
+      ...updates.map((e) => executionUpdate(db, ns, e, this.textOf(e), holds)),
+    ];
+    let results;
+    try {
+      results = await this.sql.batch(statements);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      return false;
+    }
+    if (results[0]!.changes !== 1) {
+      await this.refreshJob(ns, job.jobId);
+      return false;
+    }
+    this.jobRows.set(keyOf(ns, job.jobId), held(text));
+    this.seen.set(job, text);
+    const created = results.slice(statements.length - creates.length - updates.length, statements.length - updates.length);
+    creates.forEach((e, i) => this.inserted(e, created[i]!.rows));
+    const updated = results.slice(statements.length - updates.length).map((r, i) => {
+      if (r.changes === 1) this.seen.set(updates[i]!, JSON.stringify(updates[i]));
+      return r.changes === 1;
+    });
+    return { updated };
+  }
+
+  /**
+   * Deletes the job (if its row still holds what was read) with its executions, rollout queue and
+   * schedule; false, deleting nothing, when the row changed or is gone (the store has read it again).
+   */
+  async deleteJob(ns: Namespace, job: JobRecord): Promise<boolean> {
+    const { db } = this.sql;
+    const gone = jobGone(db, ns, job.jobId);
+    const [deleted] = await this.sql.batch([
+      jobWhere(db.deleteFrom('jobs'), ns, job.jobId).where('record', '=', this.textOf(job)),
+      ...['job_executions', 'job_rollout_queue', 'job_schedule'].map((t) => jobWhere(db.deleteFrom(t), ns, job.jobId).where(gone)),
+    ]);
+    if (deleted!.changes !== 1) {
+      await this.refreshJob(ns, job.jobId);
+      return false;
+    }
+    this.jobRows.delete(keyOf(ns, job.jobId));
+    return true;
+  }
+
+  // ---- rollout queue and schedule (read from the database)
 
   /** Jobs with targets still waiting for their rollout, in every namespace. */
-  rollingOut(): Array<{ ns: Namespace; jobId: string }> {
-    return this.s.rollingOut.all().map((r) => ({ ns: { accountId: r.account_id, region: r.region }, jobId: r.job_id }));
+  async rollingOut(): Promise<Array<{ ns: Namespace; jobId: string }>> {
+    const rows = await this.sql.all<{ account_id: string; region: string; job_id: string }>(
+      this.sql.db.selectFrom('job_rollout_queue').select(['account_id', 'region', 'job_id']).distinct(),
+    );
+    return rows.map((r) => ({ ns: nsOf(r), jobId: r.job_id }));
   }
 
-  // ---- executions
+  /** The namespace's jobs with targets still waiting for their rollout. */
+  async rollingOutIn(ns: Namespace): Promise<Set<string>> {
+    const rows = await this.sql.all<{ job_id: string }>(
+      nsWhere(this.sql.db.selectFrom('job_rollout_queue').select('job_id').distinct(), ns),
+    );
+    return new Set(rows.map((r) => r.job_id));
+  }
+
+  /** The first `n` things of the job's rollout queue, with their positions. */
+  async queued(ns: Namespace, jobId: string, n: number): Promise<Array<{ position: number; thingName: string }>> {
+    const rows = await this.sql.all<{ position: number; thing_name: string }>(
+      jobWhere(this.sql.db.selectFrom('job_rollout_queue').select(['position', 'thing_name']), ns, jobId)
+        .orderBy('position')
+        .limit(n),
+    );
+    return rows.map((r) => ({ position: Number(r.position), thingName: r.thing_name }));
+  }
+
+  async queuedTargets(ns: Namespace, jobId: string): Promise<number> {
+    const r = await this.sql.first<{ n: number | string }>(
+      jobWhere(
+        this.sql.db.selectFrom('job_rollout_queue').select((eb) => eb.fn.countAll().as('n')),
+        ns,
+        jobId,
+      ),
+    );
+    return Number(r?.n ?? 0);
+  }
+
+  /** Jobs whose scheduled start or end has come, in every namespace, earliest first. */
+  async dueSchedules(now: number): Promise<Array<{ ns: Namespace; jobId: string }>> {
+    const rows = await this.sql.all<{ account_id: string; region: string; job_id: string }>(
+      this.sql.db.selectFrom('job_schedule').select(['account_id', 'region', 'job_id']).where('due_at', '<=', now).orderBy('due_at'),
+    );
+    return rows.map((r) => ({ ns: nsOf(r), jobId: r.job_id }));
+  }
+
+  /** Forgets a schedule whose job is gone. */
+  async clearDue(ns: Namespace, jobId: string): Promise<void> {
+    await this.sql.run(jobWhere(this.sql.db.deleteFrom('job_schedule'), ns, jobId));
+  }
+
+  // ---- executions (read from the database)
 
   /** One attempt, or the latest attempt when `executionNumber` is undefined. */
-  execution(ns: Namespace, jobId: string, thingName: string, executionNumber?: number): ExecutionRecord | undefined {
-    const row =
-      executionNumber === undefined
-        ? this.s.latestExec.get(...key(ns), jobId, thingName)
-        : this.s.exec.get(...key(ns), jobId, thingName, executionNumber);
-    return row && (JSON.parse(row.record) as ExecutionRecord);
+  async execution(ns: Namespace, jobId: string, thingName: string, executionNumber?: number): Promise<ExecutionRecord | undefined> {
+    let q = this.executions(ns).where('job_id', '=', jobId).where('thing_name', '=', thingName);
+    q = executionNumber === undefined ? q.orderBy('execution_number', 'desc').limit(1) : q.where('execution_number', '=', executionNumber);
+    const r = await this.sql.first<ExecutionRow>(q);
+    return r && this.execRecord(r);
   }
 
-  putExecution(ns: Namespace, e: ExecutionRecord): void {
-    const deadline = e.status === 'IN_PROGRESS' ? (deadlineOf(e) ?? null) : null;
-    this.s.putExec.run(...key(ns), e.jobId, e.thingName, e.executionNumber, e.status, e.seq, deadline, JSON.stringify(e));
-  }
-
-  nextSeq(): number {
-    return ++this.seq;
-  }
-
-  deleteExecution(ns: Namespace, jobId: string, thingName: string, executionNumber: number): void {
-    this.s.deleteExec.run(...key(ns), jobId, thingName, executionNumber);
-  }
-
-  executionsOfJob(ns: Namespace, jobId: string): ExecutionRecord[] {
-    return this.s.execsOfJob.all(...key(ns), jobId).map((r) => JSON.parse(r.record) as ExecutionRecord);
+  /** Every attempt of every thing of the job, by thing name (code unit order) and attempt. */
+  async executionsOfJob(ns: Namespace, jobId: string): Promise<ExecutionRecord[]> {
+    const rows = await this.sql.all<ExecutionRow>(this.executions(ns).where('job_id', '=', jobId));
+    return rows
+      .map((r) => this.execRecord(r))
+      .sort((a, b) => byCodeUnit(a.thingName, b.thingName) || a.executionNumber - b.executionNumber);
   }
 
   /**
    * The latest attempt of each thing counted by status, in SQL: a job's counters are read on every
    * execution that ends, and parsing ten thousand records each time would make a large job quadratic.
    */
-  countLatest(ns: Namespace, jobId: string): StatusCounts {
+  async countLatest(ns: Namespace, jobId: string): Promise<StatusCounts> {
+    const { db } = this.sql;
+    const rows = await this.sql.all<{ status: ExecutionStatus; n: number | string }>(
+      db
+        .selectFrom('job_executions as e')
+        .select(['e.status', (eb) => eb.fn.countAll().as('n')])
+        .where('e.account_id', '=', ns.accountId)
+        .where('e.region', '=', ns.region)
+        .where('e.job_id', '=', jobId)
+        .where('e.execution_number', '=', (eb: Eb) =>
+          eb
+            .selectFrom('job_executions as x')
+            .select((x: Eb) => x.fn.max('x.execution_number').as('m'))
+            .whereRef('x.account_id', '=', 'e.account_id')
+            .whereRef('x.region', '=', 'e.region')
+            .whereRef('x.job_id', '=', 'e.job_id')
+            .whereRef('x.thing_name', '=', 'e.thing_name'),
+        )
+        .groupBy('e.status'),
+    );
     const counts = emptyCounts();
-    for (const r of this.s.countLatest.all(...key(ns), jobId)) counts[r.status] = r.n;
+    for (const r of rows) counts[r.status] = Number(r.n);
     return counts;
   }
 
   /** Whether any execution of the job is QUEUED or IN_PROGRESS (only a latest attempt can be), by index. */
-  hasPending(ns: Namespace, jobId: string): boolean {
-    return this.s.hasPending.get(...key(ns), jobId) !== undefined;
+  async hasPending(ns: Namespace, jobId: string): Promise<boolean> {
+    const r = await this.sql.first(
+      jobWhere(this.sql.db.selectFrom('job_executions').select('seq'), ns, jobId).where('status', 'in', ['QUEUED', 'IN_PROGRESS']).limit(1),
+    );
+    return r !== undefined;
   }
 
   /** Every attempt of one thing at one job, first to last. */
-  attempts(ns: Namespace, jobId: string, thingName: string): ExecutionRecord[] {
-    return this.s.attempts.all(...key(ns), jobId, thingName).map((r) => JSON.parse(r.record) as ExecutionRecord);
+  async attempts(ns: Namespace, jobId: string, thingName: string): Promise<ExecutionRecord[]> {
+    const rows = await this.sql.all<ExecutionRow>(
+      this.executions(ns).where('job_id', '=', jobId).where('thing_name', '=', thingName).orderBy('execution_number'),
+    );
+    return rows.map((r) => this.execRecord(r));
   }
 
-  executionsOfThing(ns: Namespace, thingName: string): ExecutionRecord[] {
-    return this.s.execsOfThing.all(...key(ns), thingName).map((r) => JSON.parse(r.record) as ExecutionRecord);
+  /** Every attempt of every job of the thing, in creation order. */
+  async executionsOfThing(ns: Namespace, thingName: string): Promise<ExecutionRecord[]> {
+    const rows = await this.sql.all<ExecutionRow>(this.executions(ns).where('thing_name', '=', thingName).orderBy('seq'));
+    return rows.map((r) => this.execRecord(r));
   }
 
   /** QUEUED and IN_PROGRESS executions of a thing, oldest first. */
-  pendingOfThing(ns: Namespace, thingName: string): ExecutionRecord[] {
-    return this.s.pendingOfThing.all(...key(ns), thingName).map((r) => JSON.parse(r.record) as ExecutionRecord);
+  async pendingOfThing(ns: Namespace, thingName: string): Promise<ExecutionRecord[]> {
+    const rows = await this.sql.all<ExecutionRow>(
+      this.executions(ns).where('thing_name', '=', thingName).where('status', 'in', ['QUEUED', 'IN_PROGRESS']).orderBy('seq'),
+    );
+    return rows.map((r) => this.execRecord(r));
   }
 
-  dueExecutions(now: number): DueExecution[] {
-    return this.s.due.all(now).map((r) => ({
-      ns: { accountId: r.account_id, region: r.region },
-      jobId: r.job_id,
-      thingName: r.thing_name,
-      executionNumber: r.execution_number,
-    }));
+  /** IN_PROGRESS executions whose timer ran out by `now`, in every namespace, earliest first. */
+  async dueExecutions(now: number): Promise<DueExecution[]> {
+    const rows = await this.sql.all<ExecutionRow>(
+      this.sql.db
+        .selectFrom('job_executions')
+        .select(['account_id', 'region', 'job_id', 'thing_name', 'execution_number'])
+        .where('deadline', 'is not', null)
+        .where('deadline', '<=', now)
+        .orderBy('deadline'),
+    );
+    return rows.map((r) => ({ ns: nsOf(r), jobId: r.job_id, thingName: r.thing_name, executionNumber: Number(r.execution_number) }));
   }
 
-  nextDeadline(): number | undefined {
-    return this.s.nextDeadline.get()?.d ?? undefined;
+  /**
+   * Writes an execution read from this store and changed, and `retry` (a new attempt) with it; false,
+   * writing nothing, when its row no longer holds what was read or the retry's number was taken.
+   */
+  async updateExecution(ns: Namespace, e: ExecutionRecord, retry?: ExecutionRecord): Promise<boolean> {
+    const { db } = this.sql;
+    const text = JSON.stringify(e);
+    let results;
+    try {
+      results = await this.sql.batch([
+        executionUpdate(db, ns, e, this.textOf(e)),
+        ...(retry ? [executionInsert(db, ns, retry, executionHolds(db, ns, e, text))] : []),
+      ]);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      return false;
+    }
+    if (results[0]!.changes !== 1) return false;
+    this.seen.set(e, text);
+    if (retry) this.inserted(retry, results[1]!.rows);
+    return true;
   }
 
-  // ---- rollout queue
-
-  enqueue(ns: Namespace, jobId: string, things: string[]): void {
-    let pos = this.s.maxPosition.get(...key(ns), jobId)?.m ?? 0;
-    for (const t of things) this.s.enqueue.run(...key(ns), jobId, ++pos, t);
+  /** Deletes an execution read from this store; false when its row changed or is gone. */
+  async deleteExecution(ns: Namespace, e: ExecutionRecord): Promise<boolean> {
+    const { changes } = await this.sql.run(
+      executionWhere(this.sql.db.deleteFrom('job_executions'), ns, e).where('record', '=', this.textOf(e)),
+    );
+    return changes === 1;
   }
 
-  /** Takes up to `n` things off the job's rollout queue, in order. */
-  dequeue(ns: Namespace, jobId: string, n: number): string[] {
-    const rows = this.s.queued.all(...key(ns), jobId, n);
-    for (const r of rows) this.s.dequeue.run(...key(ns), jobId, r.position);
-    return rows.map((r) => r.thing_name);
-  }
-
-  queuedTargets(ns: Namespace, jobId: string): number {
-    return this.s.queuedCount.get(...key(ns), jobId)!.n;
-  }
-
-  clearQueue(ns: Namespace, jobId: string): void {
-    this.s.clearQueue.run(...key(ns), jobId);
-  }
-
-  // ---- schedules
-
-  /** Sets (or with undefined, clears) when the scheduler must next look at the job. */
-  setDue(ns: Namespace, jobId: string, at: number | undefined): void {
-    if (at === undefined) this.s.clearDue.run(...key(ns), jobId);
-    else this.s.setDue.run(...key(ns), jobId, at);
-  }
-
-  /** Jobs whose scheduled start or end has come, in every namespace, earliest first. */
-  dueSchedules(now: number): Array<{ ns: Namespace; jobId: string }> {
-    return this.s.dueSchedules.all(now).map((r) => ({ ns: { accountId: r.account_id, region: r.region }, jobId: r.job_id }));
-  }
-
-  // ---- templates
+  // ---- templates (held in memory)
 
   template(ns: Namespace, id: string): TemplateRecord | undefined {
-    const row = this.s.template.get(...key(ns), id);
-    return row && (JSON.parse(row.record) as TemplateRecord);
+    return this.templateRows.get(keyOf(ns, id));
   }
 
-  putTemplate(ns: Namespace, t: TemplateRecord): void {
-    this.s.putTemplate.run(...key(ns), t.jobTemplateId, JSON.stringify(t));
-  }
-
-  deleteTemplate(ns: Namespace, id: string): boolean {
-    return this.s.deleteTemplate.run(...key(ns), id).changes > 0;
-  }
-
+  /** The namespace's templates by id. */
   templates(ns: Namespace): TemplateRecord[] {
-    return this.s.templates.all(...key(ns)).map((r) => JSON.parse(r.record) as TemplateRecord);
+    const prefix = prefixOf(ns);
+    const out: TemplateRecord[] = [];
+    for (const [key, t] of this.templateRows) if (key.startsWith(prefix)) out.push(t);
+    return out.sort((a, b) => byCodeUnit(a.jobTemplateId, b.jobTemplateId));
   }
 
-  clear(): void {
-    this.db.exec(
-      'DELETE FROM jobs; DELETE FROM job_executions; DELETE FROM job_rollout_queue; DELETE FROM job_schedule; DELETE FROM job_templates;',
-    );
+  /** Stores a new template; false, storing nothing, when the id is taken. */
+  async insertTemplate(ns: Namespace, t: TemplateRecord): Promise<boolean> {
+    try {
+      await this.sql.run(
+        this.sql.db
+          .insertInto('job_templates')
+          .values({ account_id: ns.accountId, region: ns.region, template_id: t.jobTemplateId, record: JSON.stringify(t) }),
+      );
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await this.refreshTemplate(ns, t.jobTemplateId);
+      return false;
+    }
+    this.templateRows.set(keyOf(ns, t.jobTemplateId), t);
+    return true;
   }
+
+  /** Deletes a template; false when there was none. */
+  async deleteTemplate(ns: Namespace, id: string): Promise<boolean> {
+    const { changes } = await this.sql.run(templateWhere(this.sql.db.deleteFrom('job_templates'), ns, id));
+    this.templateRows.delete(keyOf(ns, id));
+    return changes > 0;
+  }
+
+  private executions(ns: Namespace) {
+    return nsWhere(this.sql.db.selectFrom('job_executions').select(['seq', 'record']), ns);
+  }
+
+  /** Takes the seq the database gave a new execution, and its text. */
+  private inserted(e: ExecutionRecord, rows: Array<Record<string, unknown>>): void {
+    const r = rows[0] as { seq: number; record: string } | undefined;
+    if (!r) return;
+    e.seq = Number(r.seq);
+    this.seen.set(e, r.record);
+  }
+
+  private execRecord(r: Pick<ExecutionRow, 'record' | 'seq'>): ExecutionRecord {
+    const e = executionOf(r);
+    this.seen.set(e, r.record);
+    return e;
+  }
+
+  private copy(text: string): JobRecord {
+    const job = JSON.parse(text) as JobRecord;
+    this.seen.set(job, text);
+    return job;
+  }
+
+  private heldOf(ns: Namespace): Held[] {
+    const prefix = prefixOf(ns);
+    const out: Held[] = [];
+    for (const [key, h] of this.jobRows) if (key.startsWith(prefix)) out.push(h);
+    return out;
+  }
+
+  private textOf(o: JobRecord | ExecutionRecord): string {
+    const text = this.seen.get(o);
+    if (text === undefined) throw new Error('a conditional write needs a record read from the store');
+    return text;
+  }
+}
+
+function held(text: string): Held {
+  return { text, record: JSON.parse(text) as JobRecord };
 }

@@ -22,7 +22,7 @@ export class JobTemplates {
     private readonly store: JobStore,
     private readonly clock: () => number,
     /** A document kept as a stored file (`documentSource`), checked. */
-    private readonly sourceDocument: (ns: Namespace, source: unknown) => string,
+    private readonly sourceDocument: (ns: Namespace, source: unknown) => Promise<string>,
   ) {}
 
   /** The template a CreateJob names by ARN, in the caller's namespace. */
@@ -35,7 +35,7 @@ export class JobTemplates {
     return t;
   }
 
-  create(ns: Namespace, idParam: string | undefined, body: Record<string, unknown>) {
+  async create(ns: Namespace, idParam: string | undefined, body: Record<string, unknown>) {
     const jobTemplateId = checkJobId('jobTemplateId', idParam);
     const description = optionalText('description', body.description, 2028);
     if (description === undefined) throw invalidRequest('description is required');
@@ -52,22 +52,23 @@ export class JobTemplates {
       const { presignedUrlConfig, jobExecutionsRolloutConfig, abortConfig, timeoutConfig, jobExecutionsRetryConfig } = job;
       config = { presignedUrlConfig, jobExecutionsRolloutConfig, abortConfig, timeoutConfig, jobExecutionsRetryConfig, ...config };
     } else if (body.document !== undefined) document = checkDocument('document', body.document);
-    else document = this.sourceDocument(ns, body.documentSource);
+    else document = await this.sourceDocument(ns, body.documentSource);
     if (body.maintenanceWindows !== undefined) {
       config.maintenanceWindows = checkMaintenanceWindows('maintenanceWindows', body.maintenanceWindows, this.clock());
     }
-    return this.store.tx(() => {
-      if (this.store.template(ns, jobTemplateId))
-        throw new AwsError('ConflictException', 409, `Job template ${jobTemplateId} already exists.`, { resourceId: jobTemplateId });
-      this.store.putTemplate(ns, {
-        jobTemplateId,
-        createdAt: this.clock(),
-        description,
-        document,
-        config: JSON.parse(JSON.stringify(config)) as Record<string, unknown>,
-      });
-      return { jobTemplateArn: iotArn(ns, `jobtemplate/${jobTemplateId}`), jobTemplateId };
+    const taken = () =>
+      new AwsError('ConflictException', 409, `Job template ${jobTemplateId} already exists.`, { resourceId: jobTemplateId });
+    if (this.store.template(ns, jobTemplateId)) throw taken();
+    const inserted = await this.store.insertTemplate(ns, {
+      jobTemplateId,
+      createdAt: this.clock(),
+      description,
+      document,
+      config: JSON.parse(JSON.stringify(config)) as Record<string, unknown>,
     });
+    // Only the database knew: another node created it meanwhile.
+    if (!inserted) throw taken();
+    return { jobTemplateArn: iotArn(ns, `jobtemplate/${jobTemplateId}`), jobTemplateId };
   }
 
   describe(ns: Namespace, id: string) {
@@ -96,8 +97,8 @@ export class JobTemplates {
     };
   }
 
-  delete(ns: Namespace, id: string): Record<string, never> {
-    if (!this.store.deleteTemplate(ns, id)) throw notFound(`Job template ${id} cannot be found.`);
+  async delete(ns: Namespace, id: string): Promise<Record<string, never>> {
+    if (!(await this.store.deleteTemplate(ns, id))) throw notFound(`Job template ${id} cannot be found.`);
     return {};
   }
 }

@@ -55,13 +55,7 @@ export function serveJobsOverMqtt(broker: Broker, jobs: DeviceJobs, log: Logger)
     if (origin !== undefined) broker.deliverTo(input.mount, origin, input);
   };
 
-  const handle = (msg: Message, mount: string): void => {
-    const m = PREFIX.exec(msg.topic);
-    const ns = namespaceOfMount(mount);
-    if (!m || !ns) return;
-    const thingName = m[1]!;
-    const request = parse(m[2]!);
-    if (!request) return;
+  const answer = async (msg: Message, ns: Namespace, thingName: string, request: Request): Promise<void> => {
     const b = body(msg.payload);
     const token = b instanceof JobError || typeof b.clientToken !== 'string' ? undefined : b.clientToken;
     try {
@@ -71,19 +65,19 @@ export function serveJobsOverMqtt(broker: Broker, jobs: DeviceJobs, log: Logger)
       let answer: Record<string, unknown>;
       switch (request.op) {
         case 'get':
-          answer = jobs.getPending(ns, thingName);
+          answer = await jobs.getPending(ns, thingName);
           break;
         case 'start-next':
-          answer = jobs.startNext(ns, thingName, b);
+          answer = await jobs.startNext(ns, thingName, b);
           break;
         case 'describe':
           if (request.jobId !== '$next' && !JOB_ID.test(request.jobId))
             throw new JobError('InvalidRequest', `${request.jobId} is not a valid job id`);
-          answer = jobs.describe(ns, thingName, request.jobId, b);
+          answer = await jobs.describe(ns, thingName, request.jobId, b);
           break;
         case 'update':
           if (!JOB_ID.test(request.jobId)) throw new JobError('InvalidRequest', `${request.jobId} is not a valid job id`);
-          answer = jobs.update(ns, thingName, request.jobId, b);
+          answer = await jobs.update(ns, thingName, request.jobId, b);
           break;
       }
       if (token !== undefined) answer.clientToken = token;
@@ -100,6 +94,17 @@ export function serveJobsOverMqtt(broker: Broker, jobs: DeviceJobs, log: Logger)
       if (je.executionState) doc.executionState = je.executionState;
       reply(ns, msg.origin, `${msg.topic}/rejected`, doc);
     }
+  };
+
+  const handle = (msg: Message, mount: string): void => {
+    const m = PREFIX.exec(msg.topic);
+    const ns = namespaceOfMount(mount);
+    if (!m || !ns) return;
+    const thingName = m[1]!;
+    const request = parse(m[2]!);
+    if (!request) return;
+    // Each request waits for the database; a thing's requests are still applied and answered in the order they came.
+    void jobs.inOrder(ns, thingName, () => answer(msg, ns, thingName, request));
   };
   const stop = broker.subscribeService('$aws/things/+/jobs/#', handle);
   return stop;

@@ -176,19 +176,18 @@ function documentAsText<T extends { jobDocument?: unknown }>(o: T | undefined): 
   return o;
 }
 
-/** Runs a device operation after the caller may perform `action` on the thing. */
-function deviceCall(action: string, fn: (r: ApiRequest) => unknown): (r: ApiRequest) => unknown {
-  return (r) => {
-    r.ctx.authorize(action, iotArn(r.ctx.ns, `thing/${r.params.thingName!}`));
-    try {
-      return fn(r);
-    } catch (err) {
-      throw toHttpError(err);
-    }
-  };
-}
-
 export function jobsDataRoutes(devices: DeviceJobs): ApiRoute[] {
+  /** Runs a device operation after the caller may perform `action` on the thing, in the thing's order. */
+  const deviceCall =
+    (action: string, fn: (r: ApiRequest) => Promise<unknown>) =>
+    async (r: ApiRequest): Promise<unknown> => {
+      r.ctx.authorize(action, iotArn(r.ctx.ns, `thing/${r.params.thingName!}`));
+      try {
+        return await devices.inOrder(r.ctx.ns, r.params.thingName!, () => fn(r));
+      } catch (err) {
+        throw toHttpError(err);
+      }
+    };
   const common = { service: 'iot-jobs-data' as const, device: true };
   return [
     {
@@ -197,8 +196,8 @@ export function jobsDataRoutes(devices: DeviceJobs): ApiRoute[] {
       path: '/things/:thingName/jobs',
       operation: 'GetPendingJobExecutions',
       readOnly: true,
-      handler: deviceCall('iot:GetPendingJobExecutions', (r) => {
-        const { inProgressJobs, queuedJobs } = devices.getPending(r.ctx.ns, r.params.thingName!);
+      handler: deviceCall('iot:GetPendingJobExecutions', async (r) => {
+        const { inProgressJobs, queuedJobs } = await devices.getPending(r.ctx.ns, r.params.thingName!);
         return { inProgressJobs, queuedJobs };
       }),
     },
@@ -207,10 +206,10 @@ export function jobsDataRoutes(devices: DeviceJobs): ApiRoute[] {
       method: 'PUT',
       path: '/things/:thingName/jobs/:jobId',
       operation: 'StartNextPendingJobExecution',
-      handler: deviceCall('iot:StartNextPendingJobExecution', (r) => {
+      handler: deviceCall('iot:StartNextPendingJobExecution', async (r) => {
         if (r.params.jobId !== '$next')
           throw invalidRequest(`No operation at PUT /things/${r.params.thingName!}/jobs/${r.params.jobId!}; did you mean $next?`);
-        return { execution: documentAsText(devices.startNext(r.ctx.ns, r.params.thingName!, r.body).execution) };
+        return { execution: documentAsText((await devices.startNext(r.ctx.ns, r.params.thingName!, r.body)).execution) };
       }),
     },
     {
@@ -219,10 +218,10 @@ export function jobsDataRoutes(devices: DeviceJobs): ApiRoute[] {
       path: '/things/:thingName/jobs/:jobId',
       operation: 'DescribeJobExecution',
       readOnly: true,
-      handler: deviceCall('iot:DescribeJobExecution', (r) => {
+      handler: deviceCall('iot:DescribeJobExecution', async (r) => {
         const include = parseBool(r.query.includeJobDocument, 'includeJobDocument');
         const executionNumber = wholeNumber(r.query.executionNumber, 'executionNumber');
-        const { execution } = devices.describe(r.ctx.ns, r.params.thingName!, r.params.jobId!, {
+        const { execution } = await devices.describe(r.ctx.ns, r.params.thingName!, r.params.jobId!, {
           includeJobDocument: include,
           executionNumber,
         });
@@ -234,8 +233,8 @@ export function jobsDataRoutes(devices: DeviceJobs): ApiRoute[] {
       method: 'POST',
       path: '/things/:thingName/jobs/:jobId',
       operation: 'UpdateJobExecution',
-      handler: deviceCall('iot:UpdateJobExecution', (r) => {
-        const { executionState, jobDocument } = devices.update(r.ctx.ns, r.params.thingName!, r.params.jobId!, r.body);
+      handler: deviceCall('iot:UpdateJobExecution', async (r) => {
+        const { executionState, jobDocument } = await devices.update(r.ctx.ns, r.params.thingName!, r.params.jobId!, r.body);
         return { executionState, jobDocument: jobDocument === undefined ? undefined : JSON.stringify(jobDocument) };
       }),
     },

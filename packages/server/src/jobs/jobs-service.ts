@@ -1,53 +1,60 @@
 /**
- * The Jobs control plane (reference controlplane §5.1): jobs and their targets, rollouts, timers,
- * cancellation and deletion, executions as administrators see them, job templates, and continuous
- * jobs following thing group membership. Device-side operations are in device-jobs.ts; what follows
- * a change of an execution (notifications, events, retries, abort, completion) in job-lifecycle.ts.
+ * The Jobs control plane (reference controlplane §5.1): jobs and their targets, timers,
+ * cancellation and deletion, job templates, and continuous jobs following thing group membership.
+ * Device-side operations are in device-jobs.ts; what follows a change of an execution
+ * (notifications, events, retries, abort, completion) in job-lifecycle.ts; the paced rollout in
+ * job-rollout.ts; executions as administrators see them in job-executions.ts.
+ *
+ * Every change is a conditional write on what was read, retried on what is there now when another
+ * writer (a request, the timers, another node) changed it first (`untilApplied`). The timers run
+ * on every node; their writes being conditional, two nodes never do the same step twice.
  */
 import type { Logger } from 'pino';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { pageOf } from '../api/pagination.js';
-import { AwsError, alreadyExists, invalidRequest, limitExceeded, notFound, versionConflict } from '../aws/errors.js';
+import { alreadyExists, invalidRequest, limitExceeded, notFound } from '../aws/errors.js';
 import type { RegistryEvents } from '../registry/events.js';
 import type { RegistryStore } from '../registry/registry-store.js';
 import type { ThingGroups } from '../registry/thing-groups.js';
+import { keyOf } from '../store/held-rows.js';
 import {
   applyParameters,
   checkDocument,
   checkDocumentParameters,
   checkJobId,
-  checkStatusDetails,
   checkTargets,
   checkTargetSelection,
   MAX_TARGETS,
   optionalConfig,
   optionalText,
 } from './job-config.js';
-import { JobLifecycle, Outbox, type JobPublish } from './job-lifecycle.js';
-import type { JobStore } from './job-store.js';
+import { ExecutionAdmin, invalidTransition } from './job-executions.js';
+import { JobLifecycle, withOutbox, type JobPublish, type Outbox, type PendingSnapshot } from './job-lifecycle.js';
+import { JobRollout } from './job-rollout.js';
+import { untilApplied, type JobStore } from './job-store.js';
 import { JobTemplates } from './job-templates.js';
-import { EXECUTION_STATUSES, JOB_STATUSES, isTerminal, type ExecutionRecord, type JobConfig, type JobRecord } from './job-types.js';
-import { executionSummary, executionView, jobSummary, jobView, thingArn } from './job-views.js';
-import { RolloutPacer } from './rollout.js';
+import { JOB_STATUSES, deadlineOf, type ExecutionRecord, type JobConfig, type JobRecord } from './job-types.js';
+import { jobSummary, jobView } from './job-views.js';
 import { checkSchedulingConfig } from './job-schedule.js';
 import { JobScheduler } from './job-scheduler.js';
 import { expandTargets, targetsThing } from './job-targets.js';
 import type { TemplateWindows } from './job-templates.js';
+import { KeyedSerial } from './in-order.js';
 import { fileReferences } from '../files/placeholders.js';
 
 /** What the Jobs service needs from the file store (OTA payloads and documents kept as files). */
 export interface JobFiles {
-  /** Throws InvalidRequestException when the document names a file that does not exist. */
-  checkReferences(ns: Namespace, documentText: string): void;
+  /** Rejects with InvalidRequestException when the document names a file that does not exist. */
+  checkReferences(ns: Namespace, documentText: string): Promise<void>;
   /** The document with its file placeholders replaced by presigned URLs and digests. */
-  substitute(ns: Namespace, documentText: string, expiresInSec: number): string;
+  substitute(ns: Namespace, documentText: string, expiresInSec: number): Promise<string>;
   /** The text of a stored file used as a job document (`documentSource`). */
-  readText(ns: Namespace, fileName: string, maxBytes: number): string;
+  readText(ns: Namespace, fileName: string, maxBytes: number): Promise<string>;
 }
 
 export interface JobsDeps {
   store: JobStore;
-  registry: RegistryStore;
+  registry: Pick<RegistryStore, 'thing' | 'group'>;
   groups: Pick<ThingGroups, 'members' | 'groupsReaching'>;
   events: RegistryEvents;
   publish: JobPublish;
@@ -56,7 +63,6 @@ export interface JobsDeps {
   log?: Pick<Logger, 'error'>;
 }
 
-const invalidTransition = (message: string): AwsError => new AwsError('InvalidStateTransitionException', 409, message);
 const MAX_RESULTS = 250;
 const TICK_MS = 1000;
 /** `documentSource` naming a Thicket file instead of an S3 object. */
@@ -66,10 +72,16 @@ export class JobsService {
   readonly lifecycle: JobLifecycle;
   readonly templates: JobTemplates;
   readonly scheduler: JobScheduler;
+  readonly executions: ExecutionAdmin;
+  /** One thing's device requests and registry changes, in arrival order on this node. */
+  readonly things = new KeyedSerial();
   private readonly store: JobStore;
   private readonly clock: () => number;
-  private readonly pacer: RolloutPacer;
+  private readonly rollout: JobRollout;
   private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  /** Work started by registry changes, not yet finished. */
+  private readonly background = new Set<Promise<void>>();
 
   constructor(private readonly d: JobsDeps) {
     this.store = d.store;
@@ -81,149 +93,105 @@ export class JobsService {
       clock: this.clock,
       documentFor: (ns, job) => this.deviceDocument(ns, job),
     });
-    this.pacer = new RolloutPacer(this.clock);
     this.scheduler = new JobScheduler({
       store: d.store,
       lifecycle: this.lifecycle,
       clock: this.clock,
-      startRollout: (ns, job, out) => this.queueTargets(ns, job, this.expandTargets(ns, job.targets, true), out),
+      expandTargets: (ns, job) => this.expandTargets(ns, job.targets, true),
+      rollOut: (ns, jobId, out) => this.rollout.rollOut(ns, jobId, out),
     });
+    this.rollout = new JobRollout({ ...d, lifecycle: this.lifecycle, scheduler: this.scheduler, clock: this.clock });
+    this.executions = new ExecutionAdmin({ store: d.store, lifecycle: this.lifecycle, registry: d.registry, clock: this.clock });
     this.templates = new JobTemplates(d.store, this.clock, (ns, source) => this.sourceDocument(ns, source));
   }
 
-  /** Starts the timers (execution timeouts, rollouts); they pick up where the store left off. */
+  /** Starts the timers (execution timeouts, schedules, rollouts); they pick up where the store left off. */
   start(): void {
-    this.timer ??= setInterval(() => this.tick(), TICK_MS);
+    this.timer ??= setInterval(() => void this.tick(), TICK_MS);
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops the timers; returns once a tick and the work of registry changes in progress have ended. */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await this.ticking;
+    await this.settled();
   }
 
-  /** Times out executions whose timer ran out, starts and ends scheduled jobs, and lets rollouts notify their next things. */
-  tick(): void {
-    try {
-      this.runTimers();
-    } catch (err) {
+  /** Returns once the work that registry changes started (continuous jobs, deleted things) has ended. */
+  async settled(): Promise<void> {
+    while (this.background.size > 0) await Promise.all(this.background);
+  }
+
+  /**
+   * Times out executions whose timer ran out, starts and ends scheduled jobs, and lets rollouts
+   * notify their next things. One tick at a time: a tick asked for while one runs is that one.
+   */
+  tick(): Promise<void> {
+    this.ticking ??= this.runTimers()
       // A bad record must not take the server down (and again at every restart): log and go on.
-      this.d.log?.error({ err }, 'jobs timer tick failed');
-    }
+      .catch((err: unknown) => this.d.log?.error({ err }, 'jobs timer tick failed'))
+      .finally(() => (this.ticking = undefined));
+    return this.ticking;
   }
 
-  private runTimers(): void {
-    this.expireDue();
-    const out = new Outbox(this.store);
-    this.store.tx(() => {
-      this.scheduler.runDue(out);
-      for (const { ns, jobId } of this.store.rollingOut()) {
-        const job = this.store.job(ns, jobId);
-        if (job?.status === 'IN_PROGRESS') this.rollOut(ns, job, out);
-      }
+  private async runTimers(): Promise<void> {
+    await this.expireDue();
+    await withOutbox(async (out) => {
+      await this.scheduler.runDue(out);
+      for (const { ns, jobId } of await this.store.rollingOut()) await this.rollout.rollOut(ns, jobId, out);
     });
-    out.flush();
   }
 
   /**
    * Times out IN_PROGRESS executions whose timer ran out. The tick calls it every second, and the
    * device API before each request, so a device never gets an update accepted after its deadline.
    */
-  expireDue(): void {
+  async expireDue(): Promise<void> {
     const now = this.clock();
-    const due = this.store.dueExecutions(now);
+    const due = await this.store.dueExecutions(now);
     if (due.length === 0) return;
-    const out = new Outbox(this.store);
-    this.store.tx(() => {
+    await withOutbox(async (out) => {
       for (const d of due) {
-        const e = this.store.execution(d.ns, d.jobId, d.thingName, d.executionNumber);
-        if (!e || e.status !== 'IN_PROGRESS') continue;
-        const before = this.lifecycle.snapshot(d.ns, e.thingName);
-        e.status = 'TIMED_OUT';
-        e.versionNumber++;
-        e.lastUpdatedAt = now;
-        e.stepDeadline = undefined;
-        e.inProgressDeadline = undefined;
-        this.lifecycle.changed(d.ns, e, before, out);
+        await untilApplied('The job execution', async () => {
+          const e = await this.store.execution(d.ns, d.jobId, d.thingName, d.executionNumber);
+          // Ended, or given a new step timer, since the query.
+          if (!e || e.status !== 'IN_PROGRESS' || (deadlineOf(e) ?? Infinity) > now) return true;
+          const before = await this.lifecycle.snapshot(d.ns, e.thingName);
+          e.status = 'TIMED_OUT';
+          e.versionNumber++;
+          e.lastUpdatedAt = now;
+          e.stepDeadline = undefined;
+          e.inProgressDeadline = undefined;
+          return this.lifecycle.changed(d.ns, e, before, out);
+        });
       }
     });
-    out.flush();
-  }
-
-  /** Creates executions for as many queued targets as the rollout rate allows now. */
-  private rollOut(ns: Namespace, job: JobRecord, out: Outbox): void {
-    if (!this.scheduler.mayRollOut(job)) return;
-    const succeeded = () => this.store.countLatest(ns, job.jobId).SUCCEEDED;
-    const allowed = this.pacer.allowance(ns, job, succeeded);
-    if (allowed <= 0) return;
-    let n = allowed;
-    // Things that are no longer due are skipped without using the rate.
-    while (n > 0) {
-      const things = this.store.dequeue(ns, job.jobId, n);
-      if (things.length === 0) break;
-      for (const t of things) {
-        if (!this.stillDue(ns, job, t)) continue;
-        this.notifyThing(ns, job, t, out);
-        n--;
-      }
-    }
-    this.pacer.spend(ns, job.jobId, allowed - n);
-    this.store.putJob(ns, job);
-    // The last queued things may all have been skipped: nothing else would complete the job.
-    if (this.store.queuedTargets(ns, job.jobId) === 0) this.lifecycle.checkCompleted(ns, job.jobId, out);
-  }
-
-  /**
-   * Whether a thing the rollout queue reached is still to get an execution. A thing waits in the
-   * queue for minutes or hours: it may have been deleted, left a continuous job's target groups
-   * (it is no longer targeted), or been queued twice (it joined two target groups, or left and
-   * joined again) and received its execution from the earlier entry.
-   */
-  private stillDue(ns: Namespace, job: JobRecord, thingName: string): boolean {
-    if (!this.d.registry.thing(ns, thingName)) return false;
-    const latest = this.store.execution(ns, job.jobId, thingName);
-    if (latest && latest.status !== 'REMOVED') return false;
-    return job.targetSelection !== 'CONTINUOUS' || this.targets(ns, job, thingName);
-  }
-
-  /**
-   * Things get their executions through the rollout queue, paced by the job's rollout rate or by
-   * AWS's default of 1,000 a minute: a job for a small fleet starts everywhere at once, and one
-   * for a group of 100,000 does not publish 200,000 messages inside one request.
-   */
-  private queueTargets(ns: Namespace, job: JobRecord, things: string[], out: Outbox): void {
-    if (job.rolloutStopped) return;
-    this.store.enqueue(ns, job.jobId, things);
-    this.rollOut(ns, job, out);
-  }
-
-  private notifyThing(ns: Namespace, job: JobRecord, thingName: string, out: Outbox): void {
-    job.notified++;
-    this.lifecycle.createExecution(ns, job, thingName, out);
   }
 
   // ---- documents
 
   /** The document as devices receive it: parameters filled, file placeholders signed, parsed. */
-  deviceDocument(ns: Namespace, job: JobRecord): unknown {
+  async deviceDocument(ns: Namespace, job: JobRecord): Promise<unknown> {
     let text = applyParameters(job.document, job.documentParameters);
-    if (this.d.files) text = this.d.files.substitute(ns, text, job.presignedUrlConfig?.expiresInSec ?? 3600);
+    if (this.d.files) text = await this.d.files.substitute(ns, text, job.presignedUrlConfig?.expiresInSec ?? 3600);
     return JSON.parse(text) as unknown;
   }
 
   /** A job that is not over and whose document names the file, described for an error message. */
-  fileUser(ns: Namespace, fileName: string): string | undefined {
+  async fileUser(ns: Namespace, fileName: string): Promise<string | undefined> {
     for (const job of this.store.jobs(ns)) {
       if (!fileReferences(applyParametersLoosely(job)).includes(fileName)) continue;
+      if (job.status === 'IN_PROGRESS' || job.status === 'SCHEDULED') return `job ${job.jobId} (${job.status})`;
       // A canceled job's started executions may still download it.
-      const counts = this.store.countLatest(ns, job.jobId);
-      if (job.status === 'IN_PROGRESS' || job.status === 'SCHEDULED' || counts.QUEUED + counts.IN_PROGRESS > 0)
-        return `job ${job.jobId} (${job.status})`;
+      const counts = await this.store.countLatest(ns, job.jobId);
+      if (counts.QUEUED + counts.IN_PROGRESS > 0) return `job ${job.jobId} (${job.status})`;
     }
     return undefined;
   }
 
-  private sourceDocument(ns: Namespace, source: unknown): string {
+  private async sourceDocument(ns: Namespace, source: unknown): Promise<string> {
     if (typeof source !== 'string') throw invalidRequest('documentSource must be a string');
     const m = FILE_SOURCE.exec(source);
     if (!m) {
@@ -232,60 +200,76 @@ export class JobsService {
       );
     }
     if (!this.d.files) throw invalidRequest('This server keeps no files; pass the job document inline in document');
-    return checkDocument('documentSource', this.d.files.readText(ns, m[1]!, 32_768 * 4));
+    return checkDocument('documentSource', await this.d.files.readText(ns, m[1]!, 32_768 * 4));
   }
 
-  // ---- targets
+  // ---- targets and the registry's changes
 
   private expandTargets(ns: Namespace, targets: string[], lenient = false): string[] {
     return expandTargets(this.d, ns, targets, lenient);
   }
 
-  private targets(ns: Namespace, job: JobRecord, thingName: string): boolean {
-    return targetsThing(this.d, ns, job, thingName);
+  /**
+   * Runs work a registry change asks for after that change (its transaction, if any, has ended),
+   * in the thing's order; a failure is logged (the registry's change stands).
+   */
+  private afterRegistryChange(ns: Namespace, thingName: string, what: string, fn: () => Promise<void>): Promise<void> {
+    const work = this.things.run(keyOf(ns, thingName), fn).catch((err: unknown) => this.d.log?.error({ err, thingName }, what));
+    this.background.add(work);
+    void work.finally(() => this.background.delete(work));
+    return work;
   }
 
   /**
    * Thing group membership changed: continuous jobs targeting the group (or an ancestor) queue an
    * execution for a thing that joined, and mark a thing that left no longer targeted REMOVED if its
-   * execution had not started.
+   * execution had not started. Decided on the membership as it is when it runs (a change that
+   * rolled back changes nothing).
    */
-  membershipChanged(ns: Namespace, thingName: string): void {
-    const out = new Outbox(this.store);
-    this.store.tx(() => {
-      for (const job of this.store.liveContinuousJobs(ns)) {
-        const latest = this.store.execution(ns, job.jobId, thingName);
-        if (this.targets(ns, job, thingName)) {
-          if (latest && latest.status !== 'REMOVED') continue;
-          this.queueTargets(ns, job, [thingName], out);
-        } else if (latest?.status === 'QUEUED') {
-          this.remove(ns, latest, out);
+  membershipChanged(ns: Namespace, thingName: string): Promise<void> {
+    return this.afterRegistryChange(ns, thingName, 'continuous jobs did not follow a membership change', () =>
+      withOutbox(async (out) => {
+        for (const { jobId } of this.store.liveContinuousJobs(ns)) {
+          await untilApplied(`Job ${jobId}`, async () => {
+            const job = this.store.job(ns, jobId);
+            if (job?.status !== 'IN_PROGRESS') return true;
+            const latest = await this.store.execution(ns, jobId, thingName);
+            if (!targetsThing(this.d, ns, job, thingName)) return latest?.status !== 'QUEUED' || this.remove(ns, latest, out);
+            if ((latest && latest.status !== 'REMOVED') || job.rolloutStopped) return true;
+            if (!(await this.store.changeJob(ns, job, { enqueue: [thingName] }))) return false;
+            await this.rollout.rollOut(ns, jobId, out);
+            return true;
+          });
         }
-      }
-    });
-    out.flush();
+      }),
+    );
   }
 
-  private remove(ns: Namespace, e: ExecutionRecord, out: Outbox): void {
-    const before = this.lifecycle.snapshot(ns, e.thingName);
+  private async remove(ns: Namespace, e: ExecutionRecord, out: Outbox): Promise<boolean> {
+    const before: PendingSnapshot = await this.lifecycle.snapshot(ns, e.thingName);
     e.status = 'REMOVED';
     e.versionNumber++;
     e.lastUpdatedAt = this.clock();
     e.stepDeadline = undefined;
     e.inProgressDeadline = undefined;
-    this.lifecycle.changed(ns, e, before, out);
+    return this.lifecycle.changed(ns, e, before, out);
   }
 
   /**
    * A deleted thing will never report: its pending executions become REMOVED, so that snapshot
    * jobs can still complete (AWS is silent on this; removal is what its state machine offers).
    */
-  thingDeleted(ns: Namespace, thingName: string): void {
-    const out = new Outbox(this.store);
-    this.store.tx(() => {
-      for (const e of this.store.pendingOfThing(ns, thingName)) this.remove(ns, e, out);
+  thingDeleted(ns: Namespace, thingName: string): Promise<void> {
+    return this.afterRegistryChange(ns, thingName, 'the executions of a deleted thing were not removed', async () => {
+      // Back (or its deletion rolled back): nothing to do.
+      if (this.d.registry.thing(ns, thingName)) return;
+      await withOutbox((out) =>
+        untilApplied(`The executions of ${thingName}`, async () => {
+          for (const e of await this.store.pendingOfThing(ns, thingName)) if (!(await this.remove(ns, e, out))) return false;
+          return true;
+        }),
+      );
     });
-    out.flush();
   }
 
   // ---- jobs
@@ -296,7 +280,7 @@ export class JobsService {
     return job;
   }
 
-  createJob(ns: Namespace, jobIdParam: string | undefined, body: Record<string, unknown>) {
+  async createJob(ns: Namespace, jobIdParam: string | undefined, body: Record<string, unknown>) {
     const jobId = checkJobId('jobId', jobIdParam);
     const schedule = body.schedulingConfig === undefined ? undefined : checkSchedulingConfig(body.schedulingConfig, this.clock());
     const targets = checkTargets(body.targets);
@@ -307,12 +291,12 @@ export class JobsService {
       body.document !== undefined
         ? checkDocument('document', body.document)
         : body.documentSource !== undefined
-          ? this.sourceDocument(ns, body.documentSource)
+          ? await this.sourceDocument(ns, body.documentSource)
           : template!.document;
     const documentParameters = checkDocumentParameters(body.documentParameters);
     // Every parameter must be given and every referenced file must exist before anything is created.
     const substituted = applyParameters(document, documentParameters);
-    this.d.files?.checkReferences(ns, substituted);
+    await this.d.files?.checkReferences(ns, substituted);
     // A template's maintenance windows apply unless the job brings its own schedule's windows.
     const { maintenanceWindows, ...fromTemplate } = (template?.config ?? {}) as Partial<JobConfig> & TemplateWindows;
     let schedulingConfig = schedule?.config;
@@ -330,35 +314,35 @@ export class JobsService {
       schedulingConfig,
     };
     if (config.description === undefined && template) config.description = template.description;
-    const out = new Outbox(this.store);
-    const job = this.store.tx(() => {
-      if (this.store.job(ns, jobId)) throw alreadyExists(`Job ${jobId} already exists.`, jobId, iotArn(ns, `job/${jobId}`));
-      const things = this.expandTargets(ns, targets);
-      const now = this.clock();
-      const job: JobRecord = { ...config, jobId, status: 'IN_PROGRESS', createdAt: now, lastUpdatedAt: now, notified: 0 };
-      job.startAt = schedule?.startAt;
-      job.endAt = schedule?.endAt;
-      // A scheduled job gets its executions at startTime, from its targets' members then.
-      job.status = this.scheduler.initialStatus(job);
-      this.store.putJob(ns, job);
-      this.scheduler.track(ns, job);
-      if (job.status === 'SCHEDULED') return job;
-      this.queueTargets(ns, job, things, out);
-      this.lifecycle.checkCompleted(ns, jobId, out);
-      return job;
-    });
-    out.flush();
+    const exists = () => alreadyExists(`Job ${jobId} already exists.`, jobId, iotArn(ns, `job/${jobId}`));
+    if (this.store.job(ns, jobId)) throw exists();
+    const things = this.expandTargets(ns, targets);
+    const now = this.clock();
+    const job: JobRecord = { ...config, jobId, status: 'IN_PROGRESS', createdAt: now, lastUpdatedAt: now, notified: 0 };
+    job.startAt = schedule?.startAt;
+    job.endAt = schedule?.endAt;
+    // A scheduled job gets its executions at startTime, from its targets' members then.
+    job.status = this.scheduler.initialStatus(job);
+    const due = this.scheduler.nextDue(job) ?? undefined;
+    // Only the database knows of a job another node created meanwhile.
+    if (!(await this.store.insertJob(ns, job, { due, enqueue: job.status === 'SCHEDULED' ? [] : things }))) throw exists();
+    if (job.status !== 'SCHEDULED') {
+      await withOutbox(async (out) => {
+        await this.rollout.rollOut(ns, jobId, out);
+        await this.lifecycle.checkCompleted(ns, jobId, out);
+      });
+    }
     return { jobArn: iotArn(ns, `job/${jobId}`), jobId, description: job.description };
   }
 
-  private view(ns: Namespace, job: JobRecord) {
-    const counts = this.store.countLatest(ns, job.jobId);
-    return jobView(ns, job, counts, this.store.queuedTargets(ns, job.jobId) > 0, this.scheduler.rollouts(job));
+  private async view(ns: Namespace, job: JobRecord) {
+    const counts = await this.store.countLatest(ns, job.jobId);
+    return jobView(ns, job, counts, (await this.store.queuedTargets(ns, job.jobId)) > 0, this.scheduler.rollouts(job));
   }
 
-  describeJob(ns: Namespace, jobId: string) {
+  async describeJob(ns: Namespace, jobId: string) {
     const job = this.job(ns, jobId);
-    return { documentSource: job.documentSource, job: this.view(ns, job) };
+    return { documentSource: job.documentSource, job: await this.view(ns, job) };
   }
 
   /** The document as stored (parameters filled unless `beforeSubstitution`); presigned URLs are only made for devices. */
@@ -367,7 +351,7 @@ export class JobsService {
     return { document: beforeSubstitution ? job.document : applyParameters(job.document, job.documentParameters) };
   }
 
-  listJobs(
+  async listJobs(
     ns: Namespace,
     q: { status?: string; targetSelection?: string; thingGroupName?: string; maxResults: number; nextToken?: string },
   ) {
@@ -386,73 +370,73 @@ export class JobsService {
       .filter((j) => groupArn === undefined || j.targets.includes(groupArn))
       .sort((a, b) => b.createdAt - a.createdAt || (a.jobId < b.jobId ? -1 : 1));
     const page = pageOf(jobs, Math.min(q.maxResults, MAX_RESULTS), q.nextToken);
-    return { jobs: page.items.map((j) => jobSummary(ns, j, this.store.queuedTargets(ns, j.jobId) > 0)), nextToken: page.next };
+    const rollingOut = await this.store.rollingOutIn(ns);
+    return { jobs: page.items.map((j) => jobSummary(ns, j, rollingOut.has(j.jobId))), nextToken: page.next };
   }
 
-  updateJob(ns: Namespace, jobId: string, body: Record<string, unknown>): Record<string, never> {
+  async updateJob(ns: Namespace, jobId: string, body: Record<string, unknown>): Promise<Record<string, never>> {
     const changes = optionalConfig(body);
-    this.store.tx(() => {
+    await untilApplied(`Job ${jobId}`, async () => {
       const job = this.job(ns, jobId);
       if (job.status !== 'IN_PROGRESS' && job.status !== 'SCHEDULED')
         throw invalidRequest(`Job ${jobId} is ${job.status}; only an IN_PROGRESS job can be updated`);
       Object.assign(job, changes, { lastUpdatedAt: this.clock() });
-      this.store.putJob(ns, job);
+      return (await this.store.changeJob(ns, job)) !== false;
     });
     return {};
   }
 
-  cancelJob(ns: Namespace, jobId: string, force: boolean, body: Record<string, unknown>) {
+  async cancelJob(ns: Namespace, jobId: string, force: boolean, body: Record<string, unknown>) {
     const reasonCode = optionalText('reasonCode', body.reasonCode, 128);
     const comment = optionalText('comment', body.comment, 2028);
-    const out = new Outbox(this.store);
-    const job = this.store.tx(() => {
-      const job = this.job(ns, jobId);
-      const upgrade = job.status === 'CANCELED' && force && !job.forceCanceled;
-      if (job.status !== 'IN_PROGRESS' && job.status !== 'SCHEDULED' && !upgrade) {
-        // The CancelJob model lists no InvalidStateTransitionException (only InvalidRequest,
-        // ResourceNotFound, Throttling, ServiceUnavailable, LimitExceeded): SDKs that catch the
-        // modeled exception must catch this refusal too.
-        throw invalidRequest(
-          `Job ${jobId} is ${job.status}${job.status === 'CANCELED' ? ' already' : ''}; it cannot be canceled${job.status === 'CANCELED' ? ' again unless with force' : ''}`,
-        );
-      }
-      this.lifecycle.cancelJob(ns, job, { force, reasonCode: reasonCode ?? job.reasonCode, comment: comment ?? job.comment }, out);
-      return job;
-    });
-    out.flush();
+    const job = await withOutbox((out) =>
+      untilApplied(`Job ${jobId}`, async () => {
+        const job = this.job(ns, jobId);
+        const upgrade = job.status === 'CANCELED' && force && !job.forceCanceled;
+        if (job.status !== 'IN_PROGRESS' && job.status !== 'SCHEDULED' && !upgrade) {
+          // The CancelJob model lists no InvalidStateTransitionException (only InvalidRequest,
+          // ResourceNotFound, Throttling, ServiceUnavailable, LimitExceeded): SDKs that catch the
+          // modeled exception must catch this refusal too.
+          throw invalidRequest(
+            `Job ${jobId} is ${job.status}${job.status === 'CANCELED' ? ' already' : ''}; it cannot be canceled${job.status === 'CANCELED' ? ' again unless with force' : ''}`,
+          );
+        }
+        const opts = { force, reasonCode: reasonCode ?? job.reasonCode, comment: comment ?? job.comment };
+        return (await this.lifecycle.cancelJob(ns, job, opts, out)) && job;
+      }),
+    );
     return { jobArn: iotArn(ns, `job/${jobId}`), jobId, description: job.description };
   }
 
-  deleteJob(ns: Namespace, jobId: string, force: boolean): Record<string, never> {
-    const out = new Outbox(this.store);
-    this.store.tx(() => {
-      const job = this.job(ns, jobId);
-      if (!force && job.status !== 'COMPLETED' && job.status !== 'CANCELED') {
-        throw invalidTransition(`Job ${jobId} is ${job.status}; delete it with force, or cancel it first`);
-      }
-      const executions = this.store.executionsOfJob(ns, jobId);
-      const things = [...new Set(executions.map((e) => e.thingName))];
-      const before = new Map(things.map((t) => [t, this.lifecycle.snapshot(ns, t)]));
-      // The job event reports the job as it was deleted: its counters are read before the
-      // executions go (afterwards they would all be 0); it is still sent after the execution events.
-      job.status = 'DELETION_IN_PROGRESS';
-      const jobDeleted = new Outbox(this.store);
-      this.lifecycle.jobEvent(ns, job, 'deleted', jobDeleted);
-      this.store.deleteJob(ns, jobId);
-      this.pacer.forget(ns, jobId);
-      for (const e of executions) this.lifecycle.executionEvent(ns, e, 'deleted', out);
-      for (const t of things) this.lifecycle.notifyIfChanged(ns, t, before.get(t)!, out);
-      out.add(() => jobDeleted.flush());
-    });
-    out.flush();
+  async deleteJob(ns: Namespace, jobId: string, force: boolean): Promise<Record<string, never>> {
+    await withOutbox((out) =>
+      untilApplied(`Job ${jobId}`, async () => {
+        const job = this.job(ns, jobId);
+        if (!force && job.status !== 'COMPLETED' && job.status !== 'CANCELED') {
+          throw invalidTransition(`Job ${jobId} is ${job.status}; delete it with force, or cancel it first`);
+        }
+        const executions = await this.store.executionsOfJob(ns, jobId);
+        const before = new Map<string, PendingSnapshot>();
+        for (const e of executions) if (!before.has(e.thingName)) before.set(e.thingName, await this.lifecycle.snapshot(ns, e.thingName));
+        // The job event reports the job as it was deleted: its counters are read before the
+        // executions go (afterwards they would all be 0); it is still sent after the execution events.
+        job.status = 'DELETION_IN_PROGRESS';
+        const jobDeleted = await this.lifecycle.jobEvent(ns, job, 'deleted');
+        if (!(await this.store.deleteJob(ns, job))) return false;
+        this.rollout.forget(ns, jobId);
+        for (const e of executions) this.lifecycle.executionEvent(ns, e, 'deleted', out);
+        for (const [thing, snapshot] of before) await this.lifecycle.notifyIfChanged(ns, thing, snapshot, out);
+        out.add(jobDeleted);
+        return true;
+      }),
+    );
     return {};
   }
 
-  associateTargets(ns: Namespace, jobId: string, body: Record<string, unknown>) {
+  async associateTargets(ns: Namespace, jobId: string, body: Record<string, unknown>) {
     const targets = checkTargets(body.targets);
     optionalText('comment', body.comment, 2028);
-    const out = new Outbox(this.store);
-    const job = this.store.tx(() => {
+    const job = await untilApplied(`Job ${jobId}`, async () => {
       const job = this.job(ns, jobId);
       if (job.status !== 'IN_PROGRESS' && job.status !== 'SCHEDULED')
         throw invalidRequest(`Job ${jobId} is ${job.status}; targets can only be added to an IN_PROGRESS or SCHEDULED job`);
@@ -460,115 +444,50 @@ export class JobsService {
       // (AssociateTargetsWithJob API reference); a snapshot job's target set is fixed.
       if (job.targetSelection !== 'CONTINUOUS')
         throw invalidRequest(`Job ${jobId} is a SNAPSHOT job; targets can only be added to a CONTINUOUS job`);
-      const things = this.expandTargets(ns, targets).filter((t) => {
-        const e = this.store.execution(ns, jobId, t);
-        return !e || e.status === 'REMOVED';
-      });
+      const things: string[] = [];
+      for (const t of this.expandTargets(ns, targets)) {
+        const e = await this.store.execution(ns, jobId, t);
+        if (!e || e.status === 'REMOVED') things.push(t);
+      }
       job.targets = [...new Set([...job.targets, ...targets])];
       if (job.targets.length > MAX_TARGETS) {
         throw limitExceeded(`A job may have at most ${MAX_TARGETS} targets; ${jobId} would have ${job.targets.length}`);
       }
       job.lastUpdatedAt = this.clock();
-      this.store.putJob(ns, job);
       // A SCHEDULED job expands its targets, these among them, when it starts.
-      if (job.status !== 'SCHEDULED') this.queueTargets(ns, job, things, out);
-      return job;
+      const enqueue = job.status === 'SCHEDULED' || job.rolloutStopped ? [] : things;
+      return (await this.store.changeJob(ns, job, { enqueue })) && job;
     });
-    out.flush();
+    if (job.status !== 'SCHEDULED') await withOutbox((out) => this.rollout.rollOut(ns, jobId, out));
     return { jobArn: iotArn(ns, `job/${jobId}`), jobId, description: job.description };
   }
 
-  // ---- executions, as administrators see them
-
-  private execution(ns: Namespace, jobId: string, thingName: string, executionNumber?: number): ExecutionRecord {
-    const e = this.store.execution(ns, jobId, thingName, executionNumber);
-    if (!e) {
-      const which = executionNumber === undefined ? '' : ` with executionNumber ${executionNumber}`;
-      throw notFound(`Job execution of job ${jobId} on thing ${thingName}${which} cannot be found.`);
-    }
-    return e;
-  }
+  // ---- executions, as administrators see them (job-executions.ts)
 
   describeExecution(ns: Namespace, jobId: string, thingName: string, executionNumber: number | undefined) {
-    return { execution: executionView(ns, this.execution(ns, jobId, thingName, executionNumber), this.clock()) };
-  }
-
-  private checkStatus(status: string | undefined): void {
-    if (status !== undefined && !(EXECUTION_STATUSES as readonly string[]).includes(status)) {
-      throw invalidRequest(`status must be one of ${EXECUTION_STATUSES.join(', ')}, not '${status}'`);
-    }
+    return this.executions.describe(ns, jobId, thingName, executionNumber);
   }
 
   listExecutionsForJob(ns: Namespace, jobId: string, q: { status?: string; maxResults: number; nextToken?: string }) {
-    this.checkStatus(q.status);
-    this.job(ns, jobId);
-    const latest = new Map<string, ExecutionRecord>();
-    for (const e of this.store.executionsOfJob(ns, jobId)) latest.set(e.thingName, e);
-    const list = [...latest.values()].filter((e) => q.status === undefined || e.status === q.status);
-    const page = pageOf(list, Math.min(q.maxResults, MAX_RESULTS), q.nextToken);
-    return {
-      executionSummaries: page.items.map((e) => ({ thingArn: thingArn(ns, e.thingName), jobExecutionSummary: executionSummary(e) })),
-      nextToken: page.next,
-    };
+    return this.executions.listForJob(ns, jobId, q);
   }
 
   listExecutionsForThing(ns: Namespace, thingName: string, q: { status?: string; jobId?: string; maxResults: number; nextToken?: string }) {
-    this.checkStatus(q.status);
-    if (!this.d.registry.thing(ns, thingName) && this.store.executionsOfThing(ns, thingName).length === 0) {
-      throw notFound(`Thing ${thingName} cannot be found.`);
-    }
-    const all = this.store.executionsOfThing(ns, thingName);
-    let list: ExecutionRecord[];
-    if (q.jobId !== undefined) list = all.filter((e) => e.jobId === q.jobId);
-    else {
-      const latest = new Map<string, ExecutionRecord>();
-      for (const e of all) if ((latest.get(e.jobId)?.executionNumber ?? 0) < e.executionNumber) latest.set(e.jobId, e);
-      list = [...latest.values()];
-    }
-    list = list.filter((e) => q.status === undefined || e.status === q.status).sort((a, b) => b.seq - a.seq);
-    const page = pageOf(list, Math.min(q.maxResults, MAX_RESULTS), q.nextToken);
-    return {
-      executionSummaries: page.items.map((e) => ({ jobId: e.jobId, jobExecutionSummary: executionSummary(e) })),
-      nextToken: page.next,
-    };
+    return this.executions.listForThing(ns, thingName, q);
   }
 
-  cancelExecution(ns: Namespace, jobId: string, thingName: string, force: boolean, body: Record<string, unknown>): Record<string, never> {
-    const details = body.statusDetails === undefined ? undefined : checkStatusDetails(body.statusDetails);
-    const out = new Outbox(this.store);
-    this.store.tx(() => {
-      const e = this.execution(ns, jobId, thingName);
-      if (body.expectedVersion !== undefined && body.expectedVersion !== e.versionNumber) {
-        throw versionConflict(`The job execution is at version ${e.versionNumber}, not ${String(body.expectedVersion)}`);
-      }
-      if (isTerminal(e.status)) throw invalidTransition(`The job execution is ${e.status} already`);
-      if (e.status === 'IN_PROGRESS' && !force) throw invalidTransition('The job execution is IN_PROGRESS; cancel it with force');
-      this.lifecycle.cancelExecution(ns, e, force, out, details);
-      this.lifecycle.checkCompleted(ns, jobId, out);
-    });
-    out.flush();
-    return {};
+  cancelExecution(ns: Namespace, jobId: string, thingName: string, force: boolean, body: Record<string, unknown>) {
+    return this.executions.cancel(ns, jobId, thingName, force, body);
   }
 
-  deleteExecution(ns: Namespace, jobId: string, thingName: string, executionNumber: number, force: boolean): Record<string, never> {
-    const out = new Outbox(this.store);
-    this.store.tx(() => {
-      const e = this.execution(ns, jobId, thingName, executionNumber);
-      if (!isTerminal(e.status) && !force)
-        throw invalidTransition(`The job execution is ${e.status}; delete it with force, or wait until it ends`);
-      const before = this.lifecycle.snapshot(ns, thingName);
-      this.store.deleteExecution(ns, jobId, thingName, executionNumber);
-      this.lifecycle.executionEvent(ns, e, 'deleted', out);
-      this.lifecycle.notifyIfChanged(ns, thingName, before, out);
-      this.lifecycle.checkCompleted(ns, jobId, out);
-    });
-    out.flush();
-    return {};
+  deleteExecution(ns: Namespace, jobId: string, thingName: string, executionNumber: number, force: boolean) {
+    return this.executions.delete(ns, jobId, thingName, executionNumber, force);
   }
 
-  clear(): void {
-    this.store.clear();
-    this.pacer.clear();
+  /** Test-mode reset: every row (the statements are issued at the call) and every rollout's pace. */
+  clear(): Promise<unknown> {
+    this.rollout.clear();
+    return this.store.clear();
   }
 }
 

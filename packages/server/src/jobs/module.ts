@@ -1,7 +1,7 @@
 /** Jobs: the control plane, the rollout and timeout tasks, and the devices' jobs API over MQTT and HTTP. */
 import { defineCapability } from '../platform/capability.js';
 import { DeviceJobs } from './device-jobs.js';
-import { JobStore } from './job-store.js';
+import { JobStore, jobMigrations } from './job-store.js';
 import { serveJobsOverMqtt } from './jobs-mqtt.js';
 import { jobsControlRoutes, jobsDataRoutes } from './jobs-routes.js';
 import { JobsService } from './jobs-service.js';
@@ -12,42 +12,50 @@ declare module '../platform/capability.js' {
   }
 }
 
-export const jobsCapability = defineCapability('jobs', (ctx) => {
-  const store = new JobStore(ctx.db);
-  const registry = ctx.use('registry');
-  const files = ctx.use('files').files;
-  const jobs = new JobsService({
-    store,
-    registry: registry.store,
-    groups: registry.thingGroups,
-    events: registry.events,
-    log: ctx.log('jobs'),
-    publish: ctx.publish,
-    files: {
-      checkReferences: (ns, text) => files.checkFileReferences(text, ns),
-      substitute: (ns, text, expiresInSec) => files.substituteFilePlaceholders(text, ns, { expiresInSec }),
-      readText: (ns, name, maxBytes) => files.readText(ns, name, maxBytes),
-    },
-  });
-  const deviceJobs = new DeviceJobs({
-    store,
-    lifecycle: jobs.lifecycle,
-    documentFor: (ns, job) => jobs.deviceDocument(ns, job),
-    clock: Date.now,
-    expireDue: () => jobs.expireDue(),
-  });
-  // A deleted thing leaves its executions; a thing joining a group joins its continuous jobs.
-  registry.things.deleted = (ns, thingName) => jobs.thingDeleted(ns, thingName);
-  registry.thingGroups.membershipChanged = (ns, thingName) => jobs.membershipChanged(ns, thingName);
-  return {
-    services: { store, jobs, deviceJobs },
-    routes: [...jobsControlRoutes(jobs), ...jobsDataRoutes(deviceJobs)],
-    start(broker) {
-      const stop = serveJobsOverMqtt(broker, deviceJobs, ctx.log('jobs'));
-      jobs.start();
-      return stop;
-    },
-    clear: () => jobs.clear(),
-    stop: () => jobs.stop(),
-  };
-});
+export const jobsCapability = defineCapability(
+  'jobs',
+  async (ctx) => {
+    const store = await JobStore.open(ctx.sql);
+    const registry = ctx.use('registry');
+    const files = ctx.use('files').files;
+    const jobs = new JobsService({
+      store,
+      registry: registry.store,
+      groups: registry.thingGroups,
+      events: registry.events,
+      log: ctx.log('jobs'),
+      publish: ctx.publish,
+      files: {
+        checkReferences: (ns, text) => files.checkFileReferences(text, ns),
+        substitute: (ns, text, expiresInSec) => files.substituteFilePlaceholders(text, ns, { expiresInSec }),
+        readText: (ns, name, maxBytes) => files.readText(ns, name, maxBytes),
+      },
+    });
+    const deviceJobs = new DeviceJobs({
+      store,
+      lifecycle: jobs.lifecycle,
+      documentFor: (ns, job) => jobs.deviceDocument(ns, job),
+      clock: Date.now,
+      expireDue: () => jobs.expireDue(),
+      things: jobs.things,
+    });
+    // A deleted thing leaves its executions; a thing joining a group joins its continuous jobs. Each
+    // runs after the registry's change, in the thing's order, and never rejects (failures are logged).
+    registry.things.deleted = (ns, thingName) => jobs.thingDeleted(ns, thingName);
+    registry.thingGroups.membershipChanged = (ns, thingName) => jobs.membershipChanged(ns, thingName);
+    return {
+      services: { store, jobs, deviceJobs },
+      routes: [...jobsControlRoutes(jobs), ...jobsDataRoutes(deviceJobs)],
+      start(broker) {
+        const stop = serveJobsOverMqtt(broker, deviceJobs, ctx.log('jobs'));
+        jobs.start();
+        return stop;
+      },
+      clear: () => jobs.clear(),
+      stop: () => jobs.stop(),
+      // Jobs and templates are held in memory; executions, queues and schedules are read when needed.
+      reload: { tables: ['jobs', 'job_templates'], run: () => store.reload() },
+    };
+  },
+  { migrations: jobMigrations },
+);

@@ -1,0 +1,151 @@
+/**
+ * The statements of the job store's writes that go together in one batch: a job's change with its
+ * rollout queue, schedule and executions, each of the others applying only while a guard holds
+ * (the job's row holds what the batch's first statement wrote), and executions created with the
+ * seq the database gives them.
+ */
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import type { Namespace } from '../accounts/namespace.js';
+import type { Statement } from '../store/sql/engine.js';
+import { deadlineOf, type ExecutionRecord } from './job-types.js';
+
+/** What is written with a job's change, in the same batch, only if the job's write applies. */
+export interface JobChange {
+  /** Things added at the end of the job's rollout queue, in order. */
+  enqueue?: string[];
+  /** Queue positions taken off the rollout queue. */
+  dequeue?: number[];
+  /** Empties the rollout queue. */
+  clearQueue?: boolean;
+  /** When the scheduler must next look at the job; null: never. */
+  due?: number | null;
+  /** New executions; a number another writer took fails the whole change. */
+  create?: ExecutionRecord[];
+  /** Executions read from the store and changed: each applies only if its row still holds what was read. */
+  update?: ExecutionRecord[];
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Db = Kysely<any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Guard = (eb: ExpressionBuilder<any, any>) => Expression<SqlBool>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Filterable<Q> = { where(...args: any[]): Q };
+
+export const always: Guard = () => sql<SqlBool>`1 = 1`;
+/** A number in a SELECT without FROM: PostgreSQL types an untyped parameter there as text. */
+const int = (v: number | null) => sql<number>`cast(${v} as bigint)`;
+
+export const nsWhere = <Q extends Filterable<Q>>(q: Q, ns: Namespace): Q =>
+  q.where('account_id', '=', ns.accountId).where('region', '=', ns.region);
+
+export const jobWhere = <Q extends Filterable<Q>>(q: Q, ns: Namespace, jobId: string): Q => nsWhere(q, ns).where('job_id', '=', jobId);
+
+export const executionWhere = <Q extends Filterable<Q>>(q: Q, ns: Namespace, e: ExecutionRecord): Q =>
+  jobWhere(q, ns, e.jobId).where('thing_name', '=', e.thingName).where('execution_number', '=', e.executionNumber);
+
+/** Holds while the job's row holds `text`. */
+export const jobHolds =
+  (db: Db, ns: Namespace, jobId: string, text: string): Guard =>
+  (eb) =>
+    eb.exists(jobWhere(db.selectFrom('jobs').select('job_id'), ns, jobId).where('record', '=', text));
+
+/** Holds while the job has no row. */
+export const jobGone =
+  (db: Db, ns: Namespace, jobId: string): Guard =>
+  (eb) =>
+    eb.not(eb.exists(jobWhere(db.selectFrom('jobs').select('job_id'), ns, jobId)));
+
+/** Holds while the execution's row holds `text`. */
+export const executionHolds =
+  (db: Db, ns: Namespace, e: ExecutionRecord, text: string): Guard =>
+  (eb) =>
+    eb.exists(executionWhere(db.selectFrom('job_executions').select('seq'), ns, e).where('record', '=', text));
+
+/** The queue and schedule changes that go with a job's write, each applying only while `guard` holds. */
+export function related(db: Db, ns: Namespace, jobId: string, change: JobChange, guard: Guard): Statement[] {
+  const out: Statement[] = [];
+  if (change.clearQueue) out.push(jobWhere(db.deleteFrom('job_rollout_queue'), ns, jobId).where(guard));
+  if (change.dequeue?.length)
+    out.push(jobWhere(db.deleteFrom('job_rollout_queue'), ns, jobId).where('position', 'in', change.dequeue).where(guard));
+  if (change.due === null) out.push(jobWhere(db.deleteFrom('job_schedule'), ns, jobId).where(guard));
+  else if (change.due !== undefined) {
+    out.push(
+      db
+        .insertInto('job_schedule')
+        .columns(['account_id', 'region', 'job_id', 'due_at'])
+        .expression(
+          db
+            .selectNoFrom([sql.val(ns.accountId).as('a'), sql.val(ns.region).as('r'), sql.val(jobId).as('j'), int(change.due).as('d')])
+            .where(guard),
+        )
+        .onConflict((oc) => oc.columns(['account_id', 'region', 'job_id']).doUpdateSet((eb) => ({ due_at: eb.ref('excluded.due_at') }))),
+    );
+  }
+  // Each thing at the end of the queue as it is then: a batch sees its own rows; two writers at once fail on a position.
+  for (const thing of change.enqueue ?? []) {
+    out.push(
+      db
+        .insertInto('job_rollout_queue')
+        .columns(['account_id', 'region', 'job_id', 'position', 'thing_name'])
+        .expression(
+          jobWhere(db.selectFrom('job_rollout_queue'), ns, jobId)
+            .select([
+              sql.val(ns.accountId).as('a'),
+              sql.val(ns.region).as('r'),
+              sql.val(jobId).as('j'),
+              sql<number>`coalesce(max(position), 0) + 1`.as('p'),
+              sql.val(thing).as('t'),
+            ])
+            .having(guard),
+        ),
+    );
+  }
+  return out;
+}
+
+const deadlineColumn = (e: ExecutionRecord): number | null => (e.status === 'IN_PROGRESS' ? (deadlineOf(e) ?? null) : null);
+
+/**
+ * A new execution (its number must be free) while `guard` holds; its seq follows the thing's
+ * latest, given by the database (every node then orders a thing's executions alike). Returns the
+ * seq and the record text stored.
+ */
+export function executionInsert(db: Db, ns: Namespace, e: ExecutionRecord, guard: Guard): Statement {
+  return db
+    .insertInto('job_executions')
+    .columns(['account_id', 'region', 'job_id', 'thing_name', 'execution_number', 'status', 'seq', 'deadline', 'record'])
+    .expression(
+      db
+        .selectNoFrom((eb) => [
+          sql.val(ns.accountId).as('a'),
+          sql.val(ns.region).as('r'),
+          sql.val(e.jobId).as('j'),
+          sql.val(e.thingName).as('t'),
+          int(e.executionNumber).as('n'),
+          sql.val(e.status).as('s'),
+          eb
+            .selectFrom('job_executions as x')
+            .select(sql<number>`coalesce(max(x.seq), 0) + 1`.as('q'))
+            .where('x.account_id', '=', ns.accountId)
+            .where('x.region', '=', ns.region)
+            .where('x.thing_name', '=', e.thingName)
+            .as('q'),
+          int(deadlineColumn(e)).as('d'),
+          sql.val(JSON.stringify(e)).as('record'),
+        ])
+        .where(guard),
+    )
+    .returning(['seq', 'record']);
+}
+
+/** An execution's change, conditional on its row holding `before` (the text it was read as) and on `guard`. */
+export function executionUpdate(db: Db, ns: Namespace, e: ExecutionRecord, before: string, guard: Guard = always): Statement {
+  return executionWhere(
+    db.updateTable('job_executions').set({ status: e.status, deadline: deadlineColumn(e), record: JSON.stringify(e) }),
+    ns,
+    e,
+  )
+    .where('record', '=', before)
+    .where(guard);
+}
