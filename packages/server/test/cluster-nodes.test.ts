@@ -8,7 +8,15 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { CreateRoleAliasCommand, DescribeRoleAliasCommand, IoTClient } from '@aws-sdk/client-iot';
+import {
+  CreateJobCommand,
+  CreateRoleAliasCommand,
+  CreateThingCommand,
+  DescribeRoleAliasCommand,
+  DescribeThingCommand,
+  IoTClient,
+  ListJobExecutionsForJobCommand,
+} from '@aws-sdk/client-iot';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startTestServer, type TestServer } from './helpers.js';
 import { startNats, type NatsServer } from './nats-helpers.js';
@@ -139,4 +147,23 @@ test('a second node under a name already running in the cluster refuses to start
     startTestServer({ database, cluster: [nats.url], nodeId: 'b', dev: true }),
     /another node of the cluster already runs as --node-id b/,
   );
+});
+
+test("a job's rollout runs once in the cluster: at most its rate, whichever nodes' timers tick", async () => {
+  const api = iot(nodes[1]!);
+  const things = ['roll-1', 'roll-2', 'roll-3', 'roll-4'];
+  for (const thingName of things) await api.send(new CreateThingCommand({ thingName }));
+  const arns = await Promise.all(things.map(async (t) => (await api.send(new DescribeThingCommand({ thingName: t }))).thingArn!));
+  await api.send(
+    new CreateJobCommand({
+      jobId: 'paced',
+      targets: arns,
+      document: '{"op":"x"}',
+      jobExecutionsRolloutConfig: { maximumPerMinute: 1 },
+    }),
+  );
+  // Three nodes tick every second; a rollout per node would have created an execution on each.
+  await new Promise((r) => setTimeout(r, 3500));
+  const executions = await api.send(new ListJobExecutionsForJobCommand({ jobId: 'paced' }));
+  assert.equal(executions.executionSummaries?.length, 1);
 });

@@ -19,6 +19,11 @@ export interface RolloutDeps extends TargetDeps {
   lifecycle: JobLifecycle;
   scheduler: Pick<JobScheduler, 'mayRollOut'>;
   clock: () => number;
+  /**
+   * Whether this node paces rollouts now. The pace is kept in memory, so in a cluster only the node
+   * holding the jobs lease rolls out (a request on another node leaves the queue to its next tick).
+   */
+  leader?: () => boolean;
 }
 
 interface Round {
@@ -37,6 +42,7 @@ export class JobRollout {
 
   /** Creates executions for as many queued targets as the rollout rate allows now. */
   async rollOut(ns: Namespace, jobId: string, out: Outbox): Promise<void> {
+    if (this.d.leader && !this.d.leader()) return;
     const job = this.d.store.job(ns, jobId);
     if (!job || job.status !== 'IN_PROGRESS' || !this.d.scheduler.mayRollOut(job)) return;
     const exp = job.jobExecutionsRolloutConfig?.exponentialRate;

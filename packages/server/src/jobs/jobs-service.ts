@@ -61,6 +61,8 @@ export interface JobsDeps {
   files?: JobFiles;
   clock?: () => number;
   log?: Pick<Logger, 'error'>;
+  /** Whether this node runs the timers now (in a cluster, the node holding the jobs lease; else always). */
+  leader?: () => boolean;
 }
 
 const MAX_RESULTS = 250;
@@ -137,6 +139,8 @@ export class JobsService {
   }
 
   private async runTimers(): Promise<void> {
+    // Timeouts, schedules and rollouts run once in a cluster, on the lease holder (at their pace).
+    if (this.d.leader && !this.d.leader()) return;
     await this.expireDue();
     await withOutbox(async (out) => {
       await this.scheduler.runDue(out);

@@ -25,6 +25,7 @@ export const jobsCapability = defineCapability(
       events: registry.events,
       log: ctx.log('jobs'),
       publish: ctx.publish,
+      leader: () => ctx.leader('jobs.timers'),
       files: {
         checkReferences: (ns, text) => files.checkFileReferences(text, ns),
         substitute: (ns, text, expiresInSec) => files.substituteFilePlaceholders(text, ns, { expiresInSec }),
