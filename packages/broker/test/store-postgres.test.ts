@@ -14,7 +14,7 @@ import type { IPublishPacket } from 'mqtt-packet';
 import { PostgresStore, SqliteStore, type BrokerLogger, type StoredMessage, type StoredQueueEntry } from '@thicket/broker';
 import { publish, sleep, tempDir, TestBroker, uid, waitFor, withTimeout } from './helpers.js';
 import { apply, durable, normalized, op, T0 } from './store-model.js';
-import { ROLE_PASSWORD, startPostgres, type Postgres } from './pg-helpers.js';
+import { ROLE_PASSWORD, startPostgres, type Postgres } from '../../server/test/pg-helpers.js';
 
 function message(id: number, extra: Partial<StoredMessage> = {}): StoredMessage {
   return {
@@ -52,10 +52,10 @@ describe('PostgresStore', { timeout: 120_000 }, () => {
   const txid = async (url: string): Promise<number> => Number((await sql(url, 'SELECT txid_current()::text AS x'))[0]!.x);
 
   before(async () => {
-    server = await startPostgres();
+    server = await startPostgres({ autovacuum: false });
   });
   after(async () => {
-    await server?.destroy();
+    await server?.stop();
   });
 
   test('every operation round-trips through close and reopen, as MemoryStore holds it (random sequences)', async () => {
@@ -417,7 +417,7 @@ describe('PostgresStore', { timeout: 120_000 }, () => {
       }, 2);
       await sleep(200);
       assert.ok(acked.length > 0);
-      await server.stop();
+      await server.pause();
       running = false;
       const issuedAtStop = issued;
       const ackedAtStop = acked.length;
@@ -427,7 +427,7 @@ describe('PostgresStore', { timeout: 120_000 }, () => {
       assert.equal(acked.length, ackedAtStop, 'no callback while the database is down');
       assert.ok(issued > issuedAtStop + 50, 'writes went on');
       const restarted = Date.now();
-      await server.start();
+      await server.resume();
       running = true;
       await waitFor(() => store.healthy, 'the store to recover', 15_000);
       clearInterval(writer);
@@ -454,7 +454,7 @@ describe('PostgresStore', { timeout: 120_000 }, () => {
       const text = JSON.stringify(logs);
       assert.ok(!text.includes(ROLE_PASSWORD) && !text.includes('postgres://'), text);
     } finally {
-      if (!running) await server.start();
+      if (!running) await server.resume();
       await store.close();
     }
   });
@@ -475,17 +475,17 @@ describe('PostgresStore', { timeout: 120_000 }, () => {
       await sub.waitClosed();
       await a.broker.whenDurable();
       const pub = await a.connect({ protocolVersion: 5 });
-      await server.stop();
+      await server.pause();
       running = false;
       let acked = false;
       const puback = publish(pub, topic, 'while-down', { qos: 1 }).then(() => (acked = true));
       await sleep(400);
       assert.equal(acked, false, 'no PUBACK while the message cannot be stored');
-      await server.start();
+      await server.resume();
       running = true;
       await withTimeout(puback, 15_000, 'PUBACK after the restart');
     } finally {
-      if (!running) await server.start();
+      if (!running) await server.resume();
       await a.close();
       await store.close();
     }

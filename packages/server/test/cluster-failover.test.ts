@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { startPostgres, type Postgres } from '../../broker/test/pg-helpers.js';
+import { startPostgres, type Postgres } from './pg-helpers.js';
 import { spawnServer, startTestServer, tempDir, type ServerProcess, type TestServer } from './helpers.js';
 import { startNats, type NatsServer } from './nats-helpers.js';
 
@@ -24,7 +24,7 @@ before(async () => {
 after(async () => {
   for (const c of clients) await c.endAsync(true).catch(() => {});
   for (const s of servers) await s.close().catch(() => {});
-  await Promise.all([nats.close(), pg.destroy()]);
+  await Promise.all([nats.close(), pg.stop()]);
 });
 
 async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
@@ -196,7 +196,7 @@ test('PostgreSQL stopped and started again under load: acknowledgements wait, ne
   sub.on('message', (_t, p) => got.push(Number(p.toString())));
   const pub = await connect(x.ports.mqtt!);
   for (let i = 0; i < 50; i++) await pub.publishAsync('p/t', String(i), { qos: 1 });
-  await pg.stop();
+  await pg.pause();
   // Publishes while the database is down: their PUBACKs wait for the commit.
   let acked = 0;
   const pending = Array.from({ length: 50 }, (_, i) => pub.publishAsync('p/t', String(50 + i), { qos: 1 }).then(() => acked++));
@@ -211,7 +211,7 @@ test('PostgreSQL stopped and started again under load: acknowledgements wait, ne
     (err: { code?: number }) => err.code,
   );
   assert.equal(refused, 0x88);
-  await pg.start();
+  await pg.resume();
   await Promise.all(pending);
   assert.equal(acked, 50);
   await until(() => got.length >= 100, `100 messages (have ${got.length})`, 30_000);

@@ -263,28 +263,11 @@ export class PostgresStore implements BrokerStore {
 
   /** One statement commits by itself; several run in one transaction. */
   private async run(statements: pg.QueryConfig[]): Promise<void> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    // A connection that dies mid-query also emits 'error' on its client, which nobody else listens to while we hold it.
-    const onError = (err: Error): void => void (broken = err);
-    client.on('error', onError);
-    try {
-      if (statements.length === 1) await client.query(statements[0]!);
-      else {
-        await client.query('BEGIN');
-        try {
-          for (const s of statements) await client.query(s);
-          await client.query('COMMIT');
-        } catch (err) {
-          await client.query('ROLLBACK').catch((e: Error) => (broken ??= e));
-          throw err;
-        }
-      }
-    } finally {
-      client.removeListener('error', onError);
-      // A broken connection is closed rather than lent again.
-      client.release(broken);
-    }
+    if (statements.length === 1) await withClient(this.pool, (client) => client.query(statements[0]!));
+    else
+      await transaction(this.pool, 'BEGIN', async (q) => {
+        for (const st of statements) await q(st);
+      });
   }
 
   private setHealth(healthy: boolean, err?: unknown): void {
@@ -449,25 +432,36 @@ export class PostgresStore implements BrokerStore {
 }
 
 /** Runs `body` in a transaction on one connection of the pool. */
-async function transaction<T>(pool: pg.Pool, begin: string, body: (q: Query) => Promise<T>): Promise<T> {
+/**
+ * Runs `body` on one connection of the pool. A connection that dies mid-query also emits 'error' on
+ * its client, which nobody else listens to while it is held; a broken one is closed rather than lent again.
+ */
+async function withClient<T>(pool: pg.Pool, body: (client: pg.PoolClient, broke: (e: Error) => void) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
-  const onError = (err: Error): void => void (broken = err);
+  const onError = (err: Error): void => void (broken ??= err);
   client.on('error', onError);
   try {
+    return await body(client, onError);
+  } finally {
+    client.removeListener('error', onError);
+    client.release(broken);
+  }
+}
+
+/** Runs `body` in a transaction on one connection of the pool. */
+function transaction<T>(pool: pg.Pool, begin: string, body: (q: Query) => Promise<T>): Promise<T> {
+  return withClient(pool, async (client, broke) => {
     await client.query(begin);
     try {
       const out = await body(async (q) => (await client.query(q)).rows as Row[]);
       await client.query('COMMIT');
       return out;
     } catch (err) {
-      await client.query('ROLLBACK').catch((e: Error) => (broken ??= e));
+      await client.query('ROLLBACK').catch(broke);
       throw err;
     }
-  } finally {
-    client.removeListener('error', onError);
-    client.release(broken);
-  }
+  });
 }
 
 async function readState(q: Query, types: { getTypeParser: typeof pg.types.getTypeParser }, node: string): Promise<StoredState> {
