@@ -21,7 +21,6 @@ import { MemoryStore } from './store/memory.js';
 import { MessageRefs } from './store/message-refs.js';
 import { loadState } from './store/restore.js';
 import { SessionMoves } from './session-moves.js';
-import { nextMessageId } from './store/message-refs.js';
 import { toStored } from './store/stored-message.js';
 import type { BrokerStore, MovedSession } from './store/types.js';
 import { TopicTree } from './topic-tree.js';
@@ -69,7 +68,8 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
   private cluster: ClusterInterest | undefined;
   readonly drops: DropLog;
   private readonly sessionContext: SessionContext;
-  private readonly moves: SessionMoves;
+  /** Sessions moving between this node and the others of its cluster. */
+  readonly moves: SessionMoves;
 
   constructor(options: BrokerOptions = {}) {
     super();
@@ -93,6 +93,16 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
       refs: this.sessionContext.refs,
       newSession: (ns, clientId) => this.newSession(ns, clientId),
       interest: () => this.cluster,
+      namespace: (mount) => this.namespace(mount),
+      endSession: (session) => this.endSession(session),
+      scheduleExpiry: (session) => this.scheduleExpiry(session),
+      whenDurable: () => this.whenDurable(),
+      closeTakenOver: (session) =>
+        (session.link as Connection | null)?.terminate(
+          'DUPLICATE_CLIENTID',
+          RC.SESSION_TAKEN_OVER,
+          'the session was taken over on another node',
+        ),
     });
     this.restore();
     this.sweepTimer = setInterval(() => this.sweep(), 1000);
@@ -434,84 +444,9 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     };
   }
 
-  /**
-   * The client connected to another node of the cluster at `connectedAt` (that node's clock). Its
-   * connection here closes with 0x8E (Session taken over) as on a takeover on one node, and its
-   * session leaves this node: a delayed will is cancelled (the client is back), the subscriptions
-   * stop drawing messages here. A connection here that began clearly after (more than `skewMs`
-   * later) is the newer one and stays. Returns whether anything was here.
-   */
-  takenOverElsewhere(mount: string, clientId: string, connectedAt: number, skewMs = 1000): boolean {
-    const session = this.namespaces.get(mount)?.sessions.get(clientId);
-    if (!session) return false;
-    const conn = session.link as Connection | null;
-    if (conn?.client && conn.client.connectedAt > connectedAt + skewMs) return false;
-    if (conn) conn.terminate('DUPLICATE_CLIENTID', RC.SESSION_TAKEN_OVER, 'the session was taken over on another node');
-    if (this.namespaces.get(mount)?.sessions.get(clientId) === session) {
-      if (session.pendingWill) clearTimeout(session.pendingWill.timer);
-      session.pendingWill = undefined;
-      this.endSession(session);
-    }
-    return true;
-  }
-
-  /**
-   * Before a CONNECT binds to its session: a session of the client that another node of the cluster
-   * holds moves here (or, for a clean start, is dropped there). Null when there is nothing to move.
-   */
-  async claimSession(mount: string, clientId: string, clean: boolean): Promise<MovedSession | null> {
-    const link = this.cluster?.link;
-    if (!link?.claim) return null;
-    return this.moves.exclusive(mount, clientId, async () =>
-      this.namespaces.get(mount)?.sessions.has(clientId) ? null : link.claim!(mount, clientId, clean, nextMessageId),
-    );
-  }
-
-  /**
-   * Cluster: the persistent session of a node that died, taken here offline, so its subscriptions
-   * draw messages again and its expiry runs here. Resolves whether it came.
-   */
-  async adoptOrphan(mount: string, clientId: string): Promise<boolean> {
-    const link = this.cluster?.link;
-    if (!link?.claim) return false;
-    return this.moves.exclusive(mount, clientId, async () => {
-      const ns = this.namespace(mount);
-      if (ns.sessions.has(clientId)) return false;
-      const moved = await link.claim!(mount, clientId, false, nextMessageId);
-      if (!moved || ns.sessions.has(clientId)) return false;
-      const session = this.moves.install(ns, moved);
-      if (Date.now() - (session.disconnectedAt ?? Date.now()) >= session.expiryInterval * 1000) this.endSession(session);
-      else this.scheduleExpiry(session);
-      return true;
-    });
-  }
-
-  /**
-   * Another node is taking this client's session (its client connected there): the connection here
-   * closes with 0x8E; for a clean start there the session ends here, otherwise it leaves routing and
-   * waits (SessionMoves) for that node to copy its rows, which are durable when this resolves.
-   * Resolves whether this node held the session.
-   */
-  async releaseSession(mount: string, clientId: string, clean: boolean): Promise<boolean> {
-    const ns = this.namespaces.get(mount);
-    const session = ns?.sessions.get(clientId);
-    if (!ns || !session) return false;
-    const conn = session.link as Connection | null;
-    if (conn) conn.terminate('DUPLICATE_CLIENTID', RC.SESSION_TAKEN_OVER, 'the session was taken over on another node');
-    if (ns.sessions.get(clientId) === session) {
-      if (clean || !session.stored) {
-        if (session.pendingWill) clearTimeout(session.pendingWill.timer);
-        session.pendingWill = undefined;
-        this.endSession(session);
-      } else this.moves.letGo(ns, session);
-    }
-    await this.whenDurable();
-    return true;
-  }
-
-  /** The node that took a released session has copied it (releaseSession). */
-  forgetReleased(mount: string, clientId: string): boolean {
-    return this.moves.forget(mount, clientId);
+  /** A session of this client that another node holds, moved here first (SessionMoves.claim). */
+  claimSession(mount: string, clientId: string, clean: boolean): Promise<MovedSession | null> {
+    return this.moves.claim(mount, clientId, clean);
   }
 
   /** What the cluster link needs again after it reconnected. */

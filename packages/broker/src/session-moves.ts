@@ -13,6 +13,7 @@ import { deliveryOf, sessionFromStored } from './store/restore.js';
 import { fromStored } from './store/stored-message.js';
 import type { MovedSession } from './store/types.js';
 import type { Message } from './message.js';
+import { nextMessageId } from './store/message-refs.js';
 
 /** How long a released session waits for the new node's word before this node stops waiting. */
 const RELEASE_TIMEOUT_MS = 60_000;
@@ -21,7 +22,14 @@ export interface MoveHost {
   readonly config: BrokerConfig;
   readonly refs: MessageRefs;
   newSession(ns: SessionNamespace, clientId: string): Session;
+  /** The cluster this node is in (its link and what its sessions need from it). */
   interest(): ClusterInterest | undefined;
+  namespace(mount: string): SessionNamespace;
+  endSession(session: Session): void;
+  scheduleExpiry(session: Session): void;
+  whenDurable(): Promise<void>;
+  /** Closes the session's connection, if any, with 0x8E (Session taken over). */
+  closeTakenOver(session: Session): void;
 }
 
 const keyOf = (mount: string, clientId: string): string => `${mount}\u0000${clientId}`;
@@ -49,6 +57,81 @@ export class SessionMoves {
       if (this.busy.get(key) === settled) this.busy.delete(key);
     });
     return run;
+  }
+
+  /**
+   * Before a CONNECT binds to its session: a session of the client that another node of the cluster
+   * holds moves here (or, for a clean start, is dropped there). Null when there is nothing to move.
+   */
+  claim(mount: string, clientId: string, clean: boolean): Promise<MovedSession | null> {
+    const link = this.host.interest()?.link;
+    if (!link?.claim) return Promise.resolve(null);
+    return this.exclusive(mount, clientId, async () =>
+      this.host.namespace(mount).sessions.has(clientId) ? null : link.claim!(mount, clientId, clean, nextMessageId),
+    );
+  }
+
+  /**
+   * The persistent session of a node that died, taken here offline, so its subscriptions draw
+   * messages again and its expiry runs here. Resolves whether it came.
+   */
+  adoptOrphan(mount: string, clientId: string): Promise<boolean> {
+    const link = this.host.interest()?.link;
+    if (!link?.claim) return Promise.resolve(false);
+    return this.exclusive(mount, clientId, async () => {
+      const ns = this.host.namespace(mount);
+      if (ns.sessions.has(clientId)) return false;
+      const moved = await link.claim!(mount, clientId, false, nextMessageId);
+      if (!moved || ns.sessions.has(clientId)) return false;
+      const session = this.install(ns, moved);
+      if (Date.now() - (session.disconnectedAt ?? Date.now()) >= session.expiryInterval * 1000) this.host.endSession(session);
+      else this.host.scheduleExpiry(session);
+      return true;
+    });
+  }
+
+  /**
+   * Another node is taking this client's session (its client connected there): the connection here
+   * closes with 0x8E; for a clean start there the session ends here, otherwise it leaves routing and
+   * waits (letGo) for that node to copy its rows, which are durable when this resolves. Resolves
+   * whether this node held the session.
+   */
+  async release(mount: string, clientId: string, clean: boolean): Promise<boolean> {
+    const ns = this.host.namespace(mount);
+    const session = ns.sessions.get(clientId);
+    if (!session) return false;
+    this.host.closeTakenOver(session);
+    if (ns.sessions.get(clientId) === session) {
+      if (clean || !session.stored) this.end(session);
+      else this.letGo(ns, session);
+    }
+    await this.host.whenDurable();
+    return true;
+  }
+
+  /**
+   * The client connected to another node of the cluster at `connectedAt` (that node's clock). Its
+   * connection here closes with 0x8E (Session taken over) as on a takeover on one node, and its
+   * session leaves this node: a delayed will is cancelled (the client is back), the subscriptions
+   * stop drawing messages here. A connection here that began clearly after (more than `skewMs`
+   * later) is the newer one and stays. Returns whether anything was here.
+   */
+  takenOverElsewhere(mount: string, clientId: string, connectedAt: number, skewMs = 1000): boolean {
+    const ns = this.host.namespace(mount);
+    const session = ns.sessions.get(clientId);
+    if (!session) return false;
+    const connectedHere = session.client?.connectedAt;
+    if (session.link && connectedHere !== undefined && connectedHere > connectedAt + skewMs) return false;
+    this.host.closeTakenOver(session);
+    if (ns.sessions.get(clientId) === session) this.end(session);
+    return true;
+  }
+
+  /** Ends a session that moved on: its delayed will is cancelled (its client is back elsewhere). */
+  private end(session: Session): void {
+    if (session.pendingWill) clearTimeout(session.pendingWill.timer);
+    session.pendingWill = undefined;
+    this.host.endSession(session);
   }
 
   /** A session moved here: offline, in routing, its queue in memory with references to the copied messages. */

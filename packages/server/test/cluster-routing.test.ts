@@ -256,10 +256,10 @@ test('a client id that connects to node B while connected to node A is disconnec
 test('an announcement older than a connection made since (clocks a little apart) leaves that connection alone', async () => {
   const c = await client(a, { clientId: 'late-news' });
   // Another node says the client connected there two seconds before this connection.
-  assert.equal(a.broker.takenOverElsewhere('', 'late-news', Date.now() - 2000), false);
+  assert.equal(a.broker.moves.takenOverElsewhere('', 'late-news', Date.now() - 2000), false);
   assert.equal(a.broker.isConnected('', 'late-news'), true);
   // Within the allowed skew the announcement wins.
-  assert.equal(a.broker.takenOverElsewhere('', 'late-news', Date.now() - 500), true);
+  assert.equal(a.broker.moves.takenOverElsewhere('', 'late-news', Date.now() - 500), true);
   assert.equal(a.broker.isConnected('', 'late-news'), false);
   await c.endAsync(true);
 });

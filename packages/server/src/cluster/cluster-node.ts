@@ -68,7 +68,7 @@ export class ClusterNode {
         const rows = await engine.all<{ mount: string; client_id: string }>(
           engine.db.selectFrom('mqtt_sessions').select(['mount', 'client_id']).where('node', '=', dead).limit(ORPHANS_PER_SWEEP),
         );
-        for (const r of rows) if (await this.broker.adoptOrphan(r.mount, r.client_id)) adopted++;
+        for (const r of rows) if (await this.broker.moves.adoptOrphan(r.mount, r.client_id)) adopted++;
         if (rows.length === 0) await engine.run(engine.db.deleteFrom('mqtt_messages').where('node', '=', dead));
       }
       if (adopted > 0) this.opts.log.info({ sessions: adopted }, 'took over the sessions of nodes that died');

@@ -247,7 +247,7 @@ export class NatsLink implements ClusterLink {
   private onRelease(m: Msg): void {
     const ask = this.parse<{ m: string; c: string; clean: boolean }>(m);
     if (!ask || typeof ask.m !== 'string' || typeof ask.c !== 'string') return;
-    this.broker.releaseSession(ask.m, ask.c, ask.clean === true).then(
+    this.broker.moves.release(ask.m, ask.c, ask.clean === true).then(
       (had) => m.respond(JSON.stringify({ had })),
       (err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'letting a session go to another node failed'),
     );
@@ -255,7 +255,7 @@ export class NatsLink implements ClusterLink {
 
   private onReleased(m: Msg): void {
     const note = this.parse<{ m: string; c: string }>(m);
-    if (note && typeof note.m === 'string' && typeof note.c === 'string') this.broker.forgetReleased(note.m, note.c);
+    if (note && typeof note.m === 'string' && typeof note.c === 'string') this.broker.moves.forget(note.m, note.c);
   }
 
   private parse<T>(m: Msg): T | undefined {
@@ -274,7 +274,7 @@ export class NatsLink implements ClusterLink {
       return;
     }
     if (note.o === this.origin || typeof note.m !== 'string' || typeof note.c !== 'string' || typeof note.t !== 'number') return;
-    if (this.broker.takenOverElsewhere(note.m, note.c, note.t))
+    if (this.broker.moves.takenOverElsewhere(note.m, note.c, note.t))
       this.opts.log.debug({ clientId: note.c }, 'session taken over on another node');
   }
 
