@@ -444,9 +444,9 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     };
   }
 
-  /** A session of this client that another node holds, moved here first (SessionMoves.claim). */
-  claimSession(mount: string, clientId: string, clean: boolean): Promise<MovedSession | null> {
-    return this.moves.claim(mount, clientId, clean);
+  /** In a cluster, a session of this client that another node holds, moved here first (SessionMoves.claim); null outside one. */
+  claimSession(mount: string, clientId: string, clean: boolean): Promise<MovedSession | null> | null {
+    return this.cluster?.link.claim ? this.moves.claim(mount, clientId, clean) : null;
   }
 
   /** What the cluster link needs again after it reconnected. */

@@ -26,8 +26,8 @@ export interface ConnectionHost<C> {
   readonly connectionCount: number;
   isConnected(mount: string, clientId: string): boolean;
   /** Takes the session of an authenticated connection (taking over an older connection's); whether one was present. */
-  /** A session of the client that another node of a cluster holds, moved here first (null: none). */
-  claimSession(mount: string, clientId: string, clean: boolean): Promise<MovedSession | null>;
+  /** In a cluster: a session of the client that another node holds, moved here first (resolves null: none). Null outside a cluster. */
+  claimSession(mount: string, clientId: string, clean: boolean): Promise<MovedSession | null> | null;
   attach(conn: C, clean: boolean, expiry: number, version: ProtocolVersion, moved?: MovedSession | null): boolean;
   detach(conn: C, reason: DisconnectReason): void;
   setSessionExpiry(session: Session, seconds: number): void;

@@ -291,15 +291,19 @@ export class Connection implements SessionLink {
     }
 
     // A session of this client on another node of a cluster comes here first (or goes, for a clean start).
-    let moved: MovedSession | null;
-    try {
-      moved = await broker.claimSession(auth.mount ?? '', clientId, p.clean);
-    } catch (err) {
-      broker.log.warn(
-        { clientId, err: err instanceof Error ? err.message : String(err) },
-        'taking the session over from another node failed',
-      );
-      return this.refuse(RC.SERVER_UNAVAILABLE, 'the session could not be taken over from another node; try again');
+    // Only in a cluster: a single node binds at once, without another turn of the event loop.
+    let moved: MovedSession | null = null;
+    const claiming = broker.claimSession(auth.mount ?? '', clientId, p.clean);
+    if (claiming) {
+      try {
+        moved = await claiming;
+      } catch (err) {
+        broker.log.warn(
+          { clientId, err: err instanceof Error ? err.message : String(err) },
+          'taking the session over from another node failed',
+        );
+        return this.refuse(RC.SERVER_UNAVAILABLE, 'the session could not be taken over from another node; try again');
+      }
     }
     if ((this.state as State) === 'closed') return;
 
