@@ -7,7 +7,7 @@
  * and port kept), for tests of a database that goes away. The broker's tests use it too.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,18 +89,32 @@ export async function startPostgres(opts: { autovacuum?: boolean } = {}): Promis
     ],
     { stdio: 'ignore' },
   );
-  const port = await freePort();
-  const serverAdminUrl = `postgres://postgres:${ADMIN_PASSWORD}@127.0.0.1:${port}/postgres`;
+  let port = await freePort();
+  let serverAdminUrl = '';
   let proc: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
 
   async function resume(): Promise<void> {
+    serverAdminUrl = `postgres://postgres:${ADMIN_PASSWORD}@127.0.0.1:${port}/postgres`;
     const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'];
     if (opts.autovacuum === false) args.push('-c', 'autovacuum=off');
     const p = spawn('runuser', ['-u', 'postgres', '--', `${BIN}/postgres`, ...args], { stdio: 'ignore' });
     proc = p;
-    exited = new Promise<void>((r) => p.once('exit', () => r()));
+    let gone = false;
+    exited = new Promise<void>((r) =>
+      p.once('exit', () => {
+        gone = true;
+        r();
+      }),
+    );
     await untilReady(serverAdminUrl);
+    // Another test file's server may have taken the port first: then ours exited, and the one that
+    // answered is not ours (it would mix two files' databases).
+    await new Promise((r) => setTimeout(r, 50));
+    if (gone || !existsSync(join(data, 'postmaster.pid'))) {
+      proc = null;
+      throw new Error(`PostgreSQL did not start on port ${port} (taken by another server?)`);
+    }
   }
 
   async function pause(): Promise<void> {
@@ -116,7 +130,15 @@ export async function startPostgres(opts: { autovacuum?: boolean } = {}): Promis
     await exited;
   }
 
-  await resume();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await resume();
+      break;
+    } catch (err) {
+      if (attempt === 3) throw err;
+      port = await freePort();
+    }
+  }
   const admin = new pg.Client({ connectionString: serverAdminUrl });
   await admin.connect();
   try {
