@@ -85,9 +85,23 @@ export class JobLifecycle {
     return snapshotOf(ordered(await this.d.store.pendingOfThing(ns, thingName)));
   }
 
-  /** Queues `notify` / `notify-next` for the thing if its pending list or next execution changed since `before`. */
-  async notifyIfChanged(ns: Namespace, thingName: string, before: PendingSnapshot, out: Outbox): Promise<void> {
-    const pending = ordered(await this.d.store.pendingOfThing(ns, thingName));
+  /** The snapshot of a pending list read already (pendingOfThings). */
+  snapshotOfPending(pending: ExecutionRecord[]): PendingSnapshot {
+    return snapshotOf(ordered(pending));
+  }
+
+  /**
+   * Queues `notify` / `notify-next` for the thing if its pending list or next execution changed since
+   * `before`; `current` is its pending list when the caller has read it already (pendingOfThings).
+   */
+  async notifyIfChanged(
+    ns: Namespace,
+    thingName: string,
+    before: PendingSnapshot,
+    out: Outbox,
+    current?: ExecutionRecord[],
+  ): Promise<void> {
+    const pending = ordered(current ?? (await this.d.store.pendingOfThing(ns, thingName)));
     const after = snapshotOf(pending);
     if (after.list === before.list && after.next === before.next) return;
     const now = this.d.clock();

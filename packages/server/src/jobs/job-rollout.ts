@@ -56,7 +56,12 @@ export class JobRollout {
       const round = await untilApplied(`Job ${jobId}`, () => this.round(ns, jobId, left));
       if (!round) break;
       left -= round.created.length;
-      for (const e of round.created) await this.d.lifecycle.notifyIfChanged(ns, e.thingName, round.before.get(e.thingName)!, out);
+      const after = await this.d.store.pendingOfThings(
+        ns,
+        round.created.map((e) => e.thingName),
+      );
+      for (const e of round.created)
+        await this.d.lifecycle.notifyIfChanged(ns, e.thingName, round.before.get(e.thingName)!, out, after.get(e.thingName));
       if (round.drained) break;
     }
     this.pacer.spend(ns, jobId, allowed - left);
@@ -72,12 +77,17 @@ export class JobRollout {
     if (taken.length === 0) return null;
     const created: ExecutionRecord[] = [];
     const before = new Map<string, PendingSnapshot>();
-    for (const { thingName } of taken) {
+    // One read of the latest attempts and one of the pending lists for the whole round.
+    const names = [...new Set(taken.map((t) => t.thingName))];
+    const [latestOf, pendingOf] = await Promise.all([
+      this.d.store.latestOfThings(ns, jobId, names),
+      this.d.store.pendingOfThings(ns, names),
+    ]);
+    for (const thingName of names) {
       // Queued twice (it joined two target groups, or left and joined again): the first entry serves.
-      if (before.has(thingName)) continue;
-      const latest = await this.d.store.execution(ns, jobId, thingName);
+      const latest = latestOf.get(thingName);
       if (!this.stillDue(ns, job, thingName, latest)) continue;
-      before.set(thingName, await this.d.lifecycle.snapshot(ns, thingName));
+      before.set(thingName, this.d.lifecycle.snapshotOfPending(pendingOf.get(thingName) ?? []));
       created.push(this.d.lifecycle.newExecution(job, thingName, latest));
     }
     job.notified += created.length;

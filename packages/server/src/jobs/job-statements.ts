@@ -6,7 +6,8 @@
  */
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import type { Namespace } from '../accounts/namespace.js';
-import type { Statement } from '../store/sql/engine.js';
+import type { SqlEngine, Statement } from '../store/sql/engine.js';
+import { template } from '../store/sql/query-templates.js';
 import { deadlineOf, type ExecutionRecord } from './job-types.js';
 
 /** What is written with a job's change, in the same batch, only if the job's write applies. */
@@ -82,22 +83,27 @@ export function related(db: Db, ns: Namespace, jobId: string, change: JobChange,
         .onConflict((oc) => oc.columns(['account_id', 'region', 'job_id']).doUpdateSet((eb) => ({ due_at: eb.ref('excluded.due_at') }))),
     );
   }
-  // Each thing at the end of the queue as it is then: a batch sees its own rows; two writers at once fail on a position.
-  for (const thing of change.enqueue ?? []) {
+  // The things at the end of the queue as it is then (a batch sees its own rows; two writers at once
+  // fail on a position), a few hundred per statement: positions follow the queue's last one in order.
+  for (const things of chunks(change.enqueue ?? [])) {
+    const v = sql.join(things.map((t, i) => sql`(${sql.lit(i + 1)}, ${t})`));
     out.push(
       db
         .insertInto('job_rollout_queue')
         .columns(['account_id', 'region', 'job_id', 'position', 'thing_name'])
         .expression(
-          jobWhere(db.selectFrom('job_rollout_queue'), ns, jobId)
+          db
+            .selectFrom(sql`(values ${v})`.as('v'))
             .select([
               sql.val(ns.accountId).as('a'),
               sql.val(ns.region).as('r'),
               sql.val(jobId).as('j'),
-              sql<number>`coalesce(max(position), 0) + 1`.as('p'),
-              sql.val(thing).as('t'),
+              sql<number>`(${jobWhere(db.selectFrom('job_rollout_queue'), ns, jobId).select(sql`coalesce(max(position), 0)`.as('m'))}) + v.column1`.as(
+                'p',
+              ),
+              sql<string>`v.column2`.as('t'),
             ])
-            .having(guard),
+            .where(guard),
         ),
     );
   }
@@ -105,6 +111,56 @@ export function related(db: Db, ns: Namespace, jobId: string, change: JobChange,
 }
 
 const deadlineColumn = (e: ExecutionRecord): number | null => (e.status === 'IN_PROGRESS' ? (deadlineOf(e) ?? null) : null);
+
+/**
+ * New executions of distinct things (each number must be free) while `guard` holds, a few hundred per
+ * statement; each seq follows its thing's latest, given by the database. Each statement returns the
+ * thing, number, seq and record text of the rows it stored.
+ */
+/** How many executions one statement of executionInserts creates at most. */
+export const EXECUTIONS_PER_STATEMENT = 200;
+
+export function executionInserts(db: Db, ns: Namespace, es: readonly ExecutionRecord[], guard: Guard): Statement[] {
+  return [...chunks(es, EXECUTIONS_PER_STATEMENT)].map((part) => {
+    const v = sql.join(
+      part.map(
+        (e) =>
+          sql`(${e.thingName}, cast(${e.executionNumber} as bigint), ${e.status}, cast(${deadlineColumn(e)} as bigint), ${JSON.stringify(e)})`,
+      ),
+    );
+    return db
+      .insertInto('job_executions')
+      .columns(['account_id', 'region', 'job_id', 'thing_name', 'execution_number', 'status', 'seq', 'deadline', 'record'])
+      .expression(
+        db
+          .selectFrom(sql`(values ${v})`.as('v'))
+          .select((eb) => [
+            sql.val(ns.accountId).as('a'),
+            sql.val(ns.region).as('r'),
+            sql.val(part[0]!.jobId).as('j'),
+            sql<string>`v.column1`.as('t'),
+            sql<number>`v.column2`.as('n'),
+            sql<string>`v.column3`.as('s'),
+            eb
+              .selectFrom('job_executions as x')
+              .select(sql<number>`coalesce(max(x.seq), 0) + 1`.as('q'))
+              .where('x.account_id', '=', ns.accountId)
+              .where('x.region', '=', ns.region)
+              .whereRef('x.thing_name', '=', sql.ref('v.column1'))
+              .as('q'),
+            sql<number>`v.column4`.as('d'),
+            sql<string>`v.column5`.as('record'),
+          ])
+          .where(guard),
+      )
+      .returning(['thing_name', 'execution_number', 'seq', 'record']);
+  });
+}
+
+/** Items in groups small enough for one statement on either engine. */
+function* chunks<T>(items: readonly T[], size = 500): Iterable<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
 
 /**
  * A new execution (its number must be free) while `guard` holds; its seq follows the thing's
@@ -137,6 +193,46 @@ export function executionInsert(db: Db, ns: Namespace, e: ExecutionRecord, guard
         .where(guard),
     )
     .returning(['seq', 'record']);
+}
+
+const changeTemplate = template(
+  (
+    db,
+    status: string,
+    deadline: number | null,
+    record: string,
+    accountId: string,
+    region: string,
+    jobId: string,
+    thingName: string,
+    n: number,
+    before: string,
+  ) =>
+    db
+      .updateTable('job_executions')
+      .set({ status, deadline, record })
+      .where('account_id', '=', accountId)
+      .where('region', '=', region)
+      .where('job_id', '=', jobId)
+      .where('thing_name', '=', thingName)
+      .where('execution_number', '=', n)
+      .where('record', '=', before),
+);
+
+/** executionUpdate without a guard (a device's request), compiled once. */
+export function executionChange(engine: SqlEngine, ns: Namespace, e: ExecutionRecord, before: string): Statement {
+  return changeTemplate(
+    engine,
+    e.status,
+    deadlineColumn(e),
+    JSON.stringify(e),
+    ns.accountId,
+    ns.region,
+    e.jobId,
+    e.thingName,
+    e.executionNumber,
+    before,
+  );
 }
 
 /** An execution's change, conditional on its row holding `before` (the text it was read as) and on `guard`. */

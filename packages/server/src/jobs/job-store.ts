@@ -15,7 +15,8 @@
  * job's change (its rollout queue, schedule, executions created or changed) is in the same batch
  * and applies only if the job's write did.
  */
-import type { ExpressionBuilder } from 'kysely';
+import { template } from '../store/sql/query-templates.js';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { Namespace } from '../accounts/namespace.js';
 import { byCodeUnit, keyOf, prefixOf } from '../store/held-rows.js';
 import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
@@ -24,7 +25,10 @@ import {
   always,
   executionHolds,
   executionInsert,
+  executionInserts,
+  EXECUTIONS_PER_STATEMENT,
   executionUpdate,
+  executionChange,
   executionWhere,
   jobGone,
   jobHolds,
@@ -182,7 +186,7 @@ export class JobStore {
     const statements: Statement[] = [
       jobWhere(db.updateTable('jobs').set({ record: text }), ns, job.jobId).where('record', '=', before),
       ...related(db, ns, job.jobId, change, holds),
-      ...creates.map((e) => executionInsert(db, ns, e, holds)),
+      ...executionInserts(db, ns, creates, holds),
       ...updates.map((e) => executionUpdate(db, ns, e, this.textOf(e), holds)),
     ];
     let results;
@@ -198,8 +202,15 @@ export class JobStore {
     }
     this.jobRows.set(keyOf(ns, job.jobId), held(text));
     this.seen.set(job, text);
-    const created = results.slice(statements.length - creates.length - updates.length, statements.length - updates.length);
-    creates.forEach((e, i) => this.inserted(e, created[i]!.rows));
+    const inserts = Math.ceil(creates.length / EXECUTIONS_PER_STATEMENT);
+    const stored = new Map<string, Record<string, unknown>>();
+    for (const r of results.slice(statements.length - inserts - updates.length, statements.length - updates.length))
+      for (const row of r.rows) stored.set(`${String(row.thing_name)}\u0000${Number(row.execution_number)}`, row);
+    for (const e of creates)
+      this.inserted(
+        e,
+        [stored.get(`${e.thingName}\u0000${e.executionNumber}`)].filter((x) => x !== undefined),
+      );
     const updated = results.slice(statements.length - updates.length).map((r, i) => {
       if (r.changes === 1) this.seen.set(updates[i]!, JSON.stringify(updates[i]));
       return r.changes === 1;
@@ -282,9 +293,11 @@ export class JobStore {
 
   /** One attempt, or the latest attempt when `executionNumber` is undefined. */
   async execution(ns: Namespace, jobId: string, thingName: string, executionNumber?: number): Promise<ExecutionRecord | undefined> {
-    let q = this.executions(ns).where('job_id', '=', jobId).where('thing_name', '=', thingName);
-    q = executionNumber === undefined ? q.orderBy('execution_number', 'desc').limit(1) : q.where('execution_number', '=', executionNumber);
-    const r = await this.sql.first<ExecutionRow>(q);
+    const r = await this.sql.first<ExecutionRow>(
+      executionNumber === undefined
+        ? latestExecution(this.sql, ns.accountId, ns.region, jobId, thingName)
+        : numberedExecution(this.sql, ns.accountId, ns.region, jobId, thingName, executionNumber),
+    );
     return r && this.execRecord(r);
   }
 
@@ -349,10 +362,40 @@ export class JobStore {
 
   /** QUEUED and IN_PROGRESS executions of a thing, oldest first. */
   async pendingOfThing(ns: Namespace, thingName: string): Promise<ExecutionRecord[]> {
-    const rows = await this.sql.all<ExecutionRow>(
-      this.executions(ns).where('thing_name', '=', thingName).where('status', 'in', ['QUEUED', 'IN_PROGRESS']).orderBy('seq'),
-    );
+    const rows = await this.sql.all<ExecutionRow>(pendingExecutions(this.sql, ns.accountId, ns.region, thingName));
     return rows.map((r) => this.execRecord(r));
+  }
+
+  /**
+   * The latest attempt of each of `thingNames` in the job (none for a thing without one): a rollout
+   * round reads them for all its things at once rather than a query per thing.
+   */
+  async latestOfThings(ns: Namespace, jobId: string, thingNames: readonly string[]): Promise<Map<string, ExecutionRecord>> {
+    const out = new Map<string, ExecutionRecord>();
+    for (const names of chunks(thingNames)) {
+      const rows = await this.sql.all<ExecutionRow>(this.executions(ns).where('job_id', '=', jobId).where('thing_name', 'in', names));
+      for (const r of rows) {
+        const e = this.execRecord(r);
+        const seen = out.get(e.thingName);
+        if (!seen || seen.executionNumber < e.executionNumber) out.set(e.thingName, e);
+      }
+    }
+    return out;
+  }
+
+  /** pendingOfThing for many things at once (each list in seq order; empty for a thing with none). */
+  async pendingOfThings(ns: Namespace, thingNames: readonly string[]): Promise<Map<string, ExecutionRecord[]>> {
+    const out = new Map<string, ExecutionRecord[]>(thingNames.map((t) => [t, []]));
+    for (const names of chunks(thingNames)) {
+      const rows = await this.sql.all<ExecutionRow>(
+        this.executions(ns).where('thing_name', 'in', names).where('status', 'in', ['QUEUED', 'IN_PROGRESS']).orderBy('seq'),
+      );
+      for (const r of rows) {
+        const e = this.execRecord(r);
+        out.get(e.thingName)?.push(e);
+      }
+    }
+    return out;
   }
 
   /** IN_PROGRESS executions whose timer ran out by `now`, in every namespace, earliest first. */
@@ -378,7 +421,7 @@ export class JobStore {
     let results;
     try {
       results = await this.sql.batch([
-        executionUpdate(db, ns, e, this.textOf(e)),
+        executionChange(this.sql, ns, e, this.textOf(e)),
         ...(retry ? [executionInsert(db, ns, retry, executionHolds(db, ns, e, text))] : []),
       ]);
     } catch (err) {
@@ -478,3 +521,32 @@ export class JobStore {
 function held(text: string): Held {
   return { text, record: JSON.parse(text) as JobRecord };
 }
+
+/** Names in groups small enough for an IN list on either engine. */
+function* chunks(names: readonly string[], size = 500): Iterable<string[]> {
+  for (let i = 0; i < names.length; i += size) yield names.slice(i, i + size);
+}
+
+// The queries of a device's every job request, compiled once (query-templates.ts).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const executionColumns = (db: Kysely<any>, accountId: string, region: string) =>
+  db.selectFrom('job_executions').select(['seq', 'record']).where('account_id', '=', accountId).where('region', '=', region);
+
+const latestExecution = template((db, accountId: string, region: string, jobId: string, thingName: string) =>
+  executionColumns(db, accountId, region)
+    .where('job_id', '=', jobId)
+    .where('thing_name', '=', thingName)
+    .orderBy('execution_number', 'desc')
+    .limit(1),
+);
+
+const numberedExecution = template((db, accountId: string, region: string, jobId: string, thingName: string, n: number) =>
+  executionColumns(db, accountId, region).where('job_id', '=', jobId).where('thing_name', '=', thingName).where('execution_number', '=', n),
+);
+
+const pendingExecutions = template((db, accountId: string, region: string, thingName: string) =>
+  executionColumns(db, accountId, region)
+    .where('thing_name', '=', thingName)
+    .where('status', 'in', ['QUEUED', 'IN_PROGRESS'])
+    .orderBy('seq'),
+);
