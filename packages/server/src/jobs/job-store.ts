@@ -266,13 +266,7 @@ export class JobStore {
   }
 
   async queuedTargets(ns: Namespace, jobId: string): Promise<number> {
-    const r = await this.sql.first<{ n: number | string }>(
-      jobWhere(
-        this.sql.db.selectFrom('job_rollout_queue').select((eb) => eb.fn.countAll().as('n')),
-        ns,
-        jobId,
-      ),
-    );
+    const r = await this.sql.first<{ n: number | string }>(queueLength(this.sql, ns.accountId, ns.region, jobId));
     return Number(r?.n ?? 0);
   }
 
@@ -340,10 +334,7 @@ export class JobStore {
 
   /** Whether any execution of the job is QUEUED or IN_PROGRESS (only a latest attempt can be), by index. */
   async hasPending(ns: Namespace, jobId: string): Promise<boolean> {
-    const r = await this.sql.first(
-      jobWhere(this.sql.db.selectFrom('job_executions').select('seq'), ns, jobId).where('status', 'in', ['QUEUED', 'IN_PROGRESS']).limit(1),
-    );
-    return r !== undefined;
+    return (await this.sql.first(anyPending(this.sql, ns.accountId, ns.region, jobId))) !== undefined;
   }
 
   /** Every attempt of one thing at one job, first to last. */
@@ -549,4 +540,24 @@ const pendingExecutions = template((db, accountId: string, region: string, thing
     .where('thing_name', '=', thingName)
     .where('status', 'in', ['QUEUED', 'IN_PROGRESS'])
     .orderBy('seq'),
+);
+
+const queueLength = template((db, accountId: string, region: string, jobId: string) =>
+  db
+    .selectFrom('job_rollout_queue')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('account_id', '=', accountId)
+    .where('region', '=', region)
+    .where('job_id', '=', jobId),
+);
+
+const anyPending = template((db, accountId: string, region: string, jobId: string) =>
+  db
+    .selectFrom('job_executions')
+    .select('seq')
+    .where('account_id', '=', accountId)
+    .where('region', '=', region)
+    .where('job_id', '=', jobId)
+    .where('status', 'in', ['QUEUED', 'IN_PROGRESS'])
+    .limit(1),
 );
