@@ -12,6 +12,7 @@
  * A write that finds the row changed drops the guess, says so, and the caller reads and decides
  * again. Reads that answer callers (GetThingShadow, `/get`) always go to the database.
  */
+import { template } from '../store/sql/query-templates.js';
 import { sql, type UpdateQueryBuilder, type UpdateResult } from 'kysely';
 import type { StoredShadow } from '@thicket/shadow';
 import type { Namespace } from '../accounts/namespace.js';
@@ -89,16 +90,6 @@ export class ShadowStore {
     return `${keyOf(ns, thingName)}\u0000${shadowName}`;
   }
 
-  /** The row of one shadow. */
-  private one(ns: Namespace, thingName: string, shadowName: string) {
-    return this.sql.db
-      .selectFrom('shadows')
-      .where('account_id', '=', ns.accountId)
-      .where('region', '=', ns.region)
-      .where('thing_name', '=', thingName)
-      .where('shadow_name', '=', shadowName);
-  }
-
   private update(ns: Namespace, thingName: string, shadowName: string) {
     return this.sql.db
       .updateTable('shadows')
@@ -111,7 +102,7 @@ export class ShadowStore {
   /** The shadow as the database holds it now (and remembered as the guess for the next update). */
   async read(ns: Namespace, thingName: string, shadowName: string): Promise<ShadowRecord> {
     const key = ShadowStore.key(ns, thingName, shadowName);
-    const row = await this.sql.first<Row>(this.one(ns, thingName, shadowName).select(['version', 'document', 'updated_at']));
+    const row = await this.sql.first<Row>(readShadow(this.sql, ns.accountId, ns.region, thingName, shadowName));
     const rec = recordOf(row);
     this.recent.set(key, rec, row?.document?.length ?? 0);
     return rec;
@@ -154,9 +145,14 @@ export class ShadowStore {
     try {
       let changes: number;
       if (current === undefined) {
-        const row = { account_id: ns.accountId, region: ns.region, thing_name: thingName, shadow_name: shadowName };
         ({ changes } = await this.sql.run(
-          this.sql.db.insertInto('shadows').values({ ...row, version: next.version, document, updated_at: now }),
+          insertShadow(this.sql, ns.accountId, ns.region, thingName, shadowName, next.version, document, now),
+        ));
+      } else if (current.exists) {
+        // The common case, a live shadow updated: compiled once.
+        const { version } = current.shadow;
+        ({ changes } = await this.sql.run(
+          updateLive(this.sql, next.version, document, now, ns.accountId, ns.region, thingName, shadowName, version, current.updatedAt),
         ));
       } else {
         ({ changes } = await this.sql.run(
@@ -266,3 +262,52 @@ export class ShadowStore {
     return this.sql.run(this.sql.db.deleteFrom('shadows'));
   }
 }
+
+// The statements of every shadow request, compiled once (query-templates.ts).
+const readShadow = template((db, accountId: string, region: string, thingName: string, shadowName: string) =>
+  db
+    .selectFrom('shadows')
+    .select(['version', 'document', 'updated_at'])
+    .where('account_id', '=', accountId)
+    .where('region', '=', region)
+    .where('thing_name', '=', thingName)
+    .where('shadow_name', '=', shadowName),
+);
+
+const insertShadow = template(
+  (db, accountId: string, region: string, thingName: string, shadowName: string, version: number, document: string, now: number) =>
+    db.insertInto('shadows').values({
+      account_id: accountId,
+      region,
+      thing_name: thingName,
+      shadow_name: shadowName,
+      version,
+      document,
+      updated_at: now,
+    }),
+);
+
+const updateLive = template(
+  (
+    db,
+    version: number,
+    document: string,
+    now: number,
+    accountId: string,
+    region: string,
+    thingName: string,
+    shadowName: string,
+    readVersion: number,
+    readAt: number,
+  ) =>
+    db
+      .updateTable('shadows')
+      .set({ version, document, updated_at: now })
+      .where('account_id', '=', accountId)
+      .where('region', '=', region)
+      .where('thing_name', '=', thingName)
+      .where('shadow_name', '=', shadowName)
+      .where('version', '=', readVersion)
+      .where('updated_at', '=', readAt)
+      .where('document', 'is not', null),
+);
