@@ -391,14 +391,7 @@ export class JobStore {
 
   /** IN_PROGRESS executions whose timer ran out by `now`, in every namespace, earliest first. */
   async dueExecutions(now: number): Promise<DueExecution[]> {
-    const rows = await this.sql.all<ExecutionRow>(
-      this.sql.db
-        .selectFrom('job_executions')
-        .select(['account_id', 'region', 'job_id', 'thing_name', 'execution_number'])
-        .where('deadline', 'is not', null)
-        .where('deadline', '<=', now)
-        .orderBy('deadline'),
-    );
+    const rows = await this.sql.all<ExecutionRow>(dueBy(this.sql, now));
     return rows.map((r) => ({ ns: nsOf(r), jobId: r.job_id, thingName: r.thing_name, executionNumber: Number(r.execution_number) }));
   }
 
@@ -560,4 +553,14 @@ const anyPending = template((db, accountId: string, region: string, jobId: strin
     .where('job_id', '=', jobId)
     .where('status', 'in', ['QUEUED', 'IN_PROGRESS'])
     .limit(1),
+);
+
+// Asked before every device request (no update is accepted past its deadline).
+const dueBy = template((db, now: number) =>
+  db
+    .selectFrom('job_executions')
+    .select(['account_id', 'region', 'job_id', 'thing_name', 'execution_number'])
+    .where('deadline', 'is not', null)
+    .where('deadline', '<=', now)
+    .orderBy('deadline'),
 );
