@@ -72,10 +72,9 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
   const dataDir = config.ephemeral ? mkdtempSync(join(tmpdir(), 'thicket-')) : resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const hostnames = [...new Set(['localhost', ...config.hostnames])];
-  const db = openDatabase(config.ephemeral ? null : join(dataDir, 'thicket.db'), { fsync: config.fsync });
-  const engine = config.database
-    ? postgresEngine({ connectionString: config.database, log: log.child({ component: 'postgres' }) })
-    : sqliteEngine(db);
+  // The embedded database, unless the stores are on PostgreSQL.
+  const db = config.database ? undefined : openDatabase(config.ephemeral ? null : join(dataDir, 'thicket.db'), { fsync: config.fsync });
+  const engine = db ? sqliteEngine(db) : postgresEngine({ connectionString: config.database!, log: log.child({ component: 'postgres' }) });
   // Nodes sharing a database share the CA, the admin key and the file-URL secret (written into dataDir).
   if (config.database) await shareIdentity(engine, dataDir);
   const pki = await ensurePki(dataDir, { hostnames });
@@ -103,7 +102,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       })
     : undefined;
   const store: BrokerStore =
-    pgStore ?? (config.ephemeral ? new MemoryStore() : new SqliteStore(db, { fsync: config.fsync, commitDelayMs: config.commitDelayMs }));
+    pgStore ??
+    (config.ephemeral || !db ? new MemoryStore() : new SqliteStore(db, { fsync: config.fsync, commitDelayMs: config.commitDelayMs }));
   const devPolicy = config.devPolicy === null ? undefined : readDevPolicy(config.devPolicy);
   const platform = await createPlatform({
     db,
@@ -150,7 +150,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       await platform.stop();
       await leases?.stop();
       await engine.close();
-      db.close();
+      db?.close();
       throw err;
     }
   }
@@ -234,7 +234,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     await platform.stop();
     await leases?.stop();
     await engine.close();
-    db.close();
+    db?.close();
     throw err;
   }
 
@@ -268,7 +268,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       await Promise.all(closed);
       for (const a of apps) await a.close();
       if (config.database) await engine.close();
-      if (db.open) db.close();
+      if (db?.open) db.close();
       if (config.ephemeral) rmSync(dataDir, { recursive: true, force: true });
       log.info('stopped');
     })());

@@ -52,7 +52,7 @@ test('capabilities: services by name, routes in list order, start/undo/stop, res
   const first = defineCapability('testFirst', (ctx) => {
     // Named while running, though listed later: looked up at call time.
     const greet = (): string => ctx.use('testSecond').greet();
-    ctx.db.exec('CREATE TABLE first_rows (v TEXT)');
+    ctx.options.db!.exec('CREATE TABLE first_rows (v TEXT)');
     return {
       services: { calls },
       routes: [{ method: 'GET', path: '/first', action: 'First', handler: () => ({ greeting: greet() }) } as never],
@@ -62,8 +62,8 @@ test('capabilities: services by name, routes in list order, start/undo/stop, res
         return () => calls.push('first undone');
       },
       clear: () => {
-        ctx.db.exec('DELETE FROM first_rows');
-        calls.push(`first cleared (in transaction: ${ctx.db.inTransaction})`);
+        ctx.options.db!.exec('DELETE FROM first_rows');
+        calls.push(`first cleared (in transaction: ${ctx.options.db!.inTransaction})`);
       },
       cleared: () => calls.push('first after commit'),
       stop: () => void calls.push('first stopped'),

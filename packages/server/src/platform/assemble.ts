@@ -78,7 +78,9 @@ export class Platform {
    */
   async reset(): Promise<void> {
     this.broker?.reset();
-    const pending = inTransaction(this.opts.db, () => this.capabilities.map(({ capability }) => capability.clear?.()));
+    const clearAll = (): unknown[] => this.capabilities.map(({ capability }) => capability.clear?.());
+    // On SQLite the clears' statements run at once, inside one transaction; on PostgreSQL each store's are its own batch.
+    const pending = this.opts.db ? inTransaction(this.opts.db, clearAll) : clearAll();
     await Promise.all(pending);
     // After the commit: content removed for records that stayed would be lost.
     for (const { capability } of this.capabilities) capability.cleared?.();
@@ -148,7 +150,6 @@ export class Platform {
     const { opts } = this;
     return {
       options: opts,
-      db: opts.db,
       sql: opts.sql,
       pki: opts.pki,
       log: (component) => opts.log.child({ component }),

@@ -31,8 +31,8 @@ export interface Services {}
 export type CapabilityName = keyof Services;
 
 export interface PlatformOptions {
-  /** The SQLite database of the stores not yet on the SQL engine. */
-  db: Db;
+  /** The embedded SQLite database behind `sql`, if that is the engine: a test-mode reset runs in one transaction on it. */
+  db?: Db;
   /** The stores' SQL engine (SQLite or PostgreSQL). */
   sql: SqlEngine;
   pki: Pki;
@@ -59,7 +59,6 @@ export interface PlatformOptions {
 /** What every capability is created with. */
 export interface CapabilityContext {
   readonly options: PlatformOptions;
-  readonly db: Db;
   readonly sql: SqlEngine;
   readonly pki: Pki;
   /** A child logger named for the component. */
