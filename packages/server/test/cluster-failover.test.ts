@@ -156,7 +156,8 @@ test('NATS stopped and started again under load: every message published on one 
   const sub = await connect(x.ports.mqtt!);
   await sub.subscribeAsync('n/#', { qos: 1 });
   const got: number[] = [];
-  sub.on('message', (_t, p) => got.push(Number(p.toString())));
+  let probes = 0;
+  sub.on('message', (t, p) => (t === 'n/probe' ? probes++ : got.push(Number(p.toString()))));
   await x.cluster!.flush();
   const pub = await connect(y.ports.mqtt!);
   let n = 0;
@@ -179,7 +180,14 @@ test('NATS stopped and started again under load: every message published on one 
   assert.equal(newcomer, 0x88);
   await nats.start();
   await until(() => x.cluster!.connected && y.cluster!.connected, 'both links back', 30_000);
-  await Promise.all([x.cluster!.flush(), y.cluster!.flush()]);
+  // The nodes reconnect and subscribe again one after the other (core NATS): what is published before
+  // both are back may miss the other node (README, "not guaranteed yet"). Once a probe crosses, routing is back.
+  const deadline = Date.now() + 30_000;
+  while (probes === 0) {
+    if (Date.now() > deadline) throw new Error('routing between the nodes did not come back after NATS restarted');
+    await pub.publishAsync('n/probe', 'probe', { qos: 1 });
+    await new Promise((r) => setTimeout(r, 50));
+  }
   for (; n < 200; n++) await pub.publishAsync('n/t', String(n), { qos: 1 });
   await until(() => got.length >= 200, `200 messages (have ${got.length})`, 30_000);
   assert.deepEqual(
