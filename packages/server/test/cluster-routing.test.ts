@@ -232,34 +232,3 @@ test("a message NATS refuses (over its max_payload) still reaches the publishing
   assert.equal(gotRemote[0]!.payload, 'small');
   assert.equal(b.link.notForwarded, refusedBefore + 1);
 });
-
-test('a client id that connects to node B while connected to node A is disconnected from A with 0x8E, and its session leaves A', async () => {
-  const first = await client(a, { clientId: 'mover', clean: false, properties: { sessionExpiryInterval: 300 } });
-  await first.subscribeAsync('mover/in', { qos: 1 });
-  const reason = new Promise<number | undefined>((resolve) => first.once('disconnect', (p) => resolve(p.reasonCode)));
-  assert.equal(a.broker.isConnected('', 'mover'), true);
-  const sessionsOnA = a.broker.sessionCount;
-  const second = await client(b, { clientId: 'mover', clean: true });
-  assert.equal(await reason, 0x8e);
-  await until(() => !a.broker.isConnected('', 'mover'), 'the connection on A to close');
-  assert.equal(a.broker.sessionCount, sessionsOnA - 1);
-  // Only the node now holding the client draws its messages.
-  await second.subscribeAsync('mover/in', { qos: 1 });
-  const got = collect(second);
-  await settled();
-  const pub = await client(a);
-  await pub.publishAsync('mover/in', 'hello', { qos: 1 });
-  await until(() => got.length === 1, 'the message on B');
-  await second.endAsync();
-});
-
-test('an announcement older than a connection made since (clocks a little apart) leaves that connection alone', async () => {
-  const c = await client(a, { clientId: 'late-news' });
-  // Another node says the client connected there two seconds before this connection.
-  assert.equal(a.broker.moves.takenOverElsewhere('', 'late-news', Date.now() - 2000), false);
-  assert.equal(a.broker.isConnected('', 'late-news'), true);
-  // Within the allowed skew the announcement wins.
-  assert.equal(a.broker.moves.takenOverElsewhere('', 'late-news', Date.now() - 500), true);
-  assert.equal(a.broker.isConnected('', 'late-news'), false);
-  await c.endAsync(true);
-});
