@@ -5,77 +5,23 @@
  * levels survive the subject escaping, and a node subscribes to NATS only for what its clients hold.
  */
 import assert from 'node:assert/strict';
-import type net from 'node:net';
 import { after, before, test } from 'node:test';
-import { Broker, listenTcp } from '@thicket/broker';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import pino from 'pino';
-import { NatsLink } from '../src/cluster/nats-link.js';
-import { startNats, type NatsServer } from './nats-helpers.js';
+import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
+import { collect, startTwoNodes, until, type BrokerNode, type TwoNodes } from './two-broker-nodes.js';
 
-interface Node {
-  broker: Broker;
-  link: NatsLink;
-  server: net.Server;
-  port: number;
-}
-
-let nats: NatsServer;
-let a: Node;
-let b: Node;
-const clients: MqttClient[] = [];
-
-async function startNode(nodeId: string): Promise<Node> {
-  const broker = new Broker({});
-  const { server, port } = await listenTcp(broker, { host: '127.0.0.1', port: 0 });
-  const link = await NatsLink.connect(broker, { servers: nats.url, nodeId, log: pino({ level: 'silent' }) });
-  return { broker, link, server, port };
-}
-
-async function client(node: Node, opts: IClientOptions = {}): Promise<MqttClient> {
-  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${node.port}`, { reconnectPeriod: 0, protocolVersion: 5, ...opts });
-  clients.push(c);
-  return c;
-}
-
-/** Collects the payloads a client receives on topics `match` accepts. */
-function collect(c: MqttClient, match: (topic: string) => boolean = () => true): { topic: string; payload: string }[] {
-  const got: { topic: string; payload: string }[] = [];
-  c.on('message', (topic, payload) => {
-    if (match(topic)) got.push({ topic, payload: payload.toString() });
-  });
-  return got;
-}
-
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** Resolves once a NATS round trip from each node has passed: subscriptions made before it are in place on the server. */
-async function settled(): Promise<void> {
-  await Promise.all([a.link.flush(), b.link.flush()]);
-}
+let nodes: TwoNodes;
+let a: BrokerNode;
+let b: BrokerNode;
+const client = (node: BrokerNode, opts?: IClientOptions): Promise<MqttClient> => nodes.client(node, opts);
+const settled = (): Promise<void> => nodes.settled();
 
 before(async () => {
   // A small max_payload, so a test can publish what NATS refuses.
-  nats = await startNats({ maxPayload: 64 * 1024 });
-  a = await startNode('a');
-  b = await startNode('b');
+  nodes = await startTwoNodes({ maxPayload: 64 * 1024 });
+  ({ a, b } = nodes);
 });
 
-after(async () => {
-  for (const c of clients) await c.endAsync(true).catch(() => {});
-  for (const n of [a, b]) {
-    await n.link.close();
-    n.server.close();
-    n.broker.close();
-  }
-  await nats.close();
-});
+after(() => nodes.close());
 
 test('a QoS 1 subscriber on node A receives every message published on node B, once and in order', async () => {
   const sub = await client(a);
@@ -166,7 +112,7 @@ test('topic levels with dots, wildcard characters of NATS, spaces, tildes and no
 test('MQTT 5 properties travel with the message', async () => {
   const sub = await client(a);
   await sub.subscribeAsync('props/t', { qos: 1 });
-  const got: mqtt.IPublishPacket[] = [];
+  const got: IPublishPacket[] = [];
   sub.on('message', (_t, _p, packet) => got.push(packet));
   await settled();
   const pub = await client(b);

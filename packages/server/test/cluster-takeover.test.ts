@@ -4,72 +4,22 @@
  * made since leaves that connection alone. Fresh nodes of their own (apart from cluster-routing's).
  */
 import assert from 'node:assert/strict';
-import type net from 'node:net';
 import { after, before, test } from 'node:test';
-import { Broker, listenTcp } from '@thicket/broker';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import pino from 'pino';
-import { NatsLink } from '../src/cluster/nats-link.js';
-import { startNats, type NatsServer } from './nats-helpers.js';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { collect, startTwoNodes, until, type BrokerNode, type TwoNodes } from './two-broker-nodes.js';
 
-interface Node {
-  broker: Broker;
-  link: NatsLink;
-  server: net.Server;
-  port: number;
-}
-
-let nats: NatsServer;
-let a: Node;
-let b: Node;
-const clients: MqttClient[] = [];
-
-async function startNode(nodeId: string): Promise<Node> {
-  const broker = new Broker({});
-  const { server, port } = await listenTcp(broker, { host: '127.0.0.1', port: 0 });
-  const link = await NatsLink.connect(broker, { servers: nats.url, nodeId, log: pino({ level: 'silent' }) });
-  return { broker, link, server, port };
-}
-
-async function client(node: Node, opts: IClientOptions = {}): Promise<MqttClient> {
-  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${node.port}`, { reconnectPeriod: 0, protocolVersion: 5, ...opts });
-  clients.push(c);
-  return c;
-}
-
-function collect(c: MqttClient): string[] {
-  const got: string[] = [];
-  c.on('message', (_t, p) => got.push(p.toString()));
-  return got;
-}
-
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function settled(): Promise<void> {
-  await Promise.all([a.link.flush(), b.link.flush()]);
-}
+let nodes: TwoNodes;
+let a: BrokerNode;
+let b: BrokerNode;
+const client = (node: BrokerNode, opts?: IClientOptions): Promise<MqttClient> => nodes.client(node, opts);
+const settled = (): Promise<void> => nodes.settled();
 
 before(async () => {
-  nats = await startNats();
-  a = await startNode('a');
-  b = await startNode('b');
+  nodes = await startTwoNodes();
+  ({ a, b } = nodes);
 });
 
-after(async () => {
-  for (const c of clients) await c.endAsync(true).catch(() => {});
-  for (const n of [a, b]) {
-    await n.link.close();
-    n.server.close();
-    n.broker.close();
-  }
-  await nats.close();
-});
+after(() => nodes.close());
 
 test('a client id that connects to node B while connected to node A is disconnected from A with 0x8E, and its session leaves A', async () => {
   const first = await client(a, { clientId: 'mover', clean: false, properties: { sessionExpiryInterval: 300 } });

@@ -267,13 +267,8 @@ export class NatsLink implements ClusterLink {
   }
 
   private onConnected(m: Msg): void {
-    let note: Connected;
-    try {
-      note = JSON.parse(Buffer.from(m.data).toString('utf8')) as Connected;
-    } catch {
-      return;
-    }
-    if (note.o === this.origin || typeof note.m !== 'string' || typeof note.c !== 'string' || typeof note.t !== 'number') return;
+    const note = this.parse<Connected>(m);
+    if (!note || note.o === this.origin || typeof note.m !== 'string' || typeof note.c !== 'string' || typeof note.t !== 'number') return;
     if (this.broker.moves.takenOverElsewhere(note.m, note.c, note.t))
       this.opts.log.debug({ clientId: note.c }, 'session taken over on another node');
   }

@@ -157,8 +157,8 @@ export function executionInserts(db: Db, ns: Namespace, es: readonly ExecutionRe
   });
 }
 
-/** Items in groups small enough for one statement on either engine. */
-function* chunks<T>(items: readonly T[], size = 500): Iterable<T[]> {
+/** Items in groups small enough for one statement (or an IN list) on either engine. */
+export function* chunks<T>(items: readonly T[], size = 500): Iterable<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 

@@ -26,6 +26,7 @@ import {
   executionHolds,
   executionInsert,
   executionInserts,
+  chunks,
   EXECUTIONS_PER_STATEMENT,
   executionUpdate,
   executionChange,
@@ -504,11 +505,6 @@ export class JobStore {
 
 function held(text: string): Held {
   return { text, record: JSON.parse(text) as JobRecord };
-}
-
-/** Names in groups small enough for an IN list on either engine. */
-function* chunks(names: readonly string[], size = 500): Iterable<string[]> {
-  for (let i = 0; i < names.length; i += size) yield names.slice(i, i + size);
 }
 
 // The queries of a device's every job request, compiled once (query-templates.ts).

@@ -1,0 +1,79 @@
+/**
+ * Two brokers on loopback linked over a real nats-server (NatsLink), with mqtt.js clients on either:
+ * the harness of the cluster routing and takeover tests.
+ */
+import type net from 'node:net';
+import { Broker, listenTcp } from '@thicket/broker';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import pino from 'pino';
+import { NatsLink } from '../src/cluster/nats-link.js';
+import { startNats, type NatsServer } from './nats-helpers.js';
+
+export interface BrokerNode {
+  broker: Broker;
+  link: NatsLink;
+  server: net.Server;
+  port: number;
+}
+
+export interface TwoNodes {
+  nats: NatsServer;
+  a: BrokerNode;
+  b: BrokerNode;
+  /** An MQTT 5 client on `node` (closed by `close`). */
+  client(node: BrokerNode, opts?: IClientOptions): Promise<MqttClient>;
+  /** Resolves once a NATS round trip from each node has passed: subscriptions made before it are in place on the server. */
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** `maxPayload`: NATS's max_payload, so a test can publish what NATS refuses. */
+export async function startTwoNodes(opts: { maxPayload?: number } = {}): Promise<TwoNodes> {
+  const nats = await startNats({ maxPayload: opts.maxPayload });
+  const startNode = async (nodeId: string): Promise<BrokerNode> => {
+    const broker = new Broker({});
+    const { server, port } = await listenTcp(broker, { host: '127.0.0.1', port: 0 });
+    const link = await NatsLink.connect(broker, { servers: nats.url, nodeId, log: pino({ level: 'silent' }) });
+    return { broker, link, server, port };
+  };
+  const a = await startNode('a');
+  const b = await startNode('b');
+  const clients: MqttClient[] = [];
+  return {
+    nats,
+    a,
+    b,
+    async client(node, clientOpts = {}) {
+      const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${node.port}`, { reconnectPeriod: 0, protocolVersion: 5, ...clientOpts });
+      clients.push(c);
+      return c;
+    },
+    settled: async () => void (await Promise.all([a.link.flush(), b.link.flush()])),
+    async close() {
+      for (const c of clients) await c.endAsync(true).catch(() => {});
+      for (const n of [a, b]) {
+        await n.link.close();
+        n.server.close();
+        n.broker.close();
+      }
+      await nats.close();
+    },
+  };
+}
+
+/** Collects the payloads a client receives on topics `match` accepts. */
+export function collect(c: MqttClient, match: (topic: string) => boolean = () => true): { topic: string; payload: string }[] {
+  const got: { topic: string; payload: string }[] = [];
+  c.on('message', (topic, payload) => {
+    if (match(topic)) got.push({ topic, payload: payload.toString() });
+  });
+  return got;
+}
+
+export async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
