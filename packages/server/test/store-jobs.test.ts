@@ -13,7 +13,7 @@ import type { ExecutionRecord, JobRecord } from '../src/jobs/job-types.js';
 import { JobsService } from '../src/jobs/jobs-service.js';
 import type { RegistryEvents } from '../src/registry/events.js';
 import { openDatabase } from '../src/store/database.js';
-import type { SqlEngine } from '../src/store/sql/engine.js';
+import { compiled, type SqlEngine } from '../src/store/sql/engine.js';
 import { migrate } from '../src/store/sql/migrations.js';
 import { sqliteEngine } from '../src/store/sql/sqlite-engine.js';
 import { onBothEngines } from './store-engines.js';
@@ -112,6 +112,7 @@ onBothEngines('job store', (engines) => {
       { position: 3, thingName: 't1' },
     ]);
     assert.equal(await store.queuedTargets(NS, 'a'), 3);
+    assert.equal(await store.unfinished(NS, 'a'), true, 'targets wait for the rollout');
     assert.deepEqual(await store.dueSchedules(T0 + 59_999), []);
     assert.deepEqual(await store.dueSchedules(T0 + 60_000), [{ ns: NS, jobId: 'a' }]);
     assert.deepEqual(await store.rollingOut(), [{ ns: NS, jobId: 'a' }]);
@@ -186,7 +187,7 @@ onBothEngines('job store', (engines) => {
     Object.assign(stale, { status: 'SUCCEEDED', versionNumber: 2 });
     assert.equal(await store.updateExecution(NS, stale), false, 'changed since it was read');
     assert.equal((await store.execution(NS, 'j1', 'beta'))?.status, 'IN_PROGRESS');
-    assert.equal(await store.hasPending(NS, 'j1'), true);
+    assert.equal(await store.unfinished(NS, 'j1'), true, 'an execution is IN_PROGRESS');
 
     // FAILED with its retry, in one write.
     const failing = (await store.execution(NS, 'j1', 'beta'))!;
@@ -214,6 +215,13 @@ onBothEngines('job store', (engines) => {
     assert.equal(await store.deleteExecution(NS, alphaStale), false);
     assert.equal(await store.deleteExecution(NS, alpha), true);
     assert.equal(await store.execution(NS, 'j1', 'Alpha'), undefined);
+
+    const last = (await store.execution(NS, 'j1', 'beta'))!;
+    assert.equal(await store.unfinished(NS, 'j1'), true, 'the retry is QUEUED');
+    Object.assign(last, { status: 'SUCCEEDED', versionNumber: 2 });
+    assert.equal(await store.updateExecution(NS, last), true);
+    assert.equal(await store.unfinished(NS, 'j1'), false, 'every latest attempt ended, nothing queued');
+    assert.equal(await store.unfinished(NS, 'j2'), true);
   });
 
   test('templates: insert, a taken id, list by code unit, delete', async () => {
@@ -428,5 +436,46 @@ CREATE TABLE IF NOT EXISTS job_templates (
   const dev = (await store.execution(NS, 'old', 'dev'))!;
   dev.status = 'SUCCEEDED';
   assert.equal(await store.updateExecution(NS, dev), true);
+  db.close();
+});
+
+test("the queries of a device's requests find their rows by index, not by walking the job's executions (SQLite's plans)", async () => {
+  const db = openDatabase(null);
+  const engine = sqliteEngine(db);
+  const asked: Array<{ sql: string; parameters: readonly unknown[] }> = [];
+  const recording: SqlEngine = {
+    ...engine,
+    all: async (q) => (asked.push(compiled(q)), engine.all(q)),
+    first: async (q) => (asked.push(compiled(q)), engine.first(q)),
+  };
+  const store = await open(recording);
+  await store.insertJob(NS, job('big'));
+  const things = Array.from({ length: 50 }, (_, i) => `t${i}`);
+  assert.notEqual(await store.changeJob(NS, store.job(NS, 'big')!, { create: things.map((t) => execution('big', t)) }), false);
+
+  const plans = new Map<string, string[]>();
+  const plan = async (name: string, ask: () => Promise<unknown>): Promise<void> => {
+    asked.length = 0;
+    await ask();
+    assert.equal(asked.length, 1, `${name} asks one statement`);
+    const { sql, parameters } = asked[0]!;
+    const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as Array<{ detail: string }>;
+    plans.set(
+      name,
+      rows.map((r) => r.detail),
+    );
+  };
+  await plan('unfinished', () => store.unfinished(NS, 'big'));
+  await plan('pendingOfThing', () => store.pendingOfThing(NS, 't7'));
+  await plan('latest execution', () => store.execution(NS, 'big', 't7'));
+  await plan('dueExecutions', () => store.dueExecutions(T0));
+  for (const [name, details] of plans) {
+    for (const d of details) assert.doesNotMatch(d, /^SCAN (?!CONSTANT ROW)/, `${name}: ${details.join(' | ')}`);
+  }
+  // Through the primary key, (account, region, job) matches every execution of the job: the check
+  // that runs whenever one ends walked them all, a large job's completion became quadratic.
+  const executions = plans.get('unfinished')!.filter((d) => d.includes('job_executions'));
+  assert.equal(executions.length, 1, plans.get('unfinished')!.join(' | '));
+  assert.match(executions[0]!, /INDEX job_executions_status \(account_id=\? AND region=\? AND job_id=\? AND status=\?\)/);
   db.close();
 });

@@ -10,7 +10,7 @@ import type { KeyedSerial } from './in-order.js';
 import { JobError } from './job-errors.js';
 import { ordered, withOutbox, type JobLifecycle } from './job-lifecycle.js';
 import { untilApplied, type JobStore } from './job-store.js';
-import { EXECUTION_STATUSES, isTerminal, type ExecutionRecord, type ExecutionStatus, type JobRecord } from './job-types.js';
+import { EXECUTION_STATUSES, deadlineOf, isTerminal, type ExecutionRecord, type ExecutionStatus, type JobRecord } from './job-types.js';
 import { deviceExecution, deviceSummary, executionState } from './job-views.js';
 import { checkStatusDetails } from './job-config.js';
 
@@ -21,7 +21,10 @@ export interface DeviceJobsDeps {
   lifecycle: JobLifecycle;
   documentFor(ns: Namespace, job: JobRecord): Promise<unknown>;
   clock: () => number;
-  /** Times out executions whose deadline passed (JobsService.expireDue), before a request is served. */
+  /**
+   * Times out executions whose deadline passed (JobsService.expireDue): asked when a request finds
+   * one of its thing's executions past its deadline, before it is served.
+   */
   expireDue?: () => Promise<void>;
   /** Orders each thing's requests (JobsService.things); without it `inOrder` runs at once. */
   things?: KeyedSerial;
@@ -93,9 +96,24 @@ export class DeviceJobs {
     }
   }
 
-  async getPending(ns: Namespace, thingName: string) {
-    await this.d.expireDue?.();
+  /**
+   * The thing's QUEUED and IN_PROGRESS executions, oldest first. One whose timer ran out is timed out
+   * first, so that a device never has an update accepted past its deadline; the timer tick does the
+   * same every second for devices that do not ask.
+   */
+  private async pending(ns: Namespace, thingName: string): Promise<ExecutionRecord[]> {
     const pending = await this.d.store.pendingOfThing(ns, thingName);
+    if (!pending.some((e) => this.due(e))) return pending;
+    await this.d.expireDue?.();
+    return this.d.store.pendingOfThing(ns, thingName);
+  }
+
+  private due(e: ExecutionRecord): boolean {
+    return this.d.expireDue !== undefined && e.status === 'IN_PROGRESS' && (deadlineOf(e) ?? Infinity) <= this.now();
+  }
+
+  async getPending(ns: Namespace, thingName: string) {
+    const pending = await this.pending(ns, thingName);
     return {
       inProgressJobs: pending.filter((e) => e.status === 'IN_PROGRESS').map(deviceSummary),
       queuedJobs: pending.filter((e) => e.status === 'QUEUED').map(deviceSummary),
@@ -104,19 +122,27 @@ export class DeviceJobs {
   }
 
   private async next(ns: Namespace, thingName: string): Promise<ExecutionRecord | undefined> {
-    return ordered(await this.d.store.pendingOfThing(ns, thingName))[0];
+    return ordered(await this.pending(ns, thingName))[0];
+  }
+
+  /** One attempt (the latest when `n` is undefined), timed out first if its timer ran out. */
+  private async execution(ns: Namespace, thingName: string, jobId: string, n: number | undefined) {
+    const e = await this.d.store.execution(ns, jobId, thingName, n);
+    if (!e || !this.due(e)) return e;
+    await this.d.expireDue?.();
+    return this.d.store.execution(ns, jobId, thingName, n);
   }
 
   async startNext(ns: Namespace, thingName: string, body: Record<string, unknown>) {
-    await this.d.expireDue?.();
     const details = body.statusDetails === undefined ? undefined : asRequestError(() => checkStatusDetails(body.statusDetails));
     const step = stepTimeout(body.stepTimeoutInMinutes);
     const execution = await withOutbox((out) =>
       untilApplied('The job execution', async () => {
-        const e = await this.next(ns, thingName);
+        const pending = await this.pending(ns, thingName);
+        const e = ordered(pending)[0];
         if (!e) return null;
         if (e.status === 'QUEUED') {
-          const before = await this.d.lifecycle.snapshot(ns, thingName);
+          const before = this.d.lifecycle.snapshotOfPending(pending);
           this.start(ns, e, step);
           if (details) e.statusDetails = details;
           e.versionNumber++;
@@ -143,11 +169,10 @@ export class DeviceJobs {
   }
 
   async describe(ns: Namespace, thingName: string, jobId: string, body: { executionNumber?: unknown; includeJobDocument?: unknown }) {
-    await this.d.expireDue?.();
     const n = executionNumber(body.executionNumber);
     const include = flag('includeJobDocument', body.includeJobDocument, true);
     const now = this.now();
-    const e = jobId === '$next' ? await this.next(ns, thingName) : await this.d.store.execution(ns, jobId, thingName, n);
+    const e = jobId === '$next' ? await this.next(ns, thingName) : await this.execution(ns, thingName, jobId, n);
     // `$next` with nothing pending is answered without an `execution`, as StartNext is: devices ask
     // `$next/get` at start-up (the v1 SDK's startJobNotifications, the FreeRTOS OTA agent) and read
     // an accepted answer without an execution as "no job", not as an error.
@@ -163,7 +188,6 @@ export class DeviceJobs {
   }
 
   async update(ns: Namespace, thingName: string, jobId: string, body: Record<string, unknown>) {
-    await this.d.expireDue?.();
     if (typeof body.status !== 'string' || !(EXECUTION_STATUSES as readonly string[]).includes(body.status)) {
       throw new JobError(
         'InvalidRequest',
@@ -183,7 +207,12 @@ export class DeviceJobs {
     // `expectedVersion` (when given) no longer matches — of two updates at one version, one wins.
     const e = await withOutbox((out) =>
       untilApplied('The job execution', async () => {
-        const e = await this.d.store.execution(ns, jobId, thingName, n);
+        // An execution a device updates is nearly always pending: its thing's list, read anyway for
+        // the notifications, holds it (only a latest attempt can be pending).
+        const pending = await this.pending(ns, thingName);
+        const e =
+          pending.find((x) => x.jobId === jobId && (n === undefined || x.executionNumber === n)) ??
+          (await this.execution(ns, thingName, jobId, n));
         if (!e)
           throw new JobError(
             'ResourceNotFound',
@@ -210,7 +239,7 @@ export class DeviceJobs {
             executionState(e),
           );
         }
-        const before = await this.d.lifecycle.snapshot(ns, thingName);
+        const before = this.d.lifecycle.snapshotOfPending(pending);
         const now = this.now();
         if (e.status === 'QUEUED' && status === 'IN_PROGRESS') this.start(ns, e, step);
         else if (status === 'IN_PROGRESS' && step !== undefined) e.stepDeadline = step === null ? undefined : now + step * 60_000;

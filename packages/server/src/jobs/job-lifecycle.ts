@@ -309,8 +309,7 @@ export class JobLifecycle {
     await untilApplied(`Job ${jobId}`, async () => {
       const job = this.d.store.job(ns, jobId);
       if (!job || job.status !== 'IN_PROGRESS' || (job.targetSelection !== 'SNAPSHOT' && !job.rolloutStopped)) return true;
-      if ((await this.d.store.queuedTargets(ns, jobId)) > 0) return true;
-      if (await this.d.store.hasPending(ns, jobId)) return true;
+      if (await this.d.store.unfinished(ns, jobId)) return true;
       const now = this.d.clock();
       job.status = 'COMPLETED';
       job.completedAt = now;

@@ -219,13 +219,13 @@ const changeTemplate = template(
       .where('record', '=', before),
 );
 
-/** executionUpdate without a guard (a device's request), compiled once. */
-export function executionChange(engine: SqlEngine, ns: Namespace, e: ExecutionRecord, before: string): Statement {
+/** executionUpdate without a guard (a device's request), compiled once; `text` is the record as JSON. */
+export function executionChange(engine: SqlEngine, ns: Namespace, e: ExecutionRecord, text: string, before: string): Statement {
   return changeTemplate(
     engine,
     e.status,
     deadlineColumn(e),
-    JSON.stringify(e),
+    text,
     ns.accountId,
     ns.region,
     e.jobId,

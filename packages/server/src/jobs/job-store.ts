@@ -333,9 +333,13 @@ export class JobStore {
     return counts;
   }
 
-  /** Whether any execution of the job is QUEUED or IN_PROGRESS (only a latest attempt can be), by index. */
-  async hasPending(ns: Namespace, jobId: string): Promise<boolean> {
-    return (await this.sql.first(anyPending(this.sql, ns.accountId, ns.region, jobId))) !== undefined;
+  /**
+   * Whether the job still has work: targets waiting for the rollout, or an execution QUEUED or
+   * IN_PROGRESS (only a latest attempt can be). One statement, asked whenever an execution ends.
+   */
+  async unfinished(ns: Namespace, jobId: string): Promise<boolean> {
+    const r = await this.sql.first(jobUnfinished(this.sql, ns.accountId, ns.region, jobId));
+    return Boolean(Number(r?.queued)) || Boolean(Number(r?.pending));
   }
 
   /** Every attempt of one thing at one job, first to last. */
@@ -403,12 +407,13 @@ export class JobStore {
   async updateExecution(ns: Namespace, e: ExecutionRecord, retry?: ExecutionRecord): Promise<boolean> {
     const { db } = this.sql;
     const text = JSON.stringify(e);
+    const change = executionChange(this.sql, ns, e, text, this.textOf(e));
     let results;
     try {
-      results = await this.sql.batch([
-        executionChange(this.sql, ns, e, this.textOf(e)),
-        ...(retry ? [executionInsert(db, ns, retry, executionHolds(db, ns, e, text))] : []),
-      ]);
+      // One statement needs no transaction of its own (a device's every update is one).
+      results = retry
+        ? await this.sql.batch([change, executionInsert(db, ns, retry, executionHolds(db, ns, e, text))])
+        : [await this.sql.run(change)];
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       return false;
@@ -540,18 +545,35 @@ const queueLength = template((db, accountId: string, region: string, jobId: stri
     .where('job_id', '=', jobId),
 );
 
-const anyPending = template((db, accountId: string, region: string, jobId: string) =>
-  db
-    .selectFrom('job_executions')
-    .select('seq')
-    .where('account_id', '=', accountId)
-    .where('region', '=', region)
-    .where('job_id', '=', jobId)
-    .where('status', 'in', ['QUEUED', 'IN_PROGRESS'])
-    .limit(1),
+// Each EXISTS stops at the first row. The executions' one selects only indexed columns, which makes
+// SQLite take the status index: through the primary key it walked the job's every execution.
+const jobUnfinished = template((db, accountId: string, region: string, jobId: string) =>
+  db.selectNoFrom((eb) => [
+    eb
+      .exists(
+        eb
+          .selectFrom('job_rollout_queue')
+          .select('position')
+          .where('account_id', '=', accountId)
+          .where('region', '=', region)
+          .where('job_id', '=', jobId),
+      )
+      .as('queued'),
+    eb
+      .exists(
+        eb
+          .selectFrom('job_executions')
+          .select('status')
+          .where('account_id', '=', accountId)
+          .where('region', '=', region)
+          .where('job_id', '=', jobId)
+          .where('status', 'in', ['QUEUED', 'IN_PROGRESS']),
+      )
+      .as('pending'),
+  ]),
 );
 
-// Asked before every device request (no update is accepted past its deadline).
+// Asked by the timer every second.
 const dueBy = template((db, now: number) =>
   db
     .selectFrom('job_executions')
