@@ -6,7 +6,7 @@
 import type { Namespace } from '../accounts/namespace.js';
 import { AwsError } from '../aws/errors.js';
 import { keyOf } from '../store/held-rows.js';
-import type { KeyedSerial } from './in-order.js';
+import type { KeyedSerial, Limiter } from './in-order.js';
 import { JobError } from './job-errors.js';
 import { ordered, withOutbox, type JobLifecycle } from './job-lifecycle.js';
 import { untilApplied, type JobStore } from './job-store.js';
@@ -28,6 +28,8 @@ export interface DeviceJobsDeps {
   expireDue?: () => Promise<void>;
   /** Orders each thing's requests (JobsService.things); without it `inOrder` runs at once. */
   things?: KeyedSerial;
+  /** How many requests are served at once (in their things' order); unlimited when not given. */
+  limiter?: Limiter;
 }
 
 /** Validation failures of the control-plane helpers become the device API's InvalidRequest. */
@@ -76,11 +78,13 @@ export class DeviceJobs {
 
   /** Runs a request of the thing after those that came before it (on this node) have been answered. */
   inOrder<T>(ns: Namespace, thingName: string, fn: () => Promise<T>): Promise<T> {
-    return this.d.things ? this.d.things.run(keyOf(ns, thingName), fn) : fn();
+    const { limiter } = this.d;
+    const limited = limiter ? () => limiter.run(fn) : fn;
+    return this.d.things ? this.d.things.run(keyOf(ns, thingName), limited) : limited();
   }
 
   private async document(ns: Namespace, e: ExecutionRecord): Promise<unknown> {
-    const job = this.d.store.job(ns, e.jobId);
+    const job = this.d.store.peekJob(ns, e.jobId);
     return job ? this.d.documentFor(ns, job) : undefined;
   }
 
@@ -163,7 +167,7 @@ export class DeviceJobs {
     e.status = 'IN_PROGRESS';
     e.startedAt = now;
     e.lastUpdatedAt = now;
-    const minutes = this.d.store.job(ns, e.jobId)?.timeoutConfig?.inProgressTimeoutInMinutes;
+    const minutes = this.d.store.peekJob(ns, e.jobId)?.timeoutConfig?.inProgressTimeoutInMinutes;
     if (minutes !== undefined) e.inProgressDeadline = now + minutes * 60_000;
     if (step != null) e.stepDeadline = now + step * 60_000;
   }

@@ -10,6 +10,8 @@
  */
 import type { Namespace } from '../accounts/namespace.js';
 import type { RegistryEvents } from '../registry/events.js';
+import { keyOf } from '../store/held-rows.js';
+import { KeyedRecheck } from './in-order.js';
 import { untilApplied, type JobStore } from './job-store.js';
 import { isTerminal, type ExecutionRecord, type ExecutionStatus, type JobRecord } from './job-types.js';
 import { deviceExecution, deviceSummary, processDetails, thingArn } from './job-views.js';
@@ -23,7 +25,11 @@ export class Outbox {
     this.items.push(fn);
   }
   async flush(): Promise<void> {
-    for (const fn of this.items.splice(0)) await fn();
+    for (const fn of this.items.splice(0)) {
+      // Most messages are sent synchronously; only those that await (a document to sign) are awaited.
+      const sending = fn();
+      if (sending) await sending;
+    }
   }
 }
 
@@ -79,6 +85,8 @@ function snapshotOf(pending: ExecutionRecord[]): PendingSnapshot {
 }
 
 export class JobLifecycle {
+  private readonly completions = new KeyedRecheck();
+
   constructor(private readonly d: LifecycleDeps) {}
 
   async snapshot(ns: Namespace, thingName: string): Promise<PendingSnapshot> {
@@ -114,7 +122,7 @@ export class JobLifecycle {
     }
     if (after.next !== before.next) {
       const next = pending[0];
-      const job = next && this.d.store.job(ns, next.jobId);
+      const job = next && this.d.store.peekJob(ns, next.jobId);
       // The document is made when the message is sent: signing its file URLs never undoes a state change.
       out.add(async () => {
         const payload: Record<string, unknown> = { timestamp };
@@ -157,7 +165,7 @@ export class JobLifecycle {
    */
   async changed(ns: Namespace, e: ExecutionRecord, before: PendingSnapshot, out: Outbox): Promise<boolean> {
     const terminal = isTerminal(e.status);
-    const job = terminal ? this.d.store.job(ns, e.jobId) : undefined;
+    const job = terminal ? this.d.store.peekJob(ns, e.jobId) : undefined;
     // A retry is written with the change, before the devices are told: they never see a moment without it.
     const retry = job?.status === 'IN_PROGRESS' ? await this.retryOf(ns, job, e) : undefined;
     if (!(await this.d.store.updateExecution(ns, e, retry))) return false;
@@ -222,9 +230,11 @@ export class JobLifecycle {
 
   private async checkAbort(ns: Namespace, jobId: string, out: Outbox): Promise<void> {
     await untilApplied(`Job ${jobId}`, async () => {
-      const job = this.d.store.job(ns, jobId);
-      const criteria = job?.abortConfig?.criteriaList;
-      if (!job || job.status !== 'IN_PROGRESS' || !criteria?.length) return true;
+      // Read without a copy: most jobs have no abort criteria, and this runs whenever an execution ends.
+      const held = this.d.store.peekJob(ns, jobId);
+      const criteria = held?.abortConfig?.criteriaList;
+      if (!held || held.status !== 'IN_PROGRESS' || !criteria?.length) return true;
+      const job = this.d.store.job(ns, jobId)!;
       const counts = await this.d.store.countLatest(ns, jobId);
       const executed = counts.SUCCEEDED + counts.FAILED + counts.REJECTED + counts.TIMED_OUT;
       for (const c of criteria) {
@@ -305,11 +315,19 @@ export class JobLifecycle {
    * A snapshot job whose every thing has a terminal execution, and nothing left to roll out, is
    * COMPLETED; so is a continuous one whose rollout stopped at its scheduled endTime.
    */
-  async checkCompleted(ns: Namespace, jobId: string, out: Outbox): Promise<void> {
+  checkCompleted(ns: Namespace, jobId: string, out: Outbox): Promise<void> {
+    return this.completions.run(keyOf(ns, jobId), () => this.completeIfDone(ns, jobId, out));
+  }
+
+  private async completeIfDone(ns: Namespace, jobId: string, out: Outbox): Promise<void> {
     await untilApplied(`Job ${jobId}`, async () => {
-      const job = this.d.store.job(ns, jobId);
-      if (!job || job.status !== 'IN_PROGRESS' || (job.targetSelection !== 'SNAPSHOT' && !job.rolloutStopped)) return true;
+      const completable = (job: Readonly<JobRecord> | undefined): boolean =>
+        job?.status === 'IN_PROGRESS' && (job.targetSelection === 'SNAPSHOT' || job.rolloutStopped === true);
+      // Read without a copy first: this runs whenever an execution ends, and seldom completes the job.
+      if (!completable(this.d.store.peekJob(ns, jobId))) return true;
       if (await this.d.store.unfinished(ns, jobId)) return true;
+      const job = this.d.store.job(ns, jobId);
+      if (!job || !completable(job)) return true;
       const now = this.d.clock();
       job.status = 'COMPLETED';
       job.completedAt = now;

@@ -85,7 +85,7 @@ export class JobStore {
   private jobRows = new Map<string, Held>();
   private templateRows = new Map<string, TemplateRecord>();
   /** The record text each job and execution this store handed out was read or written as: what a conditional write compares. */
-  private readonly seen = new WeakMap<object, string>();
+  private readonly seen = readAs;
 
   private constructor(private readonly sql: SqlEngine) {}
 
@@ -135,6 +135,14 @@ export class JobStore {
   job(ns: Namespace, jobId: string): JobRecord | undefined {
     const h = this.jobRows.get(keyOf(ns, jobId));
     return h && this.copy(h.text);
+  }
+
+  /**
+   * The held job itself, for reading only (a device request reads its job's configuration three
+   * or four times; `job()` parses a copy each time). It cannot be written back: a change needs `job()`.
+   */
+  peekJob(ns: Namespace, jobId: string): Readonly<JobRecord> | undefined {
+    return this.jobRows.get(keyOf(ns, jobId))?.record;
   }
 
   /** The namespace's jobs by id, as copies. */
@@ -507,6 +515,23 @@ export class JobStore {
     return text;
   }
 }
+
+/**
+ * The text each record was read (or written) as, the condition of its next write. Kept on the
+ * record itself under a symbol, not enumerable (JSON, spreads and deep comparisons skip it): a
+ * WeakMap of every record handed out made the collector trace thousands of short-lived entries,
+ * which cost more than the device requests themselves.
+ */
+const READ_AS = Symbol('read as');
+type Remembered = { [READ_AS]?: string };
+const readAs = {
+  set(o: object, text: string): void {
+    Object.defineProperty(o, READ_AS, { value: text, writable: true, configurable: true, enumerable: false });
+  },
+  get(o: object): string | undefined {
+    return (o as Remembered)[READ_AS];
+  },
+};
 
 function held(text: string): Held {
   return { text, record: JSON.parse(text) as JobRecord };

@@ -40,6 +40,7 @@ import { JobScheduler } from './job-scheduler.js';
 import { expandTargets, targetsThing } from './job-targets.js';
 import type { TemplateWindows } from './job-templates.js';
 import { KeyedSerial } from './in-order.js';
+import { ParsedDocuments } from './parsed-documents.js';
 import { fileReferences } from '../files/placeholders.js';
 
 /** What the Jobs service needs from the file store (OTA payloads and documents kept as files). */
@@ -82,6 +83,8 @@ export class JobsService {
   private readonly rollout: JobRollout;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
+  /** Parsed job documents without placeholders, by their text. */
+  private readonly staticDocuments = new ParsedDocuments(64);
   /** Work started by registry changes, not yet finished. */
   private readonly background = new Set<Promise<void>>();
 
@@ -179,6 +182,9 @@ export class JobsService {
   /** The document as devices receive it: parameters filled, file placeholders signed, parsed. */
   async deviceDocument(ns: Namespace, job: JobRecord): Promise<unknown> {
     let text = applyParameters(job.document, job.documentParameters);
+    // Without a placeholder the document is the same for every device: parsed once, shared frozen
+    // (a rollout to a thousand things parsed it a thousand times).
+    if (!text.includes('${')) return this.staticDocuments.get(text);
     if (this.d.files) text = await this.d.files.substitute(ns, text, job.presignedUrlConfig?.expiresInSec ?? 3600);
     return JSON.parse(text) as unknown;
   }

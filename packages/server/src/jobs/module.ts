@@ -1,6 +1,7 @@
 /** Jobs: the control plane, the rollout and timeout tasks, and the devices' jobs API over MQTT and HTTP. */
 import { defineCapability } from '../platform/capability.js';
 import { DeviceJobs } from './device-jobs.js';
+import { Limiter } from './in-order.js';
 import { JobStore, jobMigrations } from './job-store.js';
 import { serveJobsOverMqtt } from './jobs-mqtt.js';
 import { jobsControlRoutes, jobsDataRoutes } from './jobs-routes.js';
@@ -11,6 +12,9 @@ declare module '../platform/capability.js' {
     jobs: { store: JobStore; jobs: JobsService; deviceJobs: DeviceJobs };
   }
 }
+
+/** Device requests served at once on PostgreSQL, where each waits for the database's answers. */
+const PG_REQUESTS_AT_ONCE = 64;
 
 export const jobsCapability = defineCapability(
   'jobs',
@@ -39,6 +43,7 @@ export const jobsCapability = defineCapability(
       clock: Date.now,
       expireDue: () => jobs.expireDue(),
       things: jobs.things,
+      limiter: new Limiter(ctx.sql.dialect === 'sqlite' ? 1 : PG_REQUESTS_AT_ONCE),
     });
     // A deleted thing leaves its executions; a thing joining a group joins its continuous jobs. Each
     // runs after the registry's change, in the thing's order, and never rejects (failures are logged).
