@@ -4,6 +4,7 @@
  * Broker class so that connections and the platform can name them without importing the router.
  */
 import type { QoS } from './codec/packets.js';
+import type { RemoteConfirmation } from './cluster.js';
 import type { BrokerHooks } from './hooks.js';
 import type { Message, MessageProperties } from './message.js';
 import type { BrokerConfig } from './options.js';
@@ -59,4 +60,9 @@ export interface RouteOutcome {
   congested: Session[];
   /** Every session the message was for dropped it as over its queue bounds, and nothing else took it. */
   refused: boolean;
+  /**
+   * In a cluster, the other nodes whose sessions the message was forwarded to confirming they stored
+   * it: the publisher's acknowledgement waits for it too.
+   */
+  remote?: RemoteConfirmation;
 }

@@ -265,7 +265,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     }
     for (const sub of session.subscriptions.values()) {
       ns.tree.remove(sub.filter, sub, sub.group);
-      this.cluster?.remove(ns.mount, sub.filter, sub.group);
+      this.cluster?.remove(ns.mount, sub);
     }
     session.destroy();
     if (session.stored) session.forgetStored();
@@ -308,6 +308,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
       existing.retainHandling = req.retainHandling;
       existing.subscriptionId = subscriptionId;
       session.addSubscription(existing);
+      this.cluster?.updated(session.namespace.mount, existing);
       return false;
     }
     const sub: Subscription = {
@@ -323,7 +324,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     };
     session.addSubscription(sub);
     session.namespace.tree.add(sub.filter, sub, sub.group);
-    this.cluster?.add(session.namespace.mount, sub.filter, sub.group);
+    this.cluster?.add(session.namespace.mount, sub);
     return true;
   }
 
@@ -331,7 +332,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     const sub = session.removeSubscription(key);
     if (!sub) return false;
     session.namespace.tree.remove(sub.filter, sub, sub.group);
-    this.cluster?.remove(session.namespace.mount, sub.filter, sub.group);
+    this.cluster?.remove(session.namespace.mount, sub);
     return true;
   }
 
@@ -373,7 +374,10 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
   route(ns: SessionNamespace, msg: Message, outcome?: RouteOutcome, publisher?: Publisher): boolean {
     if (this.tap !== undefined && this.tap.message(ns.mount, msg, publisher)) return false;
     const cluster = this.cluster;
-    if (cluster !== undefined) cluster.link.forward(ns.mount, msg);
+    if (cluster !== undefined) {
+      const remote = cluster.link.forward(ns.mount, msg, outcome !== undefined && msg.qos > 0);
+      if (outcome !== undefined) outcome.remote = remote;
+    }
     // In a cluster the link balances shared groups across every node's members (ClusterLink).
     this.delivery.toMatching(ns, msg, outcome, cluster === undefined);
     // Read now: a service handler below may publish, and route again.
@@ -436,8 +440,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     if (this.cluster) throw new Error('the broker is already in a cluster');
     const interest = new ClusterInterest(link);
     for (const ns of this.namespaces.values())
-      for (const session of ns.sessions.values())
-        for (const sub of session.subscriptions.values()) interest.add(ns.mount, sub.filter, sub.group);
+      for (const session of ns.sessions.values()) for (const sub of session.subscriptions.values()) interest.add(ns.mount, sub);
     this.cluster = interest;
     return () => {
       if (this.cluster === interest) this.cluster = undefined;
@@ -457,10 +460,14 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
   /**
    * A message another node routed: to this node's plain subscriptions only. The origin node ran the
    * tap and the in-process services, stored it as retained, and serves shared groups through the link.
+   * Returns true when the store holds writes for it that must commit before it is confirmed.
    */
-  routeFromCluster(mount: string, msg: Message): void {
+  routeFromCluster(mount: string, msg: Message): boolean {
     const ns = this.namespaces.get(mount);
-    if (ns !== undefined) this.delivery.toMatching(ns, msg, undefined, false);
+    if (ns === undefined) return false;
+    this.delivery.toMatching(ns, msg, undefined, false);
+    // A persistent session queued it: it is durable once the store commits.
+    return msg.id !== 0;
   }
 
   /** A message for one shared group, which the link chose this node to serve. Returns whether a member took it. */

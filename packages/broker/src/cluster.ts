@@ -10,16 +10,28 @@
  * members of the group (`deliverShared` there picks the member).
  */
 import type { Message } from './message.js';
+import type { Subscription } from './session.js';
 import type { MovedSession } from './store/types.js';
 
 export interface ClusterLink {
-  /** A message this node routed (its clients', its services', a will): for the other nodes and the cluster's shared groups. */
-  forward(mount: string, msg: Message): void;
+  /**
+   * A message this node routed (its clients', its services', a will): for the other nodes and the
+   * cluster's shared groups. With `confirm` (a publisher waits to be acknowledged), the
+   * confirmation that every other node whose sessions subscribed stored it for them; undefined
+   * when no other node's confirmation is needed.
+   */
+  forward(mount: string, msg: Message, confirm?: boolean): RemoteConfirmation | undefined;
   /**
    * This node's sessions need what `filter` matches in `mount` (as members of shared group `group`
    * when given): the first such subscription appeared (`present`), or the last one went.
    */
   interest(mount: string, filter: string, group: string | undefined, present: boolean): void;
+  /**
+   * This node's persistent sessions subscribed to `filter` in `mount` with QoS 1 or 2 (plain, not
+   * shared): the first such subscription appeared (`present`), or the last one went. Messages they
+   * take must be confirmed stored before their publisher on another node is acknowledged.
+   */
+  durableInterest?(mount: string, filter: string, present: boolean): void;
   /**
    * Before a CONNECT binds to a session this node does not hold: the persistent session another node
    * held for the client, moved here with its queue (message ids from `newMessageId`), or null. With
@@ -28,26 +40,77 @@ export interface ClusterLink {
   claim?(mount: string, clientId: string, clean: boolean, newMessageId: () => number): Promise<MovedSession | null>;
 }
 
-/** Counts this node's subscriptions per (mount, group, filter), telling the link when one starts or stops being needed. */
+/**
+ * Whether the other nodes a message went to have stored it for their sessions (true), or one of
+ * them did not say so in time (false). Settled once; a listener added later hears at once.
+ */
+export class RemoteConfirmation {
+  private result: boolean | undefined;
+  private listener: ((ok: boolean) => void) | undefined;
+
+  settle(ok: boolean): void {
+    if (this.result !== undefined) return;
+    this.result = ok;
+    this.listener?.(ok);
+    this.listener = undefined;
+  }
+
+  /** One listener (the publisher's connection). */
+  then(listener: (ok: boolean) => void): void {
+    if (this.result !== undefined) listener(this.result);
+    else this.listener = listener;
+  }
+}
+
+/**
+ * Counts this node's subscriptions per (mount, group, filter), telling the link when one starts or
+ * stops being needed; and, apart, those of persistent sessions at QoS 1/2 (durableInterest).
+ */
 export class ClusterInterest {
   private readonly counts = new Map<string, number>();
+  private readonly durableCounts = new Map<string, number>();
+  /** Subscriptions counted as durable, as they were counted (their session's persistence may change later). */
+  private readonly durable = new WeakSet<Subscription>();
 
   constructor(readonly link: ClusterLink) {}
 
-  add(mount: string, filter: string, group: string | undefined): void {
+  add(mount: string, sub: Subscription): void {
+    const { filter, group } = sub;
     const key = interestKey(mount, filter, group);
     const n = this.counts.get(key) ?? 0;
     this.counts.set(key, n + 1);
     if (n === 0) this.link.interest(mount, filter, group, true);
+    this.updated(mount, sub);
   }
 
-  remove(mount: string, filter: string, group: string | undefined): void {
+  remove(mount: string, sub: Subscription): void {
+    const { filter, group } = sub;
+    if (this.durable.delete(sub)) this.countDurable(mount, filter, -1);
     const key = interestKey(mount, filter, group);
     const n = this.counts.get(key);
     if (n === undefined) return;
     if (n > 1) return void this.counts.set(key, n - 1);
     this.counts.delete(key);
     this.link.interest(mount, filter, group, false);
+  }
+
+  /** A subscription changed (its QoS): whether it counts as durable follows. */
+  updated(mount: string, sub: Subscription): void {
+    const now = sub.group === undefined && sub.qos > 0 && sub.session.persistent;
+    if (now === this.durable.has(sub)) return;
+    if (now) this.durable.add(sub);
+    else this.durable.delete(sub);
+    this.countDurable(mount, sub.filter, now ? 1 : -1);
+  }
+
+  private countDurable(mount: string, filter: string, by: 1 | -1): void {
+    if (!this.link.durableInterest) return;
+    const key = interestKey(mount, filter, undefined);
+    const n = (this.durableCounts.get(key) ?? 0) + by;
+    if (n > 0) this.durableCounts.set(key, n);
+    else this.durableCounts.delete(key);
+    if (n === 1 && by === 1) this.link.durableInterest(mount, filter, true);
+    else if (n === 0) this.link.durableInterest(mount, filter, false);
   }
 
   /** Every (mount, filter, group) needed now; for a link that reconnected. */

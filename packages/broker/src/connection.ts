@@ -458,6 +458,8 @@ export class Connection implements SessionLink {
     let mustCommit = broker.route(session.namespace, msg, p.qos > 0 ? routed : undefined, client);
     if (p.qos === 0) return;
     const congested = routed.congested;
+    const remote = routed.remote;
+    routed.remote = undefined;
     if (routed.refused && this.v5) {
       // Every subscriber's queue was full: nothing took the message, and an MQTT 5 publisher is told so.
       routed.refused = false;
@@ -470,8 +472,9 @@ export class Connection implements SessionLink {
       // The id must be durable before PUBREC, or a retransmission after a crash is delivered twice.
       if (session.persistent) mustCommit = true;
     }
-    const ack = this.queueAck(p, RC.SUCCESS, undefined, mustCommit ? 1 + congested.length : congested.length);
+    const ack = this.queueAck(p, RC.SUCCESS, undefined, (mustCommit ? 1 : 0) + (remote ? 1 : 0) + congested.length);
     if (mustCommit) broker.store.afterCommit(() => this.ackReady(ack));
+    if (remote) remote.then((ok) => (ok ? this.ackReady(ack) : this.unconfirmed(ack)));
     for (const s of congested) s.onUncongested(() => this.ackReady(ack));
     congested.length = 0;
     this.flushAcks();
@@ -500,6 +503,21 @@ export class Connection implements SessionLink {
 
   private ackReady(ack: PendingAck): void {
     if (--ack.waits === 0) this.flushAcks();
+  }
+
+  /**
+   * Another node whose sessions the publish went to did not confirm storing it: acknowledging it
+   * could lose it there. An MQTT 5 publisher is told (0x80) and may send it again; an MQTT 3.1.1
+   * one has no negative acknowledgement, so its connection closes and it sends what was not
+   * acknowledged again when it reconnects.
+   */
+  private unconfirmed(ack: PendingAck): void {
+    if (!this.v5) return this.terminate('CLIENT_ERROR');
+    // A PUBREC with an error ends the exchange (no PUBREL follows): the id is free again.
+    if (ack.qos === 2) this.session?.releasedQos2(ack.packetId);
+    ack.code = RC.UNSPECIFIED_ERROR;
+    ack.reason = 'another node of the cluster did not confirm storing the message for its subscribers; publish it again';
+    this.ackReady(ack);
   }
 
   private flushAcks(): void {

@@ -138,7 +138,7 @@ export class SessionMoves {
   install(ns: SessionNamespace, moved: MovedSession): Session {
     const session = sessionFromStored(ns, moved.session, this.host.config, (n, id) => this.host.newSession(n, id));
     const interest = this.host.interest();
-    for (const sub of session.subscriptions.values()) interest?.add(ns.mount, sub.filter, sub.group);
+    for (const sub of session.subscriptions.values()) interest?.add(ns.mount, sub);
     const messages = new Map<number, Message>();
     for (const { entry, message } of moved.queue) {
       let msg = messages.get(message.id);
@@ -165,7 +165,7 @@ export class SessionMoves {
     const interest = this.host.interest();
     for (const sub of session.subscriptions.values()) {
       ns.tree.remove(sub.filter, sub, sub.group);
-      interest?.remove(ns.mount, sub.filter, sub.group);
+      interest?.remove(ns.mount, sub);
     }
     if (ns.sessions.get(session.clientId) === session) ns.sessions.delete(session.clientId);
     const key = keyOf(ns.mount, session.clientId);

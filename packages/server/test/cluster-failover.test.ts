@@ -41,6 +41,18 @@ async function connect(port: number, opts: IClientOptions = {}): Promise<MqttCli
   return c;
 }
 
+/** Connects the persistent subscriber again (on another node), collecting from its first packet on; resolves with the CONNACK's session-present flag. */
+async function resume(port: number, opts: IClientOptions, onMessage: (n: number) => void): Promise<boolean> {
+  const again = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, protocolVersion: 5, ...opts });
+  clients.push(again);
+  again.on('message', (_t, p) => onMessage(Number(p.toString())));
+  const [connack] = (await new Promise((resolve, reject) => {
+    again.once('connect', (...x) => resolve(x));
+    again.once('error', reject);
+  })) as [{ sessionPresent: boolean }];
+  return connack.sessionPresent;
+}
+
 // Nodes take a silent node for dead after a second (the default is 15 s), so the test waits little.
 process.env.THICKET_CLUSTER_LEASE_MS = '1000';
 
@@ -106,14 +118,8 @@ test('kill -9 of a node under QoS 1 load: its persistent subscriber reconnects t
     const ackedAtKill = [...acked];
 
     const after: number[] = [];
-    const again = mqtt.connect(`mqtt://127.0.0.1:${b.ports.mqtt}`, { reconnectPeriod: 0, protocolVersion: 5, ...subOpts });
-    clients.push(again);
-    again.on('message', (_t, p) => after.push(Number(p.toString())));
-    const [connack] = (await new Promise((resolve, reject) => {
-      again.once('connect', (...x) => resolve(x));
-      again.once('error', reject);
-    })) as [{ sessionPresent: boolean }];
-    assert.equal(connack.sessionPresent, true, 'the session moved from the dead node');
+    const present = await resume(b.ports.mqtt!, subOpts, (n) => after.push(n));
+    assert.equal(present, true, 'the session moved from the dead node');
     const missing = (): number[] => ackedAtKill.filter((n) => !seenBefore.has(n) && !after.includes(n));
     await until(() => missing().length === 0, `every acknowledged message (missing ${missing().slice(0, 5).join(', ')}...)`);
     // What node B delivered came in publish order (redelivered in-flight ones first, then the queue).
@@ -136,6 +142,74 @@ test('kill -9 of a node under QoS 1 load: its persistent subscriber reconnects t
       woke,
       Array.from({ length: 10 }, (_, i) => i),
     );
+  } finally {
+    b.proc.kill('SIGTERM');
+    await b.exited;
+  }
+});
+
+test("kill -9 of the subscriber's node while another node's publisher is acknowledged: nothing acknowledged is lost, the rest is refused and sent again", async () => {
+  const database = await pg.createDatabase('subnode');
+  const a = await node(database, 'sa');
+  const b = await node(database, 'sb');
+  try {
+    const subOpts: IClientOptions = { clientId: 'far-watcher', clean: false, properties: { sessionExpiryInterval: 600 } };
+    // A slow consumer on node A, so a backlog builds there; the publisher is on node B.
+    const sub = await connect(a.ports.mqtt!, { ...subOpts, properties: { ...subOpts.properties, receiveMaximum: 1 } });
+    sub.handleMessage = (_packet, done) => void setTimeout(done, 5);
+    await sub.subscribeAsync('far/#', { qos: 1 });
+    const seenBefore = new Set<number>();
+    sub.on('message', (_t, p) => seenBefore.add(Number(p.toString())));
+    const pub = await connect(b.ports.mqtt!, { clientId: 'far-loader' });
+    // Node B learns of node A's persistent subscription: the first publishes wait for its confirmation.
+    await new Promise((r) => setTimeout(r, 300));
+    const acked: number[] = [];
+    let refused = 0;
+    let next = 0;
+    let running = true;
+    const loading = (async () => {
+      // 20 publishes in flight at a time: at the kill, some are in NATS, some in node A's commit.
+      const one = async (): Promise<void> => {
+        while (running) {
+          const n = next++;
+          try {
+            await pub.publishAsync('far/x', String(n), { qos: 1 });
+            acked.push(n);
+          } catch {
+            refused++;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 20 }, one));
+    })();
+    await until(() => acked.length >= 2000, '2000 acknowledged messages');
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    // Publishing goes on while node A is dead: refused (0x80) until the cluster takes its session over.
+    await until(() => refused > 0, 'a publish refused while node A is dead');
+    running = false;
+    await loading;
+    const ackedAtStop = [...acked];
+
+    const after = new Set<number>();
+    const present = await resume(b.ports.mqtt!, subOpts, (n) => after.add(n));
+    assert.equal(present, true, 'the session moved from the dead node');
+    const missing = (): number[] => ackedAtStop.filter((n) => !seenBefore.has(n) && !after.has(n));
+    await until(
+      () => missing().length === 0,
+      `every acknowledged message (missing ${missing().length}: ${missing().slice(0, 5).join(', ')}...)`,
+    );
+    // Once the cluster has dropped node A (none of its sessions is left), publishes are acknowledged again.
+    const end = Date.now() + 15_000;
+    for (;;) {
+      const ok = await pub.publishAsync('far/x', 'last', { qos: 1 }).then(
+        () => true,
+        () => false,
+      );
+      if (ok) break;
+      assert.ok(Date.now() < end, 'publishes are still refused 15 s after the takeover');
+      await new Promise((r) => setTimeout(r, 100));
+    }
   } finally {
     b.proc.kill('SIGTERM');
     await b.exited;

@@ -3,7 +3,7 @@
  * the harness of the cluster routing and takeover tests.
  */
 import type net from 'node:net';
-import { Broker, listenTcp } from '@thicket/broker';
+import { Broker, listenTcp, type BrokerStore } from '@thicket/broker';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { NatsLink } from '../src/cluster/nats-link.js';
@@ -27,16 +27,29 @@ export interface TwoNodes {
   close(): Promise<void>;
 }
 
-/** `maxPayload`: NATS's max_payload, so a test can publish what NATS refuses. */
-export async function startTwoNodes(opts: { maxPayload?: number } = {}): Promise<TwoNodes> {
+export interface TwoNodesOptions {
+  /** NATS's max_payload, so a test can publish what NATS refuses. */
+  maxPayload?: number;
+  /** Node A's broker store (a memory store otherwise). */
+  storeA?: BrokerStore;
+  /** How long a node waits for another's confirmation that it stored a message. */
+  confirmTimeoutMs?: number;
+}
+
+export async function startTwoNodes(opts: TwoNodesOptions = {}): Promise<TwoNodes> {
   const nats = await startNats({ maxPayload: opts.maxPayload });
-  const startNode = async (nodeId: string): Promise<BrokerNode> => {
-    const broker = new Broker({});
+  const startNode = async (nodeId: string, store?: BrokerStore): Promise<BrokerNode> => {
+    const broker = new Broker({ store });
     const { server, port } = await listenTcp(broker, { host: '127.0.0.1', port: 0 });
-    const link = await NatsLink.connect(broker, { servers: nats.url, nodeId, log: pino({ level: 'silent' }) });
+    const link = await NatsLink.connect(broker, {
+      servers: nats.url,
+      nodeId,
+      log: pino({ level: 'silent' }),
+      confirmTimeoutMs: opts.confirmTimeoutMs,
+    });
     return { broker, link, server, port };
   };
-  const a = await startNode('a');
+  const a = await startNode('a', opts.storeA);
   const b = await startNode('b');
   const clients: MqttClient[] = [];
   return {

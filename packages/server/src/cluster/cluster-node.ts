@@ -56,7 +56,8 @@ export class ClusterNode {
   /**
    * The persistent sessions of nodes that died (no heartbeat for the lease time) come to this node,
    * when it holds the orphans lease: their subscriptions draw messages again and their expiry runs.
-   * A dead node's message rows go once none of its sessions is left.
+   * A dead node's message rows go once none of its sessions is left, and so does its interest on
+   * every node (until then publishes its sessions need are refused rather than acknowledged).
    */
   async sweepOrphans(): Promise<number> {
     const { leases, engine } = this.opts;
@@ -68,8 +69,17 @@ export class ClusterNode {
         const rows = await engine.all<{ mount: string; client_id: string }>(
           engine.db.selectFrom('mqtt_sessions').select(['mount', 'client_id']).where('node', '=', dead).limit(ORPHANS_PER_SWEEP),
         );
-        for (const r of rows) if (await this.broker.moves.adoptOrphan(r.mount, r.client_id)) adopted++;
-        if (rows.length === 0) await engine.run(engine.db.deleteFrom('mqtt_messages').where('node', '=', dead));
+        let left = rows.length;
+        for (const r of rows) {
+          if (!(await this.broker.moves.adoptOrphan(r.mount, r.client_id))) continue;
+          adopted++;
+          left--;
+        }
+        // More may wait (the next sweep takes them), or one could not be taken.
+        if (rows.length === ORPHANS_PER_SWEEP || left > 0) continue;
+        await engine.run(engine.db.deleteFrom('mqtt_messages').where('node', '=', dead));
+        // Its sessions subscribe here now (announced before this): no node waits for its confirmations.
+        this.link.nodeGone(dead);
       }
       if (adopted > 0) this.opts.log.info({ sessions: adopted }, 'took over the sessions of nodes that died');
     } catch (err) {

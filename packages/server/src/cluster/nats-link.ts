@@ -11,10 +11,15 @@
  *   members; NATS hands each message to one of those nodes, including the origin itself.
  * - Retained messages: broadcast on a subject every node listens to, so each node's retained set is
  *   complete whatever its clients subscribe to (the origin stores them).
+ * - QoS 1/2 publishes: each node announces the filters its persistent sessions hold at QoS 1/2
+ *   (`_interest`, remote-interest.ts); the publisher's node asks the nodes whose such filters match
+ *   to confirm storing the message, and acknowledges its publisher only then (`_ack.<node>`,
+ *   confirmations.ts).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
   Message,
+  RemoteConfirmation,
   type Broker,
   type ClientInfo,
   type ClusterLink,
@@ -24,6 +29,8 @@ import {
 } from '@thicket/broker';
 import { connect, headers, type Msg, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from 'pino';
+import { Confirmations, OwedConfirmations } from './confirmations.js';
+import { LocalInterest, RemoteInterest, type InterestNote } from './remote-interest.js';
 import { filterToSubjects, subjectToTopic, topicToSubject } from './subjects.js';
 
 export interface NatsLinkOptions {
@@ -36,6 +43,8 @@ export interface NatsLinkOptions {
   /** The broker's rows in the shared database: where persistent sessions move between nodes from. */
   sessions?: SessionRows;
   log: Logger;
+  /** How long another node has to confirm storing a QoS 1/2 message before its publisher is refused. */
+  confirmTimeoutMs?: number;
 }
 
 /** What moving a persistent session needs of the broker's store (PostgresStore). */
@@ -47,6 +56,13 @@ export interface SessionRows {
 
 /** How long a node waits for the holder of a session to let go before it takes it anyway (the holder is gone). */
 const RELEASE_WAIT_MS = 2000;
+const CONFIRM_TIMEOUT_MS = 5000;
+/** A confirmation this late makes the node ask whether the other one is there at all. */
+const PROBE_AFTER_MS = 1000;
+const PROBE_TIMEOUT_MS = 1000;
+const SWEEP_EVERY_MS = 200;
+/** Each node's snapshot of its interest goes out this often as well: it heals whatever announcement NATS lost. */
+const SNAPSHOT_EVERY_MS = 30_000;
 
 /** What travels in the `m` header beside the payload. */
 interface Meta {
@@ -61,6 +77,8 @@ interface Meta {
   e?: number;
   /** Publisher's client id (No Local). */
   i?: string;
+  /** The origin waits for a confirmation that the message is stored. */
+  k?: 1;
   /** MQTT 5 properties, correlation data in base64. */
   p?: Omit<MessageProperties, 'correlationData'> & { correlationData?: string };
 }
@@ -84,6 +102,14 @@ export class NatsLink implements ClusterLink {
   private leave: (() => void) | undefined;
   /** Messages taken from other nodes (plain and shared), for tests and metrics. */
   received = 0;
+  /** This node's plain filters and the other nodes', for confirmations. */
+  private readonly local: LocalInterest;
+  readonly remote: RemoteInterest;
+  readonly confirmations: Confirmations;
+  private readonly owed: OwedConfirmations;
+  private readonly probing = new Set<string>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private resyncAsked = false;
   /** Messages NATS refused to carry to the other nodes. */
   notForwarded = 0;
   private lastForwardLog = 0;
@@ -96,6 +122,10 @@ export class NatsLink implements ClusterLink {
   ) {
     this.origin = `${opts.nodeId}/${randomUUID()}`;
     this.prefix = opts.prefix ?? 'thicket';
+    this.local = new LocalInterest(this.origin, opts.nodeId);
+    this.confirmations = new Confirmations({ timeoutMs: opts.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS, probeAfterMs: PROBE_AFTER_MS });
+    this.remote = new RemoteInterest(this.origin, (origin) => this.confirmations.forget(origin));
+    this.owed = new OwedConfirmations((origin, seq) => this.confirm(origin, seq));
   }
 
   /** Connects to NATS and joins the broker to the cluster. */
@@ -116,6 +146,16 @@ export class NatsLink implements ClusterLink {
     nc.subscribe(`${link.prefix}_connected`, { callback: (err, m) => (err ? undefined : link.onConnected(m)) });
     nc.subscribe(`${link.prefix}_release.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onRelease(m)) });
     nc.subscribe(`${link.prefix}_released.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onReleased(m)) });
+    nc.subscribe(`${link.prefix}_interest`, { callback: (err, m) => (err ? undefined : link.onInterest(m)) });
+    nc.subscribe(`${link.prefix}_ack.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onConfirmed(m)) });
+    // Known to the others (empty, numbered 0) before the restored sessions' filters are announced.
+    link.announce(link.local.snapshot());
+    link.announce({ o: link.origin, n: opts.nodeId, hello: 1 });
+    link.timers.push(
+      setInterval(() => link.sweepConfirmations(), SWEEP_EVERY_MS),
+      setInterval(() => link.announce(link.local.snapshot()), SNAPSHOT_EVERY_MS),
+    );
+    for (const t of link.timers) t.unref();
     const connected = (client: ClientInfo): void => link.announceConnected(client);
     broker.on('client:connected', connected);
     const leave = broker.joinCluster(link);
@@ -134,8 +174,10 @@ export class NatsLink implements ClusterLink {
     return n;
   }
 
-  forward(mount: string, msg: Message): void {
+  forward(mount: string, msg: Message, confirm = false): RemoteConfirmation | undefined {
     const meta: Meta = { o: this.origin, s: ++this.seq, q: msg.qos, c: msg.createdAt };
+    const confirming = confirm && msg.qos > 0 && !this.remote.empty ? this.remote.matching(mount, msg.topic) : [];
+    if (confirming.length > 0) meta.k = 1;
     if (msg.retain) meta.r = 1;
     if (msg.expiresAt !== 0) meta.e = msg.expiresAt;
     if (msg.origin !== undefined) meta.i = msg.origin;
@@ -151,6 +193,8 @@ export class NatsLink implements ClusterLink {
     try {
       this.nc.publish(topicToSubject(this.prefix, mount, msg.topic), msg.payload, { headers: h });
       if (msg.retain) this.nc.publish(`${this.prefix}_retained.${topicToSubject('m', mount, msg.topic)}`, msg.payload, { headers: h });
+      // Registered after the publish, before any answer can arrive (NATS calls back on a later turn).
+      return confirming.length > 0 ? this.confirmations.expect(confirming, meta.s) : undefined;
     } catch (err) {
       this.notForwarded++;
       const now = Date.now();
@@ -158,7 +202,16 @@ export class NatsLink implements ClusterLink {
         this.lastForwardLog = now;
         this.opts.log.warn({ err: (err as Error).message, topic: msg.topic }, 'a message could not be forwarded to the other nodes');
       }
+      if (confirming.length === 0) return undefined;
+      // The nodes that needed it never got it: its publisher is not acknowledged.
+      const failed = new RemoteConfirmation();
+      failed.settle(false);
+      return failed;
     }
+  }
+
+  durableInterest(mount: string, filter: string, present: boolean): void {
+    this.announce(this.local.change(mount, filter, present));
   }
 
   interest(mount: string, filter: string, group: string | undefined, present: boolean): void {
@@ -197,6 +250,9 @@ export class NatsLink implements ClusterLink {
   }
 
   async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    // Filters still held here belong to persistent sessions the cluster must take over first.
+    if (!this.nc.isClosed()) this.announce({ o: this.origin, n: this.opts.nodeId, bye: 1, p: this.local.size > 0 });
     this.leave?.();
     this.leave = undefined;
     this.subs.clear();
@@ -283,6 +339,81 @@ export class NatsLink implements ClusterLink {
     if (at === undefined) return;
     this.received++;
     this.broker.routeFromCluster(at.mount, this.message(at.topic, m, meta));
+    // Confirmed once what was stored for it commits; through the store even when nothing was, so
+    // that confirmations (cumulative) go out in the order of the messages.
+    if (meta.k === 1) this.broker.store.afterCommit(() => this.owed.add(meta.o, meta.s));
+  }
+
+  /** Announces a change of this node's interest (or a snapshot, hello, bye, gone) to every node. */
+  private announce(note: InterestNote): void {
+    try {
+      this.nc.publish(`${this.prefix}_interest`, JSON.stringify(note));
+    } catch (err) {
+      // Healed by the next snapshot (every SNAPSHOT_EVERY_MS, and after NATS reconnects).
+      this.opts.log.warn({ err: (err as Error).message }, "could not announce this node's subscriptions to the cluster");
+    }
+  }
+
+  private onInterest(m: Msg): void {
+    const note = this.parse<InterestNote>(m);
+    if (!note || typeof note !== 'object') return;
+    if ('hello' in note && note.o !== this.origin) this.announce(this.local.snapshot());
+    let outcome: 'ok' | 'resync';
+    try {
+      outcome = this.remote.apply(note);
+    } catch {
+      this.opts.log.warn({ subject: m.subject }, 'a malformed announcement of subscriptions was ignored');
+      return;
+    }
+    if (outcome === 'resync' && !this.resyncAsked) {
+      // Asked once per turn of the event loop: every node answers a hello with its snapshot.
+      this.resyncAsked = true;
+      setImmediate(() => {
+        this.resyncAsked = false;
+        this.announce({ o: this.origin, n: this.opts.nodeId, hello: 1 });
+      });
+    }
+  }
+
+  /**
+   * The sessions of a node that died were taken over (by this node, which holds the orphans lease):
+   * every node drops its interest, whose confirmations the dead node can no longer give.
+   */
+  nodeGone(nodeId: string): void {
+    const note: InterestNote = { gone: nodeId };
+    this.remote.apply(note);
+    this.announce(note);
+  }
+
+  /** Tells `origin` that its messages up to `seq` that reached this node are stored. */
+  private confirm(origin: string, seq: number): void {
+    const node = origin.slice(0, origin.lastIndexOf('/'));
+    try {
+      this.nc.publish(`${this.prefix}_ack.${node}`, JSON.stringify({ o: origin, b: this.origin, s: seq }));
+    } catch {
+      // Without NATS the origin times out and its publisher sends again.
+    }
+  }
+
+  private onConfirmed(m: Msg): void {
+    const ack = this.parse<{ o: string; b: string; s: number }>(m);
+    if (ack && ack.o === this.origin && typeof ack.b === 'string' && typeof ack.s === 'number') this.confirmations.confirmed(ack.b, ack.s);
+  }
+
+  /** Times out late confirmations, and asks late nodes whether they are there (a dead one fails new waits at once). */
+  private sweepConfirmations(): void {
+    for (const origin of this.confirmations.sweep()) {
+      const node = this.remote.nodeOf(origin);
+      if (node === undefined || this.probing.has(origin)) continue;
+      this.probing.add(origin);
+      this.nc
+        .request(`${this.prefix}_node.${node}`, '', { timeout: PROBE_TIMEOUT_MS })
+        .then(
+          () => undefined,
+          () => this.confirmations.unanswered(origin),
+        )
+        .finally(() => this.probing.delete(origin));
+    }
   }
 
   private onShared(m: Msg, mount: string, filter: string, group: string): void {
@@ -327,7 +458,12 @@ export class NatsLink implements ClusterLink {
   private async watch(): Promise<void> {
     for await (const s of this.nc.status()) {
       if (s.type === 'disconnect') this.disconnected = true;
-      else if (s.type === 'reconnect') this.disconnected = false;
+      else if (s.type === 'reconnect') {
+        this.disconnected = false;
+        // Announcements may have been lost meanwhile: everyone's snapshot again.
+        this.announce(this.local.snapshot());
+        this.announce({ o: this.origin, n: this.opts.nodeId, hello: 1 });
+      }
       if (s.type === 'disconnect' || s.type === 'reconnect') this.opts.log.warn({ nats: String(s.data) }, `cluster link ${s.type}`);
     }
   }

@@ -83,8 +83,11 @@ async function ensureTable(engine: SqlEngine): Promise<void> {
       .addColumn('value', 'text', (c) => c.notNull())
       .execute();
   } catch (err) {
-    // Two nodes creating it at the same moment: PostgreSQL reports the loser's type as a duplicate.
-    if (!isUniqueViolation(err)) throw err;
+    // Two nodes creating it at the same moment: IF NOT EXISTS is not atomic in PostgreSQL, and the
+    // loser hears of the winner's row type as a unique violation (23505), a duplicate object
+    // (42710) or a duplicate table (42P07), depending on where the two crossed.
+    const code = (err as { code?: unknown } | null)?.code;
+    if (!isUniqueViolation(err) && code !== '42710' && code !== '42P07') throw err;
   }
 }
 
