@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { IoTClient } from '@aws-sdk/client-iot';
-import { parseCredentialsFile, type AccessKey } from '@thicket/server';
+import { parseCredentialsFile, type AccessKey } from '@thicket/server/client';
 
 export interface ApiOptions {
   endpoint: string;

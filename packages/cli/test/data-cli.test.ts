@@ -88,4 +88,9 @@ test('refusals are one readable line', async () => {
   assert.match(await fails('data', 'query', 'DELETE FROM env'), /^thicket: InvalidRequestException: Only queries that read are allowed/);
   assert.match(await fails('data', 'query', 'SELECT 1', '--database', 'nope'), /ResourceNotFoundException: Database 'nope' does not exist/);
   assert.match(await fails('data', 'query', 'SELECT 1', '--format', 'xml'), /--format must be one of table, json, csv/);
+  assert.match(
+    await fails('data', 'query', 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c', '--timeout', '1'),
+    /^thicket: InvalidRequestException: The query ran longer than 1 seconds and was stopped\n$/,
+  );
+  assert.match(await fails('data', 'query', 'SELECT 1', '--timeout', '3600'), /Value '3600' at 'timeoutSeconds' failed to satisfy constraint/);
 });

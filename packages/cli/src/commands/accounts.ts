@@ -1,6 +1,6 @@
 /** `thicket accounts` and `thicket keys`: accounts (namespaces' owners) and their access keys. */
 import type { Command } from 'commander';
-import { adminRequest } from '@thicket/server';
+import { adminRequest } from '@thicket/server/client';
 import { apiOptions, credentials, type ApiOptions } from '../api-client.js';
 import { print, table } from '../output.js';
 

@@ -3,7 +3,7 @@
  * region (rows written by dynamoDBv2 and timestream actions), through `POST /_thicket/data/query`.
  */
 import type { Command } from 'commander';
-import { adminRequest } from '@thicket/server';
+import { adminRequest } from '@thicket/server/client';
 import { apiOptions, credentials, readable, type ApiOptions } from '../api-client.js';
 import { numberOption, textArgument } from '../arguments.js';
 
@@ -68,6 +68,7 @@ async function post<T>(o: ApiOptions, path: string, body: unknown): Promise<T> {
 interface QueryOptions extends ApiOptions {
   database?: string;
   limit?: string;
+  timeout?: string;
   format: string;
 }
 
@@ -80,6 +81,7 @@ export function registerData(program: Command): void {
   )
     .option('--database <name>', 'the database: an embedded one (default "default") or a configured PostgreSQL database')
     .option('--limit <rows>', 'the most rows to return (the server caps it)')
+    .option('--timeout <seconds>', 'stop the query after this long (the server caps it at rules.queryTimeoutSeconds)')
     .option('--format <format>', `output: ${FORMATS.join(', ')}`, 'table')
     .action(async (sql: string, o: QueryOptions) => {
       if (!(FORMATS as readonly string[]).includes(o.format))
@@ -88,6 +90,7 @@ export function registerData(program: Command): void {
         query: textArgument(sql),
         database: o.database,
         limit: numberOption(o.limit, '--limit'),
+        timeoutSeconds: numberOption(o.timeout, '--timeout'),
       });
       if (o.json) {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');

@@ -14,7 +14,7 @@ import {
   type IoTClient,
 } from '@aws-sdk/client-iot';
 import { paginateListDomainConfigurations } from '@aws-sdk/client-iot';
-import { adminRequest, type AdminRequest } from '@thicket/server';
+import { adminRequest, type AdminRequest } from '@thicket/server/client';
 import { apiOptions, credentials, withClient, type ApiOptions } from '../api-client.js';
 import { fields, print, table } from '../output.js';
 

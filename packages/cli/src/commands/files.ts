@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { adminRequest, responseError, signedUpload, type AdminRequest, type FileInfo } from '@thicket/server';
+import { adminRequest, responseError, signedUpload, type AdminRequest, type FileInfo } from '@thicket/server/client';
 import { apiOptions, credentials, withApi, type ApiOptions } from '../api-client.js';
 import { fields, print, table } from '../output.js';
 import { all } from './registry.js';

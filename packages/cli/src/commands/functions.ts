@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { adminRequest, type FunctionView } from '@thicket/server';
+import { adminRequest, type FunctionView } from '@thicket/server/client';
 import { apiOptions, credentials, readable, type ApiOptions } from '../api-client.js';
 import { jsonArgument, numberOption } from '../arguments.js';
 import { fields, print, table } from '../output.js';

@@ -10,7 +10,7 @@ import {
   ListRoleAliasesCommand,
   UpdateRoleAliasCommand,
 } from '@aws-sdk/client-iot';
-import { adminRequest } from '@thicket/server';
+import { adminRequest } from '@thicket/server/client';
 import { apiOptions, credentials, readable, withClient, type ApiOptions } from '../api-client.js';
 import { numberOption, textArgument } from '../arguments.js';
 import { fields, print, table } from '../output.js';

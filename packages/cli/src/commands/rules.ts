@@ -16,7 +16,7 @@ import {
   ListTopicRulesCommand,
   type TopicRuleListItem,
 } from '@aws-sdk/client-iot';
-import { adminRequest } from '@thicket/server';
+import { adminRequest } from '@thicket/server/client';
 import { apiOptions, credentials, readable, withClient, type ApiOptions } from '../api-client.js';
 import { jsonArgument, namedValues, textArgument } from '../arguments.js';
 import { fields, print, table } from '../output.js';

@@ -1,6 +1,6 @@
 /** `thicket serve`: runs the platform until SIGTERM/SIGINT. */
 import type { Command } from 'commander';
-import { configFromEnv, configFromFile, createLogger, resolveConfig, startServer, type ConfigInput } from '@thicket/server';
+import type { ConfigInput } from '@thicket/server';
 import { banner } from '../banner.js';
 import { logOutput } from '../log-output.js';
 import { settleHeap } from '../runtime-tuning.js';
@@ -87,6 +87,8 @@ export function registerServe(program: Command): void {
     .option('--cluster <url...>', 'NATS servers (nats://HOST:PORT) linking this node to the others sharing --database')
     .option('--node-id <name>', "this node's name in the cluster (default: the host name)")
     .action(async (flags: ServeFlags) => {
+      // Loaded here, not at the top: every other command would pay for loading the whole server.
+      const { configFromEnv, configFromFile, createLogger, resolveConfig, startServer } = await import('@thicket/server');
       const fromFlags: ConfigInput = {
         host: flags.host,
         mqttPort: flags.mqttPort,

@@ -7,7 +7,7 @@ import {
   ListNamedShadowsForThingCommand,
   UpdateThingShadowCommand,
 } from '@aws-sdk/client-iot-data-plane';
-import { responseError, signedFetch } from '@thicket/server';
+import { responseError, signedFetch } from '@thicket/server/client';
 import { apiOptions, credentials, readable, withApi, type ApiOptions } from '../api-client.js';
 import { jsonArgument } from '../arguments.js';
 import { print } from '../output.js';

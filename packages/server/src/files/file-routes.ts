@@ -6,9 +6,9 @@
 import type { ApiRoute } from '../api/aws-api.js';
 import { decodeToken, encodeToken, pageSize } from '../api/pagination.js';
 import { invalidRequest } from '../aws/errors.js';
+import { FILES_PATH } from './files-path.js';
 import { checkExpiresInSec, DEFAULT_URL_EXPIRY_SEC, type FileService } from './file-service.js';
 
-export const FILES_PATH = '/_thicket/files';
 
 function expiresInSec(raw: string | undefined): number {
   if (raw === undefined || raw === '') return DEFAULT_URL_EXPIRY_SEC;

@@ -12,7 +12,7 @@ import type { AccountStore } from '../accounts/account-store.js';
 import { authenticate, firstValue, replyWithError } from '../api/aws-api.js';
 import { AwsError, invalidRequest, sendAwsError } from '../aws/errors.js';
 import { byteRange } from './byte-range.js';
-import { FILES_PATH } from './file-routes.js';
+import { FILES_PATH } from './files-path.js';
 import type { FileService } from './file-service.js';
 
 export interface FileTransferDeps {

@@ -7,7 +7,8 @@ export {
   type PresignOptions,
   type UploadOptions,
 } from './file-service.js';
-export { fileRoutes, FILES_PATH } from './file-routes.js';
+export { fileRoutes } from './file-routes.js';
+export { FILES_PATH } from './files-path.js';
 export { registerFileTransfer, type FileTransferDeps } from './file-transfer.js';
 export { fileReferences } from './placeholders.js';
 export { URL_SECRET_FILE } from './url-signing.js';

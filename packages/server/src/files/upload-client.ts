@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import { signedHeaders, type AdminRequest } from '../accounts/admin-client.js';
-import { FILES_PATH } from './file-routes.js';
+import { FILES_PATH } from './files-path.js';
 
 export interface Upload {
   content: AsyncIterable<Uint8Array>;

@@ -1,5 +1,5 @@
 /**
- * Thicket's data API: `POST /_thicket/data/query` {query, database?, limit?} runs a read-only SQL
+ * Thicket's data API: `POST /_thicket/data/query` {query, database?, limit?, timeoutSeconds?} runs a read-only SQL
  * query over the caller's own rule tables (SigV4 like the other `/_thicket` APIs; a read-only key
  * may call it) and answers {database, columns, rows, truncated}; `POST /_thicket/data/tables`
  * {database?} lists the caller's tables and their columns.

@@ -39,6 +39,17 @@ export interface QueryRequest {
   query?: unknown;
   database?: unknown;
   limit?: unknown;
+  timeoutSeconds?: unknown;
+}
+
+/** A request field that may narrow a server limit, never widen it. */
+function withinLimit(value: unknown, field: string, max: number, fallback: number): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max)
+    throw invalidRequest(
+      `1 validation error detected: Value '${String(value)}' at '${field}' failed to satisfy constraint: Member must be a whole number from 1 to ${max}`,
+    );
+  return value;
 }
 
 export interface TableDescription {
@@ -110,16 +121,9 @@ export class Telemetry implements TableWriter {
   /** Runs a read-only query over the tables of `ns` in one database. */
   async query(ns: Namespace, body: QueryRequest): Promise<QueryResult & { database: string }> {
     const database = databaseOf(body);
-    const max = this.settings.queryMaxRows;
-    let limit = Math.min(1000, max);
-    if (body.limit !== undefined && body.limit !== null) {
-      if (typeof body.limit !== 'number' || !Number.isInteger(body.limit) || body.limit < 1 || body.limit > max)
-        throw invalidRequest(
-          `1 validation error detected: Value '${String(body.limit)}' at 'limit' failed to satisfy constraint: Member must be a whole number from 1 to ${max}`,
-        );
-      limit = body.limit;
-    }
-    const timeoutMs = this.settings.queryTimeoutSeconds * 1000;
+    const { queryMaxRows, queryTimeoutSeconds } = this.settings;
+    const limit = withinLimit(body.limit, 'limit', queryMaxRows, Math.min(1000, queryMaxRows));
+    const timeoutMs = withinLimit(body.timeoutSeconds, 'timeoutSeconds', queryTimeoutSeconds, queryTimeoutSeconds) * 1000;
     const p = this.postgres.get(database);
     if (p) {
       const refused = this.refusal(ns, database);
