@@ -28,7 +28,7 @@ import { shareIdentity } from './cluster/shared-identity.js';
 import { Leases } from './cluster/leases.js';
 import { randomUUID } from 'node:crypto';
 import { NO_SESSION_TICKETS } from './domains/tls-contexts.js';
-import { openDatabase } from './store/database.js';
+import { openDatabase, settle } from './store/database.js';
 import { publicUrls } from './api/endpoint-routes.js';
 
 export interface ServerPorts {
@@ -103,7 +103,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     : undefined;
   const store: BrokerStore =
     pgStore ??
-    (config.ephemeral || !db ? new MemoryStore() : new SqliteStore(db, { fsync: config.fsync, commitDelayMs: config.commitDelayMs }));
+    (config.ephemeral || !db ? new MemoryStore() : new SqliteStore(db, { fsync: config.fsync, commitDelayMs: config.commitDelayMs, settle: () => settle(db) }));
   const devPolicy = config.devPolicy === null ? undefined : readDevPolicy(config.devPolicy);
   const platform = await createPlatform({
     db,
@@ -267,7 +267,8 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       await leases?.stop();
       await Promise.all(closed);
       for (const a of apps) await a.close();
-      if (config.database) await engine.close();
+      // On SQLite: the last group of the stores' writes commits.
+      await engine.close();
       if (db?.open) db.close();
       if (config.ephemeral) rmSync(dataDir, { recursive: true, force: true });
       log.info('stopped');

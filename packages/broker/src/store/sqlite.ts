@@ -67,6 +67,12 @@ export interface SqliteStoreOptions {
    * cost of acknowledgement latency.
    */
   commitDelayMs?: number;
+  /**
+   * Ends a transaction that another user of a shared database holds open across turns of the
+   * event loop (the server's group commit), so that this store's batch commits on its own and its
+   * acknowledgements never go out before a commit that has not happened.
+   */
+  settle?: () => void;
 }
 
 export class SqliteStore implements BrokerStore {
@@ -76,6 +82,7 @@ export class SqliteStore implements BrokerStore {
   private scheduled = false;
   private readonly ownsDb: boolean;
   private readonly commitDelayMs: number;
+  private readonly settle: () => void;
   private readonly stmt;
   private readonly commit: (ops: Op[]) => void;
 
@@ -84,6 +91,7 @@ export class SqliteStore implements BrokerStore {
     this.db = typeof db === 'string' ? new Database(db) : db;
     this.ownsDb = typeof db === 'string';
     this.commitDelayMs = options.commitDelayMs ?? 0;
+    this.settle = options.settle ?? (() => {});
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.fsync ? 'FULL' : 'NORMAL'}`);
     this.db.exec(SCHEMA);
@@ -263,6 +271,7 @@ export class SqliteStore implements BrokerStore {
     const callbacks = this.callbacks;
     this.ops = [];
     this.callbacks = [];
+    this.settle();
     if (ops.length > 0) this.commit(ops);
     for (const cb of callbacks) cb();
   }

@@ -13,8 +13,12 @@ declare module '../platform/capability.js' {
   }
 }
 
-/** Device requests served at once on PostgreSQL, where each waits for the database's answers. */
-const PG_REQUESTS_AT_ONCE = 64;
+/**
+ * Device requests served at once: each waits for the database's answers (on SQLite for the group
+ * commit its write joins), so enough of them must be in flight to fill a commit; with no bound at
+ * all, a thousand requests interleaved at their awaits each hold their state across all the others.
+ */
+const REQUESTS_AT_ONCE = 64;
 
 export const jobsCapability = defineCapability(
   'jobs',
@@ -43,7 +47,7 @@ export const jobsCapability = defineCapability(
       clock: Date.now,
       expireDue: () => jobs.expireDue(),
       things: jobs.things,
-      limiter: new Limiter(ctx.sql.dialect === 'sqlite' ? 1 : PG_REQUESTS_AT_ONCE),
+      limiter: new Limiter(REQUESTS_AT_ONCE),
     });
     // A deleted thing leaves its executions; a thing joining a group joins its continuous jobs. Each
     // runs after the registry's change, in the thing's order, and never rejects (failures are logged).

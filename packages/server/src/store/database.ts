@@ -48,6 +48,29 @@ export function inTransaction<T>(db: Db, fn: () => T): T {
 
 const committed = new WeakMap<Db, Array<() => void>>();
 
+/** Runs (or, after a rollback, drops) the afterCommit work of a transaction opened with BEGIN rather than `inTransaction`. */
+export function afterManualCommit(db: Db, didCommit: boolean): void {
+  const after = committed.get(db);
+  committed.delete(db);
+  if (didCommit && after) for (const f of after) f();
+}
+
+const settlers = new WeakMap<Db, () => void>();
+
+/**
+ * Registers how to end the transaction a store holds open across turns of the event loop (the SQL
+ * engine's group commit), so that `settle` can end it before something that must not join it.
+ */
+export function holdOpen(db: Db, settle: (() => void) | undefined): void {
+  if (settle) settlers.set(db, settle);
+  else settlers.delete(db);
+}
+
+/** Commits the transaction held open on `db`, if any: before the database closes, and before writers that commit on their own. */
+export function settle(db: Db): void {
+  settlers.get(db)?.();
+}
+
 /**
  * Runs `fn` once the transaction now open on `db` has committed (at once when none is open), and
  * never if it rolls back: what a change publishes must not be seen before the change is durable.
