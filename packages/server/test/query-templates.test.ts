@@ -33,3 +33,18 @@ test('a build that does not bind an argument as a value is refused', () => {
   const unused = template((db, _x: string) => db.selectFrom('t').selectAll());
   assert.throws(() => unused(engine, 'a'), /argument 0 is not a bound value/);
 });
+
+test('a template may bind hundreds of values (a multi-row insert), each in its place', async () => {
+  const engine = sqliteEngine(openDatabase(null));
+  await engine.db.schema.createTable('m').addColumn('a', 'text').addColumn('b', 'integer').execute();
+  const rows = 300;
+  const insert = template((db, ...flat: unknown[]) =>
+    db.insertInto('m').values(Array.from({ length: rows }, (_, i) => ({ a: flat[2 * i] as string, b: flat[2 * i + 1] as number }))),
+  );
+  const values = (tag: string) => Array.from({ length: rows }, (_, i) => [`${tag}${i}`, i]).flat();
+  await engine.run(insert(engine, ...values('x')));
+  await engine.run(insert(engine, ...values('y')));
+  const got = await engine.all<{ a: string; b: number }>(engine.db.selectFrom('m').select(['a', 'b']).where('b', '=', 299));
+  assert.deepEqual(got.map((r) => r.a).sort(), ['x299', 'y299']);
+  assert.equal((await engine.first<{ n: number }>(engine.db.selectFrom('m').select((eb) => eb.fn.countAll<number>().as('n'))))!.n, 600);
+});

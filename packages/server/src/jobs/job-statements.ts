@@ -7,7 +7,7 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import type { Namespace } from '../accounts/namespace.js';
 import type { SqlEngine, Statement } from '../store/sql/engine.js';
-import { template } from '../store/sql/query-templates.js';
+import { template, type Template } from '../store/sql/query-templates.js';
 import { deadlineOf, type ExecutionRecord } from './job-types.js';
 
 /** What is written with a job's change, in the same batch, only if the job's write applies. */
@@ -112,49 +112,87 @@ export function related(db: Db, ns: Namespace, jobId: string, change: JobChange,
 
 const deadlineColumn = (e: ExecutionRecord): number | null => (e.status === 'IN_PROGRESS' ? (deadlineOf(e) ?? null) : null);
 
-/**
- * New executions of distinct things (each number must be free) while `guard` holds, a few hundred per
- * statement; each seq follows its thing's latest, given by the database. Each statement returns the
- * thing, number, seq and record text of the rows it stored.
- */
 /** How many executions one statement of executionInserts creates at most. */
 export const EXECUTIONS_PER_STATEMENT = 200;
 
-export function executionInserts(db: Db, ns: Namespace, es: readonly ExecutionRecord[], guard: Guard): Statement[] {
-  return [...chunks(es, EXECUTIONS_PER_STATEMENT)].map((part) => {
-    const v = sql.join(
-      part.map(
-        (e) =>
-          sql`(${e.thingName}, cast(${e.executionNumber} as bigint), ${e.status}, cast(${deadlineColumn(e)} as bigint), ${JSON.stringify(e)})`,
-      ),
+/** Values bound per row of executionInserts. */
+const PER_ROW = 5;
+
+/**
+ * The insert of `rows` executions while the job's row holds a text, compiled once per row count
+ * (building and compiling a 200-row insert took longer than SQLite takes to run it). Arguments: the
+ * account, region, job id and job text, then each row's thing, number, status, deadline and record.
+ */
+const insertsOf = new Map<number, Template<unknown[], unknown>>();
+function insertTemplate(rows: number): Template<unknown[], unknown> {
+  let t = insertsOf.get(rows);
+  if (!t)
+    insertsOf.set(
+      rows,
+      (t = template((db, accountId, region, jobId, jobText, ...flat: unknown[]) => {
+        const v = sql.join(
+          Array.from({ length: rows }, (_, i) => {
+            const [thing, n, status, deadline, record] = flat.slice(i * PER_ROW, (i + 1) * PER_ROW);
+            return sql`(${thing}, cast(${n} as bigint), ${status}, cast(${deadline} as bigint), ${record})`;
+          }),
+        );
+        return db
+          .insertInto('job_executions')
+          .columns(['account_id', 'region', 'job_id', 'thing_name', 'execution_number', 'status', 'seq', 'deadline', 'record'])
+          .expression(
+            db
+              .selectFrom(sql`(values ${v})`.as('v'))
+              .select((eb) => [
+                sql.val(accountId).as('a'),
+                sql.val(region).as('r'),
+                sql.val(jobId).as('j'),
+                sql<string>`v.column1`.as('t'),
+                sql<number>`v.column2`.as('n'),
+                sql<string>`v.column3`.as('s'),
+                eb
+                  .selectFrom('job_executions as x')
+                  .select(sql<number>`coalesce(max(x.seq), 0) + 1`.as('q'))
+                  .where('x.account_id', '=', accountId)
+                  .where('x.region', '=', region)
+                  .whereRef('x.thing_name', '=', sql.ref('v.column1'))
+                  .as('q'),
+                sql<number>`v.column4`.as('d'),
+                sql<string>`v.column5`.as('record'),
+              ])
+              .where((eb) =>
+                eb.exists(
+                  db
+                    .selectFrom('jobs')
+                    .select('job_id')
+                    .where('account_id', '=', accountId)
+                    .where('region', '=', region)
+                    .where('job_id', '=', jobId)
+                    .where('record', '=', jobText),
+                ),
+              ),
+          )
+          .returning(['thing_name', 'execution_number', 'seq', 'record']);
+      })),
     );
-    return db
-      .insertInto('job_executions')
-      .columns(['account_id', 'region', 'job_id', 'thing_name', 'execution_number', 'status', 'seq', 'deadline', 'record'])
-      .expression(
-        db
-          .selectFrom(sql`(values ${v})`.as('v'))
-          .select((eb) => [
-            sql.val(ns.accountId).as('a'),
-            sql.val(ns.region).as('r'),
-            sql.val(part[0]!.jobId).as('j'),
-            sql<string>`v.column1`.as('t'),
-            sql<number>`v.column2`.as('n'),
-            sql<string>`v.column3`.as('s'),
-            eb
-              .selectFrom('job_executions as x')
-              .select(sql<number>`coalesce(max(x.seq), 0) + 1`.as('q'))
-              .where('x.account_id', '=', ns.accountId)
-              .where('x.region', '=', ns.region)
-              .whereRef('x.thing_name', '=', sql.ref('v.column1'))
-              .as('q'),
-            sql<number>`v.column4`.as('d'),
-            sql<string>`v.column5`.as('record'),
-          ])
-          .where(guard),
-      )
-      .returning(['thing_name', 'execution_number', 'seq', 'record']);
-  });
+  return t;
+}
+
+/**
+ * New executions of distinct things of one job (each number must be free) while the job's row holds
+ * `jobText`, a few hundred per statement; each seq follows its thing's latest, given by the
+ * database. Each statement returns the thing, number, seq and record text of the rows it stored.
+ */
+export function executionInserts(engine: SqlEngine, ns: Namespace, es: readonly ExecutionRecord[], jobText: string): Statement[] {
+  return [...chunks(es, EXECUTIONS_PER_STATEMENT)].map((part) =>
+    insertTemplate(part.length)(
+      engine,
+      ns.accountId,
+      ns.region,
+      part[0]!.jobId,
+      jobText,
+      ...part.flatMap((e) => [e.thingName, e.executionNumber, e.status, deadlineColumn(e), JSON.stringify(e)]),
+    ),
+  );
 }
 
 /** Items in groups small enough for one statement (or an IN list) on either engine. */

@@ -195,7 +195,7 @@ export class JobStore {
     const statements: Statement[] = [
       jobWhere(db.updateTable('jobs').set({ record: text }), ns, job.jobId).where('record', '=', before),
       ...related(db, ns, job.jobId, change, holds),
-      ...executionInserts(db, ns, creates, holds),
+      ...executionInserts(this.sql, ns, creates, text),
       ...updates.map((e) => executionUpdate(db, ns, e, this.textOf(e), holds)),
     ];
     let results;

@@ -19,8 +19,20 @@ interface Compiled {
   compiled: CompiledQuery;
 }
 
-/** Stand-ins no argument of a real call can be equal to (compared by identity). */
-const standIns = Array.from({ length: 32 }, (_, i) => `\u0000thicket-template-argument-${i}\u0000`);
+/** A template's arguments at most: a multi-row insert binds a few per row. */
+const MAX_ARGUMENTS = 2048;
+
+/** Stand-ins no argument of a real call can be equal to, made as templates need them. */
+const standIns: string[] = [];
+const standInIndex = new Map<string, number>();
+function standInsFor(n: number): string[] {
+  for (let i = standIns.length; i < n; i++) {
+    const s = `\u0000thicket-template-argument-${i}\u0000`;
+    standIns.push(s);
+    standInIndex.set(s, i);
+  }
+  return standIns.slice(0, n);
+}
 
 export type Template<A extends unknown[], R> = (engine: SqlEngine, ...args: A) => CompiledQuery<R>;
 
@@ -30,11 +42,11 @@ export function template<A extends unknown[], R>(build: (db: Kysely<any>, ...arg
   return (engine, ...args) => {
     let c = byEngine.get(engine);
     if (!c) {
-      if (args.length > standIns.length) throw new Error(`a query template takes at most ${standIns.length} arguments`);
-      const compiled = build(engine.db, ...(standIns.slice(0, args.length) as A)).compile();
+      if (args.length > MAX_ARGUMENTS) throw new Error(`a query template takes at most ${MAX_ARGUMENTS} arguments`);
+      const compiled = build(engine.db, ...(standInsFor(args.length) as A)).compile();
       const slots: Slot[] = compiled.parameters.map((p) => {
-        const i = standIns.indexOf(p as string);
-        return i >= 0 ? { arg: i } : { value: p };
+        const i = typeof p === 'string' ? standInIndex.get(p) : undefined;
+        return i !== undefined ? { arg: i } : { value: p };
       });
       const used = new Set(slots.flatMap((s) => ('arg' in s ? [s.arg] : [])));
       for (let i = 0; i < args.length; i++)
