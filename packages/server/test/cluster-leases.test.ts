@@ -57,6 +57,19 @@ test('one node at a time holds a lease; stopping hands it over at once', async (
   assert.equal(a.leases.holds('jobs'), false);
 });
 
+test('stopping while a renewal is under way: the stopped node holds nothing and another takes the lease at once', async () => {
+  const url = await pg.createDatabase('leases_stop_race');
+  const a = await member(url, 'a');
+  const b = await member(url, 'b', 60_000);
+  // The first ask starts a write that is still under way when stop is called.
+  assert.equal(a.leases.holds('race'), false);
+  await a.leases.stop();
+  assert.equal(a.leases.holds('race'), false, 'a stopped node holds nothing');
+  b.leases.holds('race');
+  // b's lease time is a minute: it can only take the lease this soon if a's row is gone.
+  await until(() => b.leases.holds('race'), 'b to take the lease', 2_000);
+});
+
 test('a holder cut off from the database stops holding before another node takes over; it is then listed as dead', async () => {
   const url = await pg.createDatabase('leases_death');
   const a = await member(url, 'a');

@@ -56,6 +56,9 @@ export class Leases {
   private readonly held = new Map<string, number>();
   private readonly wanted = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Renewals under way: stop waits for them, or one landing after it would take the lease back. */
+  private readonly renewing = new Set<Promise<void>>();
   /** How long a lease or heartbeat stays valid without renewal. */
   readonly ttl: number;
 
@@ -77,6 +80,7 @@ export class Leases {
 
   /** Whether this node holds the lease `name` now; the first ask makes the node try for it from then on. */
   holds(name: string): boolean {
+    if (this.stopped) return false;
     if (!this.wanted.has(name)) {
       this.wanted.add(name);
       void this.tryFor(name, Date.now());
@@ -99,7 +103,9 @@ export class Leases {
 
   /** Stops renewing and gives up what this node holds, so another node takes over at once. */
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
+    while (this.renewing.size > 0) await Promise.all(this.renewing);
     const names = [...this.held.keys()];
     this.held.clear();
     if (names.length === 0) return;
@@ -109,6 +115,7 @@ export class Leases {
   }
 
   private async tick(): Promise<void> {
+    if (this.stopped) return;
     const now = Date.now();
     try {
       await this.engine.run(
@@ -124,7 +131,14 @@ export class Leases {
   }
 
   /** Takes or renews the lease if it is free, lapsed or ours. */
-  private async tryFor(name: string, now: number): Promise<void> {
+  private tryFor(name: string, now: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    const renewal = this.renew(name, now).finally(() => this.renewing.delete(renewal));
+    this.renewing.add(renewal);
+    return renewal;
+  }
+
+  private async renew(name: string, now: number): Promise<void> {
     const { db } = this.engine;
     const expires = now + this.ttl;
     try {
