@@ -67,7 +67,11 @@ export function sqliteEngine(database: Db): SqlEngine {
           return Promise.reject(err);
         }
       }
-      database.exec('BEGIN');
+      try {
+        database.exec('BEGIN');
+      } catch (err) {
+        return Promise.reject(err);
+      }
       group = [];
       holdOpen(database, settle);
       setImmediate(settle);
