@@ -105,7 +105,15 @@ export class Leases {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    while (this.renewing.size > 0) await Promise.all(this.renewing);
+    // Bounded: a renewal stuck on an unreachable database expires with the lease anyway.
+    let waited: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.renewing),
+      new Promise<void>((resolve) => {
+        waited = setTimeout(resolve, this.ttl);
+      }),
+    ]);
+    clearTimeout(waited);
     const names = [...this.held.keys()];
     this.held.clear();
     if (names.length === 0) return;
