@@ -460,14 +460,10 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
   /**
    * A message another node routed: to this node's plain subscriptions only. The origin node ran the
    * tap and the in-process services, stored it as retained, and serves shared groups through the link.
-   * Returns true when the store holds writes for it that must commit before it is confirmed.
    */
-  routeFromCluster(mount: string, msg: Message): boolean {
+  routeFromCluster(mount: string, msg: Message): void {
     const ns = this.namespaces.get(mount);
-    if (ns === undefined) return false;
-    this.delivery.toMatching(ns, msg, undefined, false);
-    // A persistent session queued it: it is durable once the store commits.
-    return msg.id !== 0;
+    if (ns !== undefined) this.delivery.toMatching(ns, msg, undefined, false);
   }
 
   /** A message for one shared group, which the link chose this node to serve. Returns whether a member took it. */

@@ -159,17 +159,7 @@ function insertTemplate(rows: number): Template<unknown[], unknown> {
                 sql<number>`v.column4`.as('d'),
                 sql<string>`v.column5`.as('record'),
               ])
-              .where((eb) =>
-                eb.exists(
-                  db
-                    .selectFrom('jobs')
-                    .select('job_id')
-                    .where('account_id', '=', accountId)
-                    .where('region', '=', region)
-                    .where('job_id', '=', jobId)
-                    .where('record', '=', jobText),
-                ),
-              ),
+              .where(jobHolds(db, { accountId: accountId as string, region: region as string }, jobId as string, jobText as string)),
           )
           .returning(['thing_name', 'execution_number', 'seq', 'record']);
       })),
