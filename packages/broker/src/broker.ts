@@ -64,6 +64,8 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
   private closed = false;
   /** Hands routed messages to the matching sessions. */
   private readonly delivery: Delivery;
+  /** What routing a message from another node found congested (reused: routing is synchronous). */
+  private readonly fromCluster: RouteOutcome = { congested: [], refused: false };
   /** The cluster this node is part of, and what its sessions need from it. */
   private cluster: ClusterInterest | undefined;
   readonly drops: DropLog;
@@ -463,7 +465,12 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
    */
   routeFromCluster(mount: string, msg: Message): void {
     const ns = this.namespaces.get(mount);
-    if (ns !== undefined) this.delivery.toMatching(ns, msg, undefined, false);
+    if (ns === undefined) return;
+    const outcome = msg.qos > 0 ? this.fromCluster : undefined;
+    this.delivery.toMatching(ns, msg, outcome, false);
+    if (outcome === undefined || outcome.congested.length === 0) return;
+    this.cluster?.congested(mount, outcome.congested);
+    outcome.congested.length = 0;
   }
 
   /** A message for one shared group, which the link chose this node to serve. Returns whether a member took it. */

@@ -10,7 +10,7 @@
  * members of the group (`deliverShared` there picks the member).
  */
 import type { Message } from './message.js';
-import type { Subscription } from './session.js';
+import type { Session, Subscription } from './session.js';
 import type { MovedSession } from './store/types.js';
 
 export interface ClusterLink {
@@ -38,6 +38,13 @@ export interface ClusterLink {
    * `clean` the client starts anew and the other nodes drop what they had of it.
    */
   claim?(mount: string, clientId: string, clean: boolean, newMessageId: () => number): Promise<MovedSession | null>;
+  /**
+   * A session of this node is congested by messages from other nodes: their publishers of what
+   * `filters` (its plain filters) match should wait, as a publisher on this node waits, until
+   * `relieved` (its queue drained, its client left, or the wait was too long).
+   */
+  congested?(mount: string, clientId: string, filters: string[]): void;
+  relieved?(mount: string, clientId: string): void;
 }
 
 /**
@@ -71,6 +78,8 @@ export class ClusterInterest {
   private readonly durableCounts = new Map<string, number>();
   /** Subscriptions counted as durable, as they were counted (their session's persistence may change later). */
   private readonly durable = new WeakSet<Subscription>();
+  /** Sessions whose congestion the link was told of, until relieved. */
+  private readonly holding = new Set<Session>();
 
   constructor(readonly link: ClusterLink) {}
 
@@ -111,6 +120,26 @@ export class ClusterInterest {
     else this.durableCounts.delete(key);
     if (n === 1 && by === 1) this.link.durableInterest(mount, filter, true);
     else if (n === 0) this.link.durableInterest(mount, filter, false);
+  }
+
+  /**
+   * Sessions a message from another node congested: the link hears of each once, and again after it
+   * was relieved (Session.onUncongested, which also ends a wait that lasted too long).
+   */
+  congested(mount: string, sessions: Session[]): void {
+    const link = this.link;
+    if (!link.congested) return;
+    for (const s of sessions) {
+      if (this.holding.has(s)) continue;
+      this.holding.add(s);
+      const filters: string[] = [];
+      for (const sub of s.subscriptions.values()) if (sub.group === undefined) filters.push(sub.filter);
+      link.congested(mount, s.clientId, filters);
+      s.onUncongested(() => {
+        this.holding.delete(s);
+        link.relieved?.(mount, s.clientId);
+      });
+    }
   }
 
   /** Every (mount, filter, group) needed now; for a link that reconnected. */

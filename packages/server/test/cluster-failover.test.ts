@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { startPostgres, type Postgres } from './pg-helpers.js';
 import { spawnServer, startTestServer, tempDir, type ServerProcess, type TestServer } from './helpers.js';
-import { startNats, type NatsServer } from './nats-helpers.js';
+import { settleNodes, startNats, type NatsServer } from './nats-helpers.js';
 
 let pg: Postgres;
 let nats: NatsServer;
@@ -232,7 +232,7 @@ test('NATS stopped and started again under load: every message published on one 
   const got: number[] = [];
   let probes = 0;
   sub.on('message', (t, p) => (t === 'n/probe' ? probes++ : got.push(Number(p.toString()))));
-  await x.cluster!.flush();
+  await settleNodes([x.cluster, y.cluster]);
   const pub = await connect(y.ports.mqtt!);
   let n = 0;
   for (; n < 100; n++) await pub.publishAsync('n/t', String(n), { qos: 1 });

@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-iot';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startTestServer, type TestServer } from './helpers.js';
-import { startNats, type NatsServer } from './nats-helpers.js';
+import { settleNodes, startNats, type NatsServer } from './nats-helpers.js';
 import { startPostgres, type Postgres } from './pg-helpers.js';
 
 let pg: Postgres;
@@ -93,7 +93,7 @@ test('a QoS 1 subscriber on node A receives every message published on node B, i
   await sub.subscribeAsync('fleet/+/telemetry', { qos: 1 });
   const got: number[] = [];
   sub.on('message', (_t, p) => got.push(Number(p.toString())));
-  await nodes[0]!.cluster!.flush();
+  await settleNodes(nodes.map((n) => n.cluster));
   const pub = await client(nodes[1]!);
   const N = 200;
   for (let i = 0; i < N; i++) await pub.publishAsync('fleet/d1/telemetry', String(i), { qos: 1 });
@@ -116,7 +116,7 @@ test('a persistent session resumes on another node with the messages queued for 
   const first = await client(nodes[0]!, opts);
   await first.subscribeAsync('travel/#', { qos: 1 });
   await first.endAsync();
-  await nodes[0]!.cluster!.flush();
+  await settleNodes(nodes.map((n) => n.cluster));
   const pub = await client(nodes[2]!);
   for (let i = 0; i < 20; i++) await pub.publishAsync('travel/x', String(i), { qos: 1 });
   // Node A holds the offline session: the messages reach it over NATS and wait in its queue.
@@ -135,7 +135,7 @@ test('a persistent session resumes on another node with the messages queued for 
   );
   // The session lives on node B now: what is published next reaches it there, and node A let go.
   assert.equal(nodes[0]!.broker.isConnected('', 'traveller'), false);
-  await nodes[1]!.cluster!.flush();
+  await settleNodes(nodes.map((n) => n.cluster));
   await pub.publishAsync('travel/y', '20', { qos: 1 });
   await until(() => (got.length === 21 ? true : undefined), 'the next message');
   assert.equal(nodes[0]!.broker.queuedCount, 0);

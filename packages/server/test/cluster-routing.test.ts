@@ -153,6 +153,46 @@ test('a node holds NATS subscriptions only for the filters its clients hold, and
   assert.equal(a.link.received, before);
 });
 
+test('a node sends to NATS only what another node or a shared group needs', async () => {
+  const local = await client(b);
+  const got = collect(local);
+  await local.subscribeAsync('mine/#', { qos: 0 });
+  await settled();
+  const pub = await client(b);
+  const sent = (): number => b.link.forwarded;
+  const publish = async (topic: string): Promise<void> => {
+    await pub.publishAsync(topic, 'x', { qos: 1 });
+  };
+  let before = sent();
+  await publish('mine/1');
+  assert.equal(sent(), before, 'only a subscriber on the publishing node: nothing for NATS');
+  // Node A subscribes to `#`: MQTT's `#` does not match `$` topics, so those still stay home.
+  const far = await client(a);
+  const farGot = collect(far);
+  await far.subscribeAsync('#', { qos: 0 });
+  await settled();
+  before = sent();
+  await publish('mine/2');
+  await publish('$thicket/private');
+  assert.equal(sent(), before + 1);
+  await until(() => farGot.some((m) => m.topic === 'mine/2'), 'the message on node A');
+  await far.unsubscribeAsync('#');
+  await settled();
+  before = sent();
+  await publish('mine/3');
+  assert.equal(sent(), before, 'node A let go');
+  // A shared group served here alone still goes through NATS, which hands each message to one node.
+  const member = await client(b);
+  const memberGot = collect(member);
+  await member.subscribeAsync('$share/g/mine/shared', { qos: 0 });
+  await settled();
+  before = sent();
+  await publish('mine/shared');
+  assert.equal(sent(), before + 1);
+  await until(() => memberGot.length === 1, 'the shared message');
+  await until(() => got.length === 4, 'every message on the local subscriber');
+});
+
 test("a message NATS refuses (over its max_payload) still reaches the publishing node's subscribers and is acknowledged; the link counts it", async () => {
   const local = await client(b);
   const remote = await client(a);

@@ -75,3 +75,12 @@ export async function startNats(opts: { jetstream?: boolean; maxPayload?: number
     },
   };
 }
+
+/**
+ * Resolves once every node has heard what every other node announced before the call (the filters
+ * its clients subscribed to): a round trip to NATS from each node makes the server hold everything
+ * sent so far, and a second one makes each node have read what the server passed on before it.
+ */
+export async function settleNodes(nodes: Array<{ flush(): Promise<void> } | undefined>): Promise<void> {
+  for (let round = 0; round < 2; round++) for (const n of nodes) await n?.flush();
+}

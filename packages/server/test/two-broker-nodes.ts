@@ -7,7 +7,7 @@ import { Broker, listenTcp, type BrokerStore } from '@thicket/broker';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { NatsLink } from '../src/cluster/nats-link.js';
-import { startNats, type NatsServer } from './nats-helpers.js';
+import { settleNodes, startNats, type NatsServer } from './nats-helpers.js';
 
 export interface BrokerNode {
   broker: Broker;
@@ -22,7 +22,7 @@ export interface TwoNodes {
   b: BrokerNode;
   /** An MQTT 5 client on `node` (closed by `close`). */
   client(node: BrokerNode, opts?: IClientOptions): Promise<MqttClient>;
-  /** Resolves once a NATS round trip from each node has passed: subscriptions made before it are in place on the server. */
+  /** Resolves once each node has heard the other's subscriptions made before the call (settleNodes). */
   settled(): Promise<void>;
   close(): Promise<void>;
 }
@@ -61,7 +61,7 @@ export async function startTwoNodes(opts: TwoNodesOptions = {}): Promise<TwoNode
       clients.push(c);
       return c;
     },
-    settled: async () => void (await Promise.all([a.link.flush(), b.link.flush()])),
+    settled: () => settleNodes([a.link, b.link]),
     async close() {
       for (const c of clients) await c.endAsync(true).catch(() => {});
       for (const n of [a, b]) {

@@ -1,7 +1,9 @@
 /**
- * The broker's cluster link over plain core NATS (no JetStream): a node publishes each message it
- * routes on the subject of its topic (cluster/subjects.ts) and subscribes only to the subjects of
- * the filters its own sessions hold, so NATS carries a message only to nodes that need it.
+ * The broker's cluster link over plain core NATS (no JetStream): a node subscribes only to the
+ * subjects (cluster/subjects.ts) of the filters its own sessions hold, and announces those filters
+ * (`_interest`, remote-interest.ts); it publishes a message it routes on the subject of its topic
+ * only when another node's filters match it, or a shared group does. NATS carries a message only to
+ * nodes that need it, and a node's own traffic costs NATS nothing.
  *
  * - Plain subscriptions: a node receives a message once per NATS subscription that matches it, and
  *   overlapping filters (`a/#` and `a/+`) would deliver it twice; every message carries its origin
@@ -11,10 +13,12 @@
  *   members; NATS hands each message to one of those nodes, including the origin itself.
  * - Retained messages: broadcast on a subject every node listens to, so each node's retained set is
  *   complete whatever its clients subscribe to (the origin stores them).
- * - QoS 1/2 publishes: each node announces the filters its persistent sessions hold at QoS 1/2
- *   (`_interest`, remote-interest.ts); the publisher's node asks the nodes whose such filters match
+ * - QoS 1/2 publishes: each node also announces the filters its persistent sessions hold at QoS 1/2;
+ *   the publisher's node asks the nodes whose such filters match
  *   to confirm storing the message, and acknowledges its publisher only then (`_ack.<node>`,
  *   confirmations.ts).
+ * - Back-pressure: a session congested by messages from other nodes holds their publishers of what
+ *   it subscribed to (`_hold`, remote-holds.ts).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
@@ -30,6 +34,7 @@ import {
 import { connect, headers, type Msg, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from 'pino';
 import { Confirmations, OwedConfirmations } from './confirmations.js';
+import { RemoteHolds, bothConfirmed, type HoldNote } from './remote-holds.js';
 import { LocalInterest, RemoteInterest, type InterestNote } from './remote-interest.js';
 import { filterToSubjects, subjectToTopic, topicToSubject } from './subjects.js';
 
@@ -102,11 +107,15 @@ export class NatsLink implements ClusterLink {
   private leave: (() => void) | undefined;
   /** Messages taken from other nodes (plain and shared), for tests and metrics. */
   received = 0;
+  /** Messages sent to NATS for other nodes or shared groups (not counting retained copies). */
+  forwarded = 0;
   /** This node's plain filters and the other nodes', for confirmations. */
   private readonly local: LocalInterest;
   readonly remote: RemoteInterest;
   readonly confirmations: Confirmations;
   private readonly owed: OwedConfirmations;
+  /** Other nodes' congested sessions, which this node's publishers wait for. */
+  readonly holds = new RemoteHolds();
   private readonly probing = new Set<string>();
   private readonly timers: NodeJS.Timeout[] = [];
   private resyncAsked = false;
@@ -148,6 +157,7 @@ export class NatsLink implements ClusterLink {
     nc.subscribe(`${link.prefix}_released.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onReleased(m)) });
     nc.subscribe(`${link.prefix}_interest`, { callback: (err, m) => (err ? undefined : link.onInterest(m)) });
     nc.subscribe(`${link.prefix}_ack.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onConfirmed(m)) });
+    nc.subscribe(`${link.prefix}_hold`, { callback: (err, m) => (err ? undefined : link.onHold(m)) });
     // Known to the others (empty, numbered 0) before the restored sessions' filters are announced.
     link.announce(link.local.snapshot());
     link.announce({ o: link.origin, n: opts.nodeId, hello: 1 });
@@ -175,8 +185,13 @@ export class NatsLink implements ClusterLink {
   }
 
   forward(mount: string, msg: Message, confirm = false): RemoteConfirmation | undefined {
-    const meta: Meta = { o: this.origin, s: ++this.seq, q: msg.qos, c: msg.createdAt };
     const confirming = confirm && msg.qos > 0 && !this.remote.empty ? this.remote.matching(mount, msg.topic) : [];
+    const held = confirm && msg.qos > 0 && this.holds.size > 0 ? this.holds.wait(mount, msg.topic) : undefined;
+    // Only what another node's sessions or a shared group (served through NATS, also from here) need;
+    // what a node must confirm goes even when it has no client now (it fails or confirms either way).
+    const routed = confirming.length > 0 || this.remote.needed(mount, msg.topic) || this.local.sharedMatch(mount, msg.topic);
+    if (!routed && !msg.retain) return held;
+    const meta: Meta = { o: this.origin, s: ++this.seq, q: msg.qos, c: msg.createdAt };
     if (confirming.length > 0) meta.k = 1;
     if (msg.retain) meta.r = 1;
     if (msg.expiresAt !== 0) meta.e = msg.expiresAt;
@@ -191,10 +206,15 @@ export class NatsLink implements ClusterLink {
     // On the routing path: what NATS refuses (over its max_payload, a connection closed for good)
     // is counted and logged, never thrown at the publisher's connection.
     try {
-      this.nc.publish(topicToSubject(this.prefix, mount, msg.topic), msg.payload, { headers: h });
+      if (routed) {
+        this.nc.publish(topicToSubject(this.prefix, mount, msg.topic), msg.payload, { headers: h });
+        this.forwarded++;
+      }
       if (msg.retain) this.nc.publish(`${this.prefix}_retained.${topicToSubject('m', mount, msg.topic)}`, msg.payload, { headers: h });
       // Registered after the publish, before any answer can arrive (NATS calls back on a later turn).
-      return confirming.length > 0 ? this.confirmations.expect(confirming, meta.s) : undefined;
+      if (confirming.length === 0) return held;
+      const confirmed = this.confirmations.expect(confirming, meta.s);
+      return held ? bothConfirmed(confirmed, held) : confirmed;
     } catch (err) {
       this.notForwarded++;
       const now = Date.now();
@@ -202,7 +222,7 @@ export class NatsLink implements ClusterLink {
         this.lastForwardLog = now;
         this.opts.log.warn({ err: (err as Error).message, topic: msg.topic }, 'a message could not be forwarded to the other nodes');
       }
-      if (confirming.length === 0) return undefined;
+      if (confirming.length === 0) return held;
       // The nodes that needed it never got it: its publisher is not acknowledged.
       const failed = new RemoteConfirmation();
       failed.settle(false);
@@ -210,11 +230,35 @@ export class NatsLink implements ClusterLink {
     }
   }
 
+  congested(mount: string, clientId: string, filters: string[]): void {
+    this.sendHold({ o: this.origin, m: mount, c: clientId, f: filters });
+  }
+
+  relieved(mount: string, clientId: string): void {
+    this.sendHold({ o: this.origin, m: mount, c: clientId });
+  }
+
+  private sendHold(note: HoldNote): void {
+    try {
+      this.nc.publish(`${this.prefix}_hold`, JSON.stringify(note));
+    } catch {
+      // Without NATS no other node's publisher reaches this one anyway.
+    }
+  }
+
+  private onHold(m: Msg): void {
+    const note = this.parse<HoldNote>(m);
+    if (!note || typeof note !== 'object' || note.o === this.origin) return;
+    if (!this.holds.apply(note)) this.opts.log.warn({ subject: m.subject }, 'a malformed hold of a congested session was ignored');
+  }
+
   durableInterest(mount: string, filter: string, present: boolean): void {
     this.announce(this.local.change(mount, filter, present));
   }
 
   interest(mount: string, filter: string, group: string | undefined, present: boolean): void {
+    const note = this.local.route(mount, filter, group, present);
+    if (note !== undefined) this.announce(note);
     const key = `${mount}\u0000${group ?? ''}\u0000${filter}`;
     if (!present) {
       for (const s of this.subs.get(key) ?? []) s.unsubscribe();
@@ -253,6 +297,7 @@ export class NatsLink implements ClusterLink {
     for (const t of this.timers) clearInterval(t);
     // Filters still held here belong to persistent sessions the cluster must take over first.
     if (!this.nc.isClosed()) this.announce({ o: this.origin, n: this.opts.nodeId, bye: 1, p: this.local.size > 0 });
+    this.holds.clear();
     this.leave?.();
     this.leave = undefined;
     this.subs.clear();
@@ -358,6 +403,8 @@ export class NatsLink implements ClusterLink {
     const note = this.parse<InterestNote>(m);
     if (!note || typeof note !== 'object') return;
     if ('hello' in note && note.o !== this.origin) this.announce(this.local.snapshot());
+    if ('bye' in note && typeof note.o === 'string') this.holds.dropOrigin(note.o);
+    if ('gone' in note && typeof note.gone === 'string') this.holds.dropNode(note.gone);
     let outcome: 'ok' | 'resync';
     try {
       outcome = this.remote.apply(note);
@@ -402,6 +449,7 @@ export class NatsLink implements ClusterLink {
 
   /** Times out late confirmations, and asks late nodes whether they are there (a dead one fails new waits at once). */
   private sweepConfirmations(): void {
+    if (this.holds.size > 0) this.holds.sweep();
     for (const origin of this.confirmations.sweep()) {
       const node = this.remote.nodeOf(origin);
       if (node === undefined || this.probing.has(origin)) continue;
@@ -457,6 +505,8 @@ export class NatsLink implements ClusterLink {
   /** Logs connection changes; NATS reconnects and resubscribes by itself. */
   private async watch(): Promise<void> {
     for await (const s of this.nc.status()) {
+      // Releases may be lost while NATS is away: this node's publishers stop waiting for them.
+      if (s.type === 'disconnect' || s.type === 'reconnect') this.holds.clear();
       if (s.type === 'disconnect') this.disconnected = true;
       else if (s.type === 'reconnect') {
         this.disconnected = false;

@@ -1,7 +1,10 @@
 /**
- * What the other nodes' persistent sessions subscribed to at QoS 1/2 (plain subscriptions), as each
- * node announces it: a publisher's node then knows which nodes must confirm storing a QoS 1/2
- * message before the publisher is acknowledged (cluster/confirmations.ts).
+ * What the other nodes' sessions subscribed to, as each node announces it, in two parts:
+ * - every filter its sessions hold (plain or in a shared group): a publisher's node sends a message
+ *   to NATS only when another node needs it, instead of every message it routes;
+ * - the plain filters its persistent sessions hold at QoS 1/2: a publisher's node then knows which
+ *   nodes must confirm storing a QoS 1/2 message before the publisher is acknowledged
+ *   (cluster/confirmations.ts).
  *
  * Each node (each boot, its "origin") numbers its announcements. A node that joins asks for
  * everyone's snapshot; an announcement out of sequence (one was lost) asks for that node's snapshot
@@ -14,10 +17,10 @@ import { TopicTree } from '@thicket/broker';
 
 /** An announcement on the `_interest` subject. */
 export type InterestNote =
-  /** A filter started (a = 1) or stopped (a = 0) being needed. */
-  | { o: string; n: string; s: number; a: 0 | 1; m: string; f: string }
-  /** Everything the origin needs now, as of its announcement `s`. */
-  | { o: string; n: string; s: number; all: Array<[string, string]> }
+  /** A filter started (a = 1) or stopped (a = 0) being needed: durable, or with `r` by any session. */
+  | { o: string; n: string; s: number; a: 0 | 1; m: string; f: string; r?: 1 }
+  /** Everything the origin needs now, as of its announcement `s`: durable (`all`) and by any session (`any`). */
+  | { o: string; n: string; s: number; all: Array<[string, string]>; any?: Array<[string, string]> }
   /** A node joined and asks for everyone's snapshot. */
   | { o: string; n: string; hello: 1 }
   /** The origin leaves; `p`: it left persistent sessions behind (they wait for the cluster to take them). */
@@ -28,8 +31,10 @@ export type InterestNote =
 interface Remote {
   node: string;
   seq: number;
-  /** Plain filters per mount. */
+  /** Durable filters per mount. */
   trees: Map<string, TopicTree<string>>;
+  /** Every filter per mount; undefined for a node that does not announce them (it gets everything). */
+  routes: Map<string, TopicTree<string>> | undefined;
 }
 
 export class RemoteInterest {
@@ -51,6 +56,11 @@ export class RemoteInterest {
     if ('hello' in note) return 'ok';
     if ('bye' in note) {
       if (!note.p) this.drop(note.o);
+      else {
+        // Its connected clients are gone; its persistent sessions wait to be taken over.
+        const remote = this.remotes.get(note.o);
+        if (remote) remote.routes = new Map();
+      }
       return 'ok';
     }
     if ('all' in note) {
@@ -58,8 +68,9 @@ export class RemoteInterest {
       if (current && current.seq > note.s) return 'ok';
       // A newer boot of the node replaces the older one: its own sessions came back with it.
       for (const [origin, r] of this.remotes) if (r.node === note.n && origin !== note.o) this.drop(origin);
-      const remote: Remote = { node: note.n, seq: note.s, trees: new Map() };
-      for (const [mount, filter] of note.all) treeOf(remote, mount).add(filter, note.o);
+      const remote: Remote = { node: note.n, seq: note.s, trees: new Map(), routes: note.any ? new Map() : undefined };
+      for (const [mount, filter] of note.all) treeOf(remote.trees, mount).add(filter, note.o);
+      if (remote.routes) for (const [mount, filter] of note.any!) treeOf(remote.routes, mount).add(filter, note.o);
       this.remotes.set(note.o, remote);
       return 'ok';
     }
@@ -68,26 +79,23 @@ export class RemoteInterest {
     if (note.s <= remote.seq) return 'ok';
     if (note.s !== remote.seq + 1) return 'resync';
     remote.seq = note.s;
-    if (note.a === 1) treeOf(remote, note.m).add(note.f, note.o);
-    else remote.trees.get(note.m)?.remove(note.f, note.o);
+    const trees = note.r === 1 ? remote.routes : remote.trees;
+    if (trees === undefined) return 'ok';
+    if (note.a === 1) treeOf(trees, note.m).add(note.f, note.o);
+    else trees.get(note.m)?.remove(note.f, note.o);
     return 'ok';
+  }
+
+  /** Whether another node's sessions need what is published on `topic` in `mount`. */
+  needed(mount: string, topic: string): boolean {
+    for (const r of this.remotes.values()) if (r.routes === undefined || matches(r.routes.get(mount), topic)) return true;
+    return false;
   }
 
   /** The origins whose sessions subscribed to what `topic` in `mount` matches. */
   matching(mount: string, topic: string): string[] {
     const out: string[] = [];
-    for (const [origin, r] of this.remotes) {
-      const tree = r.trees.get(mount);
-      if (tree === undefined || tree.size === 0) continue;
-      let found = false;
-      tree.match(topic, {
-        onSubscription() {
-          found = true;
-        },
-        onSharedGroup() {},
-      });
-      if (found) out.push(origin);
-    }
+    for (const [origin, r] of this.remotes) if (matches(r.trees.get(mount), topic)) out.push(origin);
     return out;
   }
 
@@ -110,35 +118,84 @@ export class RemoteInterest {
   }
 }
 
-function treeOf(remote: Remote, mount: string): TopicTree<string> {
-  let tree = remote.trees.get(mount);
-  if (!tree) remote.trees.set(mount, (tree = new TopicTree<string>()));
+function treeOf<T>(trees: Map<string, TopicTree<T>>, mount: string): TopicTree<T> {
+  let tree = trees.get(mount);
+  if (!tree) trees.set(mount, (tree = new TopicTree<T>()));
   return tree;
 }
 
-/** This node's own plain filters, numbered as they change, for its announcements and snapshots. */
+function matches(tree: TopicTree<unknown> | undefined, topic: string): boolean {
+  if (tree === undefined || tree.size === 0) return false;
+  let found = false;
+  tree.match(topic, {
+    onSubscription() {
+      found = true;
+    },
+    onSharedGroup() {
+      found = true;
+    },
+  });
+  return found;
+}
+
+// NUL cannot occur in a mount or a filter (MQTT forbids U+0000 in strings).
+const key = (mount: string, filter: string): string => `${mount}\u0000${filter}`;
+const unkey = (k: string): [string, string] => k.split('\u0000') as [string, string];
+
+/** This node's own filters, numbered as they change, for its announcements and snapshots. */
 export class LocalInterest {
   seq = 0;
-  private readonly filters = new Set<string>();
+  /** Plain filters of persistent sessions at QoS 1/2. */
+  private readonly durable = new Set<string>();
+  /** Every filter, with how many of (plain, each shared group) hold it. */
+  private readonly routes = new Map<string, number>();
+  /** Filters of shared groups with members here, per mount: what goes through NATS even from this node. */
+  private readonly shared = new Map<string, TopicTree<string>>();
 
   constructor(
     private readonly origin: string,
     private readonly node: string,
   ) {}
 
+  /** A durable filter came or went. */
   change(mount: string, filter: string, present: boolean): InterestNote {
-    const key = `${mount}\u0000${filter}`;
-    if (present) this.filters.add(key);
-    else this.filters.delete(key);
-    return { o: this.origin, n: this.node, s: ++this.seq, a: present ? 1 : 0, m: mount, f: filter };
+    if (present) this.durable.add(key(mount, filter));
+    else this.durable.delete(key(mount, filter));
+    return this.note(mount, filter, present);
+  }
+
+  /**
+   * A filter came or went for plain subscriptions (`group` undefined) or for one shared group; the
+   * note to announce when the filter itself starts or stops being needed here.
+   */
+  route(mount: string, filter: string, group: string | undefined, present: boolean): InterestNote | undefined {
+    if (group !== undefined) {
+      if (present) treeOf(this.shared, mount).add(filter, group);
+      else this.shared.get(mount)?.remove(filter, group);
+    }
+    const k = key(mount, filter);
+    const n = (this.routes.get(k) ?? 0) + (present ? 1 : -1);
+    if (n > 0) this.routes.set(k, n);
+    else this.routes.delete(k);
+    if (present ? n !== 1 : n !== 0) return undefined;
+    return { ...this.note(mount, filter, present), r: 1 };
+  }
+
+  /** Whether a shared group with members here takes what is published on `topic` in `mount`. */
+  sharedMatch(mount: string, topic: string): boolean {
+    return matches(this.shared.get(mount), topic);
   }
 
   snapshot(): InterestNote {
-    const all = [...this.filters].map((k) => k.split('\u0000') as [string, string]);
-    return { o: this.origin, n: this.node, s: this.seq, all };
+    return { o: this.origin, n: this.node, s: this.seq, all: [...this.durable].map(unkey), any: [...this.routes.keys()].map(unkey) };
   }
 
+  /** How many durable filters this node holds. */
   get size(): number {
-    return this.filters.size;
+    return this.durable.size;
+  }
+
+  private note(mount: string, filter: string, present: boolean): { o: string; n: string; s: number; a: 0 | 1; m: string; f: string } {
+    return { o: this.origin, n: this.node, s: ++this.seq, a: present ? 1 : 0, m: mount, f: filter };
   }
 }
