@@ -59,7 +59,11 @@ test('a publisher on node B is held while the subscriber on node A is congested,
   const release = stalled;
   stalled = null;
   for (const done of release) done();
-  await until(() => acked === N && got.length >= N, `every message acknowledged and delivered (acked ${acked}, delivered ${got.length})`, 15_000);
+  await until(
+    () => acked === N && got.length >= N,
+    `every message acknowledged and delivered (acked ${acked}, delivered ${got.length})`,
+    15_000,
+  );
   assert.deepEqual(
     got,
     Array.from({ length: N }, (_, i) => i),
@@ -80,7 +84,11 @@ test('a hold whose release never comes ends by itself; malformed holds are refus
   assert.equal(result, true);
   assert.equal(holds.size, 0);
 
-  for (const bad of [{ o: 'x/1', m: '', c: 'c', f: [1] }, { o: 1, m: '', c: 'c' }, { o: 'x/1', m: '', c: 'c', f: 'a/#' }])
+  for (const bad of [
+    { o: 'x/1', m: '', c: 'c', f: [1] },
+    { o: 1, m: '', c: 'c' },
+    { o: 'x/1', m: '', c: 'c', f: 'a/#' },
+  ])
     assert.equal(holds.apply(bad as unknown as HoldNote), false);
   assert.equal(holds.size, 0);
 

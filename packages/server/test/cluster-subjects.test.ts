@@ -1,7 +1,12 @@
-/** Topics as NATS subjects: every valid topic round-trips, and a filter's subjects carry exactly what it matches. */
+/**
+ * Topics as NATS subjects: every valid topic round-trips, and a filter's subjects carry exactly what
+ * it matches. And the frame a routed message travels in.
+ */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { topicMatches } from '@thicket/broker';
+import { Message, topicMatches } from '@thicket/broker';
+import { decodeRouted, encodeRouted } from '../src/cluster/frame.js';
 import { filterToSubjects, subjectToTopic, topicToSubject } from '../src/cluster/subjects.js';
 
 const P = 'thicket.m';
@@ -92,5 +97,56 @@ test('a filter subscribes to subjects that carry every topic it matches (and the
     }
     // Another mount's messages never reach this one's subscriptions.
     assert.ok(!subjects.some((s) => natsMatches(s, topicToSubject(P, 'n/', 'a/b'))));
+  }
+});
+
+test('a routed message crosses nodes whole in its frame: QoS, retain, expiry, publisher, MQTT 5 properties, any payload', () => {
+  const msg = new Message(
+    'a/b',
+    Buffer.from([0, 1, 2, 255]),
+    2,
+    true,
+    { contentType: 'application/json', correlationData: Buffer.from([9, 8, 7]), userProperties: { k: ['v', 'ü'] } },
+    1_700_000_000_123,
+    1_700_000_060_000,
+  );
+  msg.origin = 'dévice-1';
+  const frame = encodeRouted('n1/6a1f', 2 ** 40 + 3, msg, true);
+  const back = decodeRouted(new Uint8Array(frame), 'a/b')!;
+  assert.equal(back.origin, 'n1/6a1f');
+  assert.equal(back.seq, 2 ** 40 + 3);
+  assert.equal(back.confirm, true);
+  assert.deepEqual(
+    [back.msg.topic, back.msg.qos, back.msg.retain, back.msg.createdAt, back.msg.expiresAt],
+    ['a/b', 2, true, 1_700_000_000_123, 1_700_000_060_000],
+  );
+  assert.deepEqual(back.msg.payload, msg.payload);
+  assert.equal(back.msg.origin, 'dévice-1');
+  assert.deepEqual(back.msg.properties, msg.properties);
+
+  const plain = decodeRouted(encodeRouted('n2/x', 1, new Message('t', Buffer.alloc(0), 0, false), false), 't')!;
+  assert.deepEqual(
+    [plain.msg.qos, plain.msg.retain, plain.msg.expiresAt, plain.msg.origin, plain.msg.payload.length, plain.confirm],
+    [0, false, 0, undefined, 0, false],
+  );
+});
+
+test('a frame that is not one (another version, cut short, lengths past its end, garbage) is refused, not thrown', () => {
+  const frame = encodeRouted(
+    'n1/boot',
+    7,
+    Object.assign(new Message('t', Buffer.from('payload'), 1, false, { contentType: 'x' }), { origin: 'c' }),
+    false,
+  );
+  assert.equal(decodeRouted(Buffer.concat([Buffer.from([2]), frame.subarray(1)]), 't'), undefined);
+  for (let cut = 0; cut < frame.length - 'payload'.length; cut++)
+    assert.equal(decodeRouted(frame.subarray(0, cut), 't'), undefined, `cut at ${cut}`);
+  const long = Buffer.from(frame);
+  long.writeUInt16BE(60_000, 18);
+  assert.equal(decodeRouted(long, 't'), undefined);
+  for (let i = 0; i < 200; i++) {
+    const junk = randomBytes(1 + (i % 64));
+    junk[0] = 1;
+    decodeRouted(junk, 't');
   }
 });

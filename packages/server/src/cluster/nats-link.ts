@@ -21,19 +21,11 @@
  *   it subscribed to (`_hold`, remote-holds.ts).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import {
-  Message,
-  RemoteConfirmation,
-  type Broker,
-  type ClientInfo,
-  type ClusterLink,
-  type MessageProperties,
-  type MovedSession,
-  type QoS,
-} from '@thicket/broker';
-import { connect, headers, type Msg, type NatsConnection, type Subscription } from 'nats';
+import { RemoteConfirmation, type Broker, type ClientInfo, type ClusterLink, type Message, type MovedSession } from '@thicket/broker';
+import { connect, type Msg, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from 'pino';
 import { Confirmations, OwedConfirmations } from './confirmations.js';
+import { decodeRouted, encodeRouted, type Routed } from './frame.js';
 import { RemoteHolds, bothConfirmed, type HoldNote } from './remote-holds.js';
 import { LocalInterest, RemoteInterest, type InterestNote } from './remote-interest.js';
 import { filterToSubjects, subjectToTopic, topicToSubject } from './subjects.js';
@@ -68,25 +60,6 @@ const PROBE_TIMEOUT_MS = 1000;
 const SWEEP_EVERY_MS = 200;
 /** Each node's snapshot of its interest goes out this often as well: it heals whatever announcement NATS lost. */
 const SNAPSHOT_EVERY_MS = 30_000;
-
-/** What travels in the `m` header beside the payload. */
-interface Meta {
-  /** Origin: node id and boot. */
-  o: string;
-  /** Sequence number at the origin. */
-  s: number;
-  q: QoS;
-  r?: 1;
-  /** Created at, epoch ms; expires at when it does. */
-  c: number;
-  e?: number;
-  /** Publisher's client id (No Local). */
-  i?: string;
-  /** The origin waits for a confirmation that the message is stored. */
-  k?: 1;
-  /** MQTT 5 properties, correlation data in base64. */
-  p?: Omit<MessageProperties, 'correlationData'> & { correlationData?: string };
-}
 
 /** A client connected at a node (the `_connected` subject). */
 interface Connected {
@@ -191,29 +164,19 @@ export class NatsLink implements ClusterLink {
     // what a node must confirm goes even when it has no client now (it fails or confirms either way).
     const routed = confirming.length > 0 || this.remote.needed(mount, msg.topic) || this.local.sharedMatch(mount, msg.topic);
     if (!routed && !msg.retain) return held;
-    const meta: Meta = { o: this.origin, s: ++this.seq, q: msg.qos, c: msg.createdAt };
-    if (confirming.length > 0) meta.k = 1;
-    if (msg.retain) meta.r = 1;
-    if (msg.expiresAt !== 0) meta.e = msg.expiresAt;
-    if (msg.origin !== undefined) meta.i = msg.origin;
-    const p = msg.properties;
-    if (Object.keys(p).length > 0) {
-      const { correlationData, ...rest } = p;
-      meta.p = correlationData ? { ...rest, correlationData: correlationData.toString('base64') } : rest;
-    }
-    const h = headers();
-    h.set('m', JSON.stringify(meta));
+    const seq = ++this.seq;
+    const frame = encodeRouted(this.origin, seq, msg, confirming.length > 0);
     // On the routing path: what NATS refuses (over its max_payload, a connection closed for good)
     // is counted and logged, never thrown at the publisher's connection.
     try {
       if (routed) {
-        this.nc.publish(topicToSubject(this.prefix, mount, msg.topic), msg.payload, { headers: h });
+        this.nc.publish(topicToSubject(this.prefix, mount, msg.topic), frame);
         this.forwarded++;
       }
-      if (msg.retain) this.nc.publish(`${this.prefix}_retained.${topicToSubject('m', mount, msg.topic)}`, msg.payload, { headers: h });
+      if (msg.retain) this.nc.publish(`${this.prefix}_retained.${topicToSubject('m', mount, msg.topic)}`, frame);
       // Registered after the publish, before any answer can arrive (NATS calls back on a later turn).
       if (confirming.length === 0) return held;
-      const confirmed = this.confirmations.expect(confirming, meta.s);
+      const confirmed = this.confirmations.expect(confirming, seq);
       return held ? bothConfirmed(confirmed, held) : confirmed;
     } catch (err) {
       this.notForwarded++;
@@ -375,18 +338,18 @@ export class NatsLink implements ClusterLink {
   }
 
   private onPlain(m: Msg): void {
-    const meta = this.meta(m);
-    if (meta === undefined || meta.o === this.origin) return;
-    const last = this.lastSeen.get(meta.o);
-    if (last !== undefined && meta.s <= last) return;
-    this.lastSeen.set(meta.o, meta.s);
     const at = subjectToTopic(this.prefix, m.subject);
-    if (at === undefined) return;
+    const routed = at === undefined ? undefined : this.decode(m, at.topic);
+    if (at === undefined || routed === undefined || routed.origin === this.origin) return;
+    const { origin, seq } = routed;
+    const last = this.lastSeen.get(origin);
+    if (last !== undefined && seq <= last) return;
+    this.lastSeen.set(origin, seq);
     this.received++;
-    this.broker.routeFromCluster(at.mount, this.message(at.topic, m, meta));
+    this.broker.routeFromCluster(at.mount, routed.msg);
     // Confirmed once what was stored for it commits; through the store even when nothing was, so
     // that confirmations (cumulative) go out in the order of the messages.
-    if (meta.k === 1) this.broker.store.afterCommit(() => this.owed.add(meta.o, meta.s));
+    if (routed.confirm) this.broker.store.afterCommit(() => this.owed.add(origin, seq));
   }
 
   /** Announces a change of this node's interest (or a snapshot, hello, bye, gone) to every node. */
@@ -465,41 +428,23 @@ export class NatsLink implements ClusterLink {
   }
 
   private onShared(m: Msg, mount: string, filter: string, group: string): void {
-    const meta = this.meta(m);
     const at = subjectToTopic(this.prefix, m.subject);
-    if (meta === undefined || at === undefined) return;
-    if (meta.o !== this.origin) this.received++;
-    this.broker.deliverToGroup(mount, filter, group, this.message(at.topic, m, meta));
+    const routed = at === undefined ? undefined : this.decode(m, at.topic);
+    if (routed === undefined) return;
+    if (routed.origin !== this.origin) this.received++;
+    this.broker.deliverToGroup(mount, filter, group, routed.msg);
   }
 
   private onRetained(m: Msg): void {
-    const meta = this.meta(m);
-    if (meta === undefined || meta.o === this.origin) return;
     const at = subjectToTopic('m', m.subject.slice(this.prefix.length + '_retained.'.length));
-    if (at !== undefined) this.broker.retainFromCluster(at.mount, this.message(at.topic, m, meta));
+    const routed = at === undefined ? undefined : this.decode(m, at.topic);
+    if (at !== undefined && routed !== undefined && routed.origin !== this.origin) this.broker.retainFromCluster(at.mount, routed.msg);
   }
 
-  private meta(m: Msg): Meta | undefined {
-    const raw = m.headers?.get('m');
-    if (!raw) return undefined;
-    try {
-      return JSON.parse(raw) as Meta;
-    } catch {
-      this.opts.log.warn({ subject: m.subject }, 'cluster message without valid metadata ignored');
-      return undefined;
-    }
-  }
-
-  private message(topic: string, m: Msg, meta: Meta): Message {
-    let properties: MessageProperties = {};
-    if (meta.p) {
-      const { correlationData, ...rest } = meta.p;
-      properties = correlationData === undefined ? rest : { ...rest, correlationData: Buffer.from(correlationData, 'base64') };
-    }
-    // A copy: the received bytes are a view into the client's read buffer.
-    const msg = new Message(topic, Buffer.from(m.data), meta.q, meta.r === 1, properties, meta.c, meta.e ?? 0);
-    msg.origin = meta.i;
-    return msg;
+  private decode(m: Msg, topic: string): Routed | undefined {
+    const routed = decodeRouted(m.data, topic);
+    if (routed === undefined) this.opts.log.warn({ subject: m.subject }, 'a cluster message that is not a routed message was ignored');
+    return routed;
   }
 
   /** Logs connection changes; NATS reconnects and resubscribes by itself. */
