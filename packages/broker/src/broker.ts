@@ -454,6 +454,11 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     return this.cluster?.link.claim ? this.moves.claim(mount, clientId, clean) : null;
   }
 
+  /** In a cluster, resolves once the other nodes have heard of this node's subscriptions so far; undefined when they have. */
+  clusterSettled(): Promise<void> | undefined {
+    return this.cluster?.link.settled?.();
+  }
+
   /** What the cluster link needs again after it reconnected. */
   clusterInterest(): Iterable<{ mount: string; filter: string; group: string | undefined }> {
     return this.cluster?.needed() ?? [];

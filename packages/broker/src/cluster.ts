@@ -44,6 +44,11 @@ export interface ClusterLink {
    * `relieved` (its queue drained, its client left, or the wait was too long).
    */
   congested?(mount: string, clientId: string, filters: string[]): void;
+  /**
+   * Resolves once every other node has heard of every filter this node announced so far (a SUBACK
+   * waits for it); undefined when they have.
+   */
+  settled?(): Promise<void> | undefined;
   relieved?(mount: string, clientId: string): void;
 }
 

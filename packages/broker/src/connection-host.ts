@@ -36,5 +36,6 @@ export interface ConnectionHost<C> {
   subscribe(session: Session, req: SubscriptionRequest, parsed: ParsedFilter, qos: QoS, subscriptionId: number | undefined): boolean;
   unsubscribe(session: Session, key: string): boolean;
   sendRetained(session: Session, key: string, isNew: boolean): void;
+  clusterSettled(): Promise<void> | undefined;
   emit(event: string | symbol, ...args: unknown[]): boolean;
 }

@@ -16,6 +16,8 @@ export interface SubscribingConnection {
   readonly client: ClientInfo | undefined;
   readonly session: Session | null;
   readonly v5: boolean;
+  /** 'open' until the connection closes. */
+  readonly state: string;
   /** A reason string property, when the client asked for them. */
   reason(text: string): Properties | undefined;
   /** Closes the connection for a protocol violation with a reason code. */
@@ -77,14 +79,23 @@ export function handleSubscribe(conn: SubscribingConnection, p: SubscribePacket)
     // MQTT 3.1.1 knows only one failure code.
     codes.push(conn.v5 || code < 0x80 ? code : 0x80);
   }
-  conn.transport.write(encodeSuback(p.packetId, codes, conn.v5, reasons.length ? conn.reason(reasons.join('; ')) : undefined));
-  for (const g of granted) broker.sendRetained(session, g.key, g.isNew);
-  if (granted.length)
-    broker.emit(
-      'client:subscribed',
-      client,
-      granted.map((g) => g.key),
-    );
+  const suback = encodeSuback(p.packetId, codes, conn.v5, reasons.length ? conn.reason(reasons.join('; ')) : undefined);
+  const finish = (): void => {
+    if (conn.state !== 'open') return;
+    conn.transport.write(suback);
+    for (const g of granted) broker.sendRetained(session, g.key, g.isNew);
+    if (granted.length)
+      broker.emit(
+        'client:subscribed',
+        client,
+        granted.map((g) => g.key),
+      );
+  };
+  // In a cluster the SUBACK waits until the other nodes know the new filters: from then on what is
+  // published on any node reaches the subscription (messages may arrive before the SUBACK, §3.8.4).
+  const settled = granted.length > 0 ? broker.clusterSettled() : undefined;
+  if (settled === undefined) finish();
+  else void settled.then(finish);
 }
 
 export function handleUnsubscribe(conn: SubscribingConnection, p: UnsubscribePacket): void {

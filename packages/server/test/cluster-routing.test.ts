@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
+import { connect } from 'nats';
 import { collect, startTwoNodes, until, type BrokerNode, type TwoNodes } from './two-broker-nodes.js';
 
 let nodes: TwoNodes;
@@ -191,6 +192,38 @@ test('a node sends to NATS only what another node or a shared group needs', asyn
   assert.equal(sent(), before + 1);
   await until(() => memberGot.length === 1, 'the shared message');
   await until(() => got.length === 4, 'every message on the local subscriber');
+});
+
+test('once a client holds its SUBACK, what is published on the other node reaches it (no settling in between)', async () => {
+  const pub = await client(b);
+  const sub = await client(a);
+  const got = collect(sub);
+  for (let i = 0; i < 30; i++) {
+    await sub.subscribeAsync(`fresh/${i}/+`, { qos: 1 });
+    await pub.publishAsync(`fresh/${i}/x`, String(i), { qos: 1 });
+  }
+  await until(() => got.length === 30, `30 messages (have ${got.length}: ${got.map((m) => m.payload).join(',')})`);
+});
+
+test('a node that never answers holds one SUBACK for a second at most, and no later one', async () => {
+  const nc = await connect({ servers: nodes.nats.url });
+  try {
+    // A node that announces itself and then says nothing, as one that hangs would.
+    nc.publish('thicket_interest', JSON.stringify({ o: 'ghost/1', n: 'ghost', s: 0, all: [], any: [] }));
+    await nc.flush();
+    await settled();
+    const sub = await client(a);
+    let t = Date.now();
+    await sub.subscribeAsync('ghostly/1', { qos: 0 });
+    const first = Date.now() - t;
+    assert.ok(first >= 900 && first < 3000, `the first SUBACK took ${first} ms`);
+    t = Date.now();
+    await sub.subscribeAsync('ghostly/2', { qos: 0 });
+    assert.ok(Date.now() - t < 500, `the second SUBACK took ${Date.now() - t} ms`);
+  } finally {
+    nc.publish('thicket_interest', JSON.stringify({ o: 'ghost/1', n: 'ghost', bye: 1, p: false }));
+    await nc.close();
+  }
 });
 
 test("a message NATS refuses (over its max_payload) still reaches the publishing node's subscribers and is acknowledged; the link counts it", async () => {

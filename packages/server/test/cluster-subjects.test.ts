@@ -106,7 +106,14 @@ test('a routed message crosses nodes whole in its frame: QoS, retain, expiry, pu
     Buffer.from([0, 1, 2, 255]),
     2,
     true,
-    { contentType: 'application/json', correlationData: Buffer.from([9, 8, 7]), userProperties: { k: ['v', 'ü'] } },
+    {
+      contentType: 'application/json',
+      correlationData: Buffer.from([9, 8, 7]),
+      userProperties: [
+        ['k', 'v'],
+        ['k', 'ü'],
+      ],
+    },
     1_700_000_000_123,
     1_700_000_060_000,
   );

@@ -27,6 +27,7 @@ import type { Logger } from 'pino';
 import { Confirmations, OwedConfirmations } from './confirmations.js';
 import { decodeRouted, encodeRouted, type Routed } from './frame.js';
 import { RemoteHolds, bothConfirmed, type HoldNote } from './remote-holds.js';
+import { InterestSettlement } from './interest-settlement.js';
 import { LocalInterest, RemoteInterest, type InterestNote } from './remote-interest.js';
 import { filterToSubjects, subjectToTopic, topicToSubject } from './subjects.js';
 
@@ -60,6 +61,8 @@ const PROBE_TIMEOUT_MS = 1000;
 const SWEEP_EVERY_MS = 200;
 /** Each node's snapshot of its interest goes out this often as well: it heals whatever announcement NATS lost. */
 const SNAPSHOT_EVERY_MS = 30_000;
+/** How long a SUBACK waits at most for the other nodes to hear of its new filters. */
+const SETTLE_TIMEOUT_MS = 1000;
 
 /** A client connected at a node (the `_connected` subject). */
 interface Connected {
@@ -89,6 +92,9 @@ export class NatsLink implements ClusterLink {
   private readonly owed: OwedConfirmations;
   /** Other nodes' congested sessions, which this node's publishers wait for. */
   readonly holds = new RemoteHolds();
+  private readonly settlement: InterestSettlement;
+  /** Announcements of other nodes applied here and not answered yet: origin -> its node and number. */
+  private readonly heard = new Map<string, { n: string; s: number }>();
   private readonly probing = new Set<string>();
   private readonly timers: NodeJS.Timeout[] = [];
   private resyncAsked = false;
@@ -106,7 +112,15 @@ export class NatsLink implements ClusterLink {
     this.prefix = opts.prefix ?? 'thicket';
     this.local = new LocalInterest(this.origin, opts.nodeId);
     this.confirmations = new Confirmations({ timeoutMs: opts.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS, probeAfterMs: PROBE_AFTER_MS });
-    this.remote = new RemoteInterest(this.origin, (origin) => this.confirmations.forget(origin));
+    this.remote = new RemoteInterest(this.origin, (origin) => {
+      this.confirmations.forget(origin);
+      this.settlement.forget(origin);
+    });
+    this.settlement = new InterestSettlement(
+      () => this.local.seq,
+      () => this.remote.origins(),
+      SETTLE_TIMEOUT_MS,
+    );
     this.owed = new OwedConfirmations((origin, seq) => this.confirm(origin, seq));
   }
 
@@ -130,6 +144,7 @@ export class NatsLink implements ClusterLink {
     nc.subscribe(`${link.prefix}_released.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onReleased(m)) });
     nc.subscribe(`${link.prefix}_interest`, { callback: (err, m) => (err ? undefined : link.onInterest(m)) });
     nc.subscribe(`${link.prefix}_ack.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onConfirmed(m)) });
+    nc.subscribe(`${link.prefix}_iack.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onHeard(m)) });
     nc.subscribe(`${link.prefix}_hold`, { callback: (err, m) => (err ? undefined : link.onHold(m)) });
     // Known to the others (empty, numbered 0) before the restored sessions' filters are announced.
     link.announce(link.local.snapshot());
@@ -215,6 +230,33 @@ export class NatsLink implements ClusterLink {
     if (!this.holds.apply(note)) this.opts.log.warn({ subject: m.subject }, 'a malformed hold of a congested session was ignored');
   }
 
+  settled(): Promise<void> | undefined {
+    return this.settlement.wait();
+  }
+
+  private onHeard(m: Msg): void {
+    const note = this.parse<{ o: string; b: string; s: number }>(m);
+    if (note && note.o === this.origin && typeof note.b === 'string' && typeof note.s === 'number') this.settlement.heardBy(note.b, note.s);
+  }
+
+  /** Answers the announcements applied this turn, one answer per origin. */
+  private answerHeard(origin: string, node: string): void {
+    const seq = this.remote.seqOf(origin);
+    if (seq === undefined) return;
+    if (this.heard.size === 0)
+      setImmediate(() => {
+        for (const [o, { n, s }] of this.heard) {
+          try {
+            this.nc.publish(`${this.prefix}_iack.${n}`, JSON.stringify({ o, b: this.origin, s }));
+          } catch {
+            // The origin stops waiting for this node after its timeout.
+          }
+        }
+        this.heard.clear();
+      });
+    this.heard.set(origin, { n: node, s: seq });
+  }
+
   durableInterest(mount: string, filter: string, present: boolean): void {
     this.announce(this.local.change(mount, filter, present));
   }
@@ -261,6 +303,7 @@ export class NatsLink implements ClusterLink {
     // Filters still held here belong to persistent sessions the cluster must take over first.
     if (!this.nc.isClosed()) this.announce({ o: this.origin, n: this.opts.nodeId, bye: 1, p: this.local.size > 0 });
     this.holds.clear();
+    this.settlement.close();
     this.leave?.();
     this.leave = undefined;
     this.subs.clear();
@@ -375,6 +418,7 @@ export class NatsLink implements ClusterLink {
       this.opts.log.warn({ subject: m.subject }, 'a malformed announcement of subscriptions was ignored');
       return;
     }
+    if (outcome === 'ok' && 's' in note && note.o !== this.origin && typeof note.n === 'string') this.answerHeard(note.o, note.n);
     if (outcome === 'resync' && !this.resyncAsked) {
       // Asked once per turn of the event loop: every node answers a hello with its snapshot.
       this.resyncAsked = true;

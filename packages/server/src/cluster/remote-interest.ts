@@ -104,6 +104,16 @@ export class RemoteInterest {
     return this.remotes.size === 0;
   }
 
+  /** The other nodes' boots whose interest is known. */
+  origins(): Iterable<string> {
+    return this.remotes.keys();
+  }
+
+  /** The last announcement of `origin` applied here; undefined for an unknown origin. */
+  seqOf(origin: string): number | undefined {
+    return this.remotes.get(origin)?.seq;
+  }
+
   /** The node of an origin (`node/boot`). */
   nodeOf(origin: string): string | undefined {
     return this.remotes.get(origin)?.node;
