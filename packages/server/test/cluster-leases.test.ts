@@ -70,6 +70,17 @@ test('stopping while a renewal is under way: the stopped node holds nothing and 
   await until(() => b.leases.holds('race'), 'b to take the lease', 2_000);
 });
 
+test('a node that stops is listed as dead at once (its sessions need not wait for the lease time); a running one is not', async () => {
+  const url = await pg.createDatabase('leases_gone');
+  const a = await member(url, 'a', 60_000);
+  const b = await member(url, 'b', 60_000);
+  const c = await member(url, 'c', 60_000);
+  assert.deepEqual(await b.leases.deadNodes(), []);
+  await a.leases.stop();
+  assert.deepEqual(await b.leases.deadNodes(), ['a']);
+  assert.deepEqual(await c.leases.deadNodes(), ['a']);
+});
+
 test('a holder cut off from the database stops holding before another node takes over; it is then listed as dead', async () => {
   const url = await pg.createDatabase('leases_death');
   const a = await member(url, 'a');

@@ -101,7 +101,11 @@ export class Leases {
     return rows.map((r) => r.node);
   }
 
-  /** Stops renewing and gives up what this node holds, so another node takes over at once. */
+  /**
+   * Stops renewing and gives up what this node holds, so another node takes over at once; and marks
+   * this node gone, so that the holder of the orphans lease takes its persistent sessions at its next
+   * sweep instead of after the lease time (called once the broker's rows are written).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
@@ -116,10 +120,19 @@ export class Leases {
     clearTimeout(waited);
     const names = [...this.held.keys()];
     this.held.clear();
-    if (names.length === 0) return;
+    if (names.length > 0)
+      await this.engine
+        .run(this.engine.db.deleteFrom(LEASE_TABLE).where('name', 'in', names).where('holder', '=', this.opts.holder))
+        .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'could not give up the leases'));
     await this.engine
-      .run(this.engine.db.deleteFrom(LEASE_TABLE).where('name', 'in', names).where('holder', '=', this.opts.holder))
-      .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'could not give up the leases'));
+      .run(
+        this.engine.db
+          .updateTable(NODE_TABLE)
+          .set({ heartbeat_at: 0 })
+          .where('node', '=', this.opts.nodeId)
+          .where('boot', '=', this.opts.holder),
+      )
+      .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'could not mark this node as gone'));
   }
 
   private async tick(): Promise<void> {
