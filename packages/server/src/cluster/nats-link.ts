@@ -14,9 +14,10 @@
  * - Retained messages: broadcast on a subject every node listens to, so each node's retained set is
  *   complete whatever its clients subscribe to (the origin stores them).
  * - QoS 1/2 publishes: each node also announces the filters its persistent sessions hold at QoS 1/2;
- *   the publisher's node asks the nodes whose such filters match
- *   to confirm storing the message, and acknowledges its publisher only then (`_ack.<node>`,
- *   confirmations.ts).
+ *   the publisher's node asks the nodes whose such filters match to confirm storing the message,
+ *   and acknowledges its publisher only then (`_ack.<node>`, confirmations.ts).
+ * - Subscriptions: every node answers each announcement it applied (`_iack.<node>`), and a SUBACK
+ *   that added a filter waits for the answers (interest-settlement.ts).
  * - Back-pressure: a session congested by messages from other nodes holds their publishers of what
  *   it subscribed to (`_hold`, remote-holds.ts).
  */
