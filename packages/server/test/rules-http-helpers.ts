@@ -20,6 +20,8 @@ export class Endpoint {
   private hanging: ServerResponse[] = [];
   /** Distinct client ports seen (connection reuse shows as few). */
   readonly sockets = new Set<number>();
+  /** When each connection was accepted (ms since the epoch). */
+  readonly accepted: number[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -30,6 +32,7 @@ export class Endpoint {
     const server = createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const e = new Endpoint(server, (server.address() as AddressInfo).port);
+    server.on('connection', () => e.accepted.push(Date.now()));
     server.on('request', (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));

@@ -178,7 +178,12 @@ test('an endpoint that never answers: each try is given 4 s, and after 3 tries t
     const doc = JSON.parse((await errors.next(25_000)).payload.toString()) as ErrorDoc;
     const took = Date.now() - started;
     const tries = ep.to('/trusted/hang');
-    assert.equal(tries.length, 3);
+    // Seen once in CI: one try recorded of three, the error action told of timeouts after 2 retries; the details say which tries were missed.
+    const seen = `${tries.length} tries seen at ${tries.map((t) => t.at - started).join(', ')} ms; connections accepted at ${ep.accepted
+      .map((a) => a - started)
+      .filter((a) => a >= 0)
+      .join(', ')} ms; error after ${took} ms: ${doc.failures[0]!.errorMessage}`;
+    assert.equal(tries.length, 3, seen);
     for (let i = 1; i < tries.length; i++) assert.ok(tries[i]!.at - tries[i - 1]!.at >= 3900, `try ${i + 1} came too early`);
     assert.ok(took >= 12_000 && took < 20_000, `${took} ms`);
     assert.equal(doc.failures[0]!.failedAction, 'HttpAction');
