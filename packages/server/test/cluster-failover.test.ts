@@ -148,7 +148,7 @@ test('kill -9 of a node under QoS 1 load: its persistent subscriber reconnects t
   }
 });
 
-test("kill -9 of the subscriber's node while another node's publisher is acknowledged: nothing acknowledged is lost, the rest is refused and sent again", async () => {
+test("kill -9 of the subscriber's node while another node's publisher is acknowledged: nothing acknowledged is lost, whether the takeover refuses or releases what was in flight", async () => {
   const database = await pg.createDatabase('subnode');
   const a = await node(database, 'sa');
   const b = await node(database, 'sb');
@@ -164,7 +164,6 @@ test("kill -9 of the subscriber's node while another node's publisher is acknowl
     // Node B learns of node A's persistent subscription: the first publishes wait for its confirmation.
     await new Promise((r) => setTimeout(r, 300));
     const acked: number[] = [];
-    let refused = 0;
     let next = 0;
     let running = true;
     const loading = (async () => {
@@ -176,7 +175,7 @@ test("kill -9 of the subscriber's node while another node's publisher is acknowl
             await pub.publishAsync('far/x', String(n), { qos: 1 });
             acked.push(n);
           } catch {
-            refused++;
+            // Refused: the publisher would send it again; it is not counted as acknowledged.
           }
         }
       };
@@ -187,8 +186,15 @@ test("kill -9 of the subscriber's node while another node's publisher is acknowl
     await until(() => acked.length >= 600, '600 acknowledged messages', 30_000);
     a.proc.kill('SIGKILL');
     await a.exited;
-    // Publishing goes on while node A is dead: refused (0x80) until the cluster takes its session over.
-    await until(() => refused > 0, 'a publish refused while node A is dead');
+    // Publishing goes on while node A is dead, until node B has taken its sessions over. What waits
+    // for node A's confirmation then is refused (0x80) and sent again; what node A had confirmed but
+    // a hold of its congested session still held is acknowledged once the hold ends. Which of the
+    // two happens depends on where each publish was at the kill: either way, every acknowledged one
+    // must arrive.
+    await until(
+      () => b.output.some((l) => l.includes('took over the sessions of nodes that died')),
+      "node B to take over node A's sessions",
+    );
     running = false;
     await loading;
     const ackedAtStop = [...acked];
