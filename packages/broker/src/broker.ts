@@ -22,7 +22,7 @@ import { MessageRefs } from './store/message-refs.js';
 import { loadState } from './store/restore.js';
 import { SessionMoves } from './session-moves.js';
 import { toStored } from './store/stored-message.js';
-import type { BrokerStore, MovedSession } from './store/types.js';
+import type { BrokerStore } from './store/types.js';
 import { TopicTree } from './topic-tree.js';
 import { hasWildcard, type ParsedFilter } from './topics.js';
 import { WriteBatcher, type Transport } from './transport/transport.js';
@@ -93,6 +93,8 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     this.moves = new SessionMoves({
       config: this.config,
       refs: this.sessionContext.refs,
+      context: this.sessionContext,
+      log: this.log,
       newSession: (ns, clientId) => this.newSession(ns, clientId),
       interest: () => this.cluster,
       namespace: (mount) => this.namespace(mount),
@@ -175,10 +177,9 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
   // ---- sessions ------------------------------------------------------------------------------
 
   /** Binds a connection that passed CONNECT to its session; returns Session Present. */
-  attach(conn: Connection, clean: boolean, expiry: number, version: ProtocolVersion, moved?: MovedSession | null): boolean {
+  attach(conn: Connection, clean: boolean, expiry: number, version: ProtocolVersion): boolean {
     const client = conn.client!;
     const ns = this.namespace(client.mount);
-    if (moved && !clean && !ns.sessions.has(client.clientId)) this.moves.install(ns, moved);
     const current = ns.sessions.get(client.clientId);
     if (current?.link) {
       (current.link as Connection).terminate('DUPLICATE_CLIENTID', RC.SESSION_TAKEN_OVER, 'another connection took over the session');
@@ -450,7 +451,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
   }
 
   /** In a cluster, a session of this client that another node holds, moved here first (SessionMoves.claim); null outside one. */
-  claimSession(mount: string, clientId: string, clean: boolean): Promise<MovedSession | null> | null {
+  claimSession(mount: string, clientId: string, clean: boolean): Promise<boolean> | null {
     return this.cluster?.link.claim ? this.moves.claim(mount, clientId, clean) : null;
   }
 

@@ -11,14 +11,15 @@
  */
 import type { Message } from './message.js';
 import type { Session, Subscription } from './session.js';
-import type { MovedSession } from './store/types.js';
+import type { MovedSession, StoredSession } from './store/types.js';
 
 export interface ClusterLink {
   /**
    * A message this node routed (its clients', its services', a will): for the other nodes and the
    * cluster's shared groups. With `confirm` (a publisher waits to be acknowledged), the
    * confirmation that every other node whose sessions subscribed stored it for them; undefined
-   * when no other node's confirmation is needed.
+   * when no other node's confirmation is needed. What it sends it numbers, and stamps on `msg`
+   * (clusterOrigin, clusterSeq); a message from another node comes stamped with that node's numbers.
    */
   forward(mount: string, msg: Message, confirm?: boolean): RemoteConfirmation | undefined;
   /**
@@ -37,7 +38,15 @@ export interface ClusterLink {
    * held for the client, moved here with its queue (message ids from `newMessageId`), or null. With
    * `clean` the client starts anew and the other nodes drop what they had of it.
    */
-  claim?(mount: string, clientId: string, clean: boolean, newMessageId: () => number): Promise<MovedSession | null>;
+  claim?(mount: string, clientId: string, clean: boolean, newMessageId: () => number): Promise<ClaimedSession | null>;
+  /** The persistent session of the client that another node holds, as stored (what claim would move), or null. */
+  sessionElsewhere?(mount: string, clientId: string): Promise<StoredSession | null>;
+  /**
+   * Holds this node's confirmations to the other nodes until the returned function is called (a
+   * session moving here catches messages in memory: SessionCapture). Confirmations are cumulative,
+   * so all of them wait.
+   */
+  holdConfirmations?(): () => void;
   /**
    * A session of this node is congested by messages from other nodes: their publishers of what
    * `filters` (its plain filters) match should wait, as a publisher on this node waits, until
@@ -50,6 +59,12 @@ export interface ClusterLink {
    */
   settled?(): Promise<void> | undefined;
   relieved?(mount: string, clientId: string): void;
+}
+
+/** A session moved here from another node, with what that node had seen, per forwarding node, when it let go. */
+export interface ClaimedSession extends MovedSession {
+  /** Per origin (ClusterLink.forward's numbering), the last message the old node had taken; undefined when it did not answer. */
+  seen?: Readonly<Record<string, number>>;
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Message } from './message.js';
 import type { BrokerConfig } from './options.js';
 import type { Session, SessionNamespace } from './session.js';
 import type { BrokerStats } from './stats.js';
-import type { BrokerStore, MovedSession } from './store/types.js';
+import type { BrokerStore } from './store/types.js';
 import type { ParsedFilter } from './topics.js';
 
 export interface ConnectionHost<C> {
@@ -27,8 +27,8 @@ export interface ConnectionHost<C> {
   isConnected(mount: string, clientId: string): boolean;
   /** Takes the session of an authenticated connection (taking over an older connection's); whether one was present. */
   /** In a cluster: a session of the client that another node holds, moved here first (resolves null: none). Null outside a cluster. */
-  claimSession(mount: string, clientId: string, clean: boolean): Promise<MovedSession | null> | null;
-  attach(conn: C, clean: boolean, expiry: number, version: ProtocolVersion, moved?: MovedSession | null): boolean;
+  claimSession(mount: string, clientId: string, clean: boolean): Promise<boolean> | null;
+  attach(conn: C, clean: boolean, expiry: number, version: ProtocolVersion): boolean;
   detach(conn: C, reason: DisconnectReason): void;
   setSessionExpiry(session: Session, seconds: number): void;
   route(ns: SessionNamespace, msg: Message, outcome?: RouteOutcome, publisher?: Publisher): boolean;

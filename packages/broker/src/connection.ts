@@ -31,7 +31,6 @@ import type { Delivery, Session, SessionLink } from './session.js';
 import { topicNameError } from './topics.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe-handler.js';
 import type { Transport } from './transport/transport.js';
-import type { MovedSession } from './store/types.js';
 
 type State = 'connecting' | 'authenticating' | 'open' | 'closed';
 
@@ -292,11 +291,10 @@ export class Connection implements SessionLink {
 
     // A session of this client on another node of a cluster comes here first (or goes, for a clean start).
     // Only in a cluster: a single node binds at once, without another turn of the event loop.
-    let moved: MovedSession | null = null;
     const claiming = broker.claimSession(auth.mount ?? '', clientId, p.clean);
     if (claiming) {
       try {
-        moved = await claiming;
+        await claiming;
       } catch (err) {
         broker.log.warn(
           { clientId, err: err instanceof Error ? err.message : String(err) },
@@ -322,7 +320,7 @@ export class Connection implements SessionLink {
     };
     this.will = p.will;
 
-    const sessionPresent = broker.attach(this, p.clean, expiry, p.protocolVersion, moved);
+    const sessionPresent = broker.attach(this, p.clean, expiry, p.protocolVersion);
     const ack: Properties = {};
     if (this.v5) {
       if (expiry !== requestedExpiry) ack.sessionExpiryInterval = expiry;

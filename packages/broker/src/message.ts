@@ -32,6 +32,9 @@ export class Message {
   readonly expiresAt: number;
   /** Client id of the publisher inside its namespace, for the No Local option; undefined for in-process publishers. */
   origin: string | undefined;
+  /** In a cluster, the node (boot) that numbered the message when it forwarded it, and that number (SessionCapture). */
+  clusterOrigin: string | undefined = undefined;
+  clusterSeq = 0;
 
   private topicBytes: Buffer | undefined;
   private propBytes: Buffer | undefined;

@@ -5,9 +5,11 @@
  * new node to say it copied them before it drops its references to the session's messages (the
  * copies have their own). The new node builds the session from the copied rows.
  */
-import type { ClusterInterest } from './cluster.js';
+import type { ClusterInterest, ClusterLink } from './cluster.js';
 import type { BrokerConfig } from './options.js';
-import type { Session, SessionNamespace } from './session.js';
+import type { Session, SessionContext, SessionNamespace } from './session.js';
+import { SessionCapture } from './session-capture.js';
+import type { BrokerLogger } from './broker-types.js';
 import type { MessageRefs } from './store/message-refs.js';
 import { deliveryOf, sessionFromStored } from './store/restore.js';
 import { fromStored } from './store/stored-message.js';
@@ -21,6 +23,8 @@ const RELEASE_TIMEOUT_MS = 60_000;
 export interface MoveHost {
   readonly config: BrokerConfig;
   readonly refs: MessageRefs;
+  readonly context: SessionContext;
+  readonly log: BrokerLogger;
   newSession(ns: SessionNamespace, clientId: string): Session;
   /** The cluster this node is in (its link and what its sessions need from it). */
   interest(): ClusterInterest | undefined;
@@ -30,6 +34,11 @@ export interface MoveHost {
   whenDurable(): Promise<void>;
   /** Closes the session's connection, if any, with 0x8E (Session taken over). */
   closeTakenOver(session: Session): void;
+}
+
+interface Capturing {
+  capture: SessionCapture;
+  unhold: (() => void) | undefined;
 }
 
 const keyOf = (mount: string, clientId: string): string => `${mount}\u0000${clientId}`;
@@ -61,14 +70,63 @@ export class SessionMoves {
 
   /**
    * Before a CONNECT binds to its session: a session of the client that another node of the cluster
-   * holds moves here (or, for a clean start, is dropped there). Null when there is nothing to move.
+   * holds moves here, installed offline with what was published for it while it moved (or, for a
+   * clean start, is dropped there). Resolves whether a session came.
    */
-  claim(mount: string, clientId: string, clean: boolean): Promise<MovedSession | null> {
+  claim(mount: string, clientId: string, clean: boolean): Promise<boolean> {
     const link = this.host.interest()?.link;
-    if (!link?.claim) return Promise.resolve(null);
-    return this.exclusive(mount, clientId, async () =>
-      this.host.namespace(mount).sessions.has(clientId) ? null : link.claim!(mount, clientId, clean, nextMessageId),
-    );
+    if (!link?.claim) return Promise.resolve(false);
+    return this.exclusive(mount, clientId, async () => {
+      const ns = this.host.namespace(mount);
+      if (ns.sessions.has(clientId)) return false;
+      const capturing = clean ? undefined : await this.capture(ns, clientId, link);
+      try {
+        const moved = await link.claim!(mount, clientId, clean, nextMessageId);
+        let session = ns.sessions.get(clientId);
+        if (!session && moved) session = this.keepOrEnd(this.install(ns, moved));
+        if (capturing && session) capturing.capture.drainInto(session, moved?.seen);
+        return moved !== null;
+      } finally {
+        if (capturing) await this.endCapture(ns, capturing);
+      }
+    });
+  }
+
+  /**
+   * Catches what the session another node holds for the client is sent from now on (SessionCapture),
+   * once every other node knows this node wants it. Undefined when there is nothing to catch.
+   */
+  private async capture(ns: SessionNamespace, clientId: string, link: ClusterLink): Promise<Capturing | undefined> {
+    const stored = await link.sessionElsewhere?.(ns.mount, clientId);
+    if (!stored) return undefined;
+    const capture = new SessionCapture(ns, stored, this.host.context, this.host.config);
+    if (capture.subscriptions.size === 0) return undefined;
+    const unhold = link.holdConfirmations?.();
+    const interest = this.host.interest();
+    for (const sub of capture.subscriptions.values()) {
+      ns.tree.add(sub.filter, sub, undefined);
+      interest?.add(ns.mount, sub);
+    }
+    await link.settled?.();
+    return { capture, unhold };
+  }
+
+  /** The session is here (or did not come): the capture stops, and what it drained is acknowledged once stored. */
+  private async endCapture(ns: SessionNamespace, { capture, unhold }: Capturing): Promise<void> {
+    const interest = this.host.interest();
+    for (const sub of capture.subscriptions.values()) {
+      ns.tree.remove(sub.filter, sub, undefined);
+      interest?.remove(ns.mount, sub);
+    }
+    // Not drained: the move failed and the client is refused; the session's rows stay where they were.
+    if (capture.size > 0)
+      this.host.log.warn(
+        { clientId: capture.clientId, messages: capture.size },
+        'messages published while a session moved from another node were lost: the move failed',
+      );
+    await this.host.whenDurable();
+    unhold?.();
+    capture.releaseWaiters(true);
   }
 
   /**
@@ -83,11 +141,19 @@ export class SessionMoves {
       if (ns.sessions.has(clientId)) return false;
       const moved = await link.claim!(mount, clientId, false, nextMessageId);
       if (!moved || ns.sessions.has(clientId)) return false;
-      const session = this.install(ns, moved);
-      if (Date.now() - (session.disconnectedAt ?? Date.now()) >= session.expiryInterval * 1000) this.host.endSession(session);
-      else this.host.scheduleExpiry(session);
+      this.keepOrEnd(this.install(ns, moved));
       return true;
     });
+  }
+
+  /** A session installed offline: its expiry runs from its disconnect, and ends it at once if that is past. */
+  private keepOrEnd(session: Session): Session | undefined {
+    if (Date.now() - (session.disconnectedAt ?? Date.now()) >= session.expiryInterval * 1000) {
+      this.host.endSession(session);
+      return undefined;
+    }
+    this.host.scheduleExpiry(session);
+    return session;
   }
 
   /**

@@ -101,6 +101,36 @@ test('node A not confirming in time: the MQTT 5 publisher gets 0x80 and may send
   await sub.endAsync();
 });
 
+test("node A asked whether it is there confirms what of node B's reached it, unless a session moving to it holds its confirmations", async () => {
+  const sub = await nodes.client(nodes.a, { clientId: 'asked-a', clean: false, properties: { sessionExpiryInterval: 300 } });
+  await sub.subscribeAsync('asked/#', { qos: 1 });
+  await until(() => nodes.b.link.remote.matching('', 'asked/1').length === 1, "node B to learn of node A's persistent subscription");
+  const [origin] = nodes.b.link.remote.matching('', 'asked/1') as [string];
+  // As a message sent just as node A dropped the filter, which NATS then no longer delivers to it: numbered, never received.
+  const b = nodes.b.link as unknown as { seq: number; confirmations: Confirmations; probe(origin: string): void };
+  const waitFor = (): { result: boolean | undefined } => {
+    const out: { result: boolean | undefined } = { result: undefined };
+    b.confirmations.expect([origin], ++b.seq).then((ok) => (out.result = ok));
+    b.probe(origin);
+    return out;
+  };
+  const lost = waitFor();
+  await until(() => lost.result !== undefined, 'the answer', 1000);
+  assert.equal(lost.result, true, 'confirmed by the answer, long before the timeout (1.5 s)');
+  // Node A is catching messages for a session moving to it: they are in memory only, so it confirms nothing.
+  const unhold = nodes.a.link.holdConfirmations();
+  try {
+    const held = waitFor();
+    await sleep(500);
+    assert.equal(held.result, undefined, 'no confirmation while they are held');
+    await until(() => held.result !== undefined, 'the timeout');
+    assert.equal(held.result, false);
+  } finally {
+    unhold();
+  }
+  await sub.endAsync();
+});
+
 test('the interest table: announcements in sequence, a gap asks for a snapshot, a newer boot replaces the older, gone and bye', () => {
   const dropped: string[] = [];
   const table = new RemoteInterest('me/1', (o) => dropped.push(o));

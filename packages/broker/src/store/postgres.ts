@@ -399,6 +399,21 @@ export class PostgresStore implements BrokerStore {
     return rows.map((r) => r.node as string);
   }
 
+  /** The session another node holds for a client, as claim would move it (the live one first), or null. */
+  async sessionElsewhere(mount: string, clientId: string): Promise<StoredSession | null> {
+    const held = await this.select(
+      `SELECT * FROM mqtt_sessions WHERE mount = $1 AND client_id = $2 AND node <> $3 ORDER BY disconnected_at DESC NULLS FIRST LIMIT 1`,
+      [mount, clientId, this.node],
+    );
+    if (held.length === 0) return null;
+    const subs = await this.select('SELECT * FROM mqtt_subscriptions WHERE mount = $1 AND client_id = $2 AND node = $3', [
+      mount,
+      clientId,
+      held[0]!.node,
+    ]);
+    return sessionsFromRows(held, subs, [])[0] ?? null;
+  }
+
   /**
    * Moves a session another node held into this node's rows (adoptSession, postgres-adopt.ts): its
    * subscriptions, inbound QoS 2 ids and whole queue, with copies of its messages under ids from

@@ -69,14 +69,11 @@ export class ClusterNode {
         const rows = await engine.all<{ mount: string; client_id: string }>(
           engine.db.selectFrom('mqtt_sessions').select(['mount', 'client_id']).where('node', '=', dead).limit(ORPHANS_PER_SWEEP),
         );
-        let left = rows.length;
-        for (const r of rows) {
-          if (!(await this.broker.moves.adoptOrphan(r.mount, r.client_id))) continue;
-          adopted++;
-          left--;
-        }
-        // More may wait (the next sweep takes them), or one could not be taken.
-        if (rows.length === ORPHANS_PER_SWEEP || left > 0) continue;
+        for (const r of rows) if (await this.broker.moves.adoptOrphan(r.mount, r.client_id)) adopted++;
+        // One not adopted here may have been claimed meanwhile by its client connecting to a node;
+        // one still there waits for the next sweep, as do more than one sweep takes.
+        const left = await engine.all(engine.db.selectFrom('mqtt_sessions').select('client_id').where('node', '=', dead).limit(1));
+        if (left.length > 0) continue;
         await engine.run(engine.db.deleteFrom('mqtt_messages').where('node', '=', dead));
         // Its sessions subscribe here now (announced before this): no node waits for its confirmations.
         this.link.nodeGone(dead);

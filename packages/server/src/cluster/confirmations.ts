@@ -113,6 +113,10 @@ export class Confirmations {
     return probe;
   }
 
+  waitingOn(origin: string): boolean {
+    return this.waiting.has(origin);
+  }
+
   /** Waits not yet confirmed, across origins (a wait on two origins counts twice). */
   get size(): number {
     let n = 0;

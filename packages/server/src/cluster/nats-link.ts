@@ -22,7 +22,16 @@
  *   it subscribed to (`_hold`, remote-holds.ts).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { RemoteConfirmation, type Broker, type ClientInfo, type ClusterLink, type Message, type MovedSession } from '@thicket/broker';
+import {
+  RemoteConfirmation,
+  type Broker,
+  type ClientInfo,
+  type ClaimedSession,
+  type ClusterLink,
+  type Message,
+  type MovedSession,
+  type StoredSession,
+} from '@thicket/broker';
 import { connect, type Msg, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from 'pino';
 import { Confirmations, OwedConfirmations } from './confirmations.js';
@@ -49,6 +58,7 @@ export interface NatsLinkOptions {
 /** What moving a persistent session needs of the broker's store (PostgresStore). */
 export interface SessionRows {
   holders(mount: string, clientId: string): Promise<string[]>;
+  sessionElsewhere(mount: string, clientId: string): Promise<StoredSession | null>;
   adoptSession(mount: string, clientId: string, newMessageId: () => number): Promise<MovedSession | null>;
   dropElsewhere(mount: string, clientId: string): Promise<void>;
 }
@@ -80,6 +90,9 @@ export class NatsLink implements ClusterLink {
   readonly prefix: string;
   private seq = 0;
   private readonly lastSeen = new Map<string, number>();
+  /** Confirmations held while sessions move here (holdConfirmations): how many holds, and the highest owed per origin. */
+  private confirmHolds = 0;
+  private readonly heldConfirmations = new Map<string, number>();
   private readonly subs = new Map<string, Subscription[]>();
   private leave: (() => void) | undefined;
   /** Messages taken from other nodes (plain and shared), for tests and metrics. */
@@ -139,7 +152,7 @@ export class NatsLink implements ClusterLink {
       await nc.close();
       throw new Error(`another node of the cluster already runs as --node-id ${opts.nodeId}; give each node its own name`);
     }
-    nc.subscribe(`${link.prefix}_node.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : m.respond()) });
+    nc.subscribe(`${link.prefix}_node.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onProbe(m)) });
     nc.subscribe(`${link.prefix}_connected`, { callback: (err, m) => (err ? undefined : link.onConnected(m)) });
     nc.subscribe(`${link.prefix}_release.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onRelease(m)) });
     nc.subscribe(`${link.prefix}_released.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onReleased(m)) });
@@ -181,6 +194,8 @@ export class NatsLink implements ClusterLink {
     const routed = confirming.length > 0 || this.remote.needed(mount, msg.topic) || this.local.sharedMatch(mount, msg.topic);
     if (!routed && !msg.retain) return held;
     const seq = ++this.seq;
+    msg.clusterOrigin = this.origin;
+    msg.clusterSeq = seq;
     const frame = encodeRouted(this.origin, seq, msg, confirming.length > 0);
     // On the routing path: what NATS refuses (over its max_payload, a connection closed for good)
     // is counted and logged, never thrown at the publisher's connection.
@@ -329,17 +344,22 @@ export class NatsLink implements ClusterLink {
    * connection closes with 0x8E, its rows become durable), then this one copies the rows and tells
    * it to drop its references. A holder that does not answer is gone: its rows are taken as they are.
    */
-  async claim(mount: string, clientId: string, clean: boolean, newMessageId: () => number): Promise<MovedSession | null> {
+  async claim(mount: string, clientId: string, clean: boolean, newMessageId: () => number): Promise<ClaimedSession | null> {
     const rows = this.opts.sessions;
     if (!rows) return null;
     const holders = await rows.holders(mount, clientId);
     if (holders.length === 0) return null;
     const ask = JSON.stringify({ m: mount, c: clientId, clean });
     const answered = new Set<string>();
+    const seen: Array<Record<string, number>> = [];
     await Promise.all(
       holders.map((node) =>
         this.nc.request(`${this.prefix}_release.${node}`, ask, { timeout: RELEASE_WAIT_MS }).then(
-          () => answered.add(node),
+          (m) => {
+            answered.add(node);
+            const answer = this.parse<{ had?: boolean; seen?: Record<string, number> }>(m);
+            if (answer?.had && answer.seen && typeof answer.seen === 'object') seen.push(answer.seen);
+          },
           () => undefined,
         ),
       ),
@@ -349,14 +369,42 @@ export class NatsLink implements ClusterLink {
     else moved = await rows.adoptSession(mount, clientId, newMessageId);
     const done = JSON.stringify({ m: mount, c: clientId });
     for (const node of answered) this.nc.publish(`${this.prefix}_released.${node}`, done);
-    return moved;
+    // What the holder had seen is in its rows; a holder that did not say may have seen anything.
+    return moved && { ...moved, seen: seen.length === 1 && answered.size === holders.length ? seen[0] : undefined };
+  }
+
+  sessionElsewhere(mount: string, clientId: string): Promise<StoredSession | null> {
+    return this.opts.sessions?.sessionElsewhere(mount, clientId) ?? Promise.resolve(null);
+  }
+
+  holdConfirmations(): () => void {
+    this.confirmHolds++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.confirmHolds > 0) return;
+      for (const [origin, seq] of this.heldConfirmations) this.owed.add(origin, seq);
+      this.heldConfirmations.clear();
+    };
+  }
+
+  /** `origin`'s messages up to `seq` that reached this node are stored: it hears so, unless confirmations are held. */
+  private owe(origin: string, seq: number): void {
+    if (this.confirmHolds === 0) return this.owed.add(origin, seq);
+    if ((this.heldConfirmations.get(origin) ?? 0) < seq) this.heldConfirmations.set(origin, seq);
   }
 
   private onRelease(m: Msg): void {
     const ask = this.parse<{ m: string; c: string; clean: boolean }>(m);
     if (!ask || typeof ask.m !== 'string' || typeof ask.c !== 'string') return;
-    this.broker.moves.release(ask.m, ask.c, ask.clean === true).then(
-      (had) => m.respond(JSON.stringify({ had })),
+    const releasing = this.broker.moves.release(ask.m, ask.c, ask.clean === true);
+    // Taken in the turn the session left routing: every message numbered up to here that matched it
+    // is in its rows, and the new node's capture passes over those.
+    const seen: Record<string, number> = { [this.origin]: this.seq };
+    for (const [origin, seq] of this.lastSeen) seen[origin] = seq;
+    releasing.then(
+      (had) => m.respond(JSON.stringify({ had, seen })),
       (err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'letting a session go to another node failed'),
     );
   }
@@ -390,10 +438,12 @@ export class NatsLink implements ClusterLink {
     if (last !== undefined && seq <= last) return;
     this.lastSeen.set(origin, seq);
     this.received++;
+    routed.msg.clusterOrigin = origin;
+    routed.msg.clusterSeq = seq;
     this.broker.routeFromCluster(at.mount, routed.msg);
     // Confirmed once what was stored for it commits; through the store even when nothing was, so
     // that confirmations (cumulative) go out in the order of the messages.
-    if (routed.confirm) this.broker.store.afterCommit(() => this.owed.add(origin, seq));
+    if (routed.confirm) this.broker.store.afterCommit(() => this.owe(origin, seq));
   }
 
   /** Announces a change of this node's interest (or a snapshot, hello, bye, gone) to every node. */
@@ -420,6 +470,8 @@ export class NatsLink implements ClusterLink {
       return;
     }
     if (outcome === 'ok' && 's' in note && note.o !== this.origin && typeof note.n === 'string') this.answerHeard(note.o, note.n);
+    // A node that stopped needing a filter may never get messages sent for it meanwhile: ask at once.
+    if ('a' in note && note.a === 0 && note.o !== this.origin && this.confirmations.waitingOn(note.o)) this.probe(note.o);
     if (outcome === 'resync' && !this.resyncAsked) {
       // Asked once per turn of the event loop: every node answers a hello with its snapshot.
       this.resyncAsked = true;
@@ -458,18 +510,50 @@ export class NatsLink implements ClusterLink {
   /** Times out late confirmations, and asks late nodes whether they are there (a dead one fails new waits at once). */
   private sweepConfirmations(): void {
     if (this.holds.size > 0) this.holds.sweep();
-    for (const origin of this.confirmations.sweep()) {
-      const node = this.remote.nodeOf(origin);
-      if (node === undefined || this.probing.has(origin)) continue;
-      this.probing.add(origin);
-      this.nc
-        .request(`${this.prefix}_node.${node}`, '', { timeout: PROBE_TIMEOUT_MS })
-        .then(
-          () => undefined,
-          () => this.confirmations.unanswered(origin),
-        )
-        .finally(() => this.probing.delete(origin));
-    }
+    for (const origin of this.confirmations.sweep()) this.probe(origin);
+  }
+
+  /**
+   * Asks `origin`'s node whether it is there. The answer also confirms every message of this node
+   * numbered up to now that reached it: NATS delivers the question after them, and the node answers
+   * once what it stored for them committed. So a wait for a message that never reached it (it had
+   * just dropped the filter) ends as soon as it says so, instead of timing out.
+   */
+  private probe(origin: string): void {
+    const node = this.remote.nodeOf(origin);
+    if (node === undefined || this.probing.has(origin)) return;
+    this.probing.add(origin);
+    this.nc
+      .request(`${this.prefix}_node.${node}`, JSON.stringify({ o: this.origin, s: this.seq }), { timeout: PROBE_TIMEOUT_MS })
+      .then(
+        (m) => {
+          const answer = this.parse<{ b?: string; s?: number }>(m);
+          if (answer?.b === origin && typeof answer.s === 'number') this.confirmations.confirmed(origin, answer.s);
+        },
+        () => this.confirmations.unanswered(origin),
+      )
+      .finally(() => this.probing.delete(origin));
+  }
+
+  /**
+   * Another node asks whether this one is there (or, empty, whether the name is taken). With its
+   * numbering, the answer confirms its messages so far, unless confirmations are held (a session is
+   * moving here: what it caught is not stored yet).
+   */
+  private onProbe(m: Msg): void {
+    const ask = m.data.length > 0 ? this.parse<{ o?: string; s?: number }>(m) : undefined;
+    if (!ask || typeof ask.o !== 'string' || typeof ask.s !== 'number' || this.confirmHolds > 0) return void m.respond();
+    // A store that cannot commit now (its database is down) does not make this node look dead.
+    let answered = false;
+    const answer = (data?: string): void => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(alive);
+      m.respond(data);
+    };
+    const alive = setTimeout(answer, PROBE_TIMEOUT_MS / 2);
+    const s = ask.s;
+    this.broker.store.afterCommit(() => answer(JSON.stringify({ b: this.origin, s })));
   }
 
   private onShared(m: Msg, mount: string, filter: string, group: string): void {
