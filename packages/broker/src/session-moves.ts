@@ -13,7 +13,7 @@ import type { BrokerLogger } from './broker-types.js';
 import type { MessageRefs } from './store/message-refs.js';
 import { deliveryOf, sessionFromStored } from './store/restore.js';
 import { fromStored } from './store/stored-message.js';
-import type { MovedSession } from './store/types.js';
+import type { MovedSession, StoredSession } from './store/types.js';
 import type { Message } from './message.js';
 import { nextMessageId } from './store/message-refs.js';
 
@@ -79,7 +79,13 @@ export class SessionMoves {
     return this.exclusive(mount, clientId, async () => {
       const ns = this.host.namespace(mount);
       if (ns.sessions.has(clientId)) return false;
-      const capturing = clean ? undefined : await this.capture(ns, clientId, link);
+      let capturing: Capturing | undefined;
+      if (!clean) {
+        const stored = await link.sessionElsewhere?.(mount, clientId);
+        // No other node holds a session of the client: nothing to move (one query per CONNECT).
+        if (stored === null) return false;
+        if (stored) capturing = await this.capture(ns, stored, link);
+      }
       try {
         const moved = await link.claim!(mount, clientId, clean, nextMessageId);
         let session = ns.sessions.get(clientId);
@@ -96,9 +102,7 @@ export class SessionMoves {
    * Catches what the session another node holds for the client is sent from now on (SessionCapture),
    * once every other node knows this node wants it. Undefined when there is nothing to catch.
    */
-  private async capture(ns: SessionNamespace, clientId: string, link: ClusterLink): Promise<Capturing | undefined> {
-    const stored = await link.sessionElsewhere?.(ns.mount, clientId);
-    if (!stored) return undefined;
+  private async capture(ns: SessionNamespace, stored: StoredSession, link: ClusterLink): Promise<Capturing | undefined> {
     const capture = new SessionCapture(ns, stored, this.host.context, this.host.config);
     if (capture.subscriptions.size === 0) return undefined;
     const unhold = link.holdConfirmations?.();
