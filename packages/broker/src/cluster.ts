@@ -28,11 +28,12 @@ export interface ClusterLink {
    */
   interest(mount: string, filter: string, group: string | undefined, present: boolean): void;
   /**
-   * This node's persistent sessions subscribed to `filter` in `mount` with QoS 1 or 2 (plain, not
-   * shared): the first such subscription appeared (`present`), or the last one went. Messages they
-   * take must be confirmed stored before their publisher on another node is acknowledged.
+   * This node's persistent sessions subscribed to `filter` in `mount` with QoS 1 or 2 (as members
+   * of shared group `group`, when given): the first such subscription appeared (`present`), or the
+   * last one went. Messages they take must be confirmed stored before their publisher is
+   * acknowledged (on any node, for a shared group: its messages go through the link).
    */
-  durableInterest?(mount: string, filter: string, present: boolean): void;
+  durableInterest?(mount: string, filter: string, present: boolean, group?: string): void;
   /**
    * Before a CONNECT binds to a session this node does not hold: the persistent session another node
    * held for the client, moved here with its queue (message ids from `newMessageId`), or null. With
@@ -114,7 +115,7 @@ export class ClusterInterest {
 
   remove(mount: string, sub: Subscription): void {
     const { filter, group } = sub;
-    if (this.durable.delete(sub)) this.countDurable(mount, filter, -1);
+    if (this.durable.delete(sub)) this.countDurable(mount, filter, group, -1);
     const key = interestKey(mount, filter, group);
     const n = this.counts.get(key);
     if (n === undefined) return;
@@ -125,21 +126,21 @@ export class ClusterInterest {
 
   /** A subscription changed (its QoS): whether it counts as durable follows. */
   updated(mount: string, sub: Subscription): void {
-    const now = sub.group === undefined && sub.qos > 0 && sub.session.persistent;
+    const now = sub.qos > 0 && sub.session.persistent;
     if (now === this.durable.has(sub)) return;
     if (now) this.durable.add(sub);
     else this.durable.delete(sub);
-    this.countDurable(mount, sub.filter, now ? 1 : -1);
+    this.countDurable(mount, sub.filter, sub.group, now ? 1 : -1);
   }
 
-  private countDurable(mount: string, filter: string, by: 1 | -1): void {
+  private countDurable(mount: string, filter: string, group: string | undefined, by: 1 | -1): void {
     if (!this.link.durableInterest) return;
-    const key = interestKey(mount, filter, undefined);
+    const key = interestKey(mount, filter, group);
     const n = (this.durableCounts.get(key) ?? 0) + by;
     if (n > 0) this.durableCounts.set(key, n);
     else this.durableCounts.delete(key);
-    if (n === 1 && by === 1) this.link.durableInterest(mount, filter, true);
-    else if (n === 0) this.link.durableInterest(mount, filter, false);
+    if (n === 1 && by === 1) this.link.durableInterest(mount, filter, true, group);
+    else if (n === 0) this.link.durableInterest(mount, filter, false, group);
   }
 
   /**

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { MemoryStore, RC } from '@thicket/broker';
 import mqtt from 'mqtt';
 import { Confirmations } from '../src/cluster/confirmations.js';
-import { LocalInterest, RemoteInterest } from '../src/cluster/remote-interest.js';
+import { LocalInterest, RemoteInterest, groupKey } from '../src/cluster/remote-interest.js';
 import { collect, startTwoNodes, until, type TwoNodes } from './two-broker-nodes.js';
 
 /** A memory store whose commits can be held: what waits for them waits until `release`. */
@@ -61,6 +61,28 @@ test("a publish on node B for a persistent session on node A is acknowledged onc
   await sub.endAsync();
 });
 
+for (const from of ['b', 'a'] as const)
+  test(`a publish on node ${from.toUpperCase()} for a shared group whose persistent member is on node A is acknowledged once node A has committed it`, async () => {
+    const sub = await nodes.client(nodes.a, { clientId: `member-${from}`, clean: false, properties: { sessionExpiryInterval: 300 } });
+    await sub.subscribeAsync(`$share/team/group-${from}/#`, { qos: 1 });
+    const got = collect(sub);
+    await nodes.settled();
+    const pub = await nodes.client(nodes[from]);
+    store.hold();
+    let acked = false;
+    const publishing = pub.publishAsync(`group-${from}/1`, 'one', { qos: 1 }).then(() => (acked = true));
+    try {
+      await until(() => got.length === 1, 'the delivery on node A');
+      await sleep(300);
+      assert.equal(acked, false, 'not acknowledged while node A has not committed');
+    } finally {
+      store.release();
+    }
+    await publishing;
+    assert.equal(acked, true);
+    await sub.endAsync();
+  });
+
 test('a clean session on node A holds nothing back: node B acknowledges without asking node A', async () => {
   const sub = await nodes.client(nodes.a, { clientId: 'clean-a' });
   await sub.subscribeAsync('loose/#', { qos: 1 });
@@ -107,10 +129,11 @@ test("node A asked whether it is there confirms what of node B's reached it, unl
   await until(() => nodes.b.link.remote.matching('', 'asked/1').length === 1, "node B to learn of node A's persistent subscription");
   const [origin] = nodes.b.link.remote.matching('', 'asked/1') as [string];
   // As a message sent just as node A dropped the filter, which NATS then no longer delivers to it: numbered, never received.
-  const b = nodes.b.link as unknown as { seq: number; confirmations: Confirmations; probe(origin: string): void };
+  const link = nodes.b.link as unknown as { seq: number };
+  const b = nodes.b.link.exchange;
   const waitFor = (): { result: boolean | undefined } => {
     const out: { result: boolean | undefined } = { result: undefined };
-    b.confirmations.expect([origin], ++b.seq).then((ok) => (out.result = ok));
+    b.expect([origin], ++link.seq).then((ok) => (out.result = ok));
     b.probe(origin);
     return out;
   };
@@ -169,6 +192,32 @@ test('the interest table: announcements in sequence, a gap asks for a snapshot, 
   assert.ok(table.empty);
 });
 
+test('the interest table: shared groups with persistent members, in announcements and snapshots, apart from plain filters', () => {
+  const table = new RemoteInterest('me/1');
+  const c = new LocalInterest('c/1', 'c');
+  table.apply(c.snapshot());
+  const groups = (topic: string): string[] => {
+    const out = new Set<string>();
+    table.durableGroups('m', topic, out);
+    return [...out];
+  };
+  assert.equal(table.apply(c.change('m', 'g/#', true, 'team')), 'ok');
+  assert.deepEqual(groups('g/1'), [groupKey('m', 'team', 'g/#')]);
+  assert.deepEqual(table.matching('m', 'g/1'), [], 'not a plain filter: no node-wide cumulative confirmation is waited for');
+  c.change('m', 'g/+', true, 'other');
+  const here = new Set<string>();
+  c.durableGroups('m', 'g/1', here);
+  assert.deepEqual([...here].sort(), [groupKey('m', 'other', 'g/+'), groupKey('m', 'team', 'g/#')], 'this node matches its own groups');
+  const fresh = new RemoteInterest('me/1');
+  fresh.apply(c.snapshot());
+  const fromSnapshot = new Set<string>();
+  fresh.durableGroups('m', 'g/1', fromSnapshot);
+  assert.equal(fromSnapshot.size, 2, 'the snapshot carries them');
+  table.apply(c.snapshot());
+  assert.equal(table.apply(c.change('m', 'g/#', false, 'team')), 'ok');
+  assert.deepEqual(groups('g/1'), [groupKey('m', 'other', 'g/+')]);
+});
+
 test('confirmations: cumulative, from every node asked, late ones time out, a silent node fails new waits for a while', () => {
   let now = 0;
   const c = new Confirmations({ timeoutMs: 1000, probeAfterMs: 300, unresponsiveMs: 500, clock: () => now });
@@ -204,4 +253,27 @@ test('confirmations: cumulative, from every node asked, late ones time out, a si
   assert.deepEqual(results.at(-1), ['m7', false]);
   assert.equal(c.size, 0);
   assert.equal(c.failed, 4);
+});
+
+test('confirmations of shared groups: any node confirms, a node whose members did not take it fails the wait, late ones time out', () => {
+  let now = 0;
+  const c = new Confirmations({ timeoutMs: 1000, probeAfterMs: 300, clock: () => now });
+  const results: Array<[string, boolean]> = [];
+  const watch = (name: string, conf: ReturnType<Confirmations['expect']>): void => conf.then((ok) => results.push([name, ok]));
+  watch('m1', c.expect(['a'], 1, new Set(['g1', 'g2'])));
+  c.groupConfirmed(1, 'g1', true);
+  c.confirmed('a', 1);
+  assert.deepEqual(results, [], 'g2 not yet');
+  c.groupConfirmed(1, 'g2', true);
+  assert.deepEqual(results, [['m1', true]]);
+  watch('m2', c.expect([], 2, new Set(['g1'])));
+  c.groupConfirmed(2, 'g1', false);
+  assert.deepEqual(results.at(-1), ['m2', false], 'no member there took it');
+  c.groupConfirmed(3, 'g1', true);
+  watch('m3', c.expect([], 3, new Set(['g1'])));
+  assert.equal(results.length, 2, 'a confirmation before the wait (or of another message) does not count');
+  now = 1000;
+  c.sweep();
+  assert.deepEqual(results.at(-1), ['m3', false], 'timed out');
+  assert.equal(c.size, 0);
 });

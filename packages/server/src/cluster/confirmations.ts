@@ -36,6 +36,11 @@ export interface ConfirmationOptions {
 export class Confirmations {
   /** Per confirming origin, the waits on it in sequence order. */
   private readonly waiting = new Map<string, Waiting[]>();
+  /**
+   * Waits on shared groups, by sequence and group key, in the order they began. Any node may
+   * confirm one: NATS gives each message of a group to one of the nodes holding members.
+   */
+  private readonly groups = new Map<string, { since: number; pending: Pending }>();
   /** Origins that did not answer a probe, since when. */
   private readonly unresponsive = new Map<string, number>();
   private readonly clock: () => number;
@@ -46,11 +51,12 @@ export class Confirmations {
     this.clock = opts.clock ?? Date.now;
   }
 
-  /** A confirmation that `origins` all stored message `seq`. */
-  expect(origins: readonly string[], seq: number): RemoteConfirmation {
+  /** A confirmation that `origins` all stored message `seq`, and that a node did for each of `groups`. */
+  expect(origins: readonly string[], seq: number, groups?: ReadonlySet<string>): RemoteConfirmation {
     const confirmation = new RemoteConfirmation();
-    const pending: Pending = { left: origins.length, confirmation };
+    const pending: Pending = { left: origins.length + (groups?.size ?? 0), confirmation };
     const now = this.clock();
+    for (const g of groups ?? []) this.groups.set(`${seq}\u0000${g}`, { since: now, pending });
     for (const origin of origins) {
       const since = this.unresponsive.get(origin);
       if (since !== undefined) {
@@ -81,6 +87,16 @@ export class Confirmations {
     else list.splice(0, i);
   }
 
+  /** A node took message `seq` for shared group `group` and stored it (`ok`), or no member of the group there took it. */
+  groupConfirmed(seq: number, group: string, ok: boolean): void {
+    const k = `${seq}\u0000${group}`;
+    const w = this.groups.get(k);
+    if (!w) return;
+    this.groups.delete(k);
+    if (!ok) this.fail(w.pending);
+    else if (--w.pending.left === 0) w.pending.confirmation.settle(true);
+  }
+
   /** Fails every wait on `origin` and, until it answers again, new ones at once. */
   unanswered(origin: string): void {
     this.unresponsive.set(origin, this.clock());
@@ -99,6 +115,11 @@ export class Confirmations {
    */
   sweep(): string[] {
     const now = this.clock();
+    for (const [k, w] of this.groups) {
+      if (now - w.since < this.opts.timeoutMs) break;
+      this.groups.delete(k);
+      this.fail(w.pending);
+    }
     const probe: string[] = [];
     for (const [origin, list] of this.waiting) {
       let i = 0;
@@ -119,7 +140,7 @@ export class Confirmations {
 
   /** Waits not yet confirmed, across origins (a wait on two origins counts twice). */
   get size(): number {
-    let n = 0;
+    let n = this.groups.size;
     for (const list of this.waiting.values()) n += list.length;
     return n;
   }

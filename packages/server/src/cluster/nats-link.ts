@@ -15,7 +15,8 @@
  *   complete whatever its clients subscribe to (the origin stores them).
  * - QoS 1/2 publishes: each node also announces the filters its persistent sessions hold at QoS 1/2;
  *   the publisher's node asks the nodes whose such filters match to confirm storing the message,
- *   and acknowledges its publisher only then (`_ack.<node>`, confirmations.ts).
+ *   and acknowledges its publisher only then (`_ack.<node>`, confirmation-exchange.ts); a shared
+ *   group's message is confirmed by whichever node took it, when the group has persistent members.
  * - Subscriptions: every node answers each announcement it applied (`_iack.<node>`), and a SUBACK
  *   that added a filter waits for the answers (interest-settlement.ts).
  * - Back-pressure: a session congested by messages from other nodes holds their publishers of what
@@ -34,11 +35,11 @@ import {
 } from '@thicket/broker';
 import { connect, type Msg, type NatsConnection, type Subscription } from 'nats';
 import type { Logger } from 'pino';
-import { Confirmations, OwedConfirmations } from './confirmations.js';
+import { ConfirmationExchange } from './confirmation-exchange.js';
 import { decodeRouted, encodeRouted, type Routed } from './frame.js';
 import { RemoteHolds, bothConfirmed, type HoldNote } from './remote-holds.js';
 import { InterestSettlement } from './interest-settlement.js';
-import { LocalInterest, RemoteInterest, type InterestNote } from './remote-interest.js';
+import { LocalInterest, RemoteInterest, groupKey, type InterestNote } from './remote-interest.js';
 import { filterToSubjects, subjectToTopic, topicToSubject } from './subjects.js';
 
 export interface NatsLinkOptions {
@@ -68,7 +69,6 @@ const RELEASE_WAIT_MS = 2000;
 const CONFIRM_TIMEOUT_MS = 5000;
 /** A confirmation this late makes the node ask whether the other one is there at all. */
 const PROBE_AFTER_MS = 1000;
-const PROBE_TIMEOUT_MS = 1000;
 const SWEEP_EVERY_MS = 200;
 /** Each node's snapshot of its interest goes out this often as well: it heals whatever announcement NATS lost. */
 const SNAPSHOT_EVERY_MS = 30_000;
@@ -90,9 +90,7 @@ export class NatsLink implements ClusterLink {
   readonly prefix: string;
   private seq = 0;
   private readonly lastSeen = new Map<string, number>();
-  /** Confirmations held while sessions move here (holdConfirmations): how many holds, and the highest owed per origin. */
-  private confirmHolds = 0;
-  private readonly heldConfirmations = new Map<string, number>();
+  private readonly groupScratch = new Set<string>();
   private readonly subs = new Map<string, Subscription[]>();
   private leave: (() => void) | undefined;
   /** Messages taken from other nodes (plain and shared), for tests and metrics. */
@@ -102,14 +100,12 @@ export class NatsLink implements ClusterLink {
   /** This node's plain filters and the other nodes', for confirmations. */
   private readonly local: LocalInterest;
   readonly remote: RemoteInterest;
-  readonly confirmations: Confirmations;
-  private readonly owed: OwedConfirmations;
+  readonly exchange: ConfirmationExchange;
   /** Other nodes' congested sessions, which this node's publishers wait for. */
   readonly holds = new RemoteHolds();
   private readonly settlement: InterestSettlement;
   /** Announcements of other nodes applied here and not answered yet: origin -> its node and number. */
   private readonly heard = new Map<string, { n: string; s: number }>();
-  private readonly probing = new Set<string>();
   private readonly timers: NodeJS.Timeout[] = [];
   private resyncAsked = false;
   /** Messages NATS refused to carry to the other nodes. */
@@ -125,9 +121,8 @@ export class NatsLink implements ClusterLink {
     this.origin = `${opts.nodeId}/${randomUUID()}`;
     this.prefix = opts.prefix ?? 'thicket';
     this.local = new LocalInterest(this.origin, opts.nodeId);
-    this.confirmations = new Confirmations({ timeoutMs: opts.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS, probeAfterMs: PROBE_AFTER_MS });
     this.remote = new RemoteInterest(this.origin, (origin) => {
-      this.confirmations.forget(origin);
+      this.exchange.confirmations.forget(origin);
       this.settlement.forget(origin);
     });
     this.settlement = new InterestSettlement(
@@ -135,7 +130,16 @@ export class NatsLink implements ClusterLink {
       () => this.remote.origins(),
       SETTLE_TIMEOUT_MS,
     );
-    this.owed = new OwedConfirmations((origin, seq) => this.confirm(origin, seq));
+    this.exchange = new ConfirmationExchange({
+      nc,
+      prefix: this.prefix,
+      origin: this.origin,
+      seq: () => this.seq,
+      nodeOf: (origin) => this.remote.nodeOf(origin),
+      afterCommit: (callback) => broker.store.afterCommit(callback),
+      timeoutMs: opts.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS,
+      probeAfterMs: PROBE_AFTER_MS,
+    });
   }
 
   /** Connects to NATS and joins the broker to the cluster. */
@@ -152,12 +156,11 @@ export class NatsLink implements ClusterLink {
       await nc.close();
       throw new Error(`another node of the cluster already runs as --node-id ${opts.nodeId}; give each node its own name`);
     }
-    nc.subscribe(`${link.prefix}_node.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onProbe(m)) });
+    link.exchange.listen(opts.nodeId);
     nc.subscribe(`${link.prefix}_connected`, { callback: (err, m) => (err ? undefined : link.onConnected(m)) });
     nc.subscribe(`${link.prefix}_release.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onRelease(m)) });
     nc.subscribe(`${link.prefix}_released.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onReleased(m)) });
     nc.subscribe(`${link.prefix}_interest`, { callback: (err, m) => (err ? undefined : link.onInterest(m)) });
-    nc.subscribe(`${link.prefix}_ack.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onConfirmed(m)) });
     nc.subscribe(`${link.prefix}_iack.${opts.nodeId}`, { callback: (err, m) => (err ? undefined : link.onHeard(m)) });
     nc.subscribe(`${link.prefix}_hold`, { callback: (err, m) => (err ? undefined : link.onHold(m)) });
     // Known to the others (empty, numbered 0) before the restored sessions' filters are announced.
@@ -187,8 +190,10 @@ export class NatsLink implements ClusterLink {
   }
 
   forward(mount: string, msg: Message, confirm = false): RemoteConfirmation | undefined {
-    const confirming = confirm && msg.qos > 0 && !this.remote.empty ? this.remote.matching(mount, msg.topic) : [];
-    const held = confirm && msg.qos > 0 && this.holds.size > 0 ? this.holds.wait(mount, msg.topic) : undefined;
+    const durable = confirm && msg.qos > 0;
+    const confirming = durable && !this.remote.empty ? this.remote.matching(mount, msg.topic) : [];
+    const groups = durable ? this.durableGroups(mount, msg.topic) : undefined;
+    const held = durable && this.holds.size > 0 ? this.holds.wait(mount, msg.topic) : undefined;
     // Only what another node's sessions or a shared group (served through NATS, also from here) need;
     // what a node must confirm goes even when it has no client now (it fails or confirms either way).
     const routed = confirming.length > 0 || this.remote.needed(mount, msg.topic) || this.local.sharedMatch(mount, msg.topic);
@@ -196,7 +201,7 @@ export class NatsLink implements ClusterLink {
     const seq = ++this.seq;
     msg.clusterOrigin = this.origin;
     msg.clusterSeq = seq;
-    const frame = encodeRouted(this.origin, seq, msg, confirming.length > 0);
+    const frame = encodeRouted(this.origin, seq, msg, confirming.length > 0 || groups !== undefined);
     // On the routing path: what NATS refuses (over its max_payload, a connection closed for good)
     // is counted and logged, never thrown at the publisher's connection.
     try {
@@ -206,8 +211,8 @@ export class NatsLink implements ClusterLink {
       }
       if (msg.retain) this.nc.publish(`${this.prefix}_retained.${topicToSubject('m', mount, msg.topic)}`, frame);
       // Registered after the publish, before any answer can arrive (NATS calls back on a later turn).
-      if (confirming.length === 0) return held;
-      const confirmed = this.confirmations.expect(confirming, seq);
+      if (confirming.length === 0 && groups === undefined) return held;
+      const confirmed = this.exchange.expect(confirming, seq, groups);
       return held ? bothConfirmed(confirmed, held) : confirmed;
     } catch (err) {
       this.notForwarded++;
@@ -216,12 +221,22 @@ export class NatsLink implements ClusterLink {
         this.lastForwardLog = now;
         this.opts.log.warn({ err: (err as Error).message, topic: msg.topic }, 'a message could not be forwarded to the other nodes');
       }
-      if (confirming.length === 0) return held;
+      if (confirming.length === 0 && groups === undefined) return held;
       // The nodes that needed it never got it: its publisher is not acknowledged.
       const failed = new RemoteConfirmation();
       failed.settle(false);
       return failed;
     }
+  }
+
+  /** The shared groups with persistent members (here or on another node) that take `topic`; undefined when none. */
+  private durableGroups(mount: string, topic: string): Set<string> | undefined {
+    const out = this.groupScratch;
+    out.clear();
+    this.local.durableGroups(mount, topic, out);
+    if (!this.remote.empty) this.remote.durableGroups(mount, topic, out);
+    // Copied only when needed: Confirmations keeps the keys, not the set.
+    return out.size > 0 ? out : undefined;
   }
 
   congested(mount: string, clientId: string, filters: string[]): void {
@@ -273,8 +288,8 @@ export class NatsLink implements ClusterLink {
     this.heard.set(origin, { n: node, s: seq });
   }
 
-  durableInterest(mount: string, filter: string, present: boolean): void {
-    this.announce(this.local.change(mount, filter, present));
+  durableInterest(mount: string, filter: string, present: boolean, group?: string): void {
+    this.announce(this.local.change(mount, filter, present, group));
   }
 
   interest(mount: string, filter: string, group: string | undefined, present: boolean): void {
@@ -378,21 +393,7 @@ export class NatsLink implements ClusterLink {
   }
 
   holdConfirmations(): () => void {
-    this.confirmHolds++;
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      if (--this.confirmHolds > 0) return;
-      for (const [origin, seq] of this.heldConfirmations) this.owed.add(origin, seq);
-      this.heldConfirmations.clear();
-    };
-  }
-
-  /** `origin`'s messages up to `seq` that reached this node are stored: it hears so, unless confirmations are held. */
-  private owe(origin: string, seq: number): void {
-    if (this.confirmHolds === 0) return this.owed.add(origin, seq);
-    if ((this.heldConfirmations.get(origin) ?? 0) < seq) this.heldConfirmations.set(origin, seq);
+    return this.exchange.hold();
   }
 
   private onRelease(m: Msg): void {
@@ -443,7 +444,7 @@ export class NatsLink implements ClusterLink {
     this.broker.routeFromCluster(at.mount, routed.msg);
     // Confirmed once what was stored for it commits; through the store even when nothing was, so
     // that confirmations (cumulative) go out in the order of the messages.
-    if (routed.confirm) this.broker.store.afterCommit(() => this.owe(origin, seq));
+    if (routed.confirm) this.broker.store.afterCommit(() => this.exchange.owe(origin, seq));
   }
 
   /** Announces a change of this node's interest (or a snapshot, hello, bye, gone) to every node. */
@@ -471,7 +472,7 @@ export class NatsLink implements ClusterLink {
     }
     if (outcome === 'ok' && 's' in note && note.o !== this.origin && typeof note.n === 'string') this.answerHeard(note.o, note.n);
     // A node that stopped needing a filter may never get messages sent for it meanwhile: ask at once.
-    if ('a' in note && note.a === 0 && note.o !== this.origin && this.confirmations.waitingOn(note.o)) this.probe(note.o);
+    if ('a' in note && note.a === 0 && note.o !== this.origin) this.exchange.dropped(note.o);
     if (outcome === 'resync' && !this.resyncAsked) {
       // Asked once per turn of the event loop: every node answers a hello with its snapshot.
       this.resyncAsked = true;
@@ -492,68 +493,10 @@ export class NatsLink implements ClusterLink {
     this.announce(note);
   }
 
-  /** Tells `origin` that its messages up to `seq` that reached this node are stored. */
-  private confirm(origin: string, seq: number): void {
-    const node = origin.slice(0, origin.lastIndexOf('/'));
-    try {
-      this.nc.publish(`${this.prefix}_ack.${node}`, JSON.stringify({ o: origin, b: this.origin, s: seq }));
-    } catch {
-      // Without NATS the origin times out and its publisher sends again.
-    }
-  }
-
-  private onConfirmed(m: Msg): void {
-    const ack = this.parse<{ o: string; b: string; s: number }>(m);
-    if (ack && ack.o === this.origin && typeof ack.b === 'string' && typeof ack.s === 'number') this.confirmations.confirmed(ack.b, ack.s);
-  }
-
   /** Times out late confirmations, and asks late nodes whether they are there (a dead one fails new waits at once). */
   private sweepConfirmations(): void {
     if (this.holds.size > 0) this.holds.sweep();
-    for (const origin of this.confirmations.sweep()) this.probe(origin);
-  }
-
-  /**
-   * Asks `origin`'s node whether it is there. The answer also confirms every message of this node
-   * numbered up to now that reached it: NATS delivers the question after them, and the node answers
-   * once what it stored for them committed. So a wait for a message that never reached it (it had
-   * just dropped the filter) ends as soon as it says so, instead of timing out.
-   */
-  private probe(origin: string): void {
-    const node = this.remote.nodeOf(origin);
-    if (node === undefined || this.probing.has(origin)) return;
-    this.probing.add(origin);
-    this.nc
-      .request(`${this.prefix}_node.${node}`, JSON.stringify({ o: this.origin, s: this.seq }), { timeout: PROBE_TIMEOUT_MS })
-      .then(
-        (m) => {
-          const answer = this.parse<{ b?: string; s?: number }>(m);
-          if (answer?.b === origin && typeof answer.s === 'number') this.confirmations.confirmed(origin, answer.s);
-        },
-        () => this.confirmations.unanswered(origin),
-      )
-      .finally(() => this.probing.delete(origin));
-  }
-
-  /**
-   * Another node asks whether this one is there (or, empty, whether the name is taken). With its
-   * numbering, the answer confirms its messages so far, unless confirmations are held (a session is
-   * moving here: what it caught is not stored yet).
-   */
-  private onProbe(m: Msg): void {
-    const ask = m.data.length > 0 ? this.parse<{ o?: string; s?: number }>(m) : undefined;
-    if (!ask || typeof ask.o !== 'string' || typeof ask.s !== 'number' || this.confirmHolds > 0) return void m.respond();
-    // A store that cannot commit now (its database is down) does not make this node look dead.
-    let answered = false;
-    const answer = (data?: string): void => {
-      if (answered) return;
-      answered = true;
-      clearTimeout(alive);
-      m.respond(data);
-    };
-    const alive = setTimeout(answer, PROBE_TIMEOUT_MS / 2);
-    const s = ask.s;
-    this.broker.store.afterCommit(() => answer(JSON.stringify({ b: this.origin, s })));
+    this.exchange.sweep();
   }
 
   private onShared(m: Msg, mount: string, filter: string, group: string): void {
@@ -561,7 +504,12 @@ export class NatsLink implements ClusterLink {
     const routed = at === undefined ? undefined : this.decode(m, at.topic);
     if (routed === undefined) return;
     if (routed.origin !== this.origin) this.received++;
-    this.broker.deliverToGroup(mount, filter, group, routed.msg);
+    const ok = this.broker.deliverToGroup(mount, filter, group, routed.msg);
+    if (!routed.confirm) return;
+    // Its publisher waits if the group has persistent members somewhere: confirmed once stored here.
+    const { origin, seq } = routed;
+    const key = groupKey(mount, group, filter);
+    this.broker.store.afterCommit(() => this.exchange.owedForGroup(origin, seq, key, ok));
   }
 
   private onRetained(m: Msg): void {

@@ -17,10 +17,16 @@ import { TopicTree } from '@thicket/broker';
 
 /** An announcement on the `_interest` subject. */
 export type InterestNote =
-  /** A filter started (a = 1) or stopped (a = 0) being needed: durable, or with `r` by any session. */
-  | { o: string; n: string; s: number; a: 0 | 1; m: string; f: string; r?: 1 }
-  /** Everything the origin needs now, as of its announcement `s`: durable (`all`) and by any session (`any`). */
-  | { o: string; n: string; s: number; all: Array<[string, string]>; any?: Array<[string, string]> }
+  /**
+   * A filter started (a = 1) or stopped (a = 0) being needed: durable (for shared group `g`, when
+   * given), or with `r` by any session.
+   */
+  | { o: string; n: string; s: number; a: 0 | 1; m: string; f: string; r?: 1; g?: string }
+  /**
+   * Everything the origin needs now, as of its announcement `s`: durable (`all`: mount, filter and,
+   * for a shared group, its name) and by any session (`any`).
+   */
+  | { o: string; n: string; s: number; all: Array<DurableEntry>; any?: Array<[string, string]> }
   /** A node joined and asks for everyone's snapshot. */
   | { o: string; n: string; hello: 1 }
   /** The origin leaves; `p`: it left persistent sessions behind (they wait for the cluster to take them). */
@@ -28,11 +34,16 @@ export type InterestNote =
   /** Node `n` died and its sessions were taken over: its interest goes. */
   | { gone: string };
 
+/** A durable filter: mount, filter, and the shared group it is held for (absent for plain subscriptions). */
+type DurableEntry = [string, string] | [string, string, string];
+
 interface Remote {
   node: string;
   seq: number;
   /** Durable filters per mount. */
   trees: Map<string, TopicTree<string>>;
+  /** Durable filters of shared groups per mount (a group's confirmation comes from whichever node NATS gives it to). */
+  shared: Map<string, TopicTree<string>>;
   /** Every filter per mount; undefined for a node that does not announce them (it gets everything). */
   routes: Map<string, TopicTree<string>> | undefined;
 }
@@ -68,8 +79,10 @@ export class RemoteInterest {
       if (current && current.seq > note.s) return 'ok';
       // A newer boot of the node replaces the older one: its own sessions came back with it.
       for (const [origin, r] of this.remotes) if (r.node === note.n && origin !== note.o) this.drop(origin);
-      const remote: Remote = { node: note.n, seq: note.s, trees: new Map(), routes: note.any ? new Map() : undefined };
-      for (const [mount, filter] of note.all) treeOf(remote.trees, mount).add(filter, note.o);
+      const remote: Remote = { node: note.n, seq: note.s, trees: new Map(), shared: new Map(), routes: note.any ? new Map() : undefined };
+      for (const [mount, filter, group] of note.all)
+        if (group === undefined) treeOf(remote.trees, mount).add(filter, note.o);
+        else treeOf(remote.shared, mount).add(filter, note.o, group);
       if (remote.routes) for (const [mount, filter] of note.any!) treeOf(remote.routes, mount).add(filter, note.o);
       this.remotes.set(note.o, remote);
       return 'ok';
@@ -79,10 +92,11 @@ export class RemoteInterest {
     if (note.s <= remote.seq) return 'ok';
     if (note.s !== remote.seq + 1) return 'resync';
     remote.seq = note.s;
-    const trees = note.r === 1 ? remote.routes : remote.trees;
+    const group = note.r === 1 ? undefined : note.g;
+    const trees = note.r === 1 ? remote.routes : group === undefined ? remote.trees : remote.shared;
     if (trees === undefined) return 'ok';
-    if (note.a === 1) treeOf(trees, note.m).add(note.f, note.o);
-    else trees.get(note.m)?.remove(note.f, note.o);
+    if (note.a === 1) treeOf(trees, note.m).add(note.f, note.o, group);
+    else trees.get(note.m)?.remove(note.f, note.o, group);
     return 'ok';
   }
 
@@ -97,6 +111,11 @@ export class RemoteInterest {
     const out: string[] = [];
     for (const [origin, r] of this.remotes) if (matches(r.trees.get(mount), topic)) out.push(origin);
     return out;
+  }
+
+  /** Adds to `out` the shared groups that match `topic` in `mount` and have persistent members on another node (groupKey). */
+  durableGroups(mount: string, topic: string, out: Set<string>): void {
+    for (const r of this.remotes.values()) addGroups(r.shared.get(mount), mount, topic, out);
   }
 
   /** Whether any other node's interest is known (nothing to match against otherwise). */
@@ -148,6 +167,19 @@ function matches(tree: TopicTree<unknown> | undefined, topic: string): boolean {
   return found;
 }
 
+/** A shared group across the cluster: the same on every node, whichever holds its members. */
+export const groupKey = (mount: string, group: string, filter: string): string => `${mount}\u0000${group}\u0000${filter}`;
+
+function addGroups(tree: TopicTree<unknown> | undefined, mount: string, topic: string, out: Set<string>): void {
+  if (tree === undefined || tree.size === 0) return;
+  tree.match(topic, {
+    onSubscription() {},
+    onSharedGroup(g) {
+      out.add(groupKey(mount, g.name, g.filter));
+    },
+  });
+}
+
 // NUL cannot occur in a mount or a filter (MQTT forbids U+0000 in strings).
 const key = (mount: string, filter: string): string => `${mount}\u0000${filter}`;
 const unkey = (k: string): [string, string] => k.split('\u0000') as [string, string];
@@ -155,8 +187,10 @@ const unkey = (k: string): [string, string] => k.split('\u0000') as [string, str
 /** This node's own filters, numbered as they change, for its announcements and snapshots. */
 export class LocalInterest {
   seq = 0;
-  /** Plain filters of persistent sessions at QoS 1/2. */
-  private readonly durable = new Set<string>();
+  /** Filters of persistent sessions at QoS 1/2 (with the shared group, for group members). */
+  private readonly durable = new Map<string, DurableEntry>();
+  /** The shared groups among them, per mount: their messages come back through NATS, so this node confirms them too. */
+  private readonly durableShared = new Map<string, TopicTree<string>>();
   /** Every filter, with how many of (plain, each shared group) hold it. */
   private readonly routes = new Map<string, number>();
   /** Filters of shared groups with members here, per mount: what goes through NATS even from this node. */
@@ -167,11 +201,20 @@ export class LocalInterest {
     private readonly node: string,
   ) {}
 
-  /** A durable filter came or went. */
-  change(mount: string, filter: string, present: boolean): InterestNote {
-    if (present) this.durable.add(key(mount, filter));
-    else this.durable.delete(key(mount, filter));
-    return this.note(mount, filter, present);
+  /** A durable filter came or went (of shared group `group`, when given). */
+  change(mount: string, filter: string, present: boolean, group?: string): InterestNote {
+    const k = group === undefined ? key(mount, filter) : groupKey(mount, group, filter);
+    if (present) this.durable.set(k, group === undefined ? [mount, filter] : [mount, filter, group]);
+    else this.durable.delete(k);
+    if (group === undefined) return this.note(mount, filter, present);
+    if (present) treeOf(this.durableShared, mount).add(filter, this.origin, group);
+    else this.durableShared.get(mount)?.remove(filter, this.origin, group);
+    return { ...this.note(mount, filter, present), g: group };
+  }
+
+  /** Adds to `out` the shared groups matching `topic` in `mount` that have persistent members here. */
+  durableGroups(mount: string, topic: string, out: Set<string>): void {
+    addGroups(this.durableShared.get(mount), mount, topic, out);
   }
 
   /**
@@ -197,7 +240,7 @@ export class LocalInterest {
   }
 
   snapshot(): InterestNote {
-    return { o: this.origin, n: this.node, s: this.seq, all: [...this.durable].map(unkey), any: [...this.routes.keys()].map(unkey) };
+    return { o: this.origin, n: this.node, s: this.seq, all: [...this.durable.values()], any: [...this.routes.keys()].map(unkey) };
   }
 
   /** How many durable filters this node holds. */
