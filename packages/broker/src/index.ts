@@ -22,6 +22,7 @@ export { TopicTree } from './topic-tree.js';
 export { MemoryStore } from './store/memory.js';
 export { SqliteStore, type SqliteStoreOptions } from './store/sqlite.js';
 export { PostgresStore, type PostgresStoreOptions } from './store/postgres.js';
+export { HolderAliveError, type HolderCheck } from './store/postgres-adopt.js';
 export type * from './store/types.js';
 export type { Transport, TransportInfo, TlsInfo, TransportKind } from './transport/transport.js';
 export { SocketTransport, WebSocketTransport, WriteBatcher } from './transport/transport.js';

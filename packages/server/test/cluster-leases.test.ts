@@ -1,10 +1,13 @@
 /**
  * Leases for once-per-cluster work and node heartbeats, on a throwaway PostgreSQL: one holder at a
  * time, a graceful stop hands over at once, a holder cut off from the database lets go before
- * another takes over, and a silent node is listed as dead.
+ * another takes over, and a silent node is listed as dead; a live node's sessions are not taken from
+ * it, and a node starting again waits for a move of its rows that is under way.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { HolderAliveError, PostgresStore } from '@thicket/broker';
+import pg0 from 'pg';
 import pino from 'pino';
 import { Leases } from '../src/cluster/leases.js';
 import type { SqlEngine } from '../src/store/sql/engine.js';
@@ -12,6 +15,7 @@ import { postgresEngine } from '../src/store/sql/postgres-engine.js';
 import { startPostgres, type Postgres } from './pg-helpers.js';
 
 const silent = pino({ level: 'silent' });
+const pgClient = pg0.Client;
 let pg: Postgres;
 const engines: SqlEngine[] = [];
 const leases: Leases[] = [];
@@ -99,4 +103,49 @@ test('a holder cut off from the database stops holding before another node takes
   assert.equal(a.leases.holds('rollout'), false);
   await until(async () => (await b.leases.deadNodes()).includes('a'), 'a to be listed as dead');
   assert.deepEqual(await b.leases.deadNodes(), ['a']);
+});
+
+test('a live node keeps a session it did not let go; once it stops, its rows move; a node starting again waits for a move under way', async () => {
+  const url = await pg.createDatabase('leases_holder_alive');
+  const x = await member(url, 'x', 60_000);
+  const b = await member(url, 'b', 60_000);
+  const rowsX = await PostgresStore.open({ connectionString: url, node: 'x', log: silent });
+  const rowsB = await PostgresStore.open({ connectionString: url, node: 'b', log: silent });
+  try {
+    for (const clientId of ['p', 'q'])
+      rowsX.putSession({ mount: '', clientId, protocolVersion: 5, expiryInterval: 3600, disconnectedAt: Date.now() });
+    await new Promise<void>((r) => rowsX.afterCommit(r));
+    const check = (answered: string[]) => ({ answered: new Set(answered), alive: (n: string) => b.leases.aliveQuery(n) });
+    let next = 0;
+    // Node x did not answer the release but writes heartbeats: its session stays with it.
+    await assert.rejects(
+      rowsB.adoptSession('', 'p', () => ++next, check([])),
+      HolderAliveError,
+    );
+    await assert.rejects(rowsB.dropElsewhere('', 'q', check([])), HolderAliveError);
+    assert.deepEqual(await rowsB.holders('', 'p'), ['x']);
+    // Having answered (let go), it may lose it while alive.
+    assert.ok(await rowsB.adoptSession('', 'p', () => ++next, check(['x'])));
+    await x.leases.stop();
+    // A move holds x's liveness row until it commits: x starting again (its first heartbeat) waits for it.
+    const raw = new pgClient({ connectionString: url });
+    await raw.connect();
+    try {
+      await raw.query('BEGIN');
+      const { text, values } = b.leases.aliveQuery('x');
+      assert.deepEqual((await raw.query(text, values)).rows, [{ alive: false }]);
+      let restarted = false;
+      const restart = member(url, 'x', 60_000).then(() => (restarted = true));
+      await sleep(400);
+      assert.equal(restarted, false, 'the heartbeat waits for the move to commit');
+      await raw.query('COMMIT');
+      await restart;
+    } finally {
+      await raw.end();
+    }
+    // Started again: the session it holds is its own again.
+    await assert.rejects(rowsB.dropElsewhere('', 'q', check([])), HolderAliveError);
+  } finally {
+    await Promise.all([rowsX.close(), rowsB.close()]);
+  }
 });

@@ -15,6 +15,34 @@ export type Query = (q: pg.QueryConfig) => Promise<Row[]>;
 
 type Types = { getTypeParser: typeof pg.types.getTypeParser };
 
+/**
+ * Whether the nodes holding a session may lose it: those that let go (answered) may; any other must
+ * be dead. `alive(node)` is a query that locks the node's liveness row (FOR SHARE) and returns
+ * `{ alive }`: a node starting again writes that row before it loads its sessions, so it waits for a
+ * move that checked it and then finds its rows gone, or the move finds it alive and refuses.
+ */
+export interface HolderCheck {
+  answered: ReadonlySet<string>;
+  alive(node: string): pg.QueryConfig;
+}
+
+/** A node holding the session is alive but did not let it go: taking its rows would run the session twice. */
+export class HolderAliveError extends Error {
+  readonly code = 'HOLDER_ALIVE';
+  constructor(readonly node: string) {
+    super(`node ${node} holds the session and is alive, but did not let it go`);
+  }
+}
+
+async function ensureGone(q: Query, nodes: readonly string[], check: HolderCheck | undefined): Promise<void> {
+  if (!check) return;
+  for (const node of nodes) {
+    if (check.answered.has(node)) continue;
+    const [row] = await q(check.alive(node));
+    if (row?.alive === true) throw new HolderAliveError(node);
+  }
+}
+
 export async function adoptSession(
   q: Query,
   types: Types,
@@ -22,6 +50,7 @@ export async function adoptSession(
   mount: string,
   clientId: string,
   newMessageId: () => number,
+  check?: HolderCheck,
 ): Promise<MovedSession | null> {
   const key = [mount, clientId, node];
   // Locks the rows: two nodes adopting at once take turns, and the second finds nothing left.
@@ -32,6 +61,7 @@ export async function adoptSession(
     types,
   });
   if (held.length === 0) return null;
+  await ensureGone(q, [...new Set(held.map((r) => r.node as string))], check);
   // A client connected when its node died has no disconnect time; otherwise the latest disconnect is the live session.
   const from = held[0]!.node as string;
   const own = [mount, clientId, from];
@@ -62,20 +92,21 @@ export async function adoptSession(
     copied.add(message.id);
     copy.putQueueEntry(entry);
   }
-  await dropElsewhere(q, node, mount, clientId);
+  await dropElsewhere(q, node, mount, clientId, check);
   for (const statement of copy.statements()) await q(statement);
   return { session, queue, from };
 }
 
 /** Every other node's session, subscription, queue and inbound rows of a client. */
-export async function dropElsewhere(q: Query, node: string, mount: string, clientId: string): Promise<void> {
+export async function dropElsewhere(q: Query, node: string, mount: string, clientId: string, check?: HolderCheck): Promise<void> {
   const holders = await q({
-    text: 'SELECT node FROM mqtt_sessions WHERE mount = $1 AND client_id = $2 AND node <> $3',
+    text: 'SELECT node FROM mqtt_sessions WHERE mount = $1 AND client_id = $2 AND node <> $3 FOR UPDATE',
     values: [mount, clientId, node],
   });
   // By the primary key's prefix (node, mount, client_id), for each node that has the session.
   const nodes = holders.map((r) => r.node as string);
   if (nodes.length === 0) return;
+  await ensureGone(q, nodes, check);
   for (const t of [SUBSCRIPTIONS, QUEUE, INBOUND, SESSIONS])
     await q({
       text: `DELETE FROM ${t.name} WHERE node = ANY($1::text[]) AND mount = $2 AND client_id = $3`,

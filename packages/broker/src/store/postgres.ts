@@ -19,7 +19,7 @@
  */
 import type pg from 'pg';
 import type { BrokerLogger } from '../broker-types.js';
-import { adoptSession, dropElsewhere, type Query } from './postgres-adopt.js';
+import { adoptSession, dropElsewhere, type HolderCheck, type Query } from './postgres-adopt.js';
 import { Batch, INBOUND, MESSAGES, QUEUE, RETAINED, SESSIONS, SUBSCRIPTIONS } from './postgres-batch.js';
 import {
   messageFromRow,
@@ -418,16 +418,17 @@ export class PostgresStore implements BrokerStore {
    * Moves a session another node held into this node's rows (adoptSession, postgres-adopt.ts): its
    * subscriptions, inbound QoS 2 ids and whole queue, with copies of its messages under ids from
    * `newMessageId`. Null when no other node holds it. The other node's message rows stay: it
-   * releases them itself (or they go when it starts again).
+   * releases them itself (or they go when it starts again). With `check`, a holder that is alive and
+   * did not let go keeps the session (HolderAliveError).
    */
-  async adoptSession(mount: string, clientId: string, newMessageId: () => number): Promise<MovedSession | null> {
+  async adoptSession(mount: string, clientId: string, newMessageId: () => number, check?: HolderCheck): Promise<MovedSession | null> {
     await this.durable();
-    return transaction(this.pool, 'BEGIN', (q) => adoptSession(q, this.types, this.node, mount, clientId, newMessageId));
+    return transaction(this.pool, 'BEGIN', (q) => adoptSession(q, this.types, this.node, mount, clientId, newMessageId, check));
   }
 
-  /** Removes every other node's rows of a session (a client starting clean here). */
-  async dropElsewhere(mount: string, clientId: string): Promise<void> {
-    await transaction(this.pool, 'BEGIN', (q) => dropElsewhere(q, this.node, mount, clientId));
+  /** Removes every other node's rows of a session (a client starting clean here); `check` as for adoptSession. */
+  async dropElsewhere(mount: string, clientId: string, check?: HolderCheck): Promise<void> {
+    await transaction(this.pool, 'BEGIN', (q) => dropElsewhere(q, this.node, mount, clientId, check));
   }
 
   private async select(text: string, values: unknown[]): Promise<Row[]> {

@@ -3,7 +3,7 @@
  * shared subscriptions, retained), and the change feed that keeps what each node holds in memory
  * in step with the shared database.
  */
-import type { Broker } from '@thicket/broker';
+import { HolderAliveError, type Broker } from '@thicket/broker';
 import type { Logger } from 'pino';
 import type { Platform } from '../platform/assemble.js';
 import { ChangeFeed } from './change-feed.js';
@@ -69,7 +69,21 @@ export class ClusterNode {
         const rows = await engine.all<{ mount: string; client_id: string }>(
           engine.db.selectFrom('mqtt_sessions').select(['mount', 'client_id']).where('node', '=', dead).limit(ORPHANS_PER_SWEEP),
         );
-        for (const r of rows) if (await this.broker.moves.adoptOrphan(r.mount, r.client_id)) adopted++;
+        let back = false;
+        for (const r of rows) {
+          try {
+            if (await this.broker.moves.adoptOrphan(r.mount, r.client_id)) adopted++;
+          } catch (err) {
+            // It started again since it was listed (its heartbeat is fresh): what it still holds is its own.
+            if (!(err instanceof HolderAliveError)) throw err;
+            back = true;
+            break;
+          }
+        }
+        if (back) {
+          this.opts.log.info({ node: dead }, 'a node whose sessions were being taken over is back');
+          continue;
+        }
         // One not adopted here may have been claimed meanwhile by its client connecting to a node;
         // one still there waits for the next sweep, as do more than one sweep takes.
         const left = await engine.all(engine.db.selectFrom('mqtt_sessions').select('client_id').where('node', '=', dead).limit(1));
@@ -89,7 +103,14 @@ export class ClusterNode {
 
   static async join(broker: Broker, platform: Platform, opts: ClusterNodeOptions): Promise<ClusterNode> {
     const log = opts.log.child({ component: 'cluster' });
-    const link = await NatsLink.connect(broker, { servers: opts.servers, nodeId: opts.nodeId, sessions: opts.sessions, log });
+    const leases = opts.leases;
+    const link = await NatsLink.connect(broker, {
+      servers: opts.servers,
+      nodeId: opts.nodeId,
+      sessions: opts.sessions,
+      alive: leases && ((node) => leases.aliveQuery(node)),
+      log,
+    });
     const feed = new ChangeFeed(link.connection, {
       prefix: link.prefix,
       origin: link.origin,

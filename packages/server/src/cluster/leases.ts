@@ -102,6 +102,17 @@ export class Leases {
   }
 
   /**
+   * A query that says whether `node` is alive (heartbeat within the lease time) and locks its row until
+   * the transaction ends: the node's next heartbeat, which it writes first when it starts again, waits.
+   */
+  aliveQuery(node: string): { text: string; values: unknown[] } {
+    return {
+      text: `SELECT heartbeat_at >= $2 AS alive FROM ${NODE_TABLE} WHERE node = $1 FOR SHARE`,
+      values: [node, Date.now() - this.ttl],
+    };
+  }
+
+  /**
    * Stops renewing and gives up what this node holds, so another node takes over at once; and marks
    * this node gone, so that the holder of the orphans lease takes its persistent sessions at its next
    * sweep instead of after the lease time (called once the broker's rows are written).

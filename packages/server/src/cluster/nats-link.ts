@@ -29,6 +29,7 @@ import {
   type ClientInfo,
   type ClaimedSession,
   type ClusterLink,
+  type HolderCheck,
   type Message,
   type MovedSession,
   type StoredSession,
@@ -51,6 +52,8 @@ export interface NatsLinkOptions {
   prefix?: string;
   /** The broker's rows in the shared database: where persistent sessions move between nodes from. */
   sessions?: SessionRows;
+  /** Whether a node is alive, as a locking query (Leases.aliveQuery): a live holder that does not answer keeps its session. */
+  alive?: HolderCheck['alive'];
   log: Logger;
   /** How long another node has to confirm storing a QoS 1/2 message before its publisher is refused. */
   confirmTimeoutMs?: number;
@@ -60,8 +63,8 @@ export interface NatsLinkOptions {
 export interface SessionRows {
   holders(mount: string, clientId: string): Promise<string[]>;
   sessionElsewhere(mount: string, clientId: string): Promise<StoredSession | null>;
-  adoptSession(mount: string, clientId: string, newMessageId: () => number): Promise<MovedSession | null>;
-  dropElsewhere(mount: string, clientId: string): Promise<void>;
+  adoptSession(mount: string, clientId: string, newMessageId: () => number, check?: HolderCheck): Promise<MovedSession | null>;
+  dropElsewhere(mount: string, clientId: string, check?: HolderCheck): Promise<void>;
 }
 
 /** How long a node waits for the holder of a session to let go before it takes it anyway (the holder is gone). */
@@ -357,7 +360,9 @@ export class NatsLink implements ClusterLink {
   /**
    * A client whose persistent session another node holds connected here: that node lets go (its
    * connection closes with 0x8E, its rows become durable), then this one copies the rows and tells
-   * it to drop its references. A holder that does not answer is gone: its rows are taken as they are.
+   * it to drop its references. A holder that does not answer is gone: its rows are taken as they are,
+   * unless its heartbeat says it is alive (cut off from NATS, or starting again): then the move is
+   * refused (HolderAliveError) rather than the session run on two nodes.
    */
   async claim(mount: string, clientId: string, clean: boolean, newMessageId: () => number): Promise<ClaimedSession | null> {
     const rows = this.opts.sessions;
@@ -380,8 +385,9 @@ export class NatsLink implements ClusterLink {
       ),
     );
     let moved: MovedSession | null = null;
-    if (clean) await rows.dropElsewhere(mount, clientId);
-    else moved = await rows.adoptSession(mount, clientId, newMessageId);
+    const check = this.opts.alive && { answered, alive: this.opts.alive };
+    if (clean) await rows.dropElsewhere(mount, clientId, check);
+    else moved = await rows.adoptSession(mount, clientId, newMessageId, check);
     const done = JSON.stringify({ m: mount, c: clientId });
     for (const node of answered) this.nc.publish(`${this.prefix}_released.${node}`, done);
     // What the holder had seen is in its rows; a holder that did not say may have seen anything.
