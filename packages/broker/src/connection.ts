@@ -4,7 +4,6 @@
  * Session; routing in Broker.
  */
 import { randomUUID } from 'node:crypto';
-import { isUtf8 } from 'node:buffer';
 import { PacketDecoder } from './codec/decoder.js';
 import { encodeAck, encodeConnack, encodeDisconnect, PINGRESP } from './codec/encoder.js';
 import type {
@@ -23,12 +22,13 @@ import type {
 import { PacketType } from './codec/packets.js';
 import { connackCodeV3, MqttProtocolError, RC } from './codec/reason-codes.js';
 import type { ConnectionHost } from './connection-host.js';
+import { askedExpiry, connackProperties, connectRefusal, grantedKeepAlive, KIND_OF_ERROR, publishRefusal } from './client-rules.js';
+import { InboundQuota } from './inbound-quota.js';
 import type { RouteOutcome } from './broker-types.js';
 import type { ClientInfo, DisconnectReason } from './hooks.js';
 import { parseUsername } from './hooks.js';
 import { forwardedProperties, Message } from './message.js';
 import type { Delivery, Session, SessionLink } from './session.js';
-import { topicNameError } from './topics.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe-handler.js';
 import type { Transport } from './transport/transport.js';
 
@@ -42,19 +42,6 @@ interface PendingAck {
   /** Conditions still to be met before it may be sent. */
   waits: number;
 }
-
-const KIND_OF_ERROR: Record<number, string> = {
-  [RC.MALFORMED_PACKET]: 'malformed',
-  [RC.PROTOCOL_ERROR]: 'protocol_error',
-  [RC.PACKET_TOO_LARGE]: 'packet_too_large',
-  [RC.UNSUPPORTED_PROTOCOL_VERSION]: 'unsupported_protocol',
-  [RC.TOPIC_ALIAS_INVALID]: 'topic_alias_invalid',
-  [RC.RECEIVE_MAXIMUM_EXCEEDED]: 'receive_maximum_exceeded',
-  [RC.TOPIC_NAME_INVALID]: 'topic_name_invalid',
-  [RC.QOS_NOT_SUPPORTED]: 'qos_not_supported',
-  [RC.RETAIN_NOT_SUPPORTED]: 'retain_not_supported',
-  [RC.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED]: 'subscription_identifiers_not_supported',
-};
 
 export class Connection implements SessionLink {
   readonly id = randomUUID();
@@ -83,13 +70,7 @@ export class Connection implements SessionLink {
   private ackHead = 0;
   /** Reused by onPublish to learn which subscribers hold the publisher back, or refused the message. */
   private readonly routed: RouteOutcome = { congested: [], refused: false };
-  /**
-   * QoS 1/2 publishes received on this connection without their PUBACK, or PUBCOMP, sent yet: the
-   * client's use of the Receive Maximum announced in CONNACK (MQTT 5 §4.9).
-   */
-  private unacknowledged = 0;
-  /** QoS 2 packet ids counted in `unacknowledged` until their PUBCOMP. */
-  private countedQos2: Set<number> | null = null;
+  private readonly quota = new InboundQuota();
   /** Whether an MQTT 5 client over its Receive Maximum is disconnected (0x93) rather than paused. */
   private enforceReceiveMaximum = false;
   private clientReceiveMaximum = 65_535;
@@ -97,8 +78,6 @@ export class Connection implements SessionLink {
   private outboundAliasMax = 0;
   private outboundAliases: Map<string, number> | null = null;
   private problemInformation = true;
-  private rateWindowStart = 0;
-  private rateCount = 0;
   private lifetimeTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -213,35 +192,12 @@ export class Connection implements SessionLink {
       clientId = `thicket-${randomUUID()}`;
       assigned = true;
     }
-    if (Buffer.byteLength(clientId) > cfg.maxClientIdLength) {
-      return this.refuse(RC.CLIENT_IDENTIFIER_NOT_VALID, `client id longer than ${cfg.maxClientIdLength} bytes`);
-    }
-    if (props.authenticationMethod !== undefined) {
-      return this.refuse(RC.BAD_AUTHENTICATION_METHOD, `authentication method "${props.authenticationMethod}" is not supported`);
-    }
-    if (p.will) {
-      const err = topicNameError(p.will.topic, cfg);
-      if (err) return this.refuse(RC.TOPIC_NAME_INVALID, `will ${err}`);
-      // The same reserved-topic rules as for PUBLISH (see onPublish).
-      if (!broker.reservedTopicAllowed(p.will.topic) || (p.will.retain && p.will.topic.charCodeAt(0) === 36 && cfg.reservedTopicPrefixes)) {
-        return this.refuse(RC.NOT_AUTHORIZED, `a will on the reserved topic "${p.will.topic}" is not allowed`);
-      }
-      if (p.will.qos > cfg.maximumQoS)
-        return this.refuse(RC.QOS_NOT_SUPPORTED, `will QoS ${p.will.qos} is above the maximum QoS ${cfg.maximumQoS}`);
-      if (p.will.retain && !cfg.retainAvailable) return this.refuse(RC.RETAIN_NOT_SUPPORTED, 'retained messages are not available');
-    }
-    // Checked again after authentication, when a takeover (which adds no connection) can be told apart.
-    if (cfg.maxConnections > 0 && broker.connectionCount > cfg.maxConnections * 2) {
-      return this.refuse(RC.QUOTA_EXCEEDED, `the server accepts at most ${cfg.maxConnections} connections`);
-    }
+    const refused = connectRefusal(p, clientId, broker);
+    if (refused) return this.refuse(refused.code, refused.reason);
 
-    let keepAlive = p.keepAlive;
-    if (cfg.maxKeepAlive > 0 && (keepAlive === 0 || keepAlive > cfg.maxKeepAlive)) keepAlive = cfg.maxKeepAlive;
-    if (cfg.minKeepAlive > 0 && keepAlive > 0 && keepAlive < cfg.minKeepAlive) keepAlive = cfg.minKeepAlive;
+    const keepAlive = grantedKeepAlive(p.keepAlive, cfg);
     this.keepAliveMs = keepAlive * 1000;
-
-    const requestedExpiry = this.v5 ? (props.sessionExpiryInterval ?? 0) : p.clean ? 0 : cfg.maxSessionExpiry;
-    const expiry = Math.min(requestedExpiry, cfg.maxSessionExpiry);
+    const expiry = Math.min(askedExpiry(p, cfg), cfg.maxSessionExpiry);
 
     if (this.v5) {
       this.enforceReceiveMaximum = cfg.receiveMaximumExceeded === 'disconnect';
@@ -321,20 +277,14 @@ export class Connection implements SessionLink {
     this.will = p.will;
 
     const sessionPresent = broker.attach(this, p.clean, expiry, p.protocolVersion);
-    const ack: Properties = {};
-    if (this.v5) {
-      if (expiry !== requestedExpiry) ack.sessionExpiryInterval = expiry;
-      if (this.receiveMaximum < 65_535) ack.receiveMaximum = this.receiveMaximum;
-      if (cfg.maximumQoS < 2) ack.maximumQoS = cfg.maximumQoS;
-      if (!cfg.retainAvailable) ack.retainAvailable = 0;
-      ack.maximumPacketSize = cfg.maxPacketSize;
-      if (assigned) ack.assignedClientIdentifier = clientId;
-      if (cfg.topicAliasMaximum > 0) ack.topicAliasMaximum = cfg.topicAliasMaximum;
-      if (!cfg.wildcardSubscriptionAvailable) ack.wildcardSubscriptionAvailable = 0;
-      if (!cfg.subscriptionIdentifiersAvailable) ack.subscriptionIdentifierAvailable = 0;
-      if (!cfg.sharedSubscriptionAvailable) ack.sharedSubscriptionAvailable = 0;
-      if (keepAlive !== p.keepAlive) ack.serverKeepAlive = keepAlive;
-    }
+    const ack = this.v5
+      ? connackProperties(p, cfg, {
+          expiry,
+          keepAlive,
+          receiveMaximum: this.receiveMaximum,
+          assignedClientId: assigned ? clientId : undefined,
+        })
+      : {};
     this.transport.write(encodeConnack(this.v5, sessionPresent, 0, ack));
     this.state = 'open';
     broker.stats.connectionsAccepted++;
@@ -402,7 +352,7 @@ export class Connection implements SessionLink {
       if (!this.ackWaiting(p.packetId)) this.transport.write(encodeAck(PacketType.PUBREC, p.packetId, this.v5));
       return;
     }
-    if (p.qos > 0 && this.enforceReceiveMaximum && !this.countInbound(p)) {
+    if (p.qos > 0 && this.enforceReceiveMaximum && !this.quota.count(p, this.receiveMaximum)) {
       return this.violation(
         RC.RECEIVE_MAXIMUM_EXCEEDED,
         `more than ${this.receiveMaximum} QoS 1 and QoS 2 publishes without their acknowledgement (Receive Maximum)`,
@@ -411,35 +361,15 @@ export class Connection implements SessionLink {
     broker.stats.messagesIn[p.qos]!++;
     broker.stats.bytesIn[p.qos]! += size;
 
-    if (cfg.maxPublishRate > 0 && !this.withinRate(cfg.maxPublishRate)) {
+    if (cfg.maxPublishRate > 0 && !this.quota.withinRate(cfg.maxPublishRate)) {
       if (!this.v5) return this.terminate('THROTTLED');
       if (p.qos > 0) this.queueAck(p, RC.QUOTA_EXCEEDED, `more than ${cfg.maxPublishRate} publishes per second`);
       return;
     }
 
-    let rc: number = RC.SUCCESS;
-    let why = '';
-    const topicErr = topicNameError(topic, cfg);
-    if (topicErr) {
-      rc = RC.TOPIC_NAME_INVALID;
-      why = topicErr;
-    } else if (!broker.reservedTopicAllowed(topic)) {
-      rc = RC.NOT_AUTHORIZED;
-      why = `publishing to the reserved topic "${topic}" is not allowed`;
-    } else if (p.retain && topic.charCodeAt(0) === 36 && cfg.reservedTopicPrefixes) {
-      rc = RC.NOT_AUTHORIZED;
-      why = 'retained messages cannot be published to reserved topics';
-    } else {
-      if (broker.hooks.authorizePublish) {
-        rc = broker.hooks.authorizePublish(client, topic, p.qos, p.retain);
-        if (rc !== RC.SUCCESS) why = `not authorized to publish to "${topic}"`;
-      }
-      if (rc === RC.SUCCESS && p.properties.payloadFormatIndicator === 1 && !isUtf8(p.payload)) {
-        rc = RC.PAYLOAD_FORMAT_INVALID;
-        why = 'the payload is marked as UTF-8 but is not';
-      }
-    }
-    if (rc !== RC.SUCCESS) {
+    const refused = publishRefusal(p, topic, client, broker);
+    if (refused) {
+      const { code: rc, reason: why } = refused;
       broker.log.debug({ clientId: client.clientId, topic, rc }, why);
       if (!this.v5) {
         // MQTT 3.1.1 has no negative PUBACK; like AWS IoT, close (§4.13: "the Server MUST close").
@@ -485,7 +415,7 @@ export class Connection implements SessionLink {
    * accepted until PUBACKs", and TCP back-pressure for the publisher, rather than a DISCONNECT that
    * clients such as mqtt.js (which ignore the server's Receive Maximum) would hit in normal
    * operation. With 'disconnect' an MQTT 5 client is trusted to keep within its Receive Maximum,
-   * and one that does not gets 0x93 (see countInbound).
+   * and one that does not gets 0x93 (InboundQuota).
    */
   private queueAck(p: PublishPacket, code: number, reason?: string, waits = 0): PendingAck {
     const ack: PendingAck = { packetId: p.packetId, qos: p.qos as 1 | 2, code, reason, waits };
@@ -528,7 +458,7 @@ export class Connection implements SessionLink {
       const props = a.code !== 0 && a.reason && this.problemInformation ? { reasonString: a.reason } : undefined;
       this.transport.write(encodeAck(a.qos === 1 ? PacketType.PUBACK : PacketType.PUBREC, a.packetId, this.v5, a.code, props));
       // A PUBACK, or a PUBREC with an error (no PUBREL follows), ends the exchange (§4.9).
-      if (this.enforceReceiveMaximum && (a.qos === 1 || a.code >= 0x80)) this.uncountInbound(a.packetId, a.qos);
+      if (this.enforceReceiveMaximum && (a.qos === 1 || a.code >= 0x80)) this.quota.uncount(a.packetId, a.qos);
     }
     if (this.ackHead === acks.length) {
       this.acks = [];
@@ -558,29 +488,8 @@ export class Connection implements SessionLink {
     return Math.min(this.broker.config.maxInflight, 65_535);
   }
 
-  /** Counts a QoS 1/2 publish against the Receive Maximum; false when that is exceeded. */
-  private countInbound(p: PublishPacket): boolean {
-    if (++this.unacknowledged > this.receiveMaximum) return false;
-    if (p.qos === 2) (this.countedQos2 ??= new Set()).add(p.packetId);
-    return true;
-  }
-
-  private uncountInbound(packetId: number, qos: 1 | 2): void {
-    if (qos === 2 && !this.countedQos2?.delete(packetId)) return;
-    this.unacknowledged--;
-  }
-
-  private withinRate(limit: number): boolean {
-    const now = Date.now();
-    if (now - this.rateWindowStart >= 1000) {
-      this.rateWindowStart = now;
-      this.rateCount = 0;
-    }
-    return ++this.rateCount <= limit;
-  }
-
   private onPubrel(p: AckPacket): void {
-    if (this.enforceReceiveMaximum) this.uncountInbound(p.packetId, 2);
+    if (this.enforceReceiveMaximum) this.quota.uncount(p.packetId, 2);
     const known = this.session!.releasedQos2(p.packetId);
     const rc = known || !this.v5 ? RC.SUCCESS : RC.PACKET_IDENTIFIER_NOT_FOUND;
     this.transport.write(encodeAck(PacketType.PUBCOMP, p.packetId, this.v5, rc));
