@@ -2,7 +2,8 @@
  * Whole Thicket nodes as `thicket serve --database ... --cluster ...` starts them: three servers on
  * one throwaway PostgreSQL and one nats-server, all on loopback. Every node serves every API with
  * the one admin key; what one node writes is seen on the others; MQTT crosses nodes in order; a
- * client id moving to another node takes its session along (0x8E on the old one).
+ * client id moving to another node takes its session along (0x8E on the old one); a file uploaded
+ * through one node downloads through the others.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -14,10 +15,12 @@ import {
   CreateThingCommand,
   DescribeRoleAliasCommand,
   DescribeThingCommand,
+  GetJobDocumentCommand,
   IoTClient,
   ListJobExecutionsForJobCommand,
 } from '@aws-sdk/client-iot';
 import mqtt, { type MqttClient } from 'mqtt';
+import { filesApi, get, presignedUrl, sha256, uploaded } from './files-helpers.js';
 import { startTestServer, type TestServer } from './helpers.js';
 import { settleNodes, startNats, type NatsServer } from './nats-helpers.js';
 import { startPostgres, type Postgres } from './pg-helpers.js';
@@ -217,4 +220,38 @@ test("a job's rollout runs once in the cluster: at most its rate, whichever node
   await new Promise((r) => setTimeout(r, 3500));
   const executions = await api.send(new ListJobExecutionsForJobCommand({ jobId: 'paced' }));
   assert.equal(executions.executionSummaries?.length, 1);
+});
+
+test('a file uploaded through node A downloads through nodes B and C, whole and by range; deleted through C, it is gone everywhere', async () => {
+  const [a, b, c] = nodes as [TestServer, TestServer, TestServer];
+  // Past two chunks of the database's content table, with a tail.
+  const body = Buffer.alloc(2 * 1024 * 1024 + 12_345);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 31 + (i >> 11)) & 0xff;
+  const stored = await uploaded(a, 'cluster-fw.bin', body);
+  assert.equal(stored.sha256, sha256(body));
+  for (const n of [b, c]) {
+    const url = await presignedUrl(n, 'cluster-fw.bin');
+    const whole = await get(url, n.pki.caCertPem);
+    assert.equal(whole.status, 200);
+    assert.equal(sha256(whole.body), sha256(body));
+    // A range across the border of the first two chunks.
+    const start = 1024 * 1024 - 7;
+    const part = await get(url, n.pki.caCertPem, { headers: { range: `bytes=${start}-${start + 99}` } });
+    assert.equal(part.status, 206);
+    assert.deepEqual(part.body, body.subarray(start, start + 100));
+  }
+  // A job document kept as a file, uploaded through one node, read by another's CreateJob.
+  await uploaded(c, 'cluster-doc.json', Buffer.from('{"operation":"install"}'));
+  const { thingArn } = await iot(b).send(new CreateThingCommand({ thingName: 'file-dev' }));
+  await iot(b).send(
+    new CreateJobCommand({
+      jobId: 'from-file',
+      targets: [thingArn!],
+      documentSource: 'thicket:files/cluster-doc.json',
+    }),
+  );
+  assert.equal((await iot(a).send(new GetJobDocumentCommand({ jobId: 'from-file' }))).document, '{"operation":"install"}');
+  const urlOnA = await presignedUrl(a, 'cluster-fw.bin');
+  await filesApi(c, 'DELETE', '/cluster-fw.bin');
+  assert.equal((await get(urlOnA, a.pki.caCertPem)).status, 404);
 });

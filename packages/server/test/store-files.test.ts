@@ -1,10 +1,15 @@
-/** The file store on SQLite and PostgreSQL: insert/get/list/replace/remove/clear, a database of an earlier version, two nodes on one database. */
+/**
+ * The file store on SQLite and PostgreSQL: insert/get/list/replace/remove/clear, a database of an
+ * earlier version, two nodes on one database; file content in the database (chunks, ranges, sweep).
+ */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import pino from 'pino';
+import { CHUNK_BYTES, ContentTable, contentMigrations } from '../src/files/content-table.js';
 import { FileService } from '../src/files/file-service.js';
 import type { Namespace } from '../src/accounts/namespace.js';
 import { FileStore, fileMigrations, type FileRecord } from '../src/files/file-store.js';
@@ -222,4 +227,70 @@ test('FileService on two nodes of one database: the API and the Jobs service bot
   } finally {
     db.close();
   }
+});
+
+onBothEngines('file content in the database', (engines) => {
+  const GRACE = 60_000;
+  async function open(): Promise<{ engine: SqlEngine; content: ContentTable; files: FileStore }> {
+    const engine = await engines.open();
+    await migrate(engine, { files: { ...fileMigrations, ...contentMigrations } });
+    return { engine, content: new ContentTable(engine, GRACE), files: new FileStore(engine) };
+  }
+  const bytes = (n: number): Buffer => {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >> 13)) & 0xff;
+    return b;
+  };
+  const readAll = async (s: NodeJS.ReadableStream): Promise<Buffer> => {
+    const parts: Buffer[] = [];
+    for await (const p of s) parts.push(p as Buffer);
+    return Buffer.concat(parts);
+  };
+  // Pieces of odd sizes, so chunks fill from several pieces and pieces straddle chunk borders.
+  const pieces = (b: Buffer): Readable =>
+    Readable.from(
+      (function* () {
+        for (let i = 0; i < b.length; i += 300_001) yield b.subarray(i, i + 300_001);
+      })(),
+    );
+
+  test('content is stored in chunks and read back whole and by any range; its digest and size are those of the bytes', async () => {
+    const { content } = await open();
+    const body = bytes(2 * CHUNK_BYTES + 5);
+    const written = await content.write(pieces(body), 10 * CHUNK_BYTES);
+    assert.equal(written.size, body.length);
+    assert.equal(written.sha256, createHash('sha256').update(body).digest('hex'));
+    assert.deepEqual(await content.read(written.contentId), body);
+    const opened = (await content.open(written.contentId))!;
+    for (const [start, end] of [
+      [0, body.length - 1],
+      [CHUNK_BYTES - 1, CHUNK_BYTES],
+      [CHUNK_BYTES, 2 * CHUNK_BYTES - 1],
+      [2 * CHUNK_BYTES, 2 * CHUNK_BYTES + 4],
+      [17, 17],
+    ] as const)
+      assert.deepEqual(await readAll(opened.stream(start, end)), body.subarray(start, end + 1), `bytes ${start}-${end}`);
+    const empty = await content.write(Readable.from([]), 10);
+    assert.equal(empty.size, 0);
+    assert.deepEqual(await content.read(empty.contentId), Buffer.alloc(0));
+    assert.equal(await content.open('no-such-content'), undefined);
+  });
+
+  test('too large: the upload fails and what it wrote is removed; removed and unnamed content goes after the grace time, named content stays', async () => {
+    const { engine, content, files } = await open();
+    await assert.rejects(content.write(pieces(bytes(CHUNK_BYTES + 10)), CHUNK_BYTES), { name: 'RequestEntityTooLargeException' });
+    const named = await content.write(pieces(bytes(1000)), CHUNK_BYTES);
+    await files.insert(NS, { fileName: 'named.bin', ...named, contentType: 'application/octet-stream', createdAt: T0 });
+    const unnamed = await content.write(pieces(bytes(1000)), CHUNK_BYTES);
+    const removed = await content.write(pieces(bytes(1000)), CHUNK_BYTES);
+    await content.remove(removed.contentId);
+    const count = async (table: string): Promise<number> => (await engine.all(engine.db.selectFrom(table).select('content_id'))).length;
+    // Within the grace time nothing goes: a download may be reading the removed content, an upload still writing the unnamed one.
+    assert.equal(await content.sweep(Date.now()), 0);
+    assert.deepEqual(await content.read(removed.contentId), bytes(1000));
+    assert.equal(await content.sweep(Date.now() + GRACE + 1000), 3, 'the too large upload, the unnamed and the removed content');
+    assert.deepEqual([await count('file_contents'), await count('file_content_chunks')], [1, 1]);
+    assert.deepEqual(await content.read(named.contentId), bytes(1000));
+    assert.equal(await content.open(unnamed.contentId), undefined);
+  });
 });

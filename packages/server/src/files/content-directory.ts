@@ -1,11 +1,12 @@
 /**
  * File content on disk, one file per upload under `<data-dir>/files/`, named by a random id rather
  * than by the file's name: a new upload never touches the bytes a device may be downloading, and
- * nothing a client sends ends up in a path.
+ * nothing a client sends ends up in a path. Nodes sharing a database keep content in it instead
+ * (ContentTable); both implement FileContent.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { createWriteStream, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -19,12 +20,32 @@ export interface WrittenContent {
   sha256: string;
 }
 
+/** Content opened for a download: what was opened stays readable when it is replaced or deleted meanwhile. */
+export interface OpenedContent {
+  /** Bytes `start` to `end` (inclusive); the stream releases what was opened once it ends. */
+  stream(start: number, end: number): Readable;
+  /** Releases what was opened, when nothing is streamed (HEAD, an empty file, an error). */
+  close(): Promise<void>;
+}
+
+/** Where the bytes of stored files are. */
+export interface FileContent {
+  /** Stores `source` under a new content id; more than `maxBytes` fails with RequestEntityTooLargeException. */
+  write(source: Readable, maxBytes: number): Promise<WrittenContent>;
+  /** Undefined when there is no such content. */
+  open(contentId: string): Promise<OpenedContent | undefined>;
+  /** The whole content, for small files (job documents). */
+  read(contentId: string): Promise<Buffer>;
+  remove(contentId: string): Promise<void>;
+  removeAll(contentIds: readonly string[]): Promise<void>;
+}
+
 const TEMP_PREFIX = '.upload-';
 
 export const tooLarge = (maxBytes: number): AwsError =>
   new AwsError('RequestEntityTooLargeException', 413, `A file may hold at most ${maxBytes} bytes`);
 
-export class ContentDirectory {
+export class ContentDirectory implements FileContent {
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
@@ -58,22 +79,30 @@ export class ContentDirectory {
     return { contentId, size, sha256: hash.digest('hex') };
   }
 
-  /** Opens a content file for reading; an unlinked file stays readable until the handle closes. */
-  open(contentId: string): Promise<FileHandle> {
-    return open(join(this.dir, contentId), 'r');
+  /** An unlinked file stays readable until its handle closes. */
+  async open(contentId: string): Promise<OpenedContent | undefined> {
+    let handle;
+    try {
+      handle = await open(join(this.dir, contentId), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    return { stream: (start, end) => handle.createReadStream({ start, end }), close: () => handle.close() };
   }
 
-  /** The whole content, for small files read while answering a request (job documents). */
-  readSync(contentId: string): Buffer {
-    return readFileSync(join(this.dir, contentId));
+  read(contentId: string): Promise<Buffer> {
+    return readFile(join(this.dir, contentId));
   }
 
   async remove(contentId: string): Promise<void> {
     await rm(join(this.dir, contentId), { force: true });
   }
 
-  removeSync(contentIds: Iterable<string>): void {
+  /** Removes at once, before it returns (a test-mode reset leaves no content behind). */
+  removeAll(contentIds: readonly string[]): Promise<void> {
     for (const id of contentIds) rmSync(join(this.dir, id), { force: true });
+    return Promise.resolve();
   }
 
   /**

@@ -9,7 +9,6 @@ import { invalidRequest } from '../aws/errors.js';
 import { FILES_PATH } from './files-path.js';
 import { checkExpiresInSec, DEFAULT_URL_EXPIRY_SEC, type FileService } from './file-service.js';
 
-
 function expiresInSec(raw: string | undefined): number {
   if (raw === undefined || raw === '') return DEFAULT_URL_EXPIRY_SEC;
   if (!/^\d+$/.test(raw)) throw invalidRequest(`expiresInSec must be a whole number of seconds from 60 to 3600, not '${raw}'`);

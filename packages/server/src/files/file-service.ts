@@ -5,9 +5,10 @@
  *
  * The records are on the SQL engine, and everything reads them there: the API, and the Jobs
  * service (checking a new job's references, signing a document for a device, a document kept as a
- * file), so every node sharing the database sees each upload and deletion at once.
+ * file), so every node sharing the database sees each upload and deletion at once. On PostgreSQL
+ * the content is in the database too (ContentTable), so a file uploaded through one node downloads
+ * through any; on SQLite it is under the data directory (ContentDirectory).
  */
-import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -15,7 +16,8 @@ import type { Namespace } from '../accounts/namespace.js';
 import { publicUrls, type PublicEndpoints } from '../api/endpoint-routes.js';
 import { alreadyExists, AwsError, internalFailure, invalidRequest, notFound } from '../aws/errors.js';
 import type { SqlEngine } from '../store/sql/engine.js';
-import { ContentDirectory, tooLarge } from './content-directory.js';
+import { ContentDirectory, tooLarge, type FileContent, type OpenedContent } from './content-directory.js';
+import { ContentTable } from './content-table.js';
 import { checkFileName, isFileName } from './file-names.js';
 import { FileStore, type FileRecord } from './file-store.js';
 import { fileReferences, replacePlaceholders } from './placeholders.js';
@@ -54,8 +56,13 @@ export interface PresignOptions {
 export interface FileServiceOptions {
   /** Where the records are (the migrations of `fileMigrations` applied). */
   sql: SqlEngine;
-  /** Content goes to `<dataDir>/files/`, the URL-signing secret to `<dataDir>/file-urls.key`. */
+  /**
+   * The URL-signing secret is in `<dataDir>/file-urls.key`; content goes to `<dataDir>/files/` on
+   * SQLite, into the database on PostgreSQL (content put on disk by an earlier version is still read there).
+   */
   dataDir: string;
+  /** Cluster: whether this node is the one to sweep removed content now (absent: always). */
+  leader?: (name: string) => boolean;
   endpoints: () => PublicEndpoints;
   log: Logger;
   maxFileBytes?: number;
@@ -65,6 +72,8 @@ export interface FileServiceOptions {
 
 export const MAX_FILE_BYTES = 1024 ** 3;
 export const DEFAULT_URL_EXPIRY_SEC = 3600;
+/** How often removed content in the database is looked for (it goes an hour after its removal). */
+const TABLE_SWEEP_MS = 10 * 60 * 1000;
 const CONTENT_TYPE = /^[\x20-\x7e]{1,256}$/;
 
 const info = (f: FileRecord): FileInfo => ({
@@ -84,7 +93,10 @@ export function checkExpiresInSec(value: number): number {
 
 export class FileService {
   private readonly store: FileStore;
-  private readonly content: ContentDirectory;
+  private readonly content: FileContent;
+  private readonly directory: ContentDirectory;
+  private readonly table: ContentTable | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
   private readonly signer: UrlSigner;
   private readonly maxBytes: number;
   /** Content of the records a test-mode reset deleted, removed once the reset committed. */
@@ -92,7 +104,9 @@ export class FileService {
 
   private constructor(private readonly opts: FileServiceOptions) {
     this.store = new FileStore(opts.sql);
-    this.content = new ContentDirectory(join(opts.dataDir, 'files'));
+    this.directory = new ContentDirectory(join(opts.dataDir, 'files'));
+    this.table = opts.sql.dialect === 'postgres' ? new ContentTable(opts.sql) : undefined;
+    this.content = this.table ?? this.directory;
     this.signer = new UrlSigner(ensureUrlSecret(opts.dataDir));
     this.maxBytes = opts.maxFileBytes ?? MAX_FILE_BYTES;
   }
@@ -101,9 +115,29 @@ export class FileService {
   static async open(opts: FileServiceOptions): Promise<FileService> {
     const service = new FileService(opts);
     const records = await service.store.all();
-    const swept = service.content.sweep(new Set(records.map(({ file }) => file.contentId)));
+    const swept = service.directory.sweep(new Set(records.map(({ file }) => file.contentId)));
     if (swept > 0) opts.log.info({ swept }, 'removed the content of unfinished uploads and deleted files');
+    if (service.table) {
+      await service.sweepTable();
+      service.sweeper = setInterval(() => void service.sweepTable(), TABLE_SWEEP_MS);
+      service.sweeper.unref();
+    }
     return service;
+  }
+
+  /** Content in the database that was removed, or that no record names, goes once its grace time is over. */
+  private async sweepTable(): Promise<void> {
+    if (!this.table || (this.opts.leader && !this.opts.leader('files.sweep'))) return;
+    try {
+      const swept = await this.table.sweep();
+      if (swept > 0) this.opts.log.info({ swept }, 'removed the content of unfinished uploads and deleted files');
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, 'sweeping removed file content failed; will retry');
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
   }
 
   /**
@@ -208,22 +242,19 @@ export class FileService {
 
   /**
    * Checks a download request's presigned query (403 when unsigned, altered or expired) and opens
-   * the file's content (404 when the file does not exist). The caller closes the handle.
+   * the file's content (404 when the file does not exist). The caller streams or closes it.
    */
-  async openDownload(fileName: string, query: Record<string, string | undefined>): Promise<{ file: FileRecord; handle: FileHandle }> {
+  async openDownload(fileName: string, query: Record<string, string | undefined>): Promise<{ file: FileRecord; content: OpenedContent }> {
     const grant = this.signer.verify(fileName, query, Date.now());
     const file = await this.store.get(grant.ns, fileName);
     if (!file) throw missing(fileName);
     if (file.contentId !== grant.version) {
       throw notFound(`File '${fileName}' was deleted and uploaded again after this URL was issued; ask for a new URL`);
     }
-    try {
-      return { file, handle: await this.content.open(file.contentId) };
-    } catch (err) {
-      // Deleted between the lookup and the open.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw missing(fileName);
-      throw err;
-    }
+    // Undefined: deleted between the lookup and the open.
+    const content = (await this.content.open(file.contentId)) ?? (this.table && (await this.directory.open(file.contentId)));
+    if (!content) throw missing(fileName);
+    return { file, content };
   }
 
   /**
@@ -265,8 +296,9 @@ export class FileService {
     if (!file) throw missing(fileName);
     if (file.size > maxBytes)
       throw invalidRequest(`file '${fileName}' holds ${file.size} bytes; a job document may have at most ${maxBytes}`);
+    const bytes = await this.readContent(file);
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(this.content.readSync(file.contentId));
+      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     } catch {
       throw invalidRequest(`file '${fileName}' is not UTF-8 text`);
     }
@@ -282,7 +314,15 @@ export class FileService {
 
   /** Test mode, once the reset committed: removes the content of the records `clear()` deleted. */
   cleared(): void {
-    this.content.removeSync(this.clearedContent.splice(0));
+    this.content
+      .removeAll(this.clearedContent.splice(0))
+      .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'removing the content of the reset files failed'));
+  }
+
+  /** The whole content; on PostgreSQL, content an earlier version put on this node's disk too. */
+  private async readContent(file: FileRecord): Promise<Buffer> {
+    if (this.table && (await this.table.open(file.contentId)) === undefined) return this.directory.read(file.contentId);
+    return this.content.read(file.contentId);
   }
 
   private async replaceable(ns: Namespace, fileName: string): Promise<void> {

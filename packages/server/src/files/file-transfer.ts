@@ -5,7 +5,7 @@
  * `GET|HEAD /_thicket/files/{fileName}/content?<presigned>` downloads, with Range for resuming.
  */
 import { randomUUID } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
+import type { OpenedContent } from './content-directory.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AccountStore } from '../accounts/account-store.js';
@@ -91,12 +91,12 @@ async function upload(req: FastifyRequest, reply: FastifyReply, deps: FileTransf
 async function download(req: FastifyRequest, reply: FastifyReply, deps: FileTransferDeps): Promise<FastifyReply> {
   const requestId = randomUUID();
   reply.header('x-amzn-RequestId', requestId);
-  let handle: FileHandle | undefined;
+  let content: OpenedContent | undefined;
   try {
     const query: Record<string, string | undefined> = {};
     for (const [k, v] of Object.entries(req.query as Record<string, string | string[]>)) query[k] = firstValue(v);
     const opened = await deps.files.openDownload((req.params as { fileName: string }).fileName, query);
-    handle = opened.handle;
+    content = opened.content;
     const { file } = opened;
     const etag = `"${file.sha256}"`;
     reply
@@ -116,12 +116,12 @@ async function download(req: FastifyRequest, reply: FastifyReply, deps: FileTran
     const { start, end } = range ?? { start: 0, end: file.size - 1 };
     reply.header('content-length', String(end - start + 1));
     if (req.method === 'HEAD' || file.size === 0) return reply.send();
-    const body = handle.createReadStream({ start, end });
-    handle = undefined; // the stream closes it
+    const body = content.stream(start, end);
+    content = undefined; // the stream closes it
     return reply.send(body);
   } catch (err) {
     return replyWithError(req, reply, err, requestId, deps.log);
   } finally {
-    await handle?.close();
+    await content?.close();
   }
 }

@@ -2,6 +2,7 @@
 import { defineCapability } from '../platform/capability.js';
 import { fileRoutes } from './file-routes.js';
 import { FileService } from './file-service.js';
+import { contentMigrations } from './content-table.js';
 import { fileMigrations } from './file-store.js';
 
 declare module '../platform/capability.js' {
@@ -20,13 +21,15 @@ export const filesCapability = defineCapability(
       endpoints: ctx.endpoints,
       log: ctx.log('files'),
       inUse: (ns, fileName) => ctx.use('jobs').jobs.fileUser(ns, fileName),
+      leader: (name) => ctx.leader(name),
     });
     return {
       services: { files },
       routes: fileRoutes(files),
       clear: () => files.clear(),
       cleared: () => files.cleared(),
+      stop: () => files.stop(),
     };
   },
-  { migrations: fileMigrations },
+  { migrations: { ...fileMigrations, ...contentMigrations } },
 );
