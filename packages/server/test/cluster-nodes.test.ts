@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
+  CreateAuthorizerCommand,
   CreateJobCommand,
   CreateRoleAliasCommand,
   CreateThingCommand,
@@ -17,6 +18,7 @@ import {
   DescribeThingCommand,
   GetJobDocumentCommand,
   IoTClient,
+  ListAuthorizersCommand,
   ListJobExecutionsForJobCommand,
 } from '@aws-sdk/client-iot';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -250,8 +252,33 @@ test('a file uploaded through node A downloads through nodes B and C, whole and 
       documentSource: 'thicket:files/cluster-doc.json',
     }),
   );
-  assert.equal((await iot(a).send(new GetJobDocumentCommand({ jobId: 'from-file' }))).document, '{"operation":"install"}');
+  assert.equal((await iot(b).send(new GetJobDocumentCommand({ jobId: 'from-file' }))).document, '{"operation":"install"}');
   const urlOnA = await presignedUrl(a, 'cluster-fw.bin');
   await filesApi(c, 'DELETE', '/cluster-fw.bin');
   assert.equal((await get(urlOnA, a.pki.caCertPem)).status, 404);
+});
+
+test('a per-account limit holds across nodes: 16 CreateAuthorizer calls at once through three nodes create exactly 10', async () => {
+  const results = await Promise.all(
+    Array.from({ length: 16 }, (_, i) =>
+      iot(nodes[i % 3]!)
+        .send(
+          new CreateAuthorizerCommand({
+            authorizerName: `limit-${i}`,
+            authorizerFunctionArn: 'http://127.0.0.1:9/auth',
+            signingDisabled: true,
+          }),
+        )
+        .then(
+          () => 'created',
+          (err: Error) => err.name,
+        ),
+    ),
+  );
+  assert.deepEqual(
+    [results.filter((r) => r === 'created').length, results.filter((r) => r === 'LimitExceededException').length],
+    [10, 6],
+    results.join(', '),
+  );
+  assert.equal((await iot(nodes[2]!).send(new ListAuthorizersCommand({}))).authorizers?.length, 10);
 });

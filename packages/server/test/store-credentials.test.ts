@@ -33,6 +33,7 @@ function counting(engine: SqlEngine): SqlEngine & { reads: number } {
     },
     run: (q: Statement) => engine.run(q),
     batch: (qs: readonly Statement[]) => engine.batch(qs),
+    exclusive: <T>(key: string, fn: () => Promise<T>) => engine.exclusive(key, fn),
     close: () => engine.close(),
   };
   return counted;

@@ -17,6 +17,7 @@ import { unchanged } from '../store/sql/conditional-writes.js';
 import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
 import type { StoreMigration } from '../store/sql/migrations.js';
 import { byCodeUnit, keyOf, nsKey, prefixOf } from '../store/held-rows.js';
+import { countInNamespace } from '../store/sql/count-in-namespace.js';
 
 export type AuthorizerStatus = 'ACTIVE' | 'INACTIVE';
 
@@ -143,7 +144,7 @@ export class AuthorizerStore {
   private named = new Map<string, Map<string, Held>>();
   private defaultNames = new Map<string, { ns: Namespace; name: string }>();
 
-  private constructor(private readonly sql: SqlEngine) {}
+  private constructor(readonly sql: SqlEngine) {}
 
   /** The store with every authorizer and default the database holds loaded. */
   static async open(engine: SqlEngine): Promise<AuthorizerStore> {
@@ -198,14 +199,7 @@ export class AuthorizerStore {
 
   /** How many authorizers the namespace has, as the database says. */
   async count(ns: Namespace): Promise<number> {
-    const r = await this.sql.first<{ n: number | string }>(
-      this.sql.db
-        .selectFrom('authorizers')
-        .select((eb) => eb.fn.countAll().as('n'))
-        .where('account_id', '=', ns.accountId)
-        .where('region', '=', ns.region),
-    );
-    return Number(r?.n ?? 0);
+    return countInNamespace(this.sql, 'authorizers', ns);
   }
 
   /** Every authorizer with this name, in any namespace (an MQTT client names one without saying where). */

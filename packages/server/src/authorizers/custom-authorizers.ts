@@ -159,13 +159,16 @@ export class CustomAuthorizers {
     const arn = authorizerArn(ns, name);
     const taken = () => alreadyExists(`Authorizer ${name} already exists`, name, arn);
     if (this.store.authorizer(ns, name)) throw taken();
-    if ((await this.store.count(ns)) >= MAX_AUTHORIZERS) {
-      throw limitExceeded(
-        `You have reached the maximum number of authorizers (${MAX_AUTHORIZERS}) in ${ns.region} for account ${ns.accountId}`,
-      );
-    }
-    // The authorizer and its tags in one transaction; the key decides between two creates at once.
-    if (!(await this.store.insert(ns, row, tags.length ? (this.opts.tags?.putting(arn, tags) ?? []) : []))) throw taken();
+    // The count and the insert as one, against creates at once here or on other nodes.
+    await this.store.sql.exclusive(`authorizers:${ns.accountId}:${ns.region}`, async () => {
+      if ((await this.store.count(ns)) >= MAX_AUTHORIZERS) {
+        throw limitExceeded(
+          `You have reached the maximum number of authorizers (${MAX_AUTHORIZERS}) in ${ns.region} for account ${ns.accountId}`,
+        );
+      }
+      // The authorizer and its tags in one transaction; the key decides between two creates at once.
+      if (!(await this.store.insert(ns, row, tags.length ? (this.opts.tags?.putting(arn, tags) ?? []) : []))) throw taken();
+    });
     return { authorizerName: name, authorizerArn: arn };
   }
 

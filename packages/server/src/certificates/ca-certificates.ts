@@ -67,27 +67,31 @@ export class CaCertificates {
     const auto = parseBool(q.allowAutoRegistration, 'allowAutoRegistration') ?? false;
     const pem = canonicalPem(ca);
     const id = certificateId(pem);
-    // The key decides between two registrations at once (the loser finds the row read again).
-    return untilApplied(`CA certificate ${id}`, async () => {
-      if (this.store.caCertificate(ns, id)) throw alreadyExists('The CA certificate is already registered', id, caCertArn(ns, id));
-      if ((await this.store.countCaCertificates(ns)) >= MAX_CA_CERTIFICATES) {
-        throw new AwsError('LimitExceededException', 410, `At most ${MAX_CA_CERTIFICATES} CA certificates may be registered`);
-      }
-      const now = Date.now();
-      const inserted = await this.store.insertCaCertificate(ns, {
-        certificateId: id,
-        pem,
-        status: active ? 'ACTIVE' : 'INACTIVE',
-        autoRegistration: auto ? 'ENABLE' : 'DISABLE',
-        mode,
-        registrationConfig: (body.registrationConfig as Record<string, unknown> | undefined) ?? null,
-        createdAt: now,
-        lastModified: now,
-        customerVersion: 1,
-        generationId: randomBytes(16).toString('hex'),
-      });
-      return inserted && { certificateArn: caCertArn(ns, id), certificateId: id };
-    });
+    // The key decides between two registrations at once (the loser finds the row read again); the
+    // count and the insert run as one, against registrations at once here or on other nodes.
+    const key = `ca-certificates:${ns.accountId}:${ns.region}`;
+    return this.store.sql.exclusive(key, () =>
+      untilApplied(`CA certificate ${id}`, async () => {
+        if (this.store.caCertificate(ns, id)) throw alreadyExists('The CA certificate is already registered', id, caCertArn(ns, id));
+        if ((await this.store.countCaCertificates(ns)) >= MAX_CA_CERTIFICATES) {
+          throw new AwsError('LimitExceededException', 410, `At most ${MAX_CA_CERTIFICATES} CA certificates may be registered`);
+        }
+        const now = Date.now();
+        const inserted = await this.store.insertCaCertificate(ns, {
+          certificateId: id,
+          pem,
+          status: active ? 'ACTIVE' : 'INACTIVE',
+          autoRegistration: auto ? 'ENABLE' : 'DISABLE',
+          mode,
+          registrationConfig: (body.registrationConfig as Record<string, unknown> | undefined) ?? null,
+          createdAt: now,
+          lastModified: now,
+          customerVersion: 1,
+          generationId: randomBytes(16).toString('hex'),
+        });
+        return inserted && { certificateArn: caCertArn(ns, id), certificateId: id };
+      }),
+    );
   }
 
   describe(ns: Namespace, id: string) {

@@ -17,6 +17,7 @@ import { unchanged } from '../store/sql/conditional-writes.js';
 import { isUniqueViolation, type SqlEngine } from '../store/sql/engine.js';
 import type { StoreMigration } from '../store/sql/migrations.js';
 import { byCodeUnit, nsKey } from '../store/held-rows.js';
+import { countInNamespace } from '../store/sql/count-in-namespace.js';
 
 export type CertificateStatus = 'ACTIVE' | 'INACTIVE' | 'REVOKED' | 'PENDING_TRANSFER' | 'REGISTER_INACTIVE' | 'PENDING_ACTIVATION';
 export type CertificateMode = 'DEFAULT' | 'SNI_ONLY';
@@ -260,7 +261,7 @@ export class CertificateStore {
   private cas = new ByNamespace<HeldCa>();
   private codes = new Map<string, string>();
 
-  private constructor(private readonly sql: SqlEngine) {}
+  private constructor(readonly sql: SqlEngine) {}
 
   /** The store with every certificate, CA certificate and registration code the database holds loaded. */
   static async open(engine: SqlEngine): Promise<CertificateStore> {
@@ -441,14 +442,7 @@ export class CertificateStore {
 
   /** How many CA certificates the namespace has, as the database says. */
   async countCaCertificates(ns: Namespace): Promise<number> {
-    const r = await this.sql.first<{ n: number | string }>(
-      this.sql.db
-        .selectFrom('ca_certificates')
-        .select((eb) => eb.fn.countAll().as('n'))
-        .where('account_id', '=', ns.accountId)
-        .where('region', '=', ns.region),
-    );
-    return Number(r?.n ?? 0);
+    return countInNamespace(this.sql, 'ca_certificates', ns);
   }
 
   /** Stores a new CA certificate; false, storing nothing, when the namespace has it already (then read again). */

@@ -66,6 +66,7 @@ export function reportingWrites(engine: SqlEngine, written: (tables: ReadonlySet
       );
       return r;
     },
+    exclusive: (key, fn) => engine.exclusive(key, fn),
     close: () => engine.close(),
   };
 }

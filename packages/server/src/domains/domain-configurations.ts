@@ -177,13 +177,16 @@ export class DomainConfigurations {
       lastStatusChange: now,
     };
     const arn = domainConfigurationArn(ns, row);
-    await preflight();
-    // The configuration, the certificate issued for it and its tags in one transaction; the keys
-    // (its name, and its host name across every namespace) decide between two creates at once.
-    if (!(await this.store.insert(ns, row, issued, tags.length ? (this.opts.tags?.putting(arn, tags) ?? []) : []))) {
+    // The count and the insert as one, against creates at once here or on other nodes.
+    await this.store.sql.exclusive(`domain-configurations:${ns.accountId}:${ns.region}`, async () => {
       await preflight();
-      throw alreadyExists(`The domain name ${domainName} is already used by a domain configuration`);
-    }
+      // The configuration, the certificate issued for it and its tags in one transaction; the keys
+      // (its name, and its host name across every namespace) decide between two creates at once.
+      if (!(await this.store.insert(ns, row, issued, tags.length ? (this.opts.tags?.putting(arn, tags) ?? []) : []))) {
+        await preflight();
+        throw alreadyExists(`The domain name ${domainName} is already used by a domain configuration`);
+      }
+    });
     this.opts.changed();
     return { domainConfigurationName: name, domainConfigurationArn: arn };
   }

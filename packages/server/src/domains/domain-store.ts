@@ -18,6 +18,7 @@ import { unchanged } from '../store/sql/conditional-writes.js';
 import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
 import type { StoreMigration } from '../store/sql/migrations.js';
 import { byCodeUnit, keyOf, prefixOf } from '../store/held-rows.js';
+import { countInNamespace } from '../store/sql/count-in-namespace.js';
 
 export type DomainType = 'ENDPOINT' | 'AWS_MANAGED' | 'CUSTOMER_MANAGED';
 export type DomainStatus = 'ENABLED' | 'DISABLED';
@@ -219,7 +220,7 @@ export class DomainStore {
   private certificateRows = new Map<string, ServerCertificateRow>();
   private changed: () => void = () => {};
 
-  private constructor(private readonly sql: SqlEngine) {}
+  private constructor(readonly sql: SqlEngine) {}
 
   /** The store with every configuration and certificate the database holds loaded. */
   static async open(engine: SqlEngine): Promise<DomainStore> {
@@ -305,14 +306,7 @@ export class DomainStore {
 
   /** How many configurations the namespace has, as the database says. */
   async count(ns: Namespace): Promise<number> {
-    const r = await this.sql.first<{ n: number | string }>(
-      this.sql.db
-        .selectFrom('domain_configurations')
-        .select((eb) => eb.fn.countAll().as('n'))
-        .where('account_id', '=', ns.accountId)
-        .where('region', '=', ns.region),
-    );
-    return Number(r?.n ?? 0);
+    return countInNamespace(this.sql, 'domain_configurations', ns);
   }
 
   /** Names of the namespace's domain configurations whose default authorizer is `authorizerName`. */

@@ -81,15 +81,18 @@ export class RoleAliases {
     const arn = roleAliasArn(ns, name);
     const taken = () => alreadyExists(`Role alias ${name} already exists`, name, arn);
     if (this.store.alias(ns, name)) throw taken();
-    if ((await this.store.countAliases(ns)) >= MAX_ROLE_ALIASES) {
-      throw limitExceeded(
-        `You have reached the maximum number of role aliases (${MAX_ROLE_ALIASES}) in ${ns.region} for account ${ns.accountId}`,
-      );
-    }
-    const now = this.now();
-    const row: RoleAliasRow = { alias: name, roleArn, credentialDurationSeconds: duration, createdAt: now, lastModified: now };
-    // The alias and its tags in one transaction; the key decides between two creates at once.
-    if (!(await this.store.insertAlias(ns, row, tags.length ? (this.opts.tags?.putting(arn, tags) ?? []) : []))) throw taken();
+    // The count and the insert as one, against creates at once here or on other nodes.
+    await this.store.sql.exclusive(`role-aliases:${ns.accountId}:${ns.region}`, async () => {
+      if ((await this.store.countAliases(ns)) >= MAX_ROLE_ALIASES) {
+        throw limitExceeded(
+          `You have reached the maximum number of role aliases (${MAX_ROLE_ALIASES}) in ${ns.region} for account ${ns.accountId}`,
+        );
+      }
+      const now = this.now();
+      const row: RoleAliasRow = { alias: name, roleArn, credentialDurationSeconds: duration, createdAt: now, lastModified: now };
+      // The alias and its tags in one transaction; the key decides between two creates at once.
+      if (!(await this.store.insertAlias(ns, row, tags.length ? (this.opts.tags?.putting(arn, tags) ?? []) : []))) throw taken();
+    });
     return { roleAlias: name, roleAliasArn: arn };
   }
 

@@ -18,6 +18,7 @@ import { unchanged } from '../store/sql/conditional-writes.js';
 import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
 import type { StoreMigration } from '../store/sql/migrations.js';
 import { byCodeUnit, keyOf, prefixOf } from '../store/held-rows.js';
+import { countInNamespace } from '../store/sql/count-in-namespace.js';
 
 export interface RoleRow {
   accountId: string;
@@ -150,7 +151,7 @@ export class RoleStore {
   private roleRows = new Map<string, RoleRow>();
   private aliasRows = new Map<string, RoleAliasRow>();
 
-  private constructor(private readonly sql: SqlEngine) {}
+  private constructor(readonly sql: SqlEngine) {}
 
   /** The store with every role and alias the database holds loaded. */
   static async open(engine: SqlEngine): Promise<RoleStore> {
@@ -278,14 +279,7 @@ export class RoleStore {
 
   /** How many aliases the namespace has, as the database says. */
   async countAliases(ns: Namespace): Promise<number> {
-    const r = await this.sql.first<{ n: number | string }>(
-      this.sql.db
-        .selectFrom('role_aliases')
-        .select((eb) => eb.fn.countAll().as('n'))
-        .where('account_id', '=', ns.accountId)
-        .where('region', '=', ns.region),
-    );
-    return Number(r?.n ?? 0);
+    return countInNamespace(this.sql, 'role_aliases', ns);
   }
 
   /**

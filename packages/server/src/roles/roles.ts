@@ -131,7 +131,14 @@ export class Roles {
     const desc = description(body.description) ?? '';
     const duration = maxSessionDuration(body.maxSessionDuration) ?? DEFAULT_MAX_SESSION_DURATION;
     if (this.store.role(accountId, name)) throw this.taken(accountId, name);
-    if ((await this.store.countRoles(accountId)) >= MAX_ROLES) throw limitExceeded(`An account may have at most ${MAX_ROLES} roles`);
+    // The count and the insert as one, against creates at once here or on other nodes.
+    return this.store.sql.exclusive(`roles:${accountId}`, async () => {
+      if ((await this.store.countRoles(accountId)) >= MAX_ROLES) throw limitExceeded(`An account may have at most ${MAX_ROLES} roles`);
+      return this.insert(accountId, name, desc, policy, duration);
+    });
+  }
+
+  private async insert(accountId: string, name: string, desc: string, policy: string, duration: number) {
     const now = this.now();
     const row: RoleRow = {
       accountId,

@@ -14,6 +14,7 @@ import { isUniqueViolation, type SqlEngine } from '../../store/sql/engine.js';
 import type { StoreMigration } from '../../store/sql/migrations.js';
 import { normalizedUrl } from './urls.js';
 import { nsKey } from '../../store/held-rows.js';
+import { countInNamespace } from '../../store/sql/count-in-namespace.js';
 
 export const destinationMigrations: Record<string, StoreMigration> = {
   // IF NOT EXISTS: databases made before migrations have this table from the store's former schema.
@@ -109,7 +110,7 @@ export class DestinationStore {
   /** By namespace. */
   private held = new Map<string, Held>();
 
-  private constructor(private readonly sql: SqlEngine) {}
+  private constructor(readonly sql: SqlEngine) {}
 
   /** The store with every destination the database holds loaded. */
   static async open(engine: SqlEngine): Promise<DestinationStore> {
@@ -236,6 +237,11 @@ export class DestinationStore {
     );
     this.forget(ns, id);
     return changes > 0;
+  }
+
+  /** How many destinations the namespace has in the database (other nodes' creates included). */
+  async countStored(ns: Namespace): Promise<number> {
+    return countInNamespace(this.sql, 'topic_rule_destinations', ns);
   }
 
   /** Forgets a destination the database no longer has (the caller learnt it is gone). */

@@ -252,9 +252,16 @@ export class TopicRuleDestinations implements HttpDestinations {
   }
 
   /** Creates a destination: ENABLED under a trusted prefix, else IN_PROGRESS with its confirmation sent. Runs in `serial`. */
-  private async add(ns: Namespace, url: string): Promise<DestinationRow> {
-    if (this.store.count(ns) >= MAX_DESTINATIONS)
-      throw limitExceeded(`An account may have at most ${MAX_DESTINATIONS} topic rule destinations in a region`);
+  private add(ns: Namespace, url: string): Promise<DestinationRow> {
+    // The count and the insert as one, against creates at once on other nodes (`serial` keeps this node's apart).
+    return this.store.sql.exclusive(`destinations:${ns.accountId}:${ns.region}`, async () => {
+      if (this.store.count(ns) >= MAX_DESTINATIONS || (await this.store.countStored(ns)) >= MAX_DESTINATIONS)
+        throw limitExceeded(`An account may have at most ${MAX_DESTINATIONS} topic rule destinations in a region`);
+      return this.insert(ns, url);
+    });
+  }
+
+  private async insert(ns: Namespace, url: string): Promise<DestinationRow> {
     const now = this.now();
     const token = this.trusted(url) ? undefined : randomBytes(48).toString('base64url');
     const d: DestinationRow = {

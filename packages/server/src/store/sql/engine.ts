@@ -35,6 +35,11 @@ export interface SqlEngine {
   run(query: Statement): Promise<RunResult>;
   /** Runs the statements in one transaction; all or none take effect. */
   batch(queries: readonly Statement[]): Promise<RunResult[]>;
+  /**
+   * Runs `fn` while no other caller holding `key` runs, on this node or (PostgreSQL: an advisory
+   * lock) on any node sharing the database: a count checked against a limit and the insert after it.
+   */
+  exclusive<T>(key: string, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -61,4 +66,18 @@ export async function databaseHealth(engine: SqlEngine, timeoutMs = 2000): Promi
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * One caller at a time: each runs once the one before it settled. The engines hold their exclusive
+ * sections in one such line per node (they are rare: creates checked against a limit), so that a
+ * PostgreSQL node holds at most one connection for advisory locks and never waits on itself.
+ */
+export function oneAtATime(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = tail.then(fn, fn);
+    tail = run.catch(() => undefined);
+    return run;
+  };
 }

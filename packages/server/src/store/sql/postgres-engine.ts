@@ -2,7 +2,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { compiled, type RunResult, type SqlEngine, type Statement } from './engine.js';
+import { compiled, oneAtATime, type RunResult, type SqlEngine, type Statement } from './engine.js';
 
 const INT8 = 20;
 const NUMERIC = 1700;
@@ -34,6 +34,7 @@ export function postgresEngine(opts: PostgresEngineOptions): SqlEngine {
   // An idle connection that breaks (server restart) must not take the process down; the pool replaces it.
   pool.on('error', (err) => opts.log.warn({ err: err.message }, 'a PostgreSQL connection failed'));
   const db = new Kysely({ dialect: new PostgresDialect({ pool }) });
+  const line = oneAtATime();
   return {
     dialect: 'postgres',
     db,
@@ -56,6 +57,24 @@ export function postgresEngine(opts: PostgresEngineOptions): SqlEngine {
       } finally {
         client.release(broken);
       }
+    },
+    async exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
+      return line(async () => {
+        const client = await pool.connect();
+        let broken: Error | undefined;
+        try {
+          // Held by the session: it goes with the connection if this node dies meanwhile.
+          await client.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+          try {
+            return await fn();
+          } finally {
+            await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch((e: Error) => (broken = e));
+          }
+        } finally {
+          // A connection that could not unlock is closed rather than lent again (closing unlocks).
+          client.release(broken);
+        }
+      });
     },
     // Kysely's destroy ends the pool.
     close: () => db.destroy(),

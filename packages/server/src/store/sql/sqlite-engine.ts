@@ -12,7 +12,7 @@
 import type Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { afterManualCommit, holdOpen, inTransaction, prepared, type Db } from '../database.js';
-import { compiled, type RunResult, type SqlEngine, type Statement } from './engine.js';
+import { compiled, oneAtATime, type RunResult, type SqlEngine, type Statement } from './engine.js';
 
 /** A statement prepared (once per text) with its arguments. */
 function statement(db: Db, q: Statement): { stmt: Database.Statement; parameters: readonly unknown[] } {
@@ -30,7 +30,13 @@ interface Waiter {
   reject(err: unknown): void;
 }
 
+/** One line of exclusive sections per database file, whichever engine on it asks. */
+const lines = new WeakMap<Db, ReturnType<typeof oneAtATime>>();
+
 export function sqliteEngine(database: Db): SqlEngine {
+  let line = lines.get(database);
+  if (!line) lines.set(database, (line = oneAtATime()));
+  const exclusive = line;
   const db = new Kysely({ dialect: new SqliteDialect({ database }) });
   /** Statements that ran in the open group, waiting for its COMMIT. */
   let group: Waiter[] | undefined;
@@ -109,6 +115,8 @@ export function sqliteEngine(database: Db): SqlEngine {
     batch: (qs) => run(true, () => inTransaction(database, () => qs.map((q) => execute(statement(database, q))))),
     // The database belongs to the server, which closes it after everything that writes to it; what
     // is still open commits now.
+    // One process owns the file: the line alone keeps other callers out.
+    exclusive: (_key, fn) => exclusive(fn),
     close: async () => settle(),
   };
 }
