@@ -10,16 +10,20 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
+  AddThingToThingGroupCommand,
   CreateAuthorizerCommand,
   CreateJobCommand,
   CreateRoleAliasCommand,
   CreateThingCommand,
+  CreateThingGroupCommand,
   DescribeRoleAliasCommand,
   DescribeThingCommand,
+  DescribeThingGroupCommand,
   GetJobDocumentCommand,
   IoTClient,
   ListAuthorizersCommand,
   ListJobExecutionsForJobCommand,
+  ListThingGroupsForThingCommand,
 } from '@aws-sdk/client-iot';
 import mqtt, { type MqttClient } from 'mqtt';
 import { filesApi, get, presignedUrl, sha256, uploaded } from './files-helpers.js';
@@ -281,4 +285,39 @@ test('a per-account limit holds across nodes: 16 CreateAuthorizer calls at once 
     results.join(', '),
   );
   assert.equal((await iot(nodes[2]!).send(new ListAuthorizersCommand({}))).authorizers?.length, 10);
+});
+
+test("a thing's limit of 10 groups holds when three nodes add it to groups at once", async () => {
+  const api = iot(nodes[0]!);
+  await api.send(new CreateThingCommand({ thingName: 'busy' }));
+  for (let i = 0; i < 12; i++) await api.send(new CreateThingGroupCommand({ thingGroupName: `limit-group-${i}` }));
+  for (let i = 0; i < 9; i++) await api.send(new AddThingToThingGroupCommand({ thingName: 'busy', thingGroupName: `limit-group-${i}` }));
+  const groupsOf = async (n: TestServer): Promise<number> =>
+    (await iot(n).send(new ListThingGroupsForThingCommand({ thingName: 'busy' }))).thingGroups?.length ?? 0;
+  // Every node has heard of the nine memberships and the last groups before the race.
+  for (const n of nodes) {
+    await until(async () => ((await groupsOf(n)) === 9 ? true : undefined), `node ${n.config.nodeId} to see 9 groups`);
+    await until(
+      () =>
+        iot(n)
+          .send(new DescribeThingGroupCommand({ thingGroupName: 'limit-group-11' }))
+          .then(
+            () => true,
+            () => undefined,
+          ),
+      'the last group everywhere',
+    );
+  }
+  const results = await Promise.all(
+    [9, 10, 11].map((g, i) =>
+      iot(nodes[i]!)
+        .send(new AddThingToThingGroupCommand({ thingName: 'busy', thingGroupName: `limit-group-${g}` }))
+        .then(
+          () => 'added',
+          (err: Error) => err.name,
+        ),
+    ),
+  );
+  assert.deepEqual(results.sort(), ['LimitExceededException', 'LimitExceededException', 'added'], results.join(', '));
+  assert.equal(await groupsOf(nodes[0]!), 10);
 });

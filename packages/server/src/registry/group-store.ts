@@ -11,6 +11,7 @@
 import type { Namespace } from '../accounts/namespace.js';
 import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
 import { Links, NsMap } from './held.js';
+import { MAX_GROUPS_PER_THING } from './validation.js';
 import {
   existsIn,
   failIfPresent,
@@ -181,9 +182,40 @@ export class ThingGroupStore {
     const remove = change.remove ?? [];
     const add = change.add ?? [];
     const member = (group: string) => ({ account_id: ns.accountId, region: ns.region, group_name: group, thing_name: thingName });
+    // Membership changes of one thing take turns (the thing's row locked), so that the limit
+    // check at the end of each sees the others' rows.
+    const lock =
+      this.sql.dialect === 'postgres' && add.length > 0
+        ? [
+            db
+              .selectFrom('things')
+              .select('thing_name')
+              .where(named(ns, 'thing_name', thingName))
+              .forUpdate(),
+          ]
+        : [];
+    // More groups than a thing may be in once added (memberships other nodes added meanwhile): undone.
+    const overLimit = add.slice(0, 1).map((g) =>
+      failIfPresent(db, 'thing_group_members', (eb) =>
+        eb.and([
+          keyed(member(g), 'c')(eb),
+          eb(
+            db
+              .selectFrom('thing_group_members as x')
+              .select((x) => x.fn.countAll().as('n'))
+              .whereRef('x.account_id', '=', 'c.account_id')
+              .whereRef('x.region', '=', 'c.region')
+              .whereRef('x.thing_name', '=', 'c.thing_name'),
+            '>',
+            MAX_GROUPS_PER_THING,
+          ),
+        ]),
+      ),
+    );
     let results;
     try {
       results = await this.sql.batch([
+        ...lock,
         ...remove.map((g) => db.deleteFrom('thing_group_members').where(keyed(member(g)))),
         ...add.map((g) => db.insertInto('thing_group_members').values(member(g))),
         // A membership of a thing or group that is gone would outlive them: undone.
@@ -198,13 +230,14 @@ export class ThingGroupStore {
             ]),
           ),
         ),
+        ...overLimit,
       ]);
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       await Promise.all([this.refreshThing(ns, thingName), ...add.map((g) => this.refreshRow(ns, g))]);
       return false;
     }
-    const removed = remove.filter((_, i) => (results[i]?.changes ?? 0) > 0);
+    const removed = remove.filter((_, i) => (results[lock.length + i]?.changes ?? 0) > 0);
     for (const g of remove) this.members.unlink(ns, g, thingName);
     for (const g of add) this.members.link(ns, g, thingName, true);
     return { removed };
