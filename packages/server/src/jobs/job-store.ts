@@ -15,11 +15,11 @@
  * job's change (its rollout queue, schedule, executions created or changed) is in the same batch
  * and applies only if the job's write did.
  */
-import { template } from '../store/sql/query-templates.js';
-import type { ExpressionBuilder, Kysely } from 'kysely';
+import type { ExpressionBuilder } from 'kysely';
 import type { Namespace } from '../accounts/namespace.js';
 import { byCodeUnit, keyOf, prefixOf } from '../store/held-rows.js';
 import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
+import { dueBy, jobUnfinished, latestExecution, numberedExecution, pendingExecutions, queueLength } from './job-queries.js';
 import type { ExecutionRow, JobRow, TemplateRow } from './job-schema.js';
 import {
   always,
@@ -536,74 +536,3 @@ const readAs = {
 function held(text: string): Held {
   return { text, record: JSON.parse(text) as JobRecord };
 }
-
-// The queries of a device's every job request, compiled once (query-templates.ts).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const executionColumns = (db: Kysely<any>, accountId: string, region: string) =>
-  db.selectFrom('job_executions').select(['seq', 'record']).where('account_id', '=', accountId).where('region', '=', region);
-
-const latestExecution = template((db, accountId: string, region: string, jobId: string, thingName: string) =>
-  executionColumns(db, accountId, region)
-    .where('job_id', '=', jobId)
-    .where('thing_name', '=', thingName)
-    .orderBy('execution_number', 'desc')
-    .limit(1),
-);
-
-const numberedExecution = template((db, accountId: string, region: string, jobId: string, thingName: string, n: number) =>
-  executionColumns(db, accountId, region).where('job_id', '=', jobId).where('thing_name', '=', thingName).where('execution_number', '=', n),
-);
-
-const pendingExecutions = template((db, accountId: string, region: string, thingName: string) =>
-  executionColumns(db, accountId, region)
-    .where('thing_name', '=', thingName)
-    .where('status', 'in', ['QUEUED', 'IN_PROGRESS'])
-    .orderBy('seq'),
-);
-
-const queueLength = template((db, accountId: string, region: string, jobId: string) =>
-  db
-    .selectFrom('job_rollout_queue')
-    .select((eb) => eb.fn.countAll().as('n'))
-    .where('account_id', '=', accountId)
-    .where('region', '=', region)
-    .where('job_id', '=', jobId),
-);
-
-// Each EXISTS stops at the first row. The executions' one selects only indexed columns, which makes
-// SQLite take the status index: through the primary key it walked the job's every execution.
-const jobUnfinished = template((db, accountId: string, region: string, jobId: string) =>
-  db.selectNoFrom((eb) => [
-    eb
-      .exists(
-        eb
-          .selectFrom('job_rollout_queue')
-          .select('position')
-          .where('account_id', '=', accountId)
-          .where('region', '=', region)
-          .where('job_id', '=', jobId),
-      )
-      .as('queued'),
-    eb
-      .exists(
-        eb
-          .selectFrom('job_executions')
-          .select('status')
-          .where('account_id', '=', accountId)
-          .where('region', '=', region)
-          .where('job_id', '=', jobId)
-          .where('status', 'in', ['QUEUED', 'IN_PROGRESS']),
-      )
-      .as('pending'),
-  ]),
-);
-
-// Asked by the timer every second.
-const dueBy = template((db, now: number) =>
-  db
-    .selectFrom('job_executions')
-    .select(['account_id', 'region', 'job_id', 'thing_name', 'execution_number'])
-    .where('deadline', 'is not', null)
-    .where('deadline', '<=', now)
-    .orderBy('deadline'),
-);
