@@ -36,7 +36,11 @@ export interface PublishInput {
   publisher?: Publisher;
 }
 
-export type ServiceHandler = (message: Message, mount: string) => void;
+/**
+ * An in-process subscriber. One that keeps what it was sent (a shadow update) returns a promise that
+ * settles once that is durable: the publisher's acknowledgement waits for it.
+ */
+export type ServiceHandler = (message: Message, mount: string) => unknown;
 
 /** Who published a message: a client (its ClientInfo fits), or an in-process caller acting for one. */
 export interface Publisher {
@@ -65,4 +69,6 @@ export interface RouteOutcome {
    * it: the publisher's acknowledgement waits for it too.
    */
   remote?: RemoteConfirmation;
+  /** In-process subscribers still storing what they took (ServiceHandler): the acknowledgement waits for them. */
+  services?: Promise<unknown>;
 }

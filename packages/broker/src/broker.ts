@@ -388,7 +388,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     // A message gets a store row id when a persistent session queues it.
     let mustCommit = msg.id !== 0;
     if (msg.retain && this.setRetained(ns, msg.topic, msg) && msg.qos > 0) mustCommit = true;
-    const served = this.services.size > 0 ? this.dispatchServices(ns.mount, msg) : 0;
+    const served = this.services.size > 0 ? this.dispatchServices(ns.mount, msg, outcome) : 0;
     if (outcome) outcome.refused = offered > 0 && refused === offered && served === 0 && !msg.retain;
     return mustCommit;
   }
@@ -407,8 +407,8 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     return true;
   }
 
-  /** Returns how many in-process handlers took the message. */
-  private dispatchServices(mount: string, msg: Message): number {
+  /** Returns how many in-process handlers took the message; `outcome.services` waits for those still storing it. */
+  private dispatchServices(mount: string, msg: Message, outcome: RouteOutcome | undefined): number {
     const handlers: ServiceSubscription[] = [];
     this.services.match(msg.topic, {
       onSubscription(s) {
@@ -416,13 +416,17 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
       },
       onSharedGroup() {},
     });
+    let pending: Promise<unknown>[] | undefined;
     for (const h of handlers) {
       try {
-        h.handler(msg, mount);
+        const storing = h.handler(msg, mount);
+        if (storing instanceof Promise) (pending ??= []).push(storing);
       } catch (err) {
         this.log.error({ err, topic: msg.topic }, 'in-process subscriber failed');
       }
     }
+    // A handler that failed answered for itself (a /rejected topic): the publish is acknowledged all the same.
+    if (pending && outcome) outcome.services = Promise.allSettled(pending);
     return handlers.length;
   }
 

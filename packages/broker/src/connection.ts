@@ -388,6 +388,8 @@ export class Connection implements SessionLink {
     const congested = routed.congested;
     const remote = routed.remote;
     routed.remote = undefined;
+    const services = routed.services;
+    routed.services = undefined;
     if (routed.refused && this.v5) {
       // Every subscriber's queue was full: nothing took the message, and an MQTT 5 publisher is told so.
       routed.refused = false;
@@ -400,8 +402,9 @@ export class Connection implements SessionLink {
       // The id must be durable before PUBREC, or a retransmission after a crash is delivered twice.
       if (session.persistent) mustCommit = true;
     }
-    const ack = this.queueAck(p, RC.SUCCESS, undefined, (mustCommit ? 1 : 0) + (remote ? 1 : 0) + congested.length);
+    const ack = this.queueAck(p, RC.SUCCESS, undefined, (mustCommit ? 1 : 0) + (remote ? 1 : 0) + (services ? 1 : 0) + congested.length);
     if (mustCommit) broker.store.afterCommit(() => this.ackReady(ack));
+    if (services) void services.then(() => this.ackReady(ack));
     if (remote) remote.then((ok) => (ok ? this.ackReady(ack) : this.unconfirmed(ack)));
     for (const s of congested) s.onUncongested(() => this.ackReady(ack));
     congested.length = 0;

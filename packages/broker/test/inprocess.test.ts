@@ -46,6 +46,29 @@ describe('in-process API', { concurrency: true }, () => {
       assert.deepEqual(seen, [topic]);
     }));
 
+  test('a service still storing what it took holds the QoS 1 PUBACK until it is done, failed or not; QoS 0 does not wait', () =>
+    withBroker({}, async (tb) => {
+      const topic = `store/${uid()}`;
+      const done: Array<(ok: boolean) => void> = [];
+      tb.broker.subscribeService(
+        topic,
+        () => new Promise<void>((resolve, reject) => done.push((ok) => (ok ? resolve() : reject(new Error('x'))))),
+      );
+      const pub = await tb.connect({ protocolVersion: 5 });
+      let acked = false;
+      const first = publish(pub, topic, 'a', { qos: 1 }).then(() => (acked = true));
+      await waitFor(() => done.length === 1, 'the service to take the first');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(acked, false, 'no PUBACK while the service stores');
+      done[0]!(true);
+      await first;
+      const second = publish(pub, topic, 'b', { qos: 1 });
+      await waitFor(() => done.length === 2, 'the service to take the second');
+      done[1]!(false);
+      await second;
+      await publish(pub, topic, 'c', { qos: 0 });
+    }));
+
   test('broker.publish: QoS, retain and MQTT 5 properties reach clients of its mount only', () =>
     withBroker({ hooks: mounts }, async (tb) => {
       const topic = `pub/${uid()}`;

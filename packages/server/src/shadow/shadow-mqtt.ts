@@ -19,10 +19,10 @@ import { parseRequestTopic, SHADOW_REQUEST_FILTERS, shadowTopicPrefix } from './
 /** Serves shadow requests published to the broker; returns the function that stops it. */
 export function serveShadowsOverMqtt(broker: Broker, service: ShadowService, log: Logger): () => void {
   const publish = service.publish;
-  const handle = (msg: Message, mount: string): void => {
+  const handle = (msg: Message, mount: string): Promise<void> | undefined => {
     const request = parseRequestTopic(msg.topic);
     const ns = namespaceOfMount(mount);
-    if (!request || !ns) return;
+    if (!request || !ns) return undefined;
     const prefix = shadowTopicPrefix(request);
     // A `/get` is parsed on arrival, before its names and rate are checked: a malformed one does not count against the rate.
     let malformed: unknown;
@@ -60,7 +60,8 @@ export function serveShadowsOverMqtt(broker: Broker, service: ShadowService, log
       }
     };
     const turn = malformed === undefined ? service.inTurn(ns, request, answer) : service.refusedInTurn(ns, request, malformed, answer);
-    turn.catch((err: unknown) => log.error({ err, topic: msg.topic }, 'shadow answer failed'));
+    // The publisher's PUBACK waits for the answer, and so for an update's commit: acknowledged is durable.
+    return turn.catch((err: unknown) => log.error({ err, topic: msg.topic }, 'shadow answer failed'));
   };
   const stops = SHADOW_REQUEST_FILTERS.map((f) => broker.subscribeService(f, handle));
   return () => {
