@@ -96,15 +96,16 @@ export function serveJobsOverMqtt(broker: Broker, jobs: DeviceJobs, log: Logger)
     }
   };
 
-  const handle = (msg: Message, mount: string): void => {
+  const handle = (msg: Message, mount: string): Promise<void> | undefined => {
     const m = PREFIX.exec(msg.topic);
     const ns = namespaceOfMount(mount);
-    if (!m || !ns) return;
+    if (!m || !ns) return undefined;
     const thingName = m[1]!;
     const request = parse(m[2]!);
-    if (!request) return;
-    // Each request waits for the database; a thing's requests are still applied and answered in the order they came.
-    void jobs.inOrder(ns, thingName, () => answer(msg, ns, thingName, request));
+    if (!request) return undefined;
+    // Each request waits for the database; a thing's requests are still applied and answered in the
+    // order they came. The PUBACK waits for the answer: an acknowledged status update is stored.
+    return jobs.inOrder(ns, thingName, () => answer(msg, ns, thingName, request));
   };
   const stop = broker.subscribeService('$aws/things/+/jobs/#', handle);
   return stop;
