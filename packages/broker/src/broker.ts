@@ -23,7 +23,7 @@ import { loadState } from './store/restore.js';
 import { SessionMoves } from './session-moves.js';
 import { toStored } from './store/stored-message.js';
 import type { BrokerStore } from './store/types.js';
-import { TopicTree } from './topic-tree.js';
+import { InProcessServices } from './in-process-services.js';
 import { hasWildcard, type ParsedFilter } from './topics.js';
 import { WriteBatcher, type Transport } from './transport/transport.js';
 
@@ -33,12 +33,6 @@ const CONGESTION_TIMEOUT_MS = 5000;
 const silent: BrokerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 const allowAll: BrokerHooks = { authenticate: () => ({ reasonCode: 0 }) };
-
-interface ServiceSubscription {
-  handler: ServiceHandler;
-  /** undefined: every namespace. */
-  mount: string | undefined;
-}
 
 /** A will is published for the session's client, whether or not it is still connected. */
 function willPublisher(session: Session): Publisher {
@@ -56,7 +50,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
   readonly batcher = new WriteBatcher();
   private readonly namespaces = new Map<string, SessionNamespace>();
   private readonly connections = new Set<Connection>();
-  private readonly services: TopicTree<ServiceSubscription>;
+  private readonly services: InProcessServices;
   /** The rules engine's view of every routed message (set by the platform). */
   tap: MessageTap | undefined;
   private attached = 0;
@@ -89,7 +83,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
       config: this.config,
       onDrop: (reason, session) => drops.note(reason, session),
     };
-    this.services = new TopicTree(this.config.hashMatchesParent);
+    this.services = new InProcessServices(this.config.hashMatchesParent, this.log);
     this.moves = new SessionMoves({
       config: this.config,
       refs: this.sessionContext.refs,
@@ -388,7 +382,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     // A message gets a store row id when a persistent session queues it.
     let mustCommit = msg.id !== 0;
     if (msg.retain && this.setRetained(ns, msg.topic, msg) && msg.qos > 0) mustCommit = true;
-    const served = this.services.size > 0 ? this.dispatchServices(ns.mount, msg, outcome) : 0;
+    const served = this.services.size > 0 ? this.services.dispatch(ns.mount, msg, outcome) : 0;
     if (outcome) outcome.refused = offered > 0 && refused === offered && served === 0 && !msg.retain;
     return mustCommit;
   }
@@ -405,29 +399,6 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     ns.retained.set(topic, msg);
     this.store.putRetained(ns.mount, toStored(msg, 0));
     return true;
-  }
-
-  /** Returns how many in-process handlers took the message; `outcome.services` waits for those still storing it. */
-  private dispatchServices(mount: string, msg: Message, outcome: RouteOutcome | undefined): number {
-    const handlers: ServiceSubscription[] = [];
-    this.services.match(msg.topic, {
-      onSubscription(s) {
-        if (s.mount === undefined || s.mount === mount) handlers.push(s);
-      },
-      onSharedGroup() {},
-    });
-    let pending: Promise<unknown>[] | undefined;
-    for (const h of handlers) {
-      try {
-        const storing = h.handler(msg, mount);
-        if (storing instanceof Promise) (pending ??= []).push(storing);
-      } catch (err) {
-        this.log.error({ err, topic: msg.topic }, 'in-process subscriber failed');
-      }
-    }
-    // A handler that failed answered for itself (a /rejected topic): the publish is acknowledged all the same.
-    if (pending && outcome) outcome.services = Promise.allSettled(pending);
-    return handlers.length;
   }
 
   /** Whether the reserved-topic rule (AWS profile: only `$aws/...`) lets a client use this topic or filter. */
@@ -534,11 +505,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
    * synchronously in the router, after the message went to client sessions: keep them short.
    */
   subscribeService(filter: string, handler: ServiceHandler, mount?: string): () => void {
-    const entry: ServiceSubscription = { handler, mount };
-    this.services.add(filter, entry);
-    return () => {
-      this.services.remove(filter, entry);
-    };
+    return this.services.add(filter, handler, mount);
   }
 
   /** The retained message of a topic, unless there is none or it expired (MQTT 5 Message Expiry). */

@@ -61,7 +61,6 @@ export async function adoptSession(
     types,
   });
   if (held.length === 0) return null;
-  await ensureGone(q, [...new Set(held.map((r) => r.node as string))], check);
   // A client connected when its node died has no disconnect time; otherwise the latest disconnect is the live session.
   const from = held[0]!.node as string;
   const own = [mount, clientId, from];
@@ -92,6 +91,7 @@ export async function adoptSession(
     copied.add(message.id);
     copy.putQueueEntry(entry);
   }
+  // Checks the holders (`check`) before anything is written: a live one rolls the whole move back.
   await dropElsewhere(q, node, mount, clientId, check);
   for (const statement of copy.statements()) await q(statement);
   return { session, queue, from };

@@ -69,21 +69,12 @@ export class ClusterNode {
         const rows = await engine.all<{ mount: string; client_id: string }>(
           engine.db.selectFrom('mqtt_sessions').select(['mount', 'client_id']).where('node', '=', dead).limit(ORPHANS_PER_SWEEP),
         );
-        let back = false;
-        for (const r of rows) {
-          try {
-            if (await this.broker.moves.adoptOrphan(r.mount, r.client_id)) adopted++;
-          } catch (err) {
-            // It started again since it was listed (its heartbeat is fresh): what it still holds is its own.
-            if (!(err instanceof HolderAliveError)) throw err;
-            back = true;
-            break;
-          }
-        }
-        if (back) {
+        const took = await this.adoptAll(rows);
+        if (took === undefined) {
           this.opts.log.info({ node: dead }, 'a node whose sessions were being taken over is back');
           continue;
         }
+        adopted += took;
         // One not adopted here may have been claimed meanwhile by its client connecting to a node;
         // one still there waits for the next sweep, as do more than one sweep takes.
         const left = await engine.all(engine.db.selectFrom('mqtt_sessions').select('client_id').where('node', '=', dead).limit(1));
@@ -97,6 +88,18 @@ export class ClusterNode {
       this.opts.log.warn({ err: (err as Error).message }, 'taking over the sessions of dead nodes failed; will retry');
     } finally {
       this.sweeping = false;
+    }
+    return adopted;
+  }
+
+  /** Adopts the sessions; undefined once their node turns out to be alive again (what it holds is its own). */
+  private async adoptAll(rows: ReadonlyArray<{ mount: string; client_id: string }>): Promise<number | undefined> {
+    let adopted = 0;
+    try {
+      for (const r of rows) if (await this.broker.moves.adoptOrphan(r.mount, r.client_id)) adopted++;
+    } catch (err) {
+      if (err instanceof HolderAliveError) return undefined;
+      throw err;
     }
     return adopted;
   }

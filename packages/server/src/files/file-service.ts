@@ -319,10 +319,10 @@ export class FileService {
       .catch((err: Error) => this.opts.log.warn({ err: err.message }, 'removing the content of the reset files failed'));
   }
 
-  /** The whole content; on PostgreSQL, content an earlier version put on this node's disk too. */
+  /** The whole content; on PostgreSQL, content an earlier version put on this node's disk too (not in the table: short). */
   private async readContent(file: FileRecord): Promise<Buffer> {
-    if (this.table && (await this.table.open(file.contentId)) === undefined) return this.directory.read(file.contentId);
-    return this.content.read(file.contentId);
+    const bytes = await this.content.read(file.contentId);
+    return this.table && bytes.length < file.size ? this.directory.read(file.contentId) : bytes;
   }
 
   private async replaceable(ns: Namespace, fileName: string): Promise<void> {

@@ -255,7 +255,7 @@ export class TopicRuleDestinations implements HttpDestinations {
   private add(ns: Namespace, url: string): Promise<DestinationRow> {
     // The count and the insert as one, against creates at once on other nodes (`serial` keeps this node's apart).
     return this.store.sql.exclusive(`destinations:${ns.accountId}:${ns.region}`, async () => {
-      if (this.store.count(ns) >= MAX_DESTINATIONS || (await this.store.countStored(ns)) >= MAX_DESTINATIONS)
+      if ((await this.store.countStored(ns)) >= MAX_DESTINATIONS)
         throw limitExceeded(`An account may have at most ${MAX_DESTINATIONS} topic rule destinations in a region`);
       return this.insert(ns, url);
     });

@@ -33,10 +33,14 @@ interface Waiter {
 /** One line of exclusive sections per database file, whichever engine on it asks. */
 const lines = new WeakMap<Db, ReturnType<typeof oneAtATime>>();
 
-export function sqliteEngine(database: Db): SqlEngine {
+function lineOf(database: Db): ReturnType<typeof oneAtATime> {
   let line = lines.get(database);
   if (!line) lines.set(database, (line = oneAtATime()));
-  const exclusive = line;
+  return line;
+}
+
+export function sqliteEngine(database: Db): SqlEngine {
+  const line = lineOf(database);
   const db = new Kysely({ dialect: new SqliteDialect({ database }) });
   /** Statements that ran in the open group, waiting for its COMMIT. */
   let group: Waiter[] | undefined;
@@ -113,10 +117,10 @@ export function sqliteEngine(database: Db): SqlEngine {
       return run(!s.stmt.reader, () => execute(s));
     },
     batch: (qs) => run(true, () => inTransaction(database, () => qs.map((q) => execute(statement(database, q))))),
+    // One process owns the file: the line alone keeps other callers out.
+    exclusive: (_key, fn) => line(fn),
     // The database belongs to the server, which closes it after everything that writes to it; what
     // is still open commits now.
-    // One process owns the file: the line alone keeps other callers out.
-    exclusive: (_key, fn) => exclusive(fn),
     close: async () => settle(),
   };
 }
