@@ -90,7 +90,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
           log,
         })
       : undefined;
-  const sql = config.cluster.length > 0 ? reportingWrites(engine, (tables) => cluster?.announce(tables)) : engine;
+  const sql = config.cluster.length > 0 ? reportingWrites(engine, (tables, keys) => cluster?.announce(tables, keys)) : engine;
 
   const defaultNamespace = { accountId: config.accountId, region: config.region };
   const pgStore = config.database
@@ -103,7 +103,9 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
     : undefined;
   const store: BrokerStore =
     pgStore ??
-    (config.ephemeral || !db ? new MemoryStore() : new SqliteStore(db, { fsync: config.fsync, commitDelayMs: config.commitDelayMs, settle: () => settle(db) }));
+    (config.ephemeral || !db
+      ? new MemoryStore()
+      : new SqliteStore(db, { fsync: config.fsync, commitDelayMs: config.commitDelayMs, settle: () => settle(db) }));
   const devPolicy = config.devPolicy === null ? undefined : readDevPolicy(config.devPolicy);
   const platform = await createPlatform({
     db,
@@ -189,6 +191,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
       ports.mqtts = l.port;
     }
     const httpLog = log.child({ component: 'http' });
+    const node = cluster;
     const ctx = {
       broker,
       metrics,
@@ -206,6 +209,7 @@ export async function startServer(config: ServerConfig, log: Logger = createLogg
         ...(pgStore ? { brokerStore: pgStore.healthy ? 'ok' : 'commits failing; acknowledgements held' } : {}),
         ...(cluster ? { cluster: cluster.connected ? 'ok' : 'NATS unreachable' } : {}),
       }),
+      writes: node && { mark: () => node.writeMark(), applied: (mark: number) => node.applied(mark) },
     };
     if (config.httpPort !== null) {
       const app = createHttpApp(ctx);

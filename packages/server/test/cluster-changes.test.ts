@@ -13,6 +13,7 @@ import { defineCapability, type CapabilityDefinition, type CapabilityName, type 
 import { openDatabase } from '../src/store/database.js';
 import type { SqlEngine } from '../src/store/sql/engine.js';
 import { sqliteEngine } from '../src/store/sql/sqlite-engine.js';
+import { changedKey, refreshedBy, type ChangedKey } from '../src/store/sql/changed-keys.js';
 import { startNats, type NatsServer } from './nats-helpers.js';
 
 const silent = pino({ level: 'silent' });
@@ -65,17 +66,28 @@ after(async () => {
   await nats.stop();
 });
 
-async function feed(origin: string, heard: string[][]): Promise<ChangeFeed> {
+async function feed(
+  origin: string,
+  opts: { changed?: (t: ReadonlySet<string>) => Promise<void> | void; others?: () => string[] } = {},
+): Promise<ChangeFeed> {
   const nc = await connect({ servers: nats.url });
   connections.push(nc);
-  return new ChangeFeed(nc, { prefix: 'test', origin, log: silent, changed: (t) => heard.push([...t].sort()) });
+  return new ChangeFeed(nc, {
+    prefix: 'test',
+    origin,
+    nodeId: origin.split('/')[0]!,
+    log: silent,
+    changed: opts.changed ?? (() => undefined),
+    others: opts.others ?? (() => []),
+    applyTimeoutMs: 500,
+  });
 }
 
 test('announcements reach the other nodes, gathered per event-loop turn, and not the announcer', async () => {
   const heardA: string[][] = [];
   const heardB: string[][] = [];
-  const a = await feed('a/1', heardA);
-  const b = await feed('b/1', heardB);
+  const a = await feed('a/1', { changed: (t) => void heardA.push([...t].sort()) });
+  const b = await feed('b/1', { changed: (t) => void heardB.push([...t].sort()) });
   await b.flush();
   a.announce(new Set(['things']));
   a.announce(new Set(['groups', 'things']));
@@ -84,6 +96,61 @@ test('announcements reach the other nodes, gathered per event-loop turn, and not
   while (heardB.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(heardB, [['groups', 'things']]);
   assert.deepEqual(heardA, []);
+});
+
+test('a write is applied once every other node re-read it; a node that does not answer in time is not waited for again', async () => {
+  const gates: Record<string, Array<() => void>> = { b: [], c: [] };
+  const reread = (node: string) => (): Promise<void> => new Promise((r) => gates[node]!.push(r));
+  let others = ['b/2', 'c/2'];
+  const a = await feed('a/2', { others: () => others });
+  await feed('b/2', { changed: reread('b') });
+  await feed('c/2', { changed: reread('c') });
+  const heard = async (n: number): Promise<void> => {
+    const end = Date.now() + 5000;
+    while ((gates.b!.length < n || gates.c!.length < n) && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  };
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  assert.equal(a.applied(a.mark()), undefined, 'nothing announced, nothing to wait for');
+
+  const m1 = a.mark();
+  a.announce(new Set(['jobs']));
+  let done = false;
+  const first = a.applied(m1)!.then(() => (done = true));
+  await heard(1);
+  await pause(50);
+  assert.equal(done, false, 'waits while both re-read');
+  gates.b![0]!();
+  await pause(50);
+  assert.equal(done, false, 'waits for the second one too');
+  gates.c![0]!();
+  await first;
+
+  // c stops answering: this write waits for c until the timeout, the next one not at all.
+  a.announce(new Set(['jobs']));
+  const t0 = Date.now();
+  const second = a.applied(0)!;
+  await heard(2);
+  gates.b![1]!();
+  await second;
+  assert.ok(Date.now() - t0 >= 450, 'waited for the silent node until its timeout');
+  a.announce(new Set(['jobs']));
+  const third = a.applied(0)!;
+  await heard(3);
+  const t1 = Date.now();
+  gates.b![2]!();
+  await third;
+  assert.ok(Date.now() - t1 < 400, 'not waiting for the lagging node again');
+
+  // A node that leaves the cluster lets a waiting write go at once.
+  a.announce(new Set(['jobs']));
+  const t2 = Date.now();
+  const fourth = a.applied(0)!;
+  await heard(4);
+  others = ['c/2'];
+  a.forget('b/2');
+  await fourth;
+  assert.ok(Date.now() - t2 < 400, 'not waiting for the node that left');
+  for (const g of [...gates.b!, ...gates.c!]) g();
 });
 
 test('the platform reloads the capabilities holding a changed table, one reload at a time per capability', async () => {
@@ -107,11 +174,11 @@ test('the platform reloads the capabilities holding a changed table, one reload 
     holding('policies', ['policies']),
   ]);
   gate = new Promise<void>((r) => (release = r));
-  platform.changed(new Set(['things']));
+  void platform.changed(new Set(['things']));
   // Heard while the first reload runs: one more run after it, not one per announcement.
-  platform.changed(new Set(['thing_groups']));
-  platform.changed(new Set(['things']));
-  platform.changed(new Set(['unrelated']));
+  void platform.changed(new Set(['thing_groups']));
+  void platform.changed(new Set(['things']));
+  void platform.changed(new Set(['unrelated']));
   assert.deepEqual(runs, { registry: 1, policies: 0 });
   release();
   // The catch-up joins the run still to come (it reads after now), and runs the others.
@@ -119,4 +186,61 @@ test('the platform reloads the capabilities holding a changed table, one reload 
   assert.deepEqual(runs, { registry: 2, policies: 1 });
   await platform.reloadAll();
   assert.deepEqual(runs, { registry: 3, policies: 2 });
+});
+
+test('a write marked with rows is reported with them; the other nodes re-read those rows, not the tables', async () => {
+  const base = await sqlite();
+  const reports: Array<{ tables: string[]; keys?: readonly ChangedKey[] }> = [];
+  const e = reportingWrites(base, (t, keys) => reports.push({ tables: [...t].sort(), keys }));
+  const ns = { accountId: '123456789012', region: 'us-east-1' };
+  await e.run(refreshedBy(e.db.insertInto('things').values({ name: 'a' }), changedKey('thing', ns, 'a')));
+  await e.batch(refreshedBy([e.db.insertInto('groups').values({ name: 'g' })], changedKey('group', ns, 'g')));
+  await e.run(e.db.insertInto('things').values({ name: 'b' }));
+  assert.deepEqual(reports, [
+    { tables: ['things'], keys: [{ kind: 'thing', ns, key: 'a' }] },
+    { tables: ['groups'], keys: [{ kind: 'group', ns, key: 'g' }] },
+    { tables: ['things'], keys: undefined },
+  ]);
+
+  const log: string[] = [];
+  let failRow = false;
+  const capability = (name: 'registry' | 'policies' | 'jobs', tables: string[], kinds: string[]) =>
+    defineCapability(name, () => ({
+      services: {} as never,
+      reload: {
+        tables,
+        async run() {
+          log.push(`${name} whole`);
+        },
+        rows: Object.fromEntries(
+          kinds.map((k) => [
+            k,
+            async (_ns: unknown, key: string) => {
+              if (failRow) throw new Error('database gone');
+              log.push(`${name} ${k} ${key}`);
+            },
+          ]),
+        ),
+      },
+    })) as unknown as CapabilityDefinition<CapabilityName>;
+  const platform = await Platform.assemble({ sql: base, log: silent } as unknown as PlatformOptions, [
+    capability('registry', ['things', 'thing_groups'], ['thing']),
+    capability('policies', ['policies', 'policy_targets'], ['policy']),
+    // Holds a table of the registry's too: a registry row re-read does not cover it.
+    capability('jobs', ['jobs', 'thing_groups'], []),
+  ]);
+  await platform.changed(new Set(), [changedKey('thing', ns, 'a'), changedKey('thing', ns, 'b'), changedKey('policy', ns, 'p')]);
+  assert.deepEqual(log.sort(), ['policies policy p', 'registry thing a', 'registry thing b']);
+  log.length = 0;
+  // A table written whole along with rows of the same capability: one whole re-read serves both.
+  await platform.changed(new Set(['things']), [changedKey('thing', ns, 'c')]);
+  assert.deepEqual(log, ['registry whole']);
+  log.length = 0;
+  // A row that cannot be read is read whole.
+  failRow = true;
+  await platform.changed(new Set(), [changedKey('thing', ns, 'd')]);
+  assert.deepEqual(log, ['registry whole']);
+  failRow = false;
+  assert.deepEqual([...platform.tablesRefreshedBy([changedKey('thing', ns, 'a')])].sort(), ['things']);
+  assert.deepEqual([...platform.tablesRefreshedBy([changedKey('unknown', ns, 'a')])], []);
 });

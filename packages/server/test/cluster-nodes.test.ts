@@ -16,6 +16,13 @@ import {
   CreateRoleAliasCommand,
   CreateThingCommand,
   CreateThingGroupCommand,
+  CreatePolicyCommand,
+  DeleteJobCommand,
+  DeleteThingCommand,
+  DescribeJobCommand,
+  GetPolicyCommand,
+  UpdateCertificateCommand,
+  UpdateThingCommand,
   DescribeRoleAliasCommand,
   DescribeThingCommand,
   DescribeThingGroupCommand,
@@ -27,7 +34,7 @@ import {
 } from '@aws-sdk/client-iot';
 import mqtt, { type MqttClient } from 'mqtt';
 import { filesApi, get, presignedUrl, sha256, uploaded } from './files-helpers.js';
-import { startTestServer, type TestServer } from './helpers.js';
+import { provision, startTestServer, tlsOptions, type TestServer } from './helpers.js';
 import { settleNodes, startNats, type NatsServer } from './nats-helpers.js';
 import { startPostgres, type Postgres } from './pg-helpers.js';
 
@@ -49,6 +56,8 @@ after(async () => {
   for (const n of nodes) await n.close();
   await Promise.all([nats.close(), pg.stop()]);
 });
+
+const POLICY = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }] });
 
 const iot = (n: TestServer): IoTClient =>
   new IoTClient({ endpoint: `http://127.0.0.1:${n.ports.http}`, region: 'us-east-1', credentials: n.adminKey });
@@ -81,20 +90,57 @@ test('every node has the one CA and admin key; each says it is healthy and names
   }
 });
 
-test('what one node writes through the API the other nodes serve at once', async () => {
-  const [a, b, c] = nodes.map(iot);
+test('what one node writes through the API every other node serves in its next answer (read-after-write)', async () => {
+  const api = nodes.map(iot);
+  const [a, b, c] = api;
   await a!.send(new CreateRoleAliasCommand({ roleAlias: 'fleet', roleArn: 'arn:aws:iam::123456789012:role/fleet' }));
   for (const other of [b!, c!]) {
-    const d = await until(
-      () =>
-        other.send(new DescribeRoleAliasCommand({ roleAlias: 'fleet' })).then(
-          (r) => r.roleAliasDescription,
-          () => undefined,
-        ),
-      'the alias on another node',
-    );
-    assert.equal(d.roleArn, 'arn:aws:iam::123456789012:role/fleet');
+    const d = await other.send(new DescribeRoleAliasCommand({ roleAlias: 'fleet' }));
+    assert.equal(d.roleAliasDescription?.roleArn, 'arn:aws:iam::123456789012:role/fleet');
   }
+  // Each write through one node, read through the next one at once: no retry, no wait.
+  for (let i = 0; i < 12; i++) {
+    const writer = api[i % 3]!;
+    const reader = api[(i + 1) % 3]!;
+    const thingName = `raw-${i}`;
+    await writer.send(new CreateThingCommand({ thingName, attributePayload: { attributes: { round: '0' } } }));
+    await writer.send(
+      new CreateJobCommand({ jobId: `raw-job-${i}`, targets: [`arn:aws:iot:us-east-1:123456789012:thing/${thingName}`], document: '{}' }),
+    );
+    const job = await reader.send(new DescribeJobCommand({ jobId: `raw-job-${i}` }));
+    assert.equal(job.job?.jobId, `raw-job-${i}`);
+    await writer.send(new CreatePolicyCommand({ policyName: `raw-policy-${i}`, policyDocument: POLICY }));
+    assert.equal((await reader.send(new GetPolicyCommand({ policyName: `raw-policy-${i}` }))).policyName, `raw-policy-${i}`);
+    await writer.send(new UpdateThingCommand({ thingName, attributePayload: { attributes: { round: '1' } } }));
+    assert.equal((await reader.send(new DescribeThingCommand({ thingName }))).attributes?.round, '1');
+    await writer.send(new DeleteJobCommand({ jobId: `raw-job-${i}`, force: true }));
+    await writer.send(new DeleteThingCommand({ thingName }));
+    await assert.rejects(reader.send(new DescribeThingCommand({ thingName })), { name: 'ResourceNotFoundException' });
+  }
+});
+
+test('a device provisioned through node B connects through node A at once; deactivated through node C, it is disconnected from A', async () => {
+  const device = await provision(nodes[1]!, 'cross-node-device');
+  // The certificate, its policy and the thing's principal were written through B; A serves them without waiting.
+  const c = await mqtt.connectAsync(`mqtts://127.0.0.1:${nodes[0]!.ports.mqtts}`, {
+    ...tlsOptions(nodes[0]!, device),
+    clientId: device.thingName,
+    reconnectPeriod: 0,
+    protocolVersion: 5,
+  });
+  clients.push(c);
+  await c.publishAsync(`devices/${device.thingName}/hello`, 'hi', { qos: 1 });
+  const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
+  await iot(nodes[2]!).send(new UpdateCertificateCommand({ certificateId: device.certificateId, newStatus: 'INACTIVE' }));
+  await until(() => (c.connected ? undefined : true), 'the connection on A to close');
+  await closed;
+  await assert.rejects(
+    mqtt.connectAsync(`mqtts://127.0.0.1:${nodes[0]!.ports.mqtts}`, {
+      ...tlsOptions(nodes[0]!, device),
+      reconnectPeriod: 0,
+      protocolVersion: 5,
+    }),
+  );
 });
 
 test('a QoS 1 subscriber on node A receives every message published on node B, in order', async () => {

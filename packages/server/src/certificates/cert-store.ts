@@ -13,6 +13,7 @@
  */
 import { sql, type ExpressionBuilder } from 'kysely';
 import type { Namespace } from '../accounts/namespace.js';
+import { changedKey, refreshedBy } from '../store/sql/changed-keys.js';
 import { unchanged } from '../store/sql/conditional-writes.js';
 import { isUniqueViolation, type SqlEngine } from '../store/sql/engine.js';
 import type { StoreMigration } from '../store/sql/migrations.js';
@@ -76,6 +77,9 @@ interface CodeDbRow {
   region: string;
   code: string;
 }
+
+/** The kind of row the store's certificate writes are marked with: other nodes re-read that certificate. */
+export const CERTIFICATE = 'certificate';
 
 export const certificateMigrations: Record<string, StoreMigration> = {
   // IF NOT EXISTS: databases made before migrations have these tables from the store's former schema.
@@ -351,20 +355,26 @@ export class CertificateStore {
     const row = certDbRow(ns, c);
     let changes: number;
     try {
-      if (!signer) ({ changes } = await this.sql.run(db.insertInto('certificates').values(row)));
+      if (!signer)
+        ({ changes } = await this.sql.run(
+          refreshedBy(db.insertInto('certificates').values(row), changedKey(CERTIFICATE, ns, c.certificateId)),
+        ));
       else {
         const columns = Object.keys(row) as Array<keyof CertDbRow>;
         ({ changes } = await this.sql.run(
-          db
-            .insertInto('certificates')
-            .columns(columns)
-            .expression(
-              db
-                .selectFrom('ca_certificates as ca')
-                .select((eb) => columns.map((col) => eb.val(row[col]).as(col)))
-                .where(sameKey('ca', ns, signer.certificateId))
-                .where('ca.status', '=', 'ACTIVE'),
-            ),
+          refreshedBy(
+            db
+              .insertInto('certificates')
+              .columns(columns)
+              .expression(
+                db
+                  .selectFrom('ca_certificates as ca')
+                  .select((eb) => columns.map((col) => eb.val(row[col]).as(col)))
+                  .where(sameKey('ca', ns, signer.certificateId))
+                  .where('ca.status', '=', 'ACTIVE'),
+              ),
+            changedKey(CERTIFICATE, ns, c.certificateId),
+          ),
         ));
       }
     } catch (err) {
@@ -385,10 +395,13 @@ export class CertificateStore {
     const seen = this.certs.get(ns, current.certificateId);
     const row = certDbRow(ns, next);
     const { changes } = await this.sql.run(
-      this.sql.db
-        .updateTable('certificates')
-        .set(row)
-        .where(unchanged(seen?.row === current ? seen.db : certDbRow(ns, current))),
+      refreshedBy(
+        this.sql.db
+          .updateTable('certificates')
+          .set(row)
+          .where(unchanged(seen?.row === current ? seen.db : certDbRow(ns, current))),
+        changedKey(CERTIFICATE, ns, current.certificateId),
+      ),
     );
     if (changes === 0) {
       await this.refreshCertificate(ns, current.certificateId);
@@ -402,7 +415,10 @@ export class CertificateStore {
   async deleteCertificate(ns: Namespace, current: CertificateRow): Promise<boolean> {
     const seen = this.certs.get(ns, current.certificateId);
     const { changes } = await this.sql.run(
-      this.sql.db.deleteFrom('certificates').where(unchanged(seen?.row === current ? seen.db : certDbRow(ns, current))),
+      refreshedBy(
+        this.sql.db.deleteFrom('certificates').where(unchanged(seen?.row === current ? seen.db : certDbRow(ns, current))),
+        changedKey(CERTIFICATE, ns, current.certificateId),
+      ),
     );
     if (changes === 0) {
       await this.refreshCertificate(ns, current.certificateId);

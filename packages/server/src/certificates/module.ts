@@ -2,7 +2,7 @@
 import type { Namespace } from '../accounts/namespace.js';
 import { defineCapability, type Capability, type CapabilityContext, type Services } from '../platform/capability.js';
 import { CaCertificates } from './ca-certificates.js';
-import { CertificateStore, certificateMigrations } from './cert-store.js';
+import { CERTIFICATE, CertificateStore, certificateMigrations } from './cert-store.js';
 import { Certificates } from './certificates.js';
 import { ThingPrincipals } from './principals.js';
 import { certificateRoutes } from './routes.js';
@@ -49,6 +49,13 @@ async function createCertificates(ctx: CapabilityContext): Promise<Capability<Se
         const gone = await store.reload();
         for (const c of gone.certificates) deactivated(c.ns, c.certificateId);
         for (const c of gone.caCertificates) caDeactivated(c.ns, c.caCertificateId);
+      },
+      rows: {
+        async [CERTIFICATE](ns, certificateId) {
+          const was = store.certificate(ns, certificateId)?.status;
+          const now = await store.refreshCertificate(ns, certificateId);
+          if (was === 'ACTIVE' && now?.status !== 'ACTIVE') deactivated(ns, certificateId);
+        },
       },
     },
   };

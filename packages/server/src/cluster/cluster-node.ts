@@ -7,6 +7,7 @@ import { HolderAliveError, type Broker } from '@thicket/broker';
 import type { Logger } from 'pino';
 import type { Platform } from '../platform/assemble.js';
 import { ChangeFeed } from './change-feed.js';
+import type { ChangedKey } from '../store/sql/changed-keys.js';
 import type { SqlEngine } from '../store/sql/engine.js';
 import type { Leases } from './leases.js';
 import { NatsLink, type SessionRows } from './nats-link.js';
@@ -40,7 +41,7 @@ export class ClusterNode {
     readonly nodeId: string,
     private readonly link: NatsLink,
     private readonly feed: ChangeFeed,
-    platform: Platform,
+    private readonly platform: Platform,
     every: number,
     private readonly broker: Broker,
     private readonly opts: ClusterNodeOptions,
@@ -117,18 +118,39 @@ export class ClusterNode {
     const feed = new ChangeFeed(link.connection, {
       prefix: link.prefix,
       origin: link.origin,
+      nodeId: opts.nodeId,
       log,
-      changed: (tables) => platform.changed(tables),
+      changed: (tables, keys) => platform.changed(tables, keys),
+      others: () => link.others(),
     });
+    link.onOriginGone((origin) => feed.forget(origin));
     // What other nodes wrote while this one was starting (before it listened) is read now.
     await platform.reloadAll();
     log.info({ node: opts.nodeId }, 'joined the cluster');
     return new ClusterNode(opts.nodeId, link, feed, platform, opts.reloadEveryMs ?? RELOAD_EVERY_MS, broker, { ...opts, log });
   }
 
-  /** Tables this node wrote: the other nodes re-read them. */
-  announce(tables: ReadonlySet<string>): void {
-    this.feed.announce(tables);
+  /**
+   * Tables this node wrote, and the rows when its store marked them: the other nodes re-read those
+   * rows, and whole only the tables the rows' capabilities do not hold.
+   */
+  announce(tables: ReadonlySet<string>, keys: readonly ChangedKey[] | undefined): void {
+    if (keys === undefined) return this.feed.announce(tables);
+    const covered = this.platform.tablesRefreshedBy(keys);
+    this.feed.announce(new Set([...tables].filter((t) => !covered.has(t))), keys);
+  }
+
+  /** Where this node's writes stand now, for `applied`. */
+  writeMark(): number {
+    return this.feed.mark();
+  }
+
+  /**
+   * Resolves once every other node re-read the tables this node wrote so far, so that what an API
+   * call wrote is what any node answers next; undefined when nothing was written since `mark`.
+   */
+  applied(mark: number): Promise<void> | undefined {
+    return this.feed.applied(mark);
   }
 
   /** Whether NATS is reachable now. */

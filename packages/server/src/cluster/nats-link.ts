@@ -18,7 +18,7 @@
  *   and acknowledges its publisher only then (`_ack.<node>`, confirmation-exchange.ts); a shared
  *   group's message is confirmed by whichever node took it, when the group has persistent members.
  * - Subscriptions: every node answers each announcement it applied (`_iack.<node>`), and a SUBACK
- *   that added a filter waits for the answers (interest-settlement.ts).
+ *   that added a filter waits for the answers (settlement.ts).
  * - Back-pressure: a session congested by messages from other nodes holds their publishers of what
  *   it subscribed to (`_hold`, remote-holds.ts).
  */
@@ -39,7 +39,7 @@ import type { Logger } from 'pino';
 import { ConfirmationExchange } from './confirmation-exchange.js';
 import { decodeRouted, encodeRouted, type Routed } from './frame.js';
 import { RemoteHolds, bothConfirmed, type HoldNote } from './remote-holds.js';
-import { InterestSettlement } from './interest-settlement.js';
+import { Settlement } from './settlement.js';
 import { LocalInterest, RemoteInterest, groupKey, type InterestNote } from './remote-interest.js';
 import { filterToSubjects, subjectToTopic, topicToSubject } from './subjects.js';
 
@@ -106,7 +106,7 @@ export class NatsLink implements ClusterLink {
   readonly exchange: ConfirmationExchange;
   /** Other nodes' congested sessions, which this node's publishers wait for. */
   readonly holds = new RemoteHolds();
-  private readonly settlement: InterestSettlement;
+  private readonly settlement: Settlement;
   /** Announcements of other nodes applied here and not answered yet: origin -> its node and number. */
   private readonly heard = new Map<string, { n: string; s: number }>();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -115,6 +115,7 @@ export class NatsLink implements ClusterLink {
   notForwarded = 0;
   private lastForwardLog = 0;
   private disconnected = false;
+  private readonly goneListeners: Array<(origin: string) => void> = [];
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -127,8 +128,9 @@ export class NatsLink implements ClusterLink {
     this.remote = new RemoteInterest(this.origin, (origin) => {
       this.exchange.confirmations.forget(origin);
       this.settlement.forget(origin);
+      for (const gone of this.goneListeners) gone(origin);
     });
-    this.settlement = new InterestSettlement(
+    this.settlement = new Settlement(
       () => this.local.seq,
       () => this.remote.origins(),
       SETTLE_TIMEOUT_MS,
@@ -262,6 +264,16 @@ export class NatsLink implements ClusterLink {
     const note = this.parse<HoldNote>(m);
     if (!note || typeof note !== 'object' || note.o === this.origin) return;
     if (!this.holds.apply(note)) this.opts.log.warn({ subject: m.subject }, 'a malformed hold of a congested session was ignored');
+  }
+
+  /** The boots (`node/uuid`) of the other nodes known now. */
+  others(): Iterable<string> {
+    return this.remote.origins();
+  }
+
+  /** Calls `listener` with each other node's boot that leaves the cluster. */
+  onOriginGone(listener: (origin: string) => void): void {
+    this.goneListeners.push(listener);
   }
 
   settled(): Promise<void> | undefined {

@@ -32,7 +32,15 @@ export interface HttpContext {
   reset?: () => void | Promise<void>;
   /** What `/healthz` reports besides the broker: the database and the cluster link, each `ok` or what is wrong. */
   health?: () => Promise<Record<string, string>>;
+  /**
+   * Cluster: a request that may write takes a mark as it arrives, and answers once every node
+   * re-read what this node wrote since (`applied` is undefined when there is nothing to wait for).
+   */
+  writes?: { mark(): number; applied(mark: number): Promise<void> | undefined };
 }
+
+/** Methods that never write: their answers do not wait for the other nodes. */
+const READ_ONLY = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface HttpsOptions {
   key: string;
@@ -86,6 +94,21 @@ export function createHttpApp(ctx: HttpContext, https?: HttpsOptions): FastifyIn
     : Fastify(common);
 
   app.setErrorHandler((err: FastifyError, req, reply) => replyWithFrameworkError(err, req, reply, ctx.log));
+
+  const writes = ctx.writes;
+  if (writes) {
+    // Read-after-write across nodes: a caller that got the answer to CreateJob through this node
+    // finds the job through any other.
+    const marks = new WeakMap<FastifyRequest, number>();
+    app.addHook('onRequest', async (req) => {
+      if (!READ_ONLY.has(req.method)) marks.set(req, writes.mark());
+    });
+    app.addHook('onSend', async (req, _reply, payload) => {
+      const mark = marks.get(req);
+      if (mark !== undefined) await writes.applied(mark);
+      return payload;
+    });
+  }
 
   // 503 while a dependency is down, so a load balancer's check takes the node out of rotation.
   app.get('/healthz', async (_req, reply) => {

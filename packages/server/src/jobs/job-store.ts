@@ -18,6 +18,7 @@
 import type { ExpressionBuilder } from 'kysely';
 import type { Namespace } from '../accounts/namespace.js';
 import { byCodeUnit, keyOf, prefixOf } from '../store/held-rows.js';
+import { changedKey, refreshedBy } from '../store/sql/changed-keys.js';
 import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
 import { dueBy, jobUnfinished, latestExecution, numberedExecution, pendingExecutions, queueLength } from './job-queries.js';
 import type { ExecutionRow, JobRow, TemplateRow } from './job-schema.js';
@@ -68,6 +69,10 @@ interface Held {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Eb = ExpressionBuilder<any, any>;
+
+/** The kinds of rows the store's writes are marked with: other nodes re-read one job or template. */
+export const JOB = 'job';
+export const JOB_TEMPLATE = 'jobTemplate';
 
 const nsOf = (r: { account_id: string; region: string }): Namespace => ({ accountId: r.account_id, region: r.region });
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -168,7 +173,7 @@ export class JobStore {
       ...related(this.sql.db, ns, job.jobId, with_, always),
     ];
     try {
-      await this.sql.batch(statements);
+      await this.sql.batch(refreshedBy(statements, changedKey(JOB, ns, job.jobId)));
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       await this.refreshJob(ns, job.jobId);
@@ -200,7 +205,7 @@ export class JobStore {
     ];
     let results;
     try {
-      results = await this.sql.batch(statements);
+      results = await this.sql.batch(refreshedBy(statements, changedKey(JOB, ns, job.jobId)));
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       return false;
@@ -234,10 +239,15 @@ export class JobStore {
   async deleteJob(ns: Namespace, job: JobRecord): Promise<boolean> {
     const { db } = this.sql;
     const gone = jobGone(db, ns, job.jobId);
-    const [deleted] = await this.sql.batch([
-      jobWhere(db.deleteFrom('jobs'), ns, job.jobId).where('record', '=', this.textOf(job)),
-      ...['job_executions', 'job_rollout_queue', 'job_schedule'].map((t) => jobWhere(db.deleteFrom(t), ns, job.jobId).where(gone)),
-    ]);
+    const [deleted] = await this.sql.batch(
+      refreshedBy(
+        [
+          jobWhere(db.deleteFrom('jobs'), ns, job.jobId).where('record', '=', this.textOf(job)),
+          ...['job_executions', 'job_rollout_queue', 'job_schedule'].map((t) => jobWhere(db.deleteFrom(t), ns, job.jobId).where(gone)),
+        ],
+        changedKey(JOB, ns, job.jobId),
+      ),
+    );
     if (deleted!.changes !== 1) {
       await this.refreshJob(ns, job.jobId);
       return false;
@@ -458,9 +468,12 @@ export class JobStore {
   async insertTemplate(ns: Namespace, t: TemplateRecord): Promise<boolean> {
     try {
       await this.sql.run(
-        this.sql.db
-          .insertInto('job_templates')
-          .values({ account_id: ns.accountId, region: ns.region, template_id: t.jobTemplateId, record: JSON.stringify(t) }),
+        refreshedBy(
+          this.sql.db
+            .insertInto('job_templates')
+            .values({ account_id: ns.accountId, region: ns.region, template_id: t.jobTemplateId, record: JSON.stringify(t) }),
+          changedKey(JOB_TEMPLATE, ns, t.jobTemplateId),
+        ),
       );
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
@@ -473,7 +486,9 @@ export class JobStore {
 
   /** Deletes a template; false when there was none. */
   async deleteTemplate(ns: Namespace, id: string): Promise<boolean> {
-    const { changes } = await this.sql.run(templateWhere(this.sql.db.deleteFrom('job_templates'), ns, id));
+    const { changes } = await this.sql.run(
+      refreshedBy(templateWhere(this.sql.db.deleteFrom('job_templates'), ns, id), changedKey(JOB_TEMPLATE, ns, id)),
+    );
     this.templateRows.delete(keyOf(ns, id));
     return changes > 0;
   }

@@ -2,7 +2,7 @@
 import { defineCapability } from '../platform/capability.js';
 import { DeviceJobs } from './device-jobs.js';
 import { Limiter } from './in-order.js';
-import { JobStore, jobMigrations } from './job-store.js';
+import { JOB, JOB_TEMPLATE, JobStore, jobMigrations } from './job-store.js';
 import { serveJobsOverMqtt } from './jobs-mqtt.js';
 import { jobsControlRoutes, jobsDataRoutes } from './jobs-routes.js';
 import { JobsService } from './jobs-service.js';
@@ -64,7 +64,11 @@ export const jobsCapability = defineCapability(
       clear: () => jobs.clear(),
       stop: () => jobs.stop(),
       // Jobs and templates are held in memory; executions, queues and schedules are read when needed.
-      reload: { tables: ['jobs', 'job_templates'], run: () => store.reload() },
+      reload: {
+        tables: ['jobs', 'job_templates'],
+        run: () => store.reload(),
+        rows: { [JOB]: (ns, id) => store.refreshJob(ns, id), [JOB_TEMPLATE]: (ns, id) => store.refreshTemplate(ns, id) },
+      },
     };
   },
   { migrations: jobMigrations },

@@ -9,7 +9,9 @@ import type { ApiRoute } from '../api/aws-api.js';
 import type { PublicEndpoints } from '../api/endpoint-routes.js';
 import type { ConnectionAuth } from '../authz/device-authorizer.js';
 import { inTransaction } from '../store/database.js';
+import type { ChangedKey } from '../store/sql/changed-keys.js';
 import { migrate, type MigrationSet } from '../store/sql/migrations.js';
+import { ReloadQueue } from './reload-queue.js';
 import type { Capability, CapabilityContext, CapabilityDefinition, CapabilityName, PlatformOptions, Services } from './capability.js';
 
 export class Platform {
@@ -22,7 +24,9 @@ export class Platform {
   private readonly resources = new Map<string, (ns: Namespace, name: string) => boolean>();
   private readonly undo: Array<() => void> = [];
   private broker: Broker | undefined;
-  private readonly reloads = new Map<CapabilityName, { again: boolean; done: Promise<void> }>();
+  private readonly reloads = new Map<CapabilityName, ReloadQueue>();
+  /** Per kind of changed row: the capability that re-reads it. */
+  private readonly rowKinds = new Map<string, CapabilityName>();
 
   private constructor(private readonly opts: PlatformOptions) {
     this.defaultNamespace = opts.defaultNamespace;
@@ -46,6 +50,12 @@ export class Platform {
       this.services.set(def.name, capability.services);
       this.routes.push(...(capability.routes ?? []));
       for (const [kind, exists] of Object.entries(capability.resources ?? {})) this.resources.set(kind, exists);
+      const reload = capability.reload;
+      if (reload) this.reloads.set(def.name, this.reloadQueue(def.name, reload));
+      for (const kind of Object.keys(reload?.rows ?? {})) {
+        if (this.rowKinds.has(kind)) throw new Error(`two capabilities re-read rows of kind ${kind}`);
+        this.rowKinds.set(kind, def.name);
+      }
     }
   }
 
@@ -92,43 +102,63 @@ export class Platform {
     for (const { capability } of [...this.capabilities].reverse()) await capability.stop?.();
   }
 
-  /** Another node wrote these tables: the capabilities holding their rows read them again. */
-  changed(tables: ReadonlySet<string>): void {
+  /**
+   * Another node wrote these tables and rows: the capabilities holding the tables read them again
+   * whole, those holding the rows read those rows. Resolves once each did, in a run that started
+   * after this call.
+   */
+  async changed(tables: ReadonlySet<string>, keys: readonly ChangedKey[] = []): Promise<void> {
+    const work: Array<Promise<void>> = [];
+    const whole = new Set<CapabilityName>();
     for (const entry of this.capabilities) {
       const reload = entry.capability.reload;
-      if (reload && reload.tables.some((t) => tables.has(t))) void this.reload(entry.name, reload.run);
+      if (reload && reload.tables.some((t) => tables.has(t))) whole.add(entry.name);
     }
+    const rows = new Map<CapabilityName, ChangedKey[]>();
+    for (const k of keys) {
+      const owner = this.rowKinds.get(k.kind);
+      if (owner !== undefined && !whole.has(owner)) rows.set(owner, [...(rows.get(owner) ?? []), k]);
+    }
+    for (const name of whole) work.push(this.reloads.get(name)!.request({ whole: true }));
+    for (const [name, ks] of rows) work.push(this.reloads.get(name)!.request({ keys: ks }));
+    await Promise.all(work);
+  }
+
+  /**
+   * The tables a write marked with these rows needs no whole re-read of: those that only the
+   * capabilities re-reading the rows hold.
+   */
+  tablesRefreshedBy(keys: readonly ChangedKey[]): Set<string> {
+    const owners = new Set<CapabilityName>();
+    for (const k of keys) {
+      const owner = this.rowKinds.get(k.kind);
+      if (owner !== undefined) owners.add(owner);
+    }
+    const tables = new Set<string>();
+    for (const { name, capability } of this.capabilities) {
+      if (!owners.has(name)) continue;
+      for (const t of capability.reload?.tables ?? []) {
+        const holders = this.capabilities.filter((c) => c.capability.reload?.tables.includes(t));
+        if (holders.every((h) => owners.has(h.name))) tables.add(t);
+      }
+    }
+    return tables;
   }
 
   /** Every capability holding rows reads them again (the cluster's periodic catch-up); resolves when all did. */
   async reloadAll(): Promise<void> {
-    await Promise.all(this.capabilities.map((e) => (e.capability.reload ? this.reload(e.name, e.capability.reload.run) : undefined)));
+    await Promise.all([...this.reloads.values()].map((q) => q.request({ whole: true })));
   }
 
-  /**
-   * One reload at a time per capability; changes heard while one runs make one more run after it
-   * (the running one may have read before them).
-   */
-  private reload(name: CapabilityName, run: () => Promise<void>): Promise<void> {
-    const state = this.reloads.get(name);
-    if (state) {
-      state.again = true;
-      return state.done;
-    }
-    const next = { again: false, done: Promise.resolve() };
-    next.done = (async () => {
-      do {
-        next.again = false;
-        try {
-          await run();
-        } catch (err) {
-          this.opts.log.warn({ capability: name, err: (err as Error).message }, 'reloading changes from other nodes failed; will retry');
-        }
-      } while (next.again);
-      this.reloads.delete(name);
-    })();
-    this.reloads.set(name, next);
-    return next.done;
+  private reloadQueue(name: CapabilityName, reload: NonNullable<Capability<unknown>['reload']>): ReloadQueue {
+    return new ReloadQueue({
+      whole: () => reload.run(),
+      row: async (key) => {
+        const refresh = reload.rows?.[key.kind];
+        if (refresh) await refresh(key.ns, key.key);
+      },
+      failed: (err) => this.opts.log.warn({ capability: name, err: err.message }, 'reloading changes from other nodes failed; will retry'),
+    });
   }
 
   /** Whether the resource an ARN names exists in its namespace. */

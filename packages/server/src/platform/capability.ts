@@ -108,10 +108,15 @@ export interface Capability<S> {
   /** Server stop: closes what the capability holds open. */
   stop?(): void | Promise<void>;
   /**
-   * Cluster: the tables whose rows the capability holds in memory, and how it reads them again when
-   * another node wrote one of them (and now and then, in case an announcement was lost).
+   * Cluster: the tables whose rows the capability holds in memory, how it reads them again when
+   * another node wrote one of them (and now and then, in case an announcement was lost), and, per
+   * kind of row its stores mark their writes with (`refreshedBy`), how it reads one row again.
    */
-  reload?: { tables: readonly string[]; run(): Promise<void> };
+  reload?: {
+    tables: readonly string[];
+    run(): Promise<void>;
+    rows?: Record<string, (ns: Namespace, key: string) => Promise<void>>;
+  };
 }
 
 type Created<S> = Capability<S> | Promise<Capability<S>>;

@@ -2,7 +2,7 @@
 import { parseArn } from '../accounts/namespace.js';
 import { defineCapability } from '../platform/capability.js';
 import { Policies } from './policies.js';
-import { PolicyStore, policyMigrations } from './policy-store.js';
+import { POLICY, POLICY_TARGET, PolicyStore, policyMigrations } from './policy-store.js';
 import { policyRoutes } from './routes.js';
 
 declare module '../platform/capability.js' {
@@ -30,7 +30,11 @@ export const policiesCapability = defineCapability(
       clear: () => store.clear(),
       cleared: () => policies.clearCache(),
       // Another node changed policies: read them again, and the device authorizer decides anew.
-      reload: { tables: ['policies', 'policy_versions', 'policy_targets'], run: () => policies.reload() },
+      reload: {
+        tables: ['policies', 'policy_versions', 'policy_targets'],
+        run: () => policies.reload(),
+        rows: { [POLICY]: (ns, name) => policies.refresh(ns, name), [POLICY_TARGET]: (ns, target) => policies.refreshTarget(ns, target) },
+      },
     };
   },
   { migrations: policyMigrations },

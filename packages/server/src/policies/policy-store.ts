@@ -18,6 +18,7 @@
 import { sql, type ExpressionBuilder } from 'kysely';
 import type { Namespace } from '../accounts/namespace.js';
 import { byCodeUnit, keyOf, prefixOf } from '../store/held-rows.js';
+import { changedKey, refreshedBy } from '../store/sql/changed-keys.js';
 import { unchanged } from '../store/sql/conditional-writes.js';
 import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
 import {
@@ -44,6 +45,10 @@ type Attached = Map<string, number>;
 type Eb = ExpressionBuilder<any, any>;
 
 /** The rows of the namespace's policy `name`, in a table aliased `alias` whose name column is `column`. */
+/** The kinds of rows the store's writes are marked with: other nodes re-read a policy (with its versions and targets) or a target's attachments. */
+export const POLICY = 'policy';
+export const POLICY_TARGET = 'policyTarget';
+
 const sameKey =
   (alias: string, ns: Namespace, name: string, column = 'name') =>
   (eb: Eb) =>
@@ -230,7 +235,7 @@ export class PolicyStore {
   /** Runs a batch; false (the policy read again) when a statement of it failed on a key. */
   private async applied(ns: Namespace, name: string, statements: readonly Statement[]): Promise<number[] | false> {
     try {
-      return (await this.sql.batch(statements)).map((r) => r.changes);
+      return (await this.sql.batch(refreshedBy(statements, changedKey(POLICY, ns, name)))).map((r) => r.changes);
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       await this.refresh(ns, name);
@@ -469,10 +474,13 @@ export class PolicyStore {
   /** Detaches a policy from a target; false when it was not attached there. */
   async detach(ns: Namespace, name: string, target: string): Promise<boolean> {
     const { changes } = await this.sql.run(
-      this.sql.db
-        .deleteFrom('policy_targets as t')
-        .where(sameKey('t', ns, name, 'policy_name'))
-        .where('t.target', '=', target),
+      refreshedBy(
+        this.sql.db
+          .deleteFrom('policy_targets as t')
+          .where(sameKey('t', ns, name, 'policy_name'))
+          .where('t.target', '=', target),
+        changedKey(POLICY, ns, name),
+      ),
     );
     this.forgetAttachment(ns, name, target);
     return changes > 0;
@@ -480,7 +488,12 @@ export class PolicyStore {
 
   /** Detaches every policy from a target (a certificate being deleted). */
   async detachTarget(ns: Namespace, target: string): Promise<void> {
-    await this.sql.run(this.sql.db.deleteFrom('policy_targets as t').where(sameKey('t', ns, target, 'target')));
+    await this.sql.run(
+      refreshedBy(
+        this.sql.db.deleteFrom('policy_targets as t').where(sameKey('t', ns, target, 'target')),
+        changedKey(POLICY_TARGET, ns, target),
+      ),
+    );
     for (const name of [...(this.policiesAt.get(keyOf(ns, target))?.keys() ?? [])]) this.forgetAttachment(ns, name, target);
   }
 }

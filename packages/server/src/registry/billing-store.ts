@@ -5,9 +5,11 @@
  * in a group only while both exist; a write that finds otherwise changes nothing and reads again.
  */
 import type { Namespace } from '../accounts/namespace.js';
+import { changedKey, refreshedBy } from '../store/sql/changed-keys.js';
 import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
 import { Links, NsMap } from './held.js';
 import {
+  THING,
   billingGroupDbRow,
   billingGroupOf,
   existsIn,
@@ -159,7 +161,7 @@ export class BillingGroupStore {
   /** Puts a thing in a billing group, leaving the one it was in; false, changing nothing, when the thing or group is gone (read again). */
   async setBillingGroupOf(ns: Namespace, thingName: string, groupName: string): Promise<boolean> {
     try {
-      await this.sql.batch(this.putting(ns, thingName, groupName));
+      await this.sql.batch(refreshedBy(this.putting(ns, thingName, groupName), changedKey(THING, ns, thingName)));
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       await Promise.all([this.refreshThing(ns, thingName), this.refreshBillingGroupRow(ns, groupName)]);
@@ -172,10 +174,13 @@ export class BillingGroupStore {
   /** Takes a thing out of a billing group; false when it was not in it. */
   async removeFromBillingGroup(ns: Namespace, thingName: string, groupName: string): Promise<boolean> {
     const { changes } = await this.sql.run(
-      this.sql.db
-        .deleteFrom('billing_group_members')
-        .where(named(ns, 'thing_name', thingName))
-        .where('group_name', '=', groupName),
+      refreshedBy(
+        this.sql.db
+          .deleteFrom('billing_group_members')
+          .where(named(ns, 'thing_name', thingName))
+          .where('group_name', '=', groupName),
+        changedKey(THING, ns, thingName),
+      ),
     );
     this.members.unlink(ns, groupName, thingName);
     return changes > 0;

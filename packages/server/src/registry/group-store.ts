@@ -9,10 +9,13 @@
  * nothing, reads again what it depended on and says so, so that the caller decides again.
  */
 import type { Namespace } from '../accounts/namespace.js';
+import { changedKey, refreshedBy } from '../store/sql/changed-keys.js';
 import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
 import { Links, NsMap } from './held.js';
 import { MAX_GROUPS_PER_THING } from './validation.js';
 import {
+  THING,
+  THING_GROUP,
   existsIn,
   failIfPresent,
   groupDbRow,
@@ -97,7 +100,9 @@ export class ThingGroupStore {
             ),
           ];
     try {
-      await this.sql.batch([db.insertInto('thing_groups').values(groupDbRow(ns, g)), ...guard, ...also]);
+      await this.sql.batch(
+        refreshedBy([db.insertInto('thing_groups').values(groupDbRow(ns, g)), ...guard, ...also], changedKey(THING_GROUP, ns, g.name)),
+      );
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       await Promise.all([this.refreshRow(ns, g.name), g.parentName === null ? undefined : this.refreshRow(ns, g.parentName)]);
@@ -110,12 +115,15 @@ export class ThingGroupStore {
   /** Replaces `current` by `next` (same name and parent); false when the row no longer holds `current` (then read again). */
   async updateGroup(ns: Namespace, current: ThingGroupRow, next: ThingGroupRow): Promise<boolean> {
     const { changes } = await this.sql.run(
-      this.sql.db
-        .updateTable('thing_groups')
-        .set(groupDbRow(ns, next))
-        .where(named(ns, 'name', current.name))
-        .where('id', '=', current.id)
-        .where('version', '=', current.version),
+      refreshedBy(
+        this.sql.db
+          .updateTable('thing_groups')
+          .set(groupDbRow(ns, next))
+          .where(named(ns, 'name', current.name))
+          .where('id', '=', current.id)
+          .where('version', '=', current.version),
+        changedKey(THING_GROUP, ns, current.name),
+      ),
     );
     if (changes === 0) {
       await this.refreshRow(ns, current.name);
@@ -134,32 +142,37 @@ export class ThingGroupStore {
     const { db } = this.sql;
     let results;
     try {
-      results = await this.sql.batch([
-        db
-          .deleteFrom('thing_groups as g')
-          .where(named(ns, 'name', current.name, 'g'))
-          .where('g.id', '=', current.id)
-          .where('g.version', '=', current.version)
-          .where((eb) =>
-            eb.not(
-              eb.exists(
-                db
-                  .selectFrom('thing_groups as k')
-                  .select('k.name')
-                  .whereRef('k.account_id', '=', 'g.account_id')
-                  .whereRef('k.region', '=', 'g.region')
-                  .whereRef('k.parent_name', '=', 'g.name'),
+      results = await this.sql.batch(
+        refreshedBy(
+          [
+            db
+              .deleteFrom('thing_groups as g')
+              .where(named(ns, 'name', current.name, 'g'))
+              .where('g.id', '=', current.id)
+              .where('g.version', '=', current.version)
+              .where((eb) =>
+                eb.not(
+                  eb.exists(
+                    db
+                      .selectFrom('thing_groups as k')
+                      .select('k.name')
+                      .whereRef('k.account_id', '=', 'g.account_id')
+                      .whereRef('k.region', '=', 'g.region')
+                      .whereRef('k.parent_name', '=', 'g.name'),
+                  ),
+                ),
               ),
-            ),
-          ),
-        // The memberships and tags go only with the group: should it still be there, this copy of it fails the batch.
-        failIfPresent(db, 'thing_groups', named(ns, 'name', current.name, 'c')),
-        db
-          .deleteFrom('thing_group_members')
-          .where(named(ns, 'group_name', current.name))
-          .returning('thing_name'),
-        ...also,
-      ]);
+            // The memberships and tags go only with the group: should it still be there, this copy of it fails the batch.
+            failIfPresent(db, 'thing_groups', named(ns, 'name', current.name, 'c')),
+            db
+              .deleteFrom('thing_group_members')
+              .where(named(ns, 'group_name', current.name))
+              .returning('thing_name'),
+            ...also,
+          ],
+          changedKey(THING_GROUP, ns, current.name),
+        ),
+      );
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       await this.refreshGroup(ns, current.name);
@@ -214,24 +227,29 @@ export class ThingGroupStore {
     );
     let results;
     try {
-      results = await this.sql.batch([
-        ...lock,
-        ...remove.map((g) => db.deleteFrom('thing_group_members').where(keyed(member(g)))),
-        ...add.map((g) => db.insertInto('thing_group_members').values(member(g))),
-        // A membership of a thing or group that is gone would outlive them: undone.
-        ...add.map((g) =>
-          failIfPresent(db, 'thing_group_members', (eb) =>
-            eb.and([
-              keyed(member(g), 'c')(eb),
-              eb.or([
-                eb.not(existsIn(db, eb, 'things', 'thing_name', 'c.thing_name')),
-                eb.not(existsIn(db, eb, 'thing_groups', 'name', 'c.group_name')),
-              ]),
-            ]),
-          ),
+      results = await this.sql.batch(
+        refreshedBy(
+          [
+            ...lock,
+            ...remove.map((g) => db.deleteFrom('thing_group_members').where(keyed(member(g)))),
+            ...add.map((g) => db.insertInto('thing_group_members').values(member(g))),
+            // A membership of a thing or group that is gone would outlive them: undone.
+            ...add.map((g) =>
+              failIfPresent(db, 'thing_group_members', (eb) =>
+                eb.and([
+                  keyed(member(g), 'c')(eb),
+                  eb.or([
+                    eb.not(existsIn(db, eb, 'things', 'thing_name', 'c.thing_name')),
+                    eb.not(existsIn(db, eb, 'thing_groups', 'name', 'c.group_name')),
+                  ]),
+                ]),
+              ),
+            ),
+            ...overLimit,
+          ],
+          changedKey(THING, ns, thingName),
         ),
-        ...overLimit,
-      ]);
+      );
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       await Promise.all([this.refreshThing(ns, thingName), ...add.map((g) => this.refreshRow(ns, g))]);

@@ -3,6 +3,7 @@ import { defineCapability } from '../platform/capability.js';
 import { BillingGroups } from './billing-groups.js';
 import { RegistryEvents } from './events.js';
 import { RegistryStore, registryMigrations } from './registry-store.js';
+import { THING, THING_GROUP, THING_PRINCIPAL } from './registry-schema.js';
 import { registryRoutes } from './routes.js';
 import { ThingGroups } from './thing-groups.js';
 import { ThingTypes } from './thing-types.js';
@@ -58,6 +59,12 @@ export const registryCapability = defineCapability(
         async run() {
           await store.reload();
           ctx.use('authz').authorizer.invalidateAll();
+        },
+        rows: {
+          [THING]: (ns, name) => store.refreshThing(ns, name).then(() => ctx.use('authz').authorizer.invalidate(ns)),
+          [THING_PRINCIPAL]: (ns, principal) =>
+            store.refreshPrincipal(ns, principal).then(() => ctx.use('authz').authorizer.invalidate(ns)),
+          [THING_GROUP]: (ns, name) => store.refreshGroup(ns, name).then(() => ctx.use('authz').authorizer.invalidate(ns)),
         },
       },
     };

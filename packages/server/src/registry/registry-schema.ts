@@ -287,6 +287,15 @@ export type Db = Kysely<any>;
 export type Eb = ExpressionBuilder<any, any>;
 export type Condition = (eb: Eb) => Expression<SqlBool>;
 
+/**
+ * The kinds of rows the registry's writes are marked with (`refreshedBy`): the other nodes of a
+ * cluster re-read a thing (with its groups, billing group and principals), the things a principal
+ * is attached to, or a thing group (with its members and child groups).
+ */
+export const THING = 'thing';
+export const THING_PRINCIPAL = 'thingPrincipal';
+export const THING_GROUP = 'thingGroup';
+
 /** The row whose `column` is `name` in the namespace; `alias.` before each column when given. */
 export const named =
   (ns: Namespace, column: string, name: string, alias?: string): Condition =>

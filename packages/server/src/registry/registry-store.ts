@@ -18,11 +18,14 @@ import { sql } from 'kysely';
 import type { Namespace } from '../accounts/namespace.js';
 import { byCodeUnit, nsKey } from '../store/held-rows.js';
 import { unchanged } from '../store/sql/conditional-writes.js';
+import { changedKey, refreshedBy } from '../store/sql/changed-keys.js';
 import { isUniqueViolation, type SqlEngine, type Statement } from '../store/sql/engine.js';
 import { BillingGroupStore } from './billing-store.js';
 import { ThingGroupStore } from './group-store.js';
 import { Links, NsMap } from './held.js';
 import {
+  THING,
+  THING_PRINCIPAL,
   failIfPresent,
   named,
   nsOf,
@@ -162,11 +165,16 @@ export class RegistryStore {
    */
   async insertThing(ns: Namespace, t: ThingRow, billingGroup?: string): Promise<boolean> {
     try {
-      await this.sql.batch([
-        this.sql.db.insertInto('things').values(thingDbRow(ns, t)),
-        ...this.typeGuard(ns, t),
-        ...(billingGroup === undefined ? [] : this.billing.putting(ns, t.thingName, billingGroup)),
-      ]);
+      await this.sql.batch(
+        refreshedBy(
+          [
+            this.sql.db.insertInto('things').values(thingDbRow(ns, t)),
+            ...this.typeGuard(ns, t),
+            ...(billingGroup === undefined ? [] : this.billing.putting(ns, t.thingName, billingGroup)),
+          ],
+          changedKey(THING, ns, t.thingName),
+        ),
+      );
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       await Promise.all([
@@ -188,10 +196,15 @@ export class RegistryStore {
   async updateThing(ns: Namespace, current: ThingRow, next: ThingRow): Promise<boolean> {
     let changes: number;
     try {
-      const [r] = await this.sql.batch([
-        this.sql.db.updateTable('things').set(thingDbRow(ns, next)).where(this.sameThing(ns, current)),
-        ...(next.thingTypeName !== current.thingTypeName ? this.typeGuard(ns, next) : []),
-      ]);
+      const [r] = await this.sql.batch(
+        refreshedBy(
+          [
+            this.sql.db.updateTable('things').set(thingDbRow(ns, next)).where(this.sameThing(ns, current)),
+            ...(next.thingTypeName !== current.thingTypeName ? this.typeGuard(ns, next) : []),
+          ],
+          changedKey(THING, ns, current.thingName),
+        ),
+      );
       changes = r?.changes ?? 0;
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
@@ -218,26 +231,31 @@ export class RegistryStore {
     const name = current.thingName;
     let deleted: number;
     try {
-      const [r] = await this.sql.batch([
-        db
-          .deleteFrom('things')
-          .where(this.sameThing(ns, current))
-          .where((eb) =>
-            eb.not(
-              eb.exists(
-                db
-                  .selectFrom('thing_principals')
-                  .select('principal')
-                  .where(named(ns, 'thing_name', name)),
+      const [r] = await this.sql.batch(
+        refreshedBy(
+          [
+            db
+              .deleteFrom('things')
+              .where(this.sameThing(ns, current))
+              .where((eb) =>
+                eb.not(
+                  eb.exists(
+                    db
+                      .selectFrom('thing_principals')
+                      .select('principal')
+                      .where(named(ns, 'thing_name', name)),
+                  ),
+                ),
               ),
-            ),
-          ),
-        // The memberships and tags go only with the thing: should it still be there, this copy of it fails the batch.
-        failIfPresent(db, 'things', named(ns, 'thing_name', name, 'c')),
-        ...this.groups.removingThing(ns, name),
-        ...this.billing.removingThing(ns, name),
-        ...also,
-      ]);
+            // The memberships and tags go only with the thing: should it still be there, this copy of it fails the batch.
+            failIfPresent(db, 'things', named(ns, 'thing_name', name, 'c')),
+            ...this.groups.removingThing(ns, name),
+            ...this.billing.removingThing(ns, name),
+            ...also,
+          ],
+          changedKey(THING, ns, name),
+        ),
+      );
       deleted = r?.changes ?? 0;
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
@@ -445,39 +463,45 @@ export class RegistryStore {
     const { db } = this.sql;
     const row = { account_id: ns.accountId, region: ns.region, thing_name: thingName, principal, exclusive: exclusive ? 1 : 0 };
     try {
-      await this.sql.batch([
-        db
-          .insertInto('thing_principals')
-          .values(row)
-          .onConflict((c) =>
-            c
-              .columns(['account_id', 'region', 'thing_name', 'principal'])
-              .doUpdateSet((eb) => ({ exclusive: eb.ref('excluded.exclusive') })),
-          ),
-        failIfPresent(db, 'thing_principals', (eb) => {
-          let others = db
-            .selectFrom('thing_principals as x')
-            .select(sql<number>`1`.as('one'))
-            .whereRef('x.account_id', '=', 'c.account_id')
-            .whereRef('x.region', '=', 'c.region')
-            .whereRef('x.principal', '=', 'c.principal')
-            .whereRef('x.thing_name', '<>', 'c.thing_name');
-          if (!exclusive) others = others.where('x.exclusive', '=', 1);
-          const thing = db
-            .selectFrom('things as t')
-            .select(sql<number>`1`.as('one'))
-            .whereRef('t.account_id', '=', 'c.account_id')
-            .whereRef('t.region', '=', 'c.region')
-            .whereRef('t.thing_name', '=', 'c.thing_name');
-          return eb.and([
-            eb('c.account_id', '=', ns.accountId),
-            eb('c.region', '=', ns.region),
-            eb('c.thing_name', '=', thingName),
-            eb('c.principal', '=', principal),
-            eb.or([eb.not(eb.exists(thing)), eb.exists(others)]),
-          ]);
-        }),
-      ]);
+      await this.sql.batch(
+        refreshedBy(
+          [
+            db
+              .insertInto('thing_principals')
+              .values(row)
+              .onConflict((c) =>
+                c
+                  .columns(['account_id', 'region', 'thing_name', 'principal'])
+                  .doUpdateSet((eb) => ({ exclusive: eb.ref('excluded.exclusive') })),
+              ),
+            failIfPresent(db, 'thing_principals', (eb) => {
+              let others = db
+                .selectFrom('thing_principals as x')
+                .select(sql<number>`1`.as('one'))
+                .whereRef('x.account_id', '=', 'c.account_id')
+                .whereRef('x.region', '=', 'c.region')
+                .whereRef('x.principal', '=', 'c.principal')
+                .whereRef('x.thing_name', '<>', 'c.thing_name');
+              if (!exclusive) others = others.where('x.exclusive', '=', 1);
+              const thing = db
+                .selectFrom('things as t')
+                .select(sql<number>`1`.as('one'))
+                .whereRef('t.account_id', '=', 'c.account_id')
+                .whereRef('t.region', '=', 'c.region')
+                .whereRef('t.thing_name', '=', 'c.thing_name');
+              return eb.and([
+                eb('c.account_id', '=', ns.accountId),
+                eb('c.region', '=', ns.region),
+                eb('c.thing_name', '=', thingName),
+                eb('c.principal', '=', principal),
+                eb.or([eb.not(eb.exists(thing)), eb.exists(others)]),
+              ]);
+            }),
+          ],
+          changedKey(THING, ns, thingName),
+          changedKey(THING_PRINCIPAL, ns, principal),
+        ),
+      );
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       await Promise.all([this.refreshThing(ns, thingName), this.refreshPrincipal(ns, principal)]);
@@ -490,10 +514,14 @@ export class RegistryStore {
   /** Detaches a principal from a thing; false when it was not attached. */
   async detachPrincipal(ns: Namespace, thingName: string, principal: string): Promise<boolean> {
     const { changes } = await this.sql.run(
-      this.sql.db
-        .deleteFrom('thing_principals')
-        .where(named(ns, 'thing_name', thingName))
-        .where('principal', '=', principal),
+      refreshedBy(
+        this.sql.db
+          .deleteFrom('thing_principals')
+          .where(named(ns, 'thing_name', thingName))
+          .where('principal', '=', principal),
+        changedKey(THING, ns, thingName),
+        changedKey(THING_PRINCIPAL, ns, principal),
+      ),
     );
     this.principals.unlink(ns, thingName, principal);
     return changes > 0;

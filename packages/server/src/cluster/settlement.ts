@@ -1,10 +1,12 @@
 /**
- * When the other nodes have heard this node's interest. A node that announces a new filter (its
- * `_interest` note numbered `s`) is answered by every other node once it applied it (`_iack`,
- * cumulative and at most one per origin per turn); a SUBACK waits for that, so that once a client
- * holds its SUBACK a message published on any node reaches it, and a QoS 1/2 publisher elsewhere waits
- * for its node's confirmation. A node that does not answer in time is not waited for again until it
- * answers: a dead one must not slow every subscription of the cluster until it is declared gone.
+ * When the other nodes have applied what this node announced. Announcements are numbered; each other
+ * node answers with the highest number it applied (cumulative). A waiter resolves once every known
+ * node answered up to the latest announcement at its start. A node that does not answer in time is
+ * not waited for again until it answers: a dead one must not slow every caller of the cluster until
+ * it is declared gone.
+ *
+ * Used for filters (a SUBACK waits until every node routes the new filter here) and for table
+ * changes (an API write answers once every node re-read what it wrote).
  */
 
 interface Waiter {
@@ -13,7 +15,7 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-export class InterestSettlement {
+export class Settlement {
   /** Per other node's boot: the highest of this node's announcements it has applied. */
   private readonly heard = new Map<string, number>();
   private readonly lagging = new Set<string>();
