@@ -8,6 +8,7 @@ export {
   type ServiceHandler,
 } from './broker.js';
 export { Connection } from './connection.js';
+export { QUEUE_MEMORY_WINDOW } from './queue-pages.js';
 export { RemoteConfirmation, type ClaimedSession, type ClusterLink } from './cluster.js';
 export { Message, type MessageProperties } from './message.js';
 export type { AuthResult, BrokerHooks, ClientInfo, ConnectRequest, DisconnectReason } from './hooks.js';

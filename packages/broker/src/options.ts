@@ -13,8 +13,8 @@ export interface BrokerLimits {
   maxInflight: number;
   /**
    * QoS 1/2 messages queued per session beyond the in-flight window, connected or not. Persistent
-   * sessions on a store that can page (SQLite) keep only the first QUEUE_MEMORY_WINDOW of them in
-   * memory; the rest stay on disk until the client drains its queue.
+   * sessions on a store that can page (SQLite, PostgreSQL) keep only the first QUEUE_MEMORY_WINDOW of them in
+   * memory; the rest stay in the store until the client drains its queue.
    */
   maxQueued: number;
   /** Bytes (payload + topic) of the messages queued per session; 0 = no limit. */

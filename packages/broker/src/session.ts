@@ -10,6 +10,7 @@ import type { BrokerConfig } from './options.js';
 import type { MessageRefs } from './store/message-refs.js';
 import type { BrokerStore, StoredQueueItem, StoredSubscription } from './store/types.js';
 import { fromStored } from './store/stored-message.js';
+import { QueuePages } from './queue-pages.js';
 
 /** The topic space a session belongs to, with its sessions and their subscriptions. */
 export type SessionNamespace = Namespace<Session, Subscription>;
@@ -78,12 +79,6 @@ export const CONGESTION_QUEUED = 250;
  */
 export const CONNECTED_QUEUE_FACTOR = 10;
 
-/**
- * Queued messages a persistent session keeps in memory when its store can page (SQLite); later
- * ones are only in the store until the client has taken the earlier ones.
- */
-export const QUEUE_MEMORY_WINDOW = 1000;
-
 export type DropReason =
   'queue_full' | 'queue_full_bytes' | 'expired' | 'offline_qos0' | 'slow_consumer' | 'packet_too_large' | 'not_authorized';
 
@@ -131,10 +126,10 @@ export class Session {
   readonly inboundQos2 = new Set<number>();
   private queue: Delivery[] = [];
   private head = 0;
-  /** Queued deliveries only in the store, after those in memory (see QUEUE_MEMORY_WINDOW). */
-  private spilled = 0;
-  /** Highest queue seq held in memory; spilled entries come after it. */
-  private memorySeq = 0;
+  /** Queued deliveries only in the store, after those in memory. */
+  private readonly pages: QueuePages;
+  /** Deliveries that arrived while the spilled ones are read back for good (forgetStored), to go after them. */
+  private arrivedWhileForgetting: Delivery[] | undefined;
   /** Bytes of queued (not in-flight) messages, spilled ones included. */
   queuedBytes = 0;
   /** Drops not yet reported in a log line, and when the last line went out (see DropLog). */
@@ -161,6 +156,7 @@ export class Session {
     private readonly ctx: SessionContext,
   ) {
     this.store = ctx.store;
+    this.pages = new QueuePages(ctx.store, namespace.mount, clientId);
   }
 
   get mount(): string {
@@ -171,9 +167,14 @@ export class Session {
     return this.expiryInterval > 0;
   }
 
+  /** Queued QoS 1/2 messages held in memory (not those in flight, nor those only in the store). */
+  get queuedInMemory(): number {
+    return this.queue.length - this.head + (this.arrivedWhileForgetting?.length ?? 0);
+  }
+
   /** Queued QoS 1/2 messages, in memory or spilled to the store (not those in flight). */
   get queued(): number {
-    return this.queue.length - this.head + this.spilled;
+    return this.queue.length - this.head + this.pages.spilled + (this.arrivedWhileForgetting?.length ?? 0);
   }
 
   private get congestionBound(): number {
@@ -223,15 +224,16 @@ export class Session {
     this.queuedBytes += size;
     if (this.persistent) {
       this.persist(d);
-      if (this.spilled > 0 || (this.queue.length - this.head >= QUEUE_MEMORY_WINDOW && this.store.pageQueue)) {
+      if (this.pages.spills(this.queue.length - this.head)) {
         // Its row (and reference) stays in the store; pageIn() brings it back in order.
-        this.spilled++;
+        this.pages.spill(d.msg.id);
         this.drain();
         return this.link !== null && this.queued >= this.congestionBound ? Delivered.Congested : Delivered.Taken;
       }
-      this.memorySeq = d.seq;
+      this.pages.memorySeq = d.seq;
     }
-    this.queue.push(d);
+    if (this.arrivedWhileForgetting) this.arrivedWhileForgetting.push(d);
+    else this.queue.push(d);
     this.drain();
     return this.link !== null && this.queued >= this.congestionBound ? Delivered.Congested : Delivered.Taken;
   }
@@ -243,7 +245,10 @@ export class Session {
     return null;
   }
 
-  /** Drops the oldest queued message (policy `oldest`); false when nothing is queued. */
+  /**
+   * Drops the oldest queued message (policy `oldest`); false when nothing is queued, or when the
+   * oldest are being read back from a store that cannot read synchronously (then the newest goes).
+   */
   private dropOldest(): boolean {
     if (this.head === this.queue.length && !this.pageIn()) return false;
     const d = this.queue[this.head]!;
@@ -254,13 +259,21 @@ export class Session {
   }
 
   /**
-   * Reads the next spilled deliveries back from the store into memory; false when there are none.
-   * Their references were counted when they were spilled and stay with them.
+   * Reads the next spilled deliveries back from the store into memory; false when there are none,
+   * or when they come later (a store that reads only asynchronously: then they are sent as they
+   * arrive). Their references were counted when they were spilled and stay with them.
    */
-  private pageIn(all = false): boolean {
-    if (this.spilled === 0 || !this.store.pageQueue) return false;
-    const limit = all ? this.spilled : QUEUE_MEMORY_WINDOW;
-    const items: StoredQueueItem[] = this.store.pageQueue(this.mount, this.clientId, this.memorySeq, limit);
+  private pageIn(): boolean {
+    const items = this.pages.next(false, (later) => {
+      this.hold(later);
+      this.drain();
+    });
+    if (items) this.hold(items);
+    return items !== undefined && items.length > 0;
+  }
+
+  /** Deliveries read back from the store go after those in memory. */
+  private hold(items: readonly StoredQueueItem[]): void {
     if (this.head > 0) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
@@ -277,11 +290,7 @@ export class Session {
         packetId: 0,
         state: 0,
       });
-      this.memorySeq = entry.seq;
     }
-    // Fewer rows than expected means the counts were off; what the store holds is the truth.
-    this.spilled = items.length < limit ? 0 : this.spilled - items.length;
-    return items.length > 0;
   }
 
   get hasWaiters(): boolean {
@@ -311,10 +320,10 @@ export class Session {
     this.lastSeq = d.seq;
     if (d.state === 0) {
       this.queuedBytes += sizeOf(d.msg);
-      if (this.spilled > 0 || (this.queue.length - this.head >= QUEUE_MEMORY_WINDOW && this.store.pageQueue)) this.spilled++;
+      if (this.pages.spills(this.queue.length - this.head)) this.pages.spill(d.msg.id);
       else {
         this.queue.push(d);
-        this.memorySeq = d.seq;
+        this.pages.memorySeq = d.seq;
       }
     } else this.inflight.set(d.packetId, d);
     if (d.packetId >= this.nextPacketId) this.nextPacketId = d.packetId + 1 > 0xffff ? 1 : d.packetId + 1;
@@ -418,7 +427,7 @@ export class Session {
     for (const id of this.inboundQos2) this.store.putInboundQos2(this.mount, this.clientId, id);
     for (const d of this.inflight.values()) if (!d.seq) this.persist(d);
     for (let i = this.head; i < this.queue.length; i++) if (!this.queue[i]!.seq) this.persist(this.queue[i]!);
-    if (this.queue.length > this.head) this.memorySeq = this.queue[this.queue.length - 1]!.seq;
+    if (this.queue.length > this.head) this.pages.memorySeq = this.queue[this.queue.length - 1]!.seq;
   }
 
   saveMeta(): void {
@@ -435,9 +444,11 @@ export class Session {
   /** Ends the session: forgets its queue (releasing stored messages). Subscriptions are removed by the broker. */
   destroy(): void {
     this.releaseWaiters(true);
-    this.pageIn(true);
+    this.pages.end((id) => this.ctx.refs.release(id));
     for (const d of this.inflight.values()) this.release(d);
     for (let i = this.head; i < this.queue.length; i++) this.release(this.queue[i]!);
+    for (const d of this.arrivedWhileForgetting ?? []) this.release(d);
+    this.arrivedWhileForgetting = undefined;
     this.inflight.clear();
     this.queue = [];
     this.head = 0;
@@ -450,7 +461,31 @@ export class Session {
   forgetStored(): void {
     this.stored = false;
     // Spilled deliveries come back into memory first: the session lives on without the store.
-    this.pageIn(true);
+    const now = this.pages.next(true, (items) => this.hold(items));
+    if (now) this.hold(now);
+    if (this.pages.spilled === 0) return this.dropRows();
+    // A store that reads only asynchronously: what arrives meanwhile waits behind the spilled ones.
+    this.arrivedWhileForgetting = [];
+    void this.pages
+      .all((items) => this.hold(items))
+      .then(() => {
+        const arrived = this.arrivedWhileForgetting;
+        this.arrivedWhileForgetting = undefined;
+        // Ended meanwhile (destroy released everything): only the rows are left to delete.
+        if (arrived === undefined) return this.store.deleteSession(this.mount, this.clientId);
+        for (const d of arrived) this.queue.push(d);
+        if (this.stored) {
+          // Persistent again meanwhile (a client came back with an expiry): the rows stay, the arrivals join them.
+          for (const d of arrived) this.persist(d);
+          return this.drain();
+        }
+        this.dropRows();
+        this.drain();
+      });
+  }
+
+  /** Deletes the session's rows; what it holds in memory no longer refers to them. */
+  private dropRows(): void {
     this.store.deleteSession(this.mount, this.clientId);
     for (const d of this.inflight.values()) this.release(d);
     for (let i = this.head; i < this.queue.length; i++) this.release(this.queue[i]!);

@@ -68,7 +68,7 @@ after(async () => {
 
 async function feed(
   origin: string,
-  opts: { changed?: (t: ReadonlySet<string>) => Promise<void> | void; others?: () => string[] } = {},
+  opts: { changed?: (t: ReadonlySet<string>) => Promise<void> | void; others?: () => string[]; applyTimeoutMs?: number } = {},
 ): Promise<ChangeFeed> {
   const nc = await connect({ servers: nats.url });
   connections.push(nc);
@@ -79,7 +79,7 @@ async function feed(
     log: silent,
     changed: opts.changed ?? (() => undefined),
     others: opts.others ?? (() => []),
-    applyTimeoutMs: 500,
+    applyTimeoutMs: opts.applyTimeoutMs ?? 500,
   });
 }
 
@@ -102,20 +102,23 @@ test('a write is applied once every other node re-read it; a node that does not 
   const gates: Record<string, Array<() => void>> = { b: [], c: [] };
   const reread = (node: string) => (): Promise<void> => new Promise((r) => gates[node]!.push(r));
   let others = ['b/2', 'c/2'];
-  const a = await feed('a/2', { others: () => others });
+  // Two writers on the same nodes: one that waits as long as it takes, one that gives up after a second.
+  const patient = await feed('a/2', { others: () => others, applyTimeoutMs: 60_000 });
+  const TIMEOUT = 1000;
+  const a = await feed('w/2', { others: () => others, applyTimeoutMs: TIMEOUT });
   await feed('b/2', { changed: reread('b') });
   await feed('c/2', { changed: reread('c') });
   const heard = async (n: number): Promise<void> => {
-    const end = Date.now() + 5000;
+    const end = Date.now() + 10_000;
     while ((gates.b!.length < n || gates.c!.length < n) && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
   };
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  assert.equal(a.applied(a.mark()), undefined, 'nothing announced, nothing to wait for');
+  assert.equal(patient.applied(patient.mark()), undefined, 'nothing announced, nothing to wait for');
 
-  const m1 = a.mark();
-  a.announce(new Set(['jobs']));
+  const m1 = patient.mark();
+  patient.announce(new Set(['jobs']));
   let done = false;
-  const first = a.applied(m1)!.then(() => (done = true));
+  const first = patient.applied(m1)!.then(() => (done = true));
   await heard(1);
   await pause(50);
   assert.equal(done, false, 'waits while both re-read');
@@ -132,24 +135,24 @@ test('a write is applied once every other node re-read it; a node that does not 
   await heard(2);
   gates.b![1]!();
   await second;
-  assert.ok(Date.now() - t0 >= 450, 'waited for the silent node until its timeout');
+  assert.ok(Date.now() - t0 >= TIMEOUT - 50, 'waited for the silent node until its timeout');
   a.announce(new Set(['jobs']));
   const third = a.applied(0)!;
   await heard(3);
   const t1 = Date.now();
   gates.b![2]!();
   await third;
-  assert.ok(Date.now() - t1 < 400, 'not waiting for the lagging node again');
+  assert.ok(Date.now() - t1 < TIMEOUT / 2, 'not waiting for the lagging node again');
 
   // A node that leaves the cluster lets a waiting write go at once.
   a.announce(new Set(['jobs']));
-  const t2 = Date.now();
   const fourth = a.applied(0)!;
   await heard(4);
+  const t2 = Date.now();
   others = ['c/2'];
   a.forget('b/2');
   await fourth;
-  assert.ok(Date.now() - t2 < 400, 'not waiting for the node that left');
+  assert.ok(Date.now() - t2 < TIMEOUT / 2, 'not waiting for the node that left');
   for (const g of [...gates.b!, ...gates.c!]) g();
 });
 

@@ -276,6 +276,26 @@ onBothEngines('file content in the database', (engines) => {
     assert.equal(await content.open('no-such-content'), undefined);
   });
 
+  test("a file whose content an earlier version kept on another node's disk: reading it says so", async (t) => {
+    const { engine, files } = await open();
+    if (engine.dialect !== 'postgres') return t.skip('only PostgreSQL keeps content in the database');
+    const endpoints = () => ({ host: 'localhost', mqtt: null, mqtts: null, http: 8080, https: null });
+    const service = await FileService.open({ sql: engine, dataDir: tempDir(), endpoints, log: pino({ level: 'silent' }) });
+    await files.insert(NS, {
+      fileName: 'old.json',
+      contentId: 'c-elsewhere',
+      size: 12,
+      sha256: '0'.repeat(64),
+      contentType: 'application/json',
+      createdAt: T0,
+    });
+    await assert.rejects(service.readText(NS, 'old.json', 1000), {
+      name: 'ResourceNotFoundException',
+      message: /content of file 'old\.json' is not in the database.*upload the file again/,
+    });
+    service.stop();
+  });
+
   test('too large: the upload fails and what it wrote is removed; removed and unnamed content goes after the grace time, named content stays', async () => {
     const { engine, content, files } = await open();
     await assert.rejects(content.write(pieces(bytes(CHUNK_BYTES + 10)), CHUNK_BYTES), { name: 'RequestEntityTooLargeException' });

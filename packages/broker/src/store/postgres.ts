@@ -375,9 +375,9 @@ export class PostgresStore implements BrokerStore {
 
   /**
    * Up to `limit` queue entries of a session with a seq above `afterSeq`, in seq order, with their
-   * messages, writes issued so far included: the asynchronous pageQueue (BrokerStore's is
-   * synchronous, which a network database cannot be, so a broker on this store keeps its queues in
-   * memory). Waits for the commit of pending writes, and so for the database while it is down.
+   * messages, writes issued so far included: the asynchronous pageQueue (a network database cannot
+   * read synchronously; sessions read their spilled entries back in the background). Waits for the
+   * commit of pending writes, and so for the database while it is down.
    */
   async pageQueueAsync(mount: string, clientId: string, afterSeq: number, limit: number): Promise<StoredQueueItem[]> {
     await this.durable();

@@ -105,6 +105,8 @@ export interface BrokerStore {
    * sessions keep long queues out of memory (Session's QUEUE_MEMORY_WINDOW).
    */
   pageQueue?(mount: string, clientId: string, afterSeq: number, limit: number): StoredQueueItem[];
+  /** The same for a store that reads only asynchronously (a network database). */
+  pageQueueAsync?(mount: string, clientId: string, afterSeq: number, limit: number): Promise<StoredQueueItem[]>;
   putRetained(mount: string, message: StoredMessage): void;
   deleteRetained(mount: string, topic: string): void;
   /** Drops everything (test-mode reset). */

@@ -322,7 +322,16 @@ export class FileService {
   /** The whole content; on PostgreSQL, content an earlier version put on this node's disk too (not in the table: short). */
   private async readContent(file: FileRecord): Promise<Buffer> {
     const bytes = await this.content.read(file.contentId);
-    return this.table && bytes.length < file.size ? this.directory.read(file.contentId) : bytes;
+    if (!this.table || bytes.length >= file.size) return bytes;
+    try {
+      return await this.directory.read(file.contentId);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // Uploaded through another node by a version that kept content on each node's disk.
+      throw notFound(
+        `the content of file '${file.fileName}' is not in the database: an earlier version of Thicket kept it on the disk of the node it was uploaded through; upload the file again`,
+      );
+    }
   }
 
   private async replaceable(ns: Namespace, fileName: string): Promise<void> {
