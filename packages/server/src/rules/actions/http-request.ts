@@ -56,17 +56,23 @@ export interface PostResult {
   excerpt: string;
 }
 
-/** Why a request got no response; `connect` errors happened before anything was sent. */
+/**
+ * Why a request got no response; `connect` errors happened before anything was sent; `stale` means
+ * a kept-alive connection was closed by the server as the request went out on it (the server drops
+ * idle connections on its own schedule), so the request was not processed.
+ */
 export class RequestFailure extends Error {
   constructor(
     message: string,
-    readonly kind: 'connect' | 'timeout' | 'closed',
+    readonly kind: 'connect' | 'timeout' | 'closed' | 'stale',
   ) {
     super(message);
   }
 }
 
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'EADDRNOTAVAIL']);
+/** How a reused connection the server had closed fails the request written on it. */
+const STALE_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
 /** POSTs `body` to `url`; resolves with the response status, rejects with a RequestFailure. */
 export function post(url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<PostResult> {
@@ -89,12 +95,14 @@ export function post(url: URL, headers: Record<string, string>, body: Buffer, ti
       finish(new RequestFailure(`Request timeout to ${url.host} after ${timeoutMs} ms`, 'timeout'));
       req.destroy();
     }, timeoutMs);
+    let responded = false;
     req.on('error', (err: NodeJS.ErrnoException) => {
       const code = err.code ?? '';
-      const kind = CONNECT_CODES.has(code) ? 'connect' : 'closed';
+      const kind = CONNECT_CODES.has(code) ? 'connect' : req.reusedSocket && !responded && STALE_CODES.has(code) ? 'stale' : 'closed';
       finish(new RequestFailure(err.message || code, kind));
     });
     req.on('response', (res) => {
+      responded = true;
       let bytes = 0;
       let excerpt = '';
       res.on('data', (chunk: Buffer) => {
@@ -132,14 +140,24 @@ export class DeliveryError extends Error {
 /**
  * POSTs with AWS's retry rules: up to three tries, again only after a 429 or 5xx response (not one
  * over 16 KiB), a failure to connect or a timeout, never after the peer closed the connection; a
- * short backoff with jitter between tries. Resolves on a 2xx response.
+ * short backoff with jitter between tries. Resolves on a 2xx response. A request lost on a kept-alive
+ * connection the server had just closed goes again at once on a new one, once, and is not counted
+ * as a try: without keep-alive it would have gone on a new connection in the first place.
  */
 export async function postWithRetries(url: URL, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<Delivery> {
+  let staleRetried = false;
   for (let tries = 1; ; tries++) {
     let retry: boolean;
     let error: DeliveryError;
     try {
-      const result = await post(url, headers, body, timeoutMs);
+      let result: PostResult;
+      try {
+        result = await post(url, headers, body, timeoutMs);
+      } catch (err) {
+        if (!(err instanceof RequestFailure) || err.kind !== 'stale' || staleRetried) throw err;
+        staleRetried = true;
+        result = await post(url, headers, body, timeoutMs);
+      }
       if (result.status >= 200 && result.status < 300) return { result, tries };
       retry = (result.status === 429 || result.status >= 500) && result.bytes <= MAX_RESPONSE_BYTES;
       const excerpt = result.excerpt.replace(/\s+/g, ' ').trim().slice(0, 200);
