@@ -106,8 +106,9 @@ test('a write is applied once every other node re-read it; a node that does not 
   const patient = await feed('a/2', { others: () => others, applyTimeoutMs: 60_000 });
   const TIMEOUT = 1000;
   const a = await feed('w/2', { others: () => others, applyTimeoutMs: TIMEOUT });
-  await feed('b/2', { changed: reread('b') });
-  await feed('c/2', { changed: reread('c') });
+  await Promise.all([patient.flush(), a.flush()]);
+  // Each listener's subscription must have reached the server before anything is announced.
+  for (const node of ['b', 'c']) await (await feed(`${node}/2`, { changed: reread(node) })).flush();
   const heard = async (n: number): Promise<void> => {
     const end = Date.now() + 10_000;
     while ((gates.b!.length < n || gates.c!.length < n) && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
