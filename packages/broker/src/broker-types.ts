@@ -40,13 +40,15 @@ export interface PublishInput {
  * An in-process subscriber. One that keeps what it was sent (a shadow update) returns a promise that
  * settles once that is durable: the publisher's acknowledgement waits for it.
  */
-export type ServiceHandler = (message: Message, mount: string) => unknown;
+export type ServiceHandler = (message: Message, mount: string, publisher: Publisher | undefined) => unknown;
 
 /** Who published a message: a client (its ClientInfo fits), or an in-process caller acting for one. */
 export interface Publisher {
   readonly clientId: string;
   readonly principal: string | undefined;
   readonly transport?: { readonly remoteAddress: string };
+  /** What the authentication hook kept on the publisher's connection (ClientInfo.context). */
+  readonly context?: unknown;
 }
 
 /**

@@ -382,7 +382,7 @@ export class Broker extends EventEmitter implements ConnectionHost<Connection> {
     // A message gets a store row id when a persistent session queues it.
     let mustCommit = msg.id !== 0;
     if (msg.retain && this.setRetained(ns, msg.topic, msg) && msg.qos > 0) mustCommit = true;
-    const served = this.services.size > 0 ? this.services.dispatch(ns.mount, msg, outcome) : 0;
+    const served = this.services.size > 0 ? this.services.dispatch(ns.mount, msg, outcome, publisher) : 0;
     if (outcome) outcome.refused = offered > 0 && refused === offered && served === 0 && !msg.retain;
     return mustCommit;
   }

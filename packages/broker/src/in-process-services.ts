@@ -3,7 +3,7 @@
  * handing them what the router routes. A handler that stores what it took returns a promise, which
  * the publisher's acknowledgement waits for (RouteOutcome.services).
  */
-import type { BrokerLogger, RouteOutcome, ServiceHandler } from './broker-types.js';
+import type { BrokerLogger, Publisher, RouteOutcome, ServiceHandler } from './broker-types.js';
 import type { Message } from './message.js';
 import { TopicTree } from './topic-tree.js';
 
@@ -37,7 +37,7 @@ export class InProcessServices {
   }
 
   /** Returns how many handlers took the message; `outcome.services` waits for those still storing it. */
-  dispatch(mount: string, msg: Message, outcome: RouteOutcome | undefined): number {
+  dispatch(mount: string, msg: Message, outcome: RouteOutcome | undefined, publisher: Publisher | undefined): number {
     const handlers: ServiceSubscription[] = [];
     this.tree.match(msg.topic, {
       onSubscription(s) {
@@ -48,7 +48,7 @@ export class InProcessServices {
     let pending: Promise<unknown>[] | undefined;
     for (const h of handlers) {
       try {
-        const storing = h.handler(msg, mount);
+        const storing = h.handler(msg, mount, publisher);
         if (storing instanceof Promise) (pending ??= []).push(storing);
       } catch (err) {
         this.log.error({ err, topic: msg.topic }, 'in-process subscriber failed');

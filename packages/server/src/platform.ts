@@ -14,6 +14,7 @@ import { filesCapability } from './files/module.js';
 import { functionsCapability } from './functions/index.js';
 import { jobsCapability } from './jobs/module.js';
 import { policiesCapability } from './policies/module.js';
+import { provisioningCapability } from './provisioning/module.js';
 import { Platform } from './platform/assemble.js';
 import type { PlatformOptions } from './platform/capability.js';
 import { registryCapability } from './registry/module.js';
@@ -42,6 +43,7 @@ export const CAPABILITIES = [
   functionsCapability,
   telemetryCapability,
   rulesCapability,
+  provisioningCapability,
   dataplaneCapability,
   eventsCapability,
 ];

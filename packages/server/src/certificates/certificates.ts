@@ -107,20 +107,39 @@ export class Certificates {
     return untilApplied(`Certificate ${certificateId(pem)}`, () => this.add(ns, pem, status, null));
   }
 
-  /** CreateKeysAndCertificate: an RSA 2048 key pair, as AWS makes, and a certificate from the server CA. */
-  async createKeysAndCertificate(ns: Namespace, setAsActive: string | undefined) {
-    const active = parseBool(setAsActive, 'setAsActive') ?? false;
+  /**
+   * A certificate of the built-in CA, stored with `status`: for a key pair made here (RSA 2048, as
+   * AWS makes) or, with `csr`, for the key of a certificate signing request. Fleet provisioning
+   * issues PENDING_ACTIVATION certificates and short-lived claim certificates (`days`) through it.
+   */
+  async issue(
+    ns: Namespace,
+    opts: { status: CertificateStatus; csr?: unknown; days?: number },
+  ): Promise<{ row: CertificateRow; publicKey?: string; privateKey?: string }> {
+    const days = opts.days ?? 365 * 25;
+    if (opts.csr !== undefined) {
+      if (typeof opts.csr !== 'string' || opts.csr.length === 0) throw invalidRequest('certificateSigningRequest is required');
+      let issued;
+      try {
+        issued = await issueCertificateFromCsr(this.pki, opts.csr, { days });
+      } catch (err) {
+        throw invalidRequest(`Invalid certificate signing request: ${(err as Error).message}`);
+      }
+      return { row: await this.issued(ns, issued.certificatePem, opts.status) };
+    }
     const { publicKey, privateKey } = await generateKeyPair('rsa', {
       modulusLength: 2048,
       publicKeyEncoding: { type: 'spki', format: 'pem' },
       privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
     });
-    const issued = await issueClientCertificate(this.pki, {
-      commonName: 'Thicket IoT Certificate',
-      publicKeyPem: publicKey,
-      days: 365 * 25,
-    });
-    const row = await this.issued(ns, issued.certificatePem, active ? 'ACTIVE' : 'INACTIVE');
+    const issued = await issueClientCertificate(this.pki, { commonName: 'Thicket IoT Certificate', publicKeyPem: publicKey, days });
+    return { row: await this.issued(ns, issued.certificatePem, opts.status), publicKey, privateKey };
+  }
+
+  /** CreateKeysAndCertificate. */
+  async createKeysAndCertificate(ns: Namespace, setAsActive: string | undefined) {
+    const active = parseBool(setAsActive, 'setAsActive') ?? false;
+    const { row, publicKey, privateKey } = await this.issue(ns, { status: active ? 'ACTIVE' : 'INACTIVE' });
     return {
       certificateArn: certArn(ns, row.certificateId),
       certificateId: row.certificateId,
@@ -132,13 +151,7 @@ export class Certificates {
   async createFromCsr(ns: Namespace, csr: unknown, setAsActive: string | undefined) {
     const active = parseBool(setAsActive, 'setAsActive') ?? false;
     if (typeof csr !== 'string' || csr.length === 0) throw invalidRequest('certificateSigningRequest is required');
-    let issued;
-    try {
-      issued = await issueCertificateFromCsr(this.pki, csr, { days: 365 * 25 });
-    } catch (err) {
-      throw invalidRequest(`Invalid certificate signing request: ${(err as Error).message}`);
-    }
-    const row = await this.issued(ns, issued.certificatePem, active ? 'ACTIVE' : 'INACTIVE');
+    const { row } = await this.issue(ns, { status: active ? 'ACTIVE' : 'INACTIVE', csr });
     return { certificateArn: certArn(ns, row.certificateId), certificateId: row.certificateId, certificatePem: row.pem };
   }
 

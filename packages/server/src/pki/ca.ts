@@ -15,7 +15,7 @@ export interface Pki {
 const DAY_MS = 24 * 60 * 60 * 1000;
 const CA_VALIDITY_DAYS = 3652;
 /** Backdating absorbs clock skew: a device a few minutes behind would otherwise reject a fresh certificate. */
-const BACKDATE_MS = 5 * 60 * 1000;
+export const BACKDATE_MS = 5 * 60 * 1000;
 
 /**
  * 16 random bytes with the top bit clear, so the DER INTEGER is positive and exactly 16 bytes

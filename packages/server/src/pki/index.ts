@@ -1,4 +1,5 @@
 export type { Pki } from './ca.js';
+export { BACKDATE_MS } from './ca.js';
 export { ensurePki, type EnsurePkiOptions } from './ensure-pki.js';
 export {
   issueClientCertificate,

@@ -1,0 +1,92 @@
+/**
+ * Fleet provisioning over MQTT (reference dataplane §6): requests on `$aws/certificates/create/{fmt}`,
+ * `$aws/certificates/create-from-csr/{fmt}` and `$aws/provisioning-templates/{name}/provision/{fmt}`
+ * in JSON or CBOR; the answer, in the request's format, on `.../accepted` or `.../rejected`
+ * (`{statusCode, errorCode, errorMessage}`) to the requesting client alone: it carries a private key
+ * and an ownership token. Whether the client may publish the request and receive the answer is
+ * its policy's decision, as for every topic.
+ */
+import type { Broker, Message, Publisher } from '@thicket/broker';
+import { decode as decodeCbor, encode as encodeCbor } from 'cbor2';
+import type { Logger } from 'pino';
+import { mountOf, namespaceOfMount, type Namespace } from '../accounts/namespace.js';
+import type { ConnectionAuth } from '../authz/device-authorizer.js';
+import type { FleetProvisioning } from './fleet-provisioning.js';
+import { ProvisioningError } from './provisioner.js';
+
+type Format = 'json' | 'cbor';
+
+const CREATE = /^\$aws\/certificates\/(create|create-from-csr)\/(json|cbor)$/;
+const PROVISION = /^\$aws\/provisioning-templates\/([^/]+)\/provision\/(json|cbor)$/;
+
+function decode(payload: Buffer, format: Format): Record<string, unknown> {
+  if (payload.length === 0) return {};
+  let v: unknown;
+  try {
+    v = format === 'json' ? JSON.parse(payload.toString('utf8')) : decodeCbor(payload);
+  } catch {
+    throw new ProvisioningError('InvalidPayload', 400, `The request is not valid ${format === 'json' ? 'JSON' : 'CBOR'}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new ProvisioningError('InvalidPayload', 400, 'The request must be an object');
+  return v as Record<string, unknown>;
+}
+
+function encode(doc: object, format: Format): Buffer {
+  return format === 'json' ? Buffer.from(JSON.stringify(doc)) : Buffer.from(encodeCbor(doc));
+}
+
+/** Serves the fleet provisioning topics; returns the function that stops it. */
+export function serveProvisioningOverMqtt(broker: Broker, fleet: FleetProvisioning, log: Logger): () => void {
+  const answer = async (
+    msg: Message,
+    ns: Namespace,
+    format: Format,
+    publisher: Publisher | undefined,
+    run: (body: Record<string, unknown>) => Promise<object>,
+  ): Promise<void> => {
+    const mount = mountOf(ns);
+    const reply = (suffix: string, doc: object) => {
+      if (msg.origin !== undefined)
+        broker.deliverTo(mount, msg.origin, { topic: `${msg.topic}/${suffix}`, payload: encode(doc, format), qos: 1 });
+    };
+    try {
+      reply('accepted', await run(decode(msg.payload, format)));
+    } catch (err) {
+      let e: ProvisioningError;
+      if (err instanceof ProvisioningError) e = err;
+      else {
+        log.error({ err, topic: msg.topic, clientId: publisher?.clientId }, 'fleet provisioning request failed');
+        e = new ProvisioningError('InternalFailure', 500, 'Internal error');
+      }
+      reply('rejected', { statusCode: e.statusCode, errorCode: e.errorCode, errorMessage: e.message });
+    }
+  };
+
+  const requester = (publisher: Publisher | undefined, origin: string | undefined) => ({
+    clientId: origin ?? '',
+    certificateId: (publisher?.context as ConnectionAuth | undefined)?.certificateId,
+  });
+
+  // The PUBACK of a QoS 1 request waits for its answer.
+  const onCreate = (msg: Message, mount: string, publisher: Publisher | undefined): Promise<void> | undefined => {
+    const m = CREATE.exec(msg.topic);
+    const ns = namespaceOfMount(mount);
+    if (!m || !ns) return undefined;
+    return answer(msg, ns, m[2] as Format, publisher, (body) =>
+      m[1] === 'create' ? fleet.createKeysAndCertificate(ns) : fleet.createCertificateFromCsr(ns, body),
+    );
+  };
+  const onProvision = (msg: Message, mount: string, publisher: Publisher | undefined): Promise<void> | undefined => {
+    const m = PROVISION.exec(msg.topic);
+    const ns = namespaceOfMount(mount);
+    if (!m || !ns) return undefined;
+    return answer(msg, ns, m[2] as Format, publisher, (body) => fleet.registerThing(ns, m[1]!, body, requester(publisher, msg.origin)));
+  };
+  const stops = [
+    broker.subscribeService('$aws/certificates/create/+', onCreate),
+    broker.subscribeService('$aws/certificates/create-from-csr/+', onCreate),
+    broker.subscribeService('$aws/provisioning-templates/+/provision/+', onProvision),
+  ];
+  return () => stops.forEach((s) => s());
+}
