@@ -71,6 +71,12 @@ export interface AuthorizerDeps {
   disconnect(auth: ConnectionAuth, why: string): void;
   /** The domain configuration of the host name a TLS client asked for (SNI), if any. */
   domainOf?(servername: string | undefined): ConnectionDomain | undefined;
+  /**
+   * Just-in-time registration: a certificate registered nowhere, signed by a registered CA that
+   * registers what it signed (`within`: the account of the domain the client connected through).
+   * Resolves once that is done; the certificate is then looked up again.
+   */
+  autoRegister?(der: Buffer, within: Namespace | undefined): Promise<void>;
 }
 
 const ip = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) : a);
@@ -111,7 +117,17 @@ export class DeviceAuthorizer implements BrokerHooks {
     const custom = tls?.peerCertificate ? undefined : this.customAuthRequest(req, domain);
     if (custom) return this.customAuthenticate(req, custom, sourceIp);
     if (tls?.peerCertificate) {
-      const found = this.certificateAuth(tls.peerCertificate, req.clientId, sourceIp, domain?.ns);
+      const der = tls.peerCertificate;
+      if (this.deps.autoRegister && !this.registered(der, domain?.ns)) {
+        const registering = this.deps.autoRegister(der, domain?.ns).catch((err: Error) => {
+          this.deps.log.warn({ err: err.message, certificateId: certificateIdOf(der) }, 'just-in-time registration failed');
+        });
+        return registering.then(() => {
+          const found = this.certificateAuth(der, req.clientId, sourceIp, domain?.ns);
+          return 'reasonCode' in found ? found : this.connectAnswer(found, req);
+        });
+      }
+      const found = this.certificateAuth(der, req.clientId, sourceIp, domain?.ns);
       if ('reasonCode' in found) return found;
       auth = found;
     } else if (this.deps.dev) {
@@ -124,6 +140,18 @@ export class DeviceAuthorizer implements BrokerHooks {
         reasonString: 'no credentials: connect over TLS with a registered client certificate, or start the server with --dev',
       };
     }
+    return this.connectAnswer(auth, req);
+  }
+
+  /** Whether the certificate is registered (in the domain's account, when the client came through one). */
+  private registered(der: Buffer, within: Namespace | undefined): boolean {
+    return this.deps.certificates
+      .registrations(certificateIdOf(der))
+      .some((r) => !within || (r.accountId === within.accountId && r.region === within.region));
+  }
+
+  /** The CONNECT answer for an authenticated connection: iot:Connect decides. */
+  private connectAnswer(auth: ConnectionAuth, req: ConnectRequest): AuthResult {
     const denied = this.connectDecision(auth, req);
     const result: AuthResult = {
       reasonCode: RC.SUCCESS,

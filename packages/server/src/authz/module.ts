@@ -30,6 +30,7 @@ export const authzCapability = defineCapability('authz', (ctx) => {
     devPolicy: options.devPolicy,
     defaultNamespace: options.defaultNamespace,
     log: ctx.log('authz'),
+    autoRegister: (der, within) => ctx.use('provisioning').justInTime.register(der, within),
   });
   return {
     services: {

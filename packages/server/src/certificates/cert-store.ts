@@ -451,6 +451,13 @@ export class CertificateStore {
     return this.cas.get(ns, id)?.row;
   }
 
+  /** Every CA certificate of every namespace (a TLS client that is not registered names no account). */
+  allCaCertificates(): Array<CaCertificateRow & Namespace> {
+    const out: Array<CaCertificateRow & Namespace> = [];
+    for (const byId of this.cas.rows.values()) for (const h of byId.values()) out.push({ ...h.row, ...h.ns });
+    return out.sort((a, b) => byCodeUnit(a.accountId, b.accountId) || byCodeUnit(a.region, b.region) || byCreation(a, b));
+  }
+
   /** The namespace's CA certificates, oldest first. */
   caCertificates(ns: Namespace): CaCertificateRow[] {
     return [...this.cas.in(ns)].map((h) => h.row).sort(byCreation);

@@ -4,6 +4,7 @@
  */
 import { defineCapability } from '../platform/capability.js';
 import { FleetProvisioning } from './fleet-provisioning.js';
+import { JustInTime } from './just-in-time.js';
 import { PendingCertificates, pendingMigrations } from './pending-certificates.js';
 import { Provisioner } from './provisioner.js';
 import { serveProvisioningOverMqtt } from './provisioning-mqtt.js';
@@ -18,6 +19,7 @@ export interface ProvisioningServices {
   templates: Templates;
   fleet: FleetProvisioning;
   provisioner: Provisioner;
+  justInTime: JustInTime;
 }
 
 declare module '../platform/capability.js' {
@@ -55,8 +57,15 @@ export const provisioningCapability = defineCapability(
       functions: () => ctx.use('functions'),
       log,
     });
+    const justInTime = new JustInTime({
+      certificates: () => ctx.use('certificates'),
+      templates,
+      provisioner,
+      publish: (ns, topic, payload) => ctx.publish(ns, topic, payload),
+      log,
+    });
     return {
-      services: { templates, fleet, provisioner },
+      services: { templates, fleet, provisioner, justInTime },
       routes: provisioningRoutes(templates, fleet),
       resources: { provisioningtemplate: (ns, name) => store.template(ns, name) !== undefined },
       start(broker) {

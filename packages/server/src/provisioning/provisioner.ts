@@ -7,14 +7,16 @@
  * to the thing. What everything is checked against comes first, so a refusal leaves nothing
  * behind; a failure after a resource was created removes what this run created.
  */
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { AwsError } from '../aws/errors.js';
 import type { CertificateRow, CertificateStatus } from '../certificates/cert-store.js';
 import { certArn } from '../certificates/certificates.js';
 import type { Services } from '../platform/capability.js';
 import { checkDocument } from '../policies/policies.js';
-import type { Override, Provisioning, ThingSpec } from './template-body.js';
+import type { CertificateSource, Override, Provisioning, ThingSpec } from './template-body.js';
+import { canonicalPem } from '../certificates/x509-check.js';
+import { certificateId } from '../pki/index.js';
 
 /** A template run that failed: the HTTP error, and the code and status a device is answered with over MQTT. */
 export class ProvisioningError extends Error {
@@ -93,7 +95,7 @@ export class Provisioner {
     }
     const owned = opts.ownedCertificate;
     const source = p.certificate?.source;
-    if (owned && (source?.kind !== 'id' || source.certificateId !== owned.certificateId)) {
+    if (owned && sourceId(source) !== owned.certificateId) {
       throw failed(
         'The template must provision the certificate of the ownership token: CertificateId {"Ref": "AWS::IoT::Certificate::Id"}',
       );
@@ -108,9 +110,9 @@ export class Provisioner {
       let cert: CertificateRow | undefined;
       if (p.certificate) {
         const status = p.certificate.status as CertificateStatus;
-        if (source!.kind === 'id') {
-          cert = owned ? await this.activateOwned(ns, owned, status) : certStore.certificate(ns, source!.certificateId)!;
-          if (!owned) cert = await this.overrideStatus(ns, cert, status, p.certificate.overrides.Status);
+        if (owned) cert = await this.activateOwned(ns, owned, status);
+        else if (source!.kind === 'id') {
+          cert = await this.overrideStatus(ns, certStore.certificate(ns, source!.certificateId)!, status, p.certificate.overrides.Status);
         } else if (source!.kind === 'csr') {
           cert = (await certificates.issue(ns, { status, csr: source!.csr })).row;
           const id = cert.certificateId;
@@ -265,6 +267,17 @@ export class Provisioner {
 
 export const usedToken = () =>
   new ProvisioningError('InvalidCertificateOwnershipToken', 400, 'The certificate ownership token is invalid, expired or already used');
+
+/** The id of the certificate a template names by id or by PEM. */
+function sourceId(source: CertificateSource | undefined): string | undefined {
+  if (source?.kind === 'id') return source.certificateId;
+  if (source?.kind !== 'pem') return undefined;
+  try {
+    return certificateId(canonicalPem(new X509Certificate(source.pem)));
+  } catch {
+    return undefined;
+  }
+}
 
 function sorted(m: Record<string, string>): Array<[string, string]> {
   return Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
