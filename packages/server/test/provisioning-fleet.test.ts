@@ -359,3 +359,36 @@ test('a certificate made over MQTT and never provisioned is deleted once its tok
     'ResourceNotFoundException',
   );
 });
+
+test('a claim certificate in the wrong hands is bounded: ten certificate requests per client per minute, and a cap on certificates not yet provisioned', async () => {
+  const c = await claim();
+  const keys = await globalThis.crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+  const csr = (
+    await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=x', keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } })
+  ).toString('pem');
+  const topic = '$aws/certificates/create-from-csr/json';
+  const client = await connect(c.cert, c.key, `${c.thingName}-a`);
+  try {
+    const answers: Array<{ ok: boolean; doc: Record<string, unknown> }> = [];
+    for (let i = 0; i < 11; i++) answers.push(await request(client, topic, JSON.stringify({ certificateSigningRequest: csr })));
+    assert.equal(answers.filter((a) => a.ok).length, 10);
+    assert.deepEqual(answers[10]!.doc, {
+      statusCode: 429,
+      errorCode: 'ThrottlingException',
+      errorMessage: 'At most 10 certificate requests per client per minute',
+    });
+  } finally {
+    await client.endAsync();
+  }
+  const fleet = server.platform.use('provisioning').fleet;
+  const other = await connect(c.cert, c.key, `${c.thingName}-b`);
+  try {
+    fleet.maxOutstanding = 1;
+    const capped = await request(other, topic, JSON.stringify({ certificateSigningRequest: csr }));
+    assert.equal(capped.doc.errorCode, 'ThrottlingException');
+    assert.match(capped.doc.errorMessage as string, /1 certificates made for provisioning and not yet provisioned/);
+  } finally {
+    fleet.maxOutstanding = 10_000;
+    await other.endAsync();
+  }
+});

@@ -51,11 +51,32 @@ function stringMap(v: unknown, what: string): Record<string, string> {
   return out;
 }
 
+/**
+ * Certificates made over MQTT and not provisioned yet, per account and region: each costs a key
+ * pair and a row for an hour, and a claim certificate is shared by a whole factory, so this bounds
+ * what a leaked one can make.
+ */
+export const MAX_OUTSTANDING = 10_000;
+
 export class FleetProvisioning {
+  /** Limits, changeable for tests. */
+  maxOutstanding = MAX_OUTSTANDING;
+
   constructor(private readonly deps: FleetDeps) {}
+
+  private async roomFor(ns: Namespace): Promise<void> {
+    if ((await this.deps.pending.outstanding(ns)) >= this.maxOutstanding) {
+      throw new ProvisioningError(
+        'ThrottlingException',
+        429,
+        `The account has ${this.maxOutstanding} certificates made for provisioning and not yet provisioned; try again once some are provisioned or expired`,
+      );
+    }
+  }
 
   /** `$aws/certificates/create`: a key pair and a PENDING_ACTIVATION certificate with its ownership token. */
   async createKeysAndCertificate(ns: Namespace) {
+    await this.roomFor(ns);
     const { row, privateKey } = await this.deps.certificates().certificates.issue(ns, { status: 'PENDING_ACTIVATION' });
     const token = await this.deps.pending.owned(ns, row.certificateId);
     return { certificateId: row.certificateId, certificatePem: row.pem, privateKey: privateKey!, certificateOwnershipToken: token };
@@ -67,6 +88,7 @@ export class FleetProvisioning {
     if (typeof csr !== 'string' || csr.length === 0) {
       throw new ProvisioningError('InvalidParameters', 400, 'certificateSigningRequest is required');
     }
+    await this.roomFor(ns);
     let issued;
     try {
       issued = await this.deps.certificates().certificates.issue(ns, { status: 'PENDING_ACTIVATION', csr });

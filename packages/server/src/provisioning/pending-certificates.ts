@@ -101,6 +101,19 @@ export class PendingCertificates {
     return r?.certificate_id;
   }
 
+  /** How many certificates made for devices in the namespace are not provisioned yet, as the database says. */
+  async outstanding(ns: Namespace): Promise<number> {
+    const r = await this.sql.first<{ n: number | string }>(
+      this.sql.db
+        .selectFrom('provisioning_pending_certificates')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('account_id', '=', ns.accountId)
+        .where('region', '=', ns.region)
+        .where('kind', '=', 'owned'),
+    );
+    return Number(r?.n ?? 0);
+  }
+
   /** The record of a certificate is done with (provisioned, or deleted by the sweep). */
   async forget(ns: Namespace, certificateId: string): Promise<void> {
     await this.sql.run(

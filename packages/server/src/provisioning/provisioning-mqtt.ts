@@ -36,6 +36,27 @@ function encode(doc: object, format: Format): Buffer {
   return format === 'json' ? Buffer.from(JSON.stringify(doc)) : Buffer.from(encodeCbor(doc));
 }
 
+/** Certificate requests one client may make per minute (a device needs one; a retry loop gets told). */
+export const CREATES_PER_MINUTE = 10;
+
+/** Requests per client in the current minute, by mount and client id. */
+class PerMinute {
+  private minute = 0;
+  private counts = new Map<string, number>();
+
+  /** Counts a request; false when the client is over the limit. */
+  take(key: string, now = Date.now()): boolean {
+    const m = Math.floor(now / 60_000);
+    if (m !== this.minute) {
+      this.minute = m;
+      this.counts = new Map();
+    }
+    const n = (this.counts.get(key) ?? 0) + 1;
+    this.counts.set(key, n);
+    return n <= CREATES_PER_MINUTE;
+  }
+}
+
 /** Serves the fleet provisioning topics; returns the function that stops it. */
 export function serveProvisioningOverMqtt(broker: Broker, fleet: FleetProvisioning, log: Logger): () => void {
   const answer = async (
@@ -69,13 +90,17 @@ export function serveProvisioningOverMqtt(broker: Broker, fleet: FleetProvisioni
   });
 
   // The PUBACK of a QoS 1 request waits for its answer.
+  const creates = new PerMinute();
   const onCreate = (msg: Message, mount: string, publisher: Publisher | undefined): Promise<void> | undefined => {
     const m = CREATE.exec(msg.topic);
     const ns = namespaceOfMount(mount);
     if (!m || !ns) return undefined;
-    return answer(msg, ns, m[2] as Format, publisher, (body) =>
-      m[1] === 'create' ? fleet.createKeysAndCertificate(ns) : fleet.createCertificateFromCsr(ns, body),
-    );
+    return answer(msg, ns, m[2] as Format, publisher, (body) => {
+      if (!creates.take(`${mount}\u0000${msg.origin ?? ''}`)) {
+        throw new ProvisioningError('ThrottlingException', 429, `At most ${CREATES_PER_MINUTE} certificate requests per client per minute`);
+      }
+      return m[1] === 'create' ? fleet.createKeysAndCertificate(ns) : fleet.createCertificateFromCsr(ns, body);
+    });
   };
   const onProvision = (msg: Message, mount: string, publisher: Publisher | undefined): Promise<void> | undefined => {
     const m = PROVISION.exec(msg.topic);
