@@ -392,3 +392,32 @@ test('a claim certificate in the wrong hands is bounded: ten certificate request
     await other.endAsync();
   }
 });
+
+test('template runs at once that create the same policy: one creates it, every run uses it', async () => {
+  const provisioner = server.platform.use('provisioning').provisioner;
+  const ns = { accountId: '123456789012', region: 'us-east-1' };
+  const policyDocument = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: 'arn:aws:iot:*:*:client/same' }],
+  });
+  const runs = [1, 2, 3, 4, 5].map((i) =>
+    provisioner.provision(ns, {
+      thing: {
+        thingName: `same-policy-${i}`,
+        attributes: undefined,
+        thingTypeName: undefined,
+        thingGroups: undefined,
+        billingGroup: undefined,
+        overrides: {},
+      },
+      certificate: undefined,
+      policies: [{ policyDocument }],
+      deviceConfiguration: {},
+    }),
+  );
+  const results = await Promise.allSettled(runs);
+  assert.deepEqual(
+    results.map((r) => (r.status === 'fulfilled' ? r.value.thingName : String(r.reason))),
+    ['same-policy-1', 'same-policy-2', 'same-policy-3', 'same-policy-4', 'same-policy-5'],
+  );
+});

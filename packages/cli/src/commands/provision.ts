@@ -20,7 +20,7 @@ import { apiOptions, withClient, type ApiOptions } from '../api-client.js';
 import { print } from '../output.js';
 
 /** The server's listener URLs, from its unauthenticated /endpoints (as the AWS SDK drops members it does not model). */
-async function listeners(o: ApiOptions): Promise<{ mqtts?: string; wss?: string }> {
+export async function listeners(o: ApiOptions): Promise<{ mqtts?: string; wss?: string }> {
   const r = await fetch(new URL('/endpoints', o.endpoint));
   if (!r.ok) throw new Error(`could not read ${o.endpoint}/endpoints: HTTP ${r.status}`);
   return (await r.json()) as { mqtts?: string; wss?: string };

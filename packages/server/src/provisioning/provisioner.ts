@@ -150,8 +150,15 @@ export class Provisioner {
         else {
           name = policyNameOf(pol.policyDocument);
           if (!policyStore.policy(ns, name)) {
-            await policies.create(ns, name, { policyDocument: pol.policyDocument });
-            undo.push(() => policies.delete(ns, name));
+            // Devices of one template provision at once: the first creates the policy, the others use it.
+            const created = await policies.create(ns, name, { policyDocument: pol.policyDocument }).then(
+              () => true,
+              (err: unknown) => {
+                if (err instanceof AwsError && err.code === 'ResourceAlreadyExistsException') return false;
+                throw err;
+              },
+            );
+            if (created) undo.push(() => policies.delete(ns, name));
           }
         }
         if (principal) {
