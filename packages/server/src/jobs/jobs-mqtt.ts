@@ -5,14 +5,12 @@
  * lifecycle publishes them). Topic-level authorization is the broker's, as for every publish.
  */
 import type { Broker, Message } from '@thicket/broker';
+import { isThingName, jobsTopicThing, parseJobsTopic } from '@thicket/sdk/protocol';
 import type { Logger } from 'pino';
 import { mountOf, namespaceOfMount, type Namespace } from '../accounts/namespace.js';
 import { JOB_ID } from './job-config.js';
 import { JobError } from './job-errors.js';
 import type { DeviceJobs } from './device-jobs.js';
-
-const THING = /^[a-zA-Z0-9:_-]{1,128}$/;
-const PREFIX = /^\$aws\/things\/([^/]+)\/jobs\/(.+)$/;
 
 type Request =
   | { op: 'get' | 'start-next' }
@@ -21,15 +19,15 @@ type Request =
   | { op: 'invalid' };
 
 /** What a topic under `jobs/` asks for; undefined for topics the service itself publishes or answers on. */
-function parse(rest: string): Request | undefined {
-  const levels = rest.split('/');
-  const last = levels[levels.length - 1];
-  if (last === 'accepted' || last === 'rejected' || rest === 'notify' || rest === 'notify-next' || rest.startsWith('notify-namespace-'))
+function parse(topic: string): Request | undefined {
+  const t = parseJobsTopic(topic);
+  if (t) {
+    if ('jobId' in t) return t.response ? undefined : { op: t.op, jobId: t.jobId };
+    if (t.op === 'get' || t.op === 'start-next') return 'response' in t && t.response ? undefined : { op: t.op };
     return undefined;
-  if (rest === 'get' || rest === 'start-next') return { op: rest };
-  if (levels.length === 2 && (levels[1] === 'get' || levels[1] === 'update')) {
-    return { op: levels[1] === 'get' ? 'describe' : 'update', jobId: levels[0]! };
   }
+  const last = topic.slice(topic.lastIndexOf('/') + 1);
+  if (last === 'accepted' || last === 'rejected' || last.startsWith('notify-namespace-')) return undefined;
   return { op: 'invalid' };
 }
 
@@ -60,7 +58,7 @@ export function serveJobsOverMqtt(broker: Broker, jobs: DeviceJobs, log: Logger)
     const token = b instanceof JobError || typeof b.clientToken !== 'string' ? undefined : b.clientToken;
     try {
       if (request.op === 'invalid') throw new JobError('InvalidTopic', `${msg.topic} is not a Jobs API topic`);
-      if (!THING.test(thingName)) throw new JobError('InvalidRequest', `${thingName} is not a valid thing name`);
+      if (!isThingName(thingName)) throw new JobError('InvalidRequest', `${thingName} is not a valid thing name`);
       if (b instanceof JobError) throw b;
       let answer: Record<string, unknown>;
       switch (request.op) {
@@ -97,11 +95,10 @@ export function serveJobsOverMqtt(broker: Broker, jobs: DeviceJobs, log: Logger)
   };
 
   const handle = (msg: Message, mount: string): Promise<void> | undefined => {
-    const m = PREFIX.exec(msg.topic);
+    const thingName = jobsTopicThing(msg.topic);
     const ns = namespaceOfMount(mount);
-    if (!m || !ns) return undefined;
-    const thingName = m[1]!;
-    const request = parse(m[2]!);
+    if (thingName === undefined || !ns) return undefined;
+    const request = parse(msg.topic);
     if (!request) return undefined;
     // Each request waits for the database; a thing's requests are still applied and answered in the
     // order they came. The PUBACK waits for the answer: an acknowledged status update is stored.

@@ -7,6 +7,7 @@
  * its policy's decision, as for every topic.
  */
 import type { Broker, Message, Publisher } from '@thicket/broker';
+import { parseProvisioningTopic, PROVISIONING_REQUEST_FILTERS, type PayloadFormat } from '@thicket/sdk/protocol';
 import { decode as decodeCbor, encode as encodeCbor } from 'cbor2';
 import type { Logger } from 'pino';
 import { mountOf, namespaceOfMount, type Namespace } from '../accounts/namespace.js';
@@ -14,10 +15,7 @@ import type { ConnectionAuth } from '../authz/device-authorizer.js';
 import type { FleetProvisioning } from './fleet-provisioning.js';
 import { ProvisioningError } from './provisioner.js';
 
-type Format = 'json' | 'cbor';
-
-const CREATE = /^\$aws\/certificates\/(create|create-from-csr)\/(json|cbor)$/;
-const PROVISION = /^\$aws\/provisioning-templates\/([^/]+)\/provision\/(json|cbor)$/;
+type Format = PayloadFormat;
 
 function decode(payload: Buffer, format: Format): Record<string, unknown> {
   if (payload.length === 0) return {};
@@ -89,29 +87,24 @@ export function serveProvisioningOverMqtt(broker: Broker, fleet: FleetProvisioni
     certificateId: (publisher?.context as ConnectionAuth | undefined)?.certificateId,
   });
 
-  // The PUBACK of a QoS 1 request waits for its answer.
   const creates = new PerMinute();
-  const onCreate = (msg: Message, mount: string, publisher: Publisher | undefined): Promise<void> | undefined => {
-    const m = CREATE.exec(msg.topic);
+  // The PUBACK of a QoS 1 request waits for its answer.
+  const onRequest = (msg: Message, mount: string, publisher: Publisher | undefined): Promise<void> | undefined => {
+    const t = parseProvisioningTopic(msg.topic);
     const ns = namespaceOfMount(mount);
-    if (!m || !ns) return undefined;
-    return answer(msg, ns, m[2] as Format, publisher, (body) => {
+    if (!t || t.response || !ns) return undefined;
+    if (t.op === 'provision') {
+      return answer(msg, ns, t.format, publisher, (body) =>
+        fleet.registerThing(ns, t.templateName, body, requester(publisher, msg.origin)),
+      );
+    }
+    return answer(msg, ns, t.format, publisher, (body) => {
       if (!creates.take(`${mount}\u0000${msg.origin ?? ''}`)) {
         throw new ProvisioningError('ThrottlingException', 429, `At most ${CREATES_PER_MINUTE} certificate requests per client per minute`);
       }
-      return m[1] === 'create' ? fleet.createKeysAndCertificate(ns) : fleet.createCertificateFromCsr(ns, body);
+      return t.op === 'create' ? fleet.createKeysAndCertificate(ns) : fleet.createCertificateFromCsr(ns, body);
     });
   };
-  const onProvision = (msg: Message, mount: string, publisher: Publisher | undefined): Promise<void> | undefined => {
-    const m = PROVISION.exec(msg.topic);
-    const ns = namespaceOfMount(mount);
-    if (!m || !ns) return undefined;
-    return answer(msg, ns, m[2] as Format, publisher, (body) => fleet.registerThing(ns, m[1]!, body, requester(publisher, msg.origin)));
-  };
-  const stops = [
-    broker.subscribeService('$aws/certificates/create/+', onCreate),
-    broker.subscribeService('$aws/certificates/create-from-csr/+', onCreate),
-    broker.subscribeService('$aws/provisioning-templates/+/provision/+', onProvision),
-  ];
+  const stops = PROVISIONING_REQUEST_FILTERS.map((filter) => broker.subscribeService(filter, onRequest));
   return () => stops.forEach((s) => s());
 }
