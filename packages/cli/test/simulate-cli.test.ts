@@ -155,3 +155,36 @@ test('200 simulated devices: provisioned by claim, connected, shadows followed, 
   assert.ok(summary.deltasApplied! >= 1);
   assert.equal(summary.errors, 0, JSON.stringify(summary.errorsByKind));
 });
+
+test('churn: devices drop off and come back as restarted devices, with their own certificates, without errors', async () => {
+  const scenario = join(ctx.dataDir(), 'churn.yaml');
+  writeFileSync(
+    scenario,
+    [
+      'telemetry:',
+      '  - topic: dt/{thingName}/t',
+      '    interval: 200ms',
+      'shadow: false',
+      'churn: { disconnectsPerHour: 3600, offline: 300ms }',
+    ].join('\n'),
+  );
+  const out = await ctx.thicket(
+    'simulate',
+    '--devices',
+    '3',
+    '--duration',
+    '8s',
+    '--prefix',
+    'churn-',
+    '--group',
+    'churners',
+    '--scenario',
+    scenario,
+    '--json',
+  );
+  const summary = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+  assert.equal(summary.provisioned, 3);
+  assert.ok(summary.disconnects! >= 3, `devices went offline (${summary.disconnects} times)`);
+  assert.ok(summary.messages! > 30, `and kept sending once back (${summary.messages} messages)`);
+  assert.equal(summary.errors, 0, JSON.stringify(summary.errorsByKind));
+});

@@ -207,3 +207,49 @@ test('RegisterThing runs a template body: a certificate from a CSR, a thing with
     ['ResourceRegistrationFailureException', 'The thing group no-such-group does not exist'],
   );
 });
+
+test('OverrideSettings on a thing that exists: DO_NOTHING by default, REPLACE, MERGE, and FAIL with ResourceConflicts', async () => {
+  const { CreateThingCommand, CreateThingGroupCommand, AddThingToThingGroupCommand, ListThingGroupsForThingCommand } =
+    await import('@aws-sdk/client-iot');
+  await iot.send(new CreateThingGroupCommand({ thingGroupName: 'old-group' }));
+  await iot.send(new CreateThingGroupCommand({ thingGroupName: 'new-group' }));
+  const reset = async (name: string) => {
+    await iot.send(new CreateThingCommand({ thingName: name, attributePayload: { attributes: { a: '1', keep: 'yes' } } }));
+    await iot.send(new AddThingToThingGroupCommand({ thingName: name, thingGroupName: 'old-group' }));
+  };
+  const run = (name: string, overrides: Record<string, string>) =>
+    iot.send(
+      new RegisterThingCommand({
+        templateBody: JSON.stringify({
+          Resources: {
+            thing: {
+              Type: 'AWS::IoT::Thing',
+              Properties: { ThingName: name, AttributePayload: { a: '2', b: '3' }, ThingGroups: ['new-group'] },
+              OverrideSettings: overrides,
+            },
+          },
+        }),
+      }),
+    );
+  const state = async (name: string) => ({
+    attributes: (await iot.send(new DescribeThingCommand({ thingName: name }))).attributes,
+    groups: ((await iot.send(new ListThingGroupsForThingCommand({ thingName: name }))).thingGroups ?? []).map((g) => g.groupName).sort(),
+  });
+
+  await reset('o-nothing');
+  await run('o-nothing', {});
+  assert.deepEqual(await state('o-nothing'), { attributes: { a: '1', keep: 'yes' }, groups: ['old-group'] });
+
+  await reset('o-replace');
+  await run('o-replace', { AttributePayload: 'REPLACE', ThingGroups: 'REPLACE' });
+  assert.deepEqual(await state('o-replace'), { attributes: { a: '2', b: '3' }, groups: ['new-group'] });
+
+  await reset('o-merge');
+  await run('o-merge', { AttributePayload: 'MERGE', ThingGroups: 'MERGE' });
+  assert.deepEqual(await state('o-merge'), { attributes: { a: '2', b: '3', keep: 'yes' }, groups: ['new-group', 'old-group'] });
+
+  await reset('o-fail');
+  const failed = await awsError(run('o-fail', { AttributePayload: 'FAIL' }));
+  assert.deepEqual([failed.name, failed.message], ['ConflictingResourceUpdateException', 'Thing o-fail exists with other attributes']);
+  assert.deepEqual(await state('o-fail'), { attributes: { a: '1', keep: 'yes' }, groups: ['old-group'] }, 'nothing changed');
+});

@@ -57,6 +57,11 @@ export class SimulatedDevice {
       tls: { cert: identity.cert, key: identity.key, ca: this.o.ca, servername: this.o.servername },
       reconnect: { minDelayMs: 1000, maxDelayMs: 30_000 },
     });
+    // Stopped while connecting (a restart that was under way): this connection is not wanted.
+    if (this.stopped) {
+      await client.close();
+      return;
+    }
     this.client = client;
     this.setOnline(true);
     client.on('connect', () => this.setOnline(true));
@@ -203,11 +208,13 @@ export class SimulatedDevice {
   }
 
   private every(ms: number, fn: () => Promise<void>): void {
+    if (this.stopped) return;
     const t = setInterval(() => void this.guard(fn), ms);
     this.timers.add(t);
   }
 
   private after(ms: number, fn: () => void): void {
+    if (this.stopped) return;
     const t = setTimeout(() => {
       this.timers.delete(t);
       fn();
