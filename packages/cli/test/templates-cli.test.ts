@@ -42,8 +42,9 @@ test('claims create writes a five-minute claim certificate and a 0600 key', asyn
   const out = join(dataDir(), 'claim');
   const said = await thicket('claims', 'create', 'fleet', '--out', out);
   assert.match(said, /^claim certificate [0-9a-f]{64} \(expires .*\) written to /);
-  const cert = new X509Certificate(readFileSync(join(out, 'claim.cert.pem')));
+  const cert = new X509Certificate(readFileSync(join(out, 'certificate.pem')));
   assert.ok(new Date(cert.validTo).getTime() - Date.now() <= 5 * 60_000 + 1000);
-  assert.equal(statSync(join(out, 'claim.private.key')).mode & 0o777, 0o600);
+  assert.equal(statSync(join(out, 'private.key')).mode & 0o777, 0o600);
+  assert.match(readFileSync(join(out, 'ca.pem'), 'utf8'), /BEGIN CERTIFICATE/);
   assert.match(await fails('claims', 'create', 'nope'), /ResourceNotFoundException/);
 });

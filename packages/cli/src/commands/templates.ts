@@ -2,8 +2,6 @@
  * `thicket templates` (fleet provisioning templates and their versions) and `thicket claims create`
  * (a five-minute claim certificate for a trusted user to put on a device), over the AWS API.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import {
   CreateProvisioningClaimCommand,
@@ -19,6 +17,7 @@ import {
 import { apiOptions, withClient, type ApiOptions } from '../api-client.js';
 import { numberOption, textArgument } from '../arguments.js';
 import { fields, print, table } from '../output.js';
+import { writeDeviceFiles } from './provision.js';
 
 interface CreateOptions extends ApiOptions {
   body: string;
@@ -162,20 +161,17 @@ export function registerTemplates(program: Command): void {
   apiOptions(
     claims.command('create <template>').description('a claim certificate valid five minutes, allowed only to provision with the template'),
   )
-    .option('--out <dir>', 'write claim.cert.pem and claim.private.key (0600) there instead of printing them')
+    .option('--out <dir>', 'write certificate.pem, private.key (0600) and ca.pem there instead of printing them')
     .action((template: string, o: ApiOptions & { out?: string }) =>
       withClient(o, async (iot) => {
         const r = await iot.send(new CreateProvisioningClaimCommand({ templateName: template }));
         const expires = r.expiration?.toISOString();
-        if (o.out) {
-          mkdirSync(o.out, { recursive: true });
-          writeFileSync(join(o.out, 'claim.cert.pem'), r.certificatePem ?? '');
-          writeFileSync(join(o.out, 'claim.private.key'), r.keyPair?.PrivateKey ?? '', { mode: 0o600 });
-        }
+        // The same files `thicket provision` writes, so a device reads either the same way.
+        if (o.out) await writeDeviceFiles(o, o.out, r.certificatePem ?? '', r.keyPair?.PrivateKey ?? '');
         const shown = o.out ? { certificateId: r.certificateId, expiration: expires, directory: o.out } : r;
         print(o.json, shown, () =>
           o.out
-            ? `claim certificate ${r.certificateId} (expires ${expires}) written to ${o.out}/claim.cert.pem and claim.private.key\n`
+            ? `claim certificate ${r.certificateId} (expires ${expires}) written to ${o.out}/{certificate.pem,private.key,ca.pem}\n`
             : `${r.certificatePem}${r.keyPair?.PrivateKey}expires ${expires}\n`,
         );
       }),
