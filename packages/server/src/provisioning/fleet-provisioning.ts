@@ -5,6 +5,7 @@
  * CreateProvisioningClaim for a trusted user, and the sweep of what expired unused.
  */
 import { X509Certificate } from 'node:crypto';
+import type { CreateCertificateFromCsrResponse, CreateKeysAndCertificateResponse, RegisterThingResponse } from '@thicket/sdk/protocol';
 import type { Logger } from 'pino';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { AwsError, invalidRequest, notFound } from '../aws/errors.js';
@@ -75,7 +76,7 @@ export class FleetProvisioning {
   }
 
   /** `$aws/certificates/create`: a key pair and a PENDING_ACTIVATION certificate with its ownership token. */
-  async createKeysAndCertificate(ns: Namespace) {
+  async createKeysAndCertificate(ns: Namespace): Promise<CreateKeysAndCertificateResponse> {
     await this.roomFor(ns);
     const { row, privateKey } = await this.deps.certificates().certificates.issue(ns, { status: 'PENDING_ACTIVATION' });
     const token = await this.deps.pending.owned(ns, row.certificateId);
@@ -83,7 +84,7 @@ export class FleetProvisioning {
   }
 
   /** `$aws/certificates/create-from-csr`. */
-  async createCertificateFromCsr(ns: Namespace, body: Record<string, unknown>) {
+  async createCertificateFromCsr(ns: Namespace, body: Record<string, unknown>): Promise<CreateCertificateFromCsrResponse> {
     const csr = body.certificateSigningRequest;
     if (typeof csr !== 'string' || csr.length === 0) {
       throw new ProvisioningError('InvalidParameters', 400, 'certificateSigningRequest is required');
@@ -101,7 +102,7 @@ export class FleetProvisioning {
   }
 
   /** `$aws/provisioning-templates/{name}/provision`: the device's thing, certificate and policies. */
-  async registerThing(ns: Namespace, templateName: string, body: Record<string, unknown>, who: Requester) {
+  async registerThing(ns: Namespace, templateName: string, body: Record<string, unknown>, who: Requester): Promise<RegisterThingResponse> {
     const token = body.certificateOwnershipToken;
     // AWS's words.
     if (typeof token !== 'string' || token === '') {
@@ -141,7 +142,10 @@ export class FleetProvisioning {
       { template: templateName, thingName: result.thingName, certificateId: owned.certificateId },
       'device provisioned by claim',
     );
-    return { thingName: result.thingName, deviceConfiguration: resolved.deviceConfiguration };
+    // A template without a thing resource provisions no thing: the answer then has no thingName.
+    const answer = { deviceConfiguration: resolved.deviceConfiguration } as RegisterThingResponse;
+    if (result.thingName !== undefined) answer.thingName = result.thingName;
+    return answer;
   }
 
   /** The hook's parameter overrides; throws ACCESS_DENIED when it refuses, fails or does not answer in time. */

@@ -7,7 +7,12 @@
  * its policy's decision, as for every topic.
  */
 import type { Broker, Message, Publisher } from '@thicket/broker';
-import { parseProvisioningTopic, PROVISIONING_REQUEST_FILTERS, type PayloadFormat } from '@thicket/sdk/protocol';
+import {
+  parseProvisioningTopic,
+  PROVISIONING_REQUEST_FILTERS,
+  type PayloadFormat,
+  type ProvisioningErrorResponse,
+} from '@thicket/sdk/protocol';
 import { decode as decodeCbor, encode as encodeCbor } from 'cbor2';
 import type { Logger } from 'pino';
 import { mountOf, namespaceOfMount, type Namespace } from '../accounts/namespace.js';
@@ -78,7 +83,8 @@ export function serveProvisioningOverMqtt(broker: Broker, fleet: FleetProvisioni
         log.error({ err, topic: msg.topic, clientId: publisher?.clientId }, 'fleet provisioning request failed');
         e = new ProvisioningError('InternalFailure', 500, 'Internal error');
       }
-      reply('rejected', { statusCode: e.statusCode, errorCode: e.errorCode, errorMessage: e.message });
+      const rejected: ProvisioningErrorResponse = { statusCode: e.statusCode, errorCode: e.errorCode, errorMessage: e.message };
+      reply('rejected', rejected);
     }
   };
 
