@@ -3,6 +3,7 @@
  * in fractional epoch seconds, statusDetails under `detailsMap` when there are any) and the devices' shapes (MQTT and
  * iot-jobs-data, whole epoch seconds, a plain statusDetails map, the job document inline).
  */
+import type { JobExecution, JobExecutionSummary } from '@thicket/sdk/protocol';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
 import type { ExecutionState } from './job-errors.js';
 import { deadlineOf, type ExecutionRecord, type ExecutionStatus, type JobRecord } from './job-types.js';
@@ -118,7 +119,7 @@ export function executionSummary(e: ExecutionRecord) {
 }
 
 /** A device's JobExecution (MQTT and iot-jobs-data); `document` is the parsed job document, when it is to be included. */
-export function deviceExecution(e: ExecutionRecord, document: unknown, now: number) {
+export function deviceExecution(e: ExecutionRecord, document: unknown, now: number): JobExecution<unknown> {
   return {
     jobId: e.jobId,
     thingName: e.thingName,
@@ -134,7 +135,7 @@ export function deviceExecution(e: ExecutionRecord, document: unknown, now: numb
   };
 }
 
-export function deviceSummary(e: ExecutionRecord) {
+export function deviceSummary(e: ExecutionRecord): JobExecutionSummary {
   return {
     jobId: e.jobId,
     queuedAt: wholeSeconds(e.queuedAt),
