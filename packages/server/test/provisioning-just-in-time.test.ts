@@ -172,3 +172,51 @@ test('JITP: a CA with a template provisions the thing, the ACTIVE certificate an
   assert.equal(await connects(bad.certificatePem, bad.privateKeyPem!, 'bad'), false);
   await assert.rejects(iot.send(new DescribeCertificateCommand({ certificateId: certificateId(bad.certificatePem) })), /ResourceNotFound/);
 });
+
+test('a registrationConfig is checked when set; a CA may name a JITP template, which then provisions its devices', async () => {
+  const { CreateProvisioningTemplateCommand, ListCACertificatesCommand, UpdateCACertificateCommand } = await import('@aws-sdk/client-iot');
+  const jitrCa = certificateId(jitr.caCertPem);
+  assert.ok((await iot.send(new ListCACertificatesCommand({}))).certificates!.some((c) => c.certificateId === jitrCa));
+  const set = (registrationConfig: Record<string, string>) =>
+    iot.send(new UpdateCACertificateCommand({ certificateId: jitrCa, registrationConfig }));
+  const body = (thing: string) =>
+    JSON.stringify({
+      Parameters: { 'AWS::IoT::Certificate::CommonName': { Type: 'String' }, 'AWS::IoT::Certificate::Id': { Type: 'String' } },
+      Resources: {
+        thing: {
+          Type: 'AWS::IoT::Thing',
+          Properties: { ThingName: { 'Fn::Join': ['', [thing, { Ref: 'AWS::IoT::Certificate::CommonName' }]] } },
+        },
+        certificate: {
+          Type: 'AWS::IoT::Certificate',
+          Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' },
+        },
+        policy: {
+          Type: 'AWS::IoT::Policy',
+          Properties: { PolicyDocument: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}' },
+        },
+      },
+    });
+  await assert.rejects(set({ templateBody: '{"Resources":{}}' }), /InvalidRequestException|at least one resource/);
+  await assert.rejects(set({ templateName: 'missing' }), /the provisioning template missing does not exist/);
+  await iot.send(
+    new CreateProvisioningTemplateCommand({
+      templateName: 'fleet-kind',
+      templateBody: body('x-'),
+      provisioningRoleArn: 'arn:aws:iam::123456789012:role/R',
+    }),
+  );
+  await assert.rejects(set({ templateName: 'fleet-kind' }), /FLEET_PROVISIONING template, not JITP/);
+  await iot.send(
+    new CreateProvisioningTemplateCommand({
+      templateName: 'named-jitp',
+      type: 'JITP',
+      templateBody: body('named-'),
+      provisioningRoleArn: 'arn:aws:iam::123456789012:role/R',
+    }),
+  );
+  await set({ templateName: 'named-jitp' });
+  const device = await issueClientCertificate(jitr, { commonName: 'lamp' });
+  assert.equal(await connects(device.certificatePem, device.privateKeyPem!, 'named-lamp'), true);
+  assert.equal((await iot.send(new DescribeThingCommand({ thingName: 'named-lamp' }))).thingName, 'named-lamp');
+});

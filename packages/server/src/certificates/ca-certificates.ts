@@ -24,6 +24,9 @@ export class CaCertificates {
     private readonly store: CertificateStore,
     /** A CA was deactivated or deleted: certificates it signed must stop connecting. */
     private readonly deactivated: (ns: Namespace, caCertificateId: string) => void,
+    /** Checks a registrationConfig (its template, for just-in-time provisioning); returns what to store. */
+    private readonly registrationConfig: (ns: Namespace, config: unknown) => Record<string, unknown> = (_ns, c) =>
+      c as Record<string, unknown>,
   ) {}
 
   private get(ns: Namespace, id: string): CaCertificateRow {
@@ -83,7 +86,7 @@ export class CaCertificates {
           status: active ? 'ACTIVE' : 'INACTIVE',
           autoRegistration: auto ? 'ENABLE' : 'DISABLE',
           mode,
-          registrationConfig: (body.registrationConfig as Record<string, unknown> | undefined) ?? null,
+          registrationConfig: body.registrationConfig === undefined ? null : this.registrationConfig(ns, body.registrationConfig),
           createdAt: now,
           lastModified: now,
           customerVersion: 1,
@@ -141,7 +144,9 @@ export class CaCertificates {
         registrationConfig:
           body.removeAutoRegistration === true
             ? null
-            : ((body.registrationConfig as Record<string, unknown> | undefined) ?? c.registrationConfig),
+            : body.registrationConfig === undefined
+              ? c.registrationConfig
+              : this.registrationConfig(ns, body.registrationConfig),
         lastModified: Date.now(),
         customerVersion: c.customerVersion + 1,
       };

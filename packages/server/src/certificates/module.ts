@@ -32,7 +32,9 @@ async function createCertificates(ctx: CapabilityContext): Promise<Capability<Se
     detachAllPolicies: (ns, arn) => ctx.use('policies').policies.detachAll(ns, arn),
     deactivated,
   });
-  const caCertificates = new CaCertificates(store, caDeactivated);
+  const caCertificates = new CaCertificates(store, caDeactivated, (ns, config) =>
+    ctx.use('provisioning').checkRegistrationConfig(ns, config),
+  );
   const principals = new ThingPrincipals(registry(), certificates, (ns) => ctx.use('authz').authorizer.invalidate(ns));
   return {
     services: { store, certificates, caCertificates, principals },

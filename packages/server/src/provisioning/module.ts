@@ -2,7 +2,9 @@
  * Fleet provisioning: templates and their versions, provisioning by claim over MQTT, by a trusted
  * user (claims), RegisterThing, and the sweep of certificates that expired unused.
  */
+import type { Namespace } from '../accounts/namespace.js';
 import { defineCapability } from '../platform/capability.js';
+import { checkRegistrationConfig } from './registration-config.js';
 import { FleetProvisioning } from './fleet-provisioning.js';
 import { JustInTime } from './just-in-time.js';
 import { PendingCertificates, pendingMigrations } from './pending-certificates.js';
@@ -20,6 +22,7 @@ export interface ProvisioningServices {
   fleet: FleetProvisioning;
   provisioner: Provisioner;
   justInTime: JustInTime;
+  checkRegistrationConfig(ns: Namespace, config: unknown): Record<string, string>;
 }
 
 declare module '../platform/capability.js' {
@@ -65,7 +68,13 @@ export const provisioningCapability = defineCapability(
       log,
     });
     return {
-      services: { templates, fleet, provisioner, justInTime },
+      services: {
+        templates,
+        fleet,
+        provisioner,
+        justInTime,
+        checkRegistrationConfig: (ns, c) => checkRegistrationConfig(templates, ns, c),
+      },
       routes: provisioningRoutes(templates, fleet),
       resources: { provisioningtemplate: (ns, name) => store.template(ns, name) !== undefined },
       start(broker) {
