@@ -29,6 +29,21 @@
  */
 export type { Json, JsonObject } from './json.js';
 export type {
+  ShadowDeleteAccepted,
+  ShadowDelta,
+  ShadowDocuments,
+  ShadowErrorDocument,
+  ShadowGetAccepted,
+  ShadowMetadataDocument,
+  ShadowMetadataNode,
+  ShadowMetadataObject,
+  ShadowSnapshot,
+  ShadowStateDocument,
+  ShadowTokenRequest,
+  ShadowUpdateAccepted,
+  ShadowUpdateRequest,
+} from './payloads.js';
+export type {
   MetadataLeaf,
   MetadataNode,
   MetadataObject,
