@@ -2,18 +2,11 @@
  * Errors of the device-side Jobs APIs: one code set (reference dataplane §3.5) that the MQTT API
  * publishes on `/rejected` and the iot-jobs-data HTTP API turns into its exceptions.
  */
+import type { JobsErrorCode } from '@thicket/sdk/protocol';
 import { AwsError } from '../aws/errors.js';
 
-export type JobErrorCode =
-  | 'InvalidTopic'
-  | 'InvalidJson'
-  | 'InvalidRequest'
-  | 'InvalidStateTransition'
-  | 'ResourceNotFound'
-  | 'VersionMismatch'
-  | 'InternalError'
-  | 'RequestThrottled'
-  | 'TerminalStateReached';
+/** The codes are the protocol module's, shared with the device SDK. */
+export type JobErrorCode = JobsErrorCode;
 
 export interface ExecutionState {
   status: string;
