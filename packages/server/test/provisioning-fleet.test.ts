@@ -421,3 +421,45 @@ test('template runs at once that create the same policy: one creates it, every r
     ['same-policy-1', 'same-policy-2', 'same-policy-3', 'same-policy-4', 'same-policy-5'],
   );
 });
+
+test('a run that fails after the certificate was activated hands it back: the token works again', async () => {
+  const { CreateThingTypeCommand, DeprecateThingTypeCommand } = await import('@aws-sdk/client-iot');
+  await iot.send(new CreateThingTypeCommand({ thingTypeName: 'old-model' }));
+  await iot.send(new DeprecateThingTypeCommand({ thingTypeName: 'old-model' }));
+  await iot.send(new CreateThingTypeCommand({ thingTypeName: 'new-model' }));
+  const body = JSON.parse(BODY) as { Parameters: Record<string, unknown>; Resources: { thing: { Properties: Record<string, unknown> } } };
+  body.Parameters.Model = { Type: 'String' };
+  body.Resources.thing.Properties.ThingTypeName = { Ref: 'Model' };
+  await iot.send(
+    new CreateProvisioningTemplateCommand({
+      templateName: 'typed',
+      templateBody: JSON.stringify(body),
+      provisioningRoleArn: ROLE,
+      enabled: true,
+    }),
+  );
+  const c = await claim('typed');
+  const client = await connect(c.cert, c.key, `${c.thingName}-typed`);
+  try {
+    const keys = await request(client, '$aws/certificates/create/json', '');
+    const token = keys.doc.certificateOwnershipToken as string;
+    const topic = '$aws/provisioning-templates/typed/provision/json';
+    const deprecated = await request(
+      client,
+      topic,
+      JSON.stringify({ certificateOwnershipToken: token, parameters: { SerialNumber: 'T1', Model: 'old-model' } }),
+    );
+    assert.equal(deprecated.ok, false);
+    assert.match(deprecated.doc.errorMessage as string, /deprecated/);
+    const pending = await iot.send(new DescribeCertificateCommand({ certificateId: keys.doc.certificateId as string }));
+    assert.equal(pending.certificateDescription?.status, 'PENDING_ACTIVATION');
+    const ok = await request(
+      client,
+      topic,
+      JSON.stringify({ certificateOwnershipToken: token, parameters: { SerialNumber: 'T1', Model: 'new-model' } }),
+    );
+    assert.equal(ok.doc.thingName, 'sensor-T1');
+  } finally {
+    await client.endAsync();
+  }
+});

@@ -110,8 +110,15 @@ export class Provisioner {
       let cert: CertificateRow | undefined;
       if (p.certificate) {
         const status = p.certificate.status as CertificateStatus;
-        if (owned) cert = await this.activateOwned(ns, owned, status);
-        else if (source!.kind === 'id') {
+        if (owned) {
+          const activated = await this.activateOwned(ns, owned, status);
+          cert = activated;
+          // A run that fails later hands the certificate back, so the device may try again with its token.
+          undo.push(async () => {
+            const held = certStore.certificate(ns, activated.certificateId);
+            if (held) await certStore.updateCertificate(ns, held, { ...held, status: 'PENDING_ACTIVATION', lastModified: Date.now() });
+          });
+        } else if (source!.kind === 'id') {
           cert = await this.overrideStatus(ns, certStore.certificate(ns, source!.certificateId)!, status, p.certificate.overrides.Status);
         } else if (source!.kind === 'csr') {
           cert = (await certificates.issue(ns, { status, csr: source!.csr })).row;
