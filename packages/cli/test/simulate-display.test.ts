@@ -23,12 +23,14 @@ test('on a terminal the block is redrawn in place; off a terminal each report is
   ];
   await new Promise((r) => setTimeout(r, 70));
   for (const stop of stops) stop();
-  assert.match(tty.text, /\x1b\[4F\x1b\[J/, 'moves up over the last block and clears it');
+  assert.ok(tty.text.includes('\u001b[4F\u001b[J'), 'moves up over the last block and clears it');
   assert.match(tty.text, /connected 2\/3/);
-  assert.match(tty.text, /  2× connect ECONNREFUSED\n/);
-  assert.doesNotMatch(plain.text, /\x1b/);
+  assert.ok(tty.text.includes('  2× connect ECONNREFUSED\n'));
+  assert.ok(!plain.text.includes('\u001b'), 'no escape sequences off a terminal');
   const lines = plain.text.trim().split('\n');
   assert.ok(lines.length >= 2 && lines.every((l) => /^\d\d:\d\d connected 2\/3 /.test(l)), plain.text);
   assert.equal(json.text, '');
-  assert.match(summaryText(stats.summary()), /^simulated 3 devices for .* 2 errors\n  2× connect ECONNREFUSED\n$/);
+  const summary = summaryText(stats.summary());
+  assert.match(summary, /^simulated 3 devices for .* 2 errors\n/);
+  assert.ok(summary.endsWith('\n  2× connect ECONNREFUSED\n'), summary);
 });
