@@ -188,3 +188,20 @@ test('churn: devices drop off and come back as restarted devices, with their own
   assert.ok(summary.messages! > 30, `and kept sending once back (${summary.messages} messages)`);
   assert.equal(summary.errors, 0, JSON.stringify(summary.errorsByKind));
 });
+
+test('devices that cannot reach the broker: the run still lasts its time, says why in the summary and exits 1', async () => {
+  const proc = spawn(
+    process.execPath,
+    ctx.args(['simulate', '--devices', '2', '--duration', '2s', '--mqtt-url', 'mqtts://127.0.0.1:9', '--json']),
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  proc.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+  assert.equal(code, 1);
+  const summary = JSON.parse(stdout.trim()) as { provisioned: number; errors: number; errorsByKind: Record<string, number> };
+  assert.equal(summary.provisioned, 0);
+  assert.deepEqual(summary.errorsByKind, { 'connect ECONNREFUSED 127.0.0.1:9': 2 });
+});

@@ -47,14 +47,19 @@ export async function simulate(o: SimulateOptions): Promise<void> {
       concurrency,
       signal: aborted.signal,
     });
-    const interrupted = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
-    const timer = new Promise<void>((resolve) => setTimeout(resolve, runMs).unref());
+    let onSigint: () => void = () => undefined;
+    const interrupted = new Promise<void>((resolve) => process.once('SIGINT', (onSigint = resolve)));
+    // Not unref'd: with every device failed nothing else keeps the process alive until the end of the run.
+    let clock: NodeJS.Timeout | undefined;
+    const timer = new Promise<void>((resolve) => (clock = setTimeout(resolve, runMs)));
     try {
       await fleet.prepare();
       // The run lasts --duration from now, provisioning included; Ctrl-C ends it early.
       await Promise.race([fleet.start(), timer, interrupted]);
       await Promise.race([timer, interrupted]);
     } finally {
+      clearTimeout(clock);
+      process.off('SIGINT', onSigint);
       aborted.abort();
       await fleet.stop();
       stopShowing();
