@@ -4,6 +4,7 @@
  * by claim with a key it made itself (a CSR: the server only signs), then connected and left to
  * behave for the run's duration, a bounded number of TLS handshakes at a time.
  */
+import { KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,8 +119,7 @@ export class SimulatedFleet {
     if (this.o.template !== SIMULATOR_TEMPLATE) {
       await this.o.iot.send(new AddThingToThingGroupCommand({ thingGroupName: this.o.group, thingName: device.thingName }));
     }
-    const pkcs8 = Buffer.from(await globalThis.crypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
-    const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
+    const key = KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }) as string;
     return { thingName: device.thingName, cert: device.certificatePem, key };
   }
 

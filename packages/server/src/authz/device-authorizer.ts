@@ -145,9 +145,14 @@ export class DeviceAuthorizer implements BrokerHooks {
 
   /** Whether the certificate is registered (in the domain's account, when the client came through one). */
   private registered(der: Buffer, within: Namespace | undefined): boolean {
+    return this.registrationsWithin(certificateIdOf(der), within).length > 0;
+  }
+
+  /** The certificate's registrations, in the domain's account only when the client came through one. */
+  private registrationsWithin(id: string, within: Namespace | undefined) {
     return this.deps.certificates
-      .registrations(certificateIdOf(der))
-      .some((r) => !within || (r.accountId === within.accountId && r.region === within.region));
+      .registrations(id)
+      .filter((r) => !within || (r.accountId === within.accountId && r.region === within.region));
   }
 
   /** The CONNECT answer for an authenticated connection: iot:Connect decides. */
@@ -267,9 +272,7 @@ export class DeviceAuthorizer implements BrokerHooks {
       this.deps.log.info({ certificateId: id, clientId }, `certificate refused: ${why}`);
       return { reasonCode: RC.NOT_AUTHORIZED, reasonString: why, principal: id };
     };
-    const registrations = this.deps.certificates
-      .registrations(id)
-      .filter((r) => !within || (r.accountId === within.accountId && r.region === within.region));
+    const registrations = this.registrationsWithin(id, within);
     if (registrations.length === 0) return refuse(`certificate ${id} is not registered${within ? ' in the account of this domain' : ''}`);
     const reg = registrations.find((r) => r.status === 'ACTIVE');
     if (!reg) return refuse(`certificate ${id} is ${registrations[0]!.status}, not ACTIVE`);

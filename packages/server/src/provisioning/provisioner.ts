@@ -8,6 +8,7 @@
  * behind; a failure after a resource was created removes what this run created.
  */
 import { createHash, X509Certificate } from 'node:crypto';
+import { isThingName } from '@thicket/sdk/protocol';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { AwsError } from '../aws/errors.js';
 import type { CertificateRow, CertificateStatus } from '../certificates/cert-store.js';
@@ -69,7 +70,7 @@ export class Provisioner {
 
     // ---- every check before anything is written
     if (thing) {
-      if (!/^[a-zA-Z0-9:_-]{1,128}$/.test(thing.thingName)) throw failed(`${thing.thingName} is not a valid thing name`);
+      if (!isThingName(thing.thingName)) throw failed(`${thing.thingName} is not a valid thing name`);
       if (thing.thingTypeName !== undefined && !registry.store.thingType(ns, thing.thingTypeName)) {
         throw failed(`The thing type ${thing.thingTypeName} does not exist`);
       }

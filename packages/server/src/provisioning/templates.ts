@@ -5,6 +5,7 @@
  * default version not deletable, a pre-provisioning hook for fleet provisioning templates only.
  */
 import { randomBytes } from 'node:crypto';
+import { isTemplateName } from '@thicket/sdk/protocol';
 import { iotArn, type Namespace } from '../accounts/namespace.js';
 import { alreadyExists, AwsError, deleteConflict, invalidRequest, limitExceeded, notFound } from '../aws/errors.js';
 import { decodeToken, encodeToken, pageSize, parseBool } from '../api/pagination.js';
@@ -14,7 +15,6 @@ import type { TagWriter } from '../tags/tag-writer.js';
 import { parseTemplate, type Template, type TemplateType } from './template-body.js';
 import type { PreProvisioningHook, TemplateRow, TemplateStore } from './template-store.js';
 
-const NAME = /^[0-9A-Za-z_-]{1,36}$/;
 const ROLE_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:role\/.{1,512}$/;
 export const MAX_VERSIONS = 5;
 /** AWS's quota of fleet provisioning templates per account and region. */
@@ -27,7 +27,7 @@ const versionsLimit = (name: string) =>
   new AwsError('VersionsLimitExceededException', 409, `The provisioning template ${name} has ${MAX_VERSIONS} versions; delete one first`);
 
 export function checkTemplateName(v: unknown): string {
-  if (typeof v !== 'string' || !NAME.test(v)) {
+  if (typeof v !== 'string' || !isTemplateName(v)) {
     throw invalidRequest(`templateName must be 1 to 36 characters of A-Z, a-z, 0-9, _ and -; got ${JSON.stringify(v)}`);
   }
   return v;
